@@ -1,0 +1,71 @@
+# The two commands that matter: `make demo` and `make test`. Both set everything up from nothing.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CARGO ?= cargo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages: real Fashion-MNIST images for tests and the demo's second dataset.
+APT_PACKAGES := dataset-fashion-mnist
+
+.PHONY: help setup apt venv build demo test test-rust test-nolibtorch fixtures bench-load fuzz clean
+
+help:
+	@echo "make demo   set up, build, and run the pipeline end to end on the default dataset"
+	@echo "make test   set up and run the whole test suite"
+	@echo "make setup  only the setup: Debian packages, .venv with the pinned torch wheel, .libtorch link"
+
+setup: apt venv .libtorch
+
+# Debian packages, installed only when missing.
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# The project's Python: the pinned torch wheel (libtorch for tch) and the test/bench tools.
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: requirements.txt
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+# A stable path to the wheel's libtorch (include/ + lib/), named by .cargo/config.toml.
+.libtorch: $(VENV)/.stamp
+	ln -sfn "$$($(PY) -c 'import torch, os; print(os.path.dirname(torch.__file__))')" .libtorch
+	@test -f .libtorch/lib/libtorch_cpu.so || { echo "error: .libtorch has no lib/libtorch_cpu.so"; exit 1; }
+
+build: setup
+	$(CARGO) build --release
+
+demo: build
+	@echo "== explore (default dataset: EMNIST under data/ if present, else the synthetic stand-in)"
+	./target/release/emnist explore --out models/explore
+	@echo "== explore Fashion-MNIST (real images, Debian's dataset-fashion-mnist)"
+	./target/release/emnist explore --data /usr/share/datasets/fashion-mnist --out models/explore-fashion
+
+test: setup test-nolibtorch test-rust
+
+# The build without libtorch must build and pass its own tests.
+test-nolibtorch:
+	$(CARGO) test --no-default-features
+
+test-rust:
+	$(CARGO) test
+
+# Regenerate the committed fixtures with the independent writer (scipy).
+fixtures: venv
+	$(PY) tests/fixtures/make_fixtures.py
+
+# The load benchmark: our decode vs scipy.io.loadmat on a full-size byclass-shaped file.
+bench-load: build
+	bash bench/load_vs_scipy.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV) .libtorch

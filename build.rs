@@ -1,0 +1,13 @@
+//! Build script: when the `train` feature is on, put an rpath to libtorch's folder into
+//! the binaries so `emnist` runs without `LD_LIBRARY_PATH`. Nothing else.
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    // torch-sys's `links` key is `tch`, so its `libtorch_lib` output arrives as DEP_TCH_LIBTORCH_LIB.
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    if std::env::var_os("CARGO_FEATURE_TRAIN").is_some() {
+        if let Ok(dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
+            println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
+        }
+    }
+}

@@ -1,0 +1,680 @@
+//! A focused reader for MAT-file level 5 (MATLAB v5, v6 and v7: plain or zlib-compressed elements).
+//!
+//! It reads numeric, char, struct and cell arrays, whoever wrote the file (MATLAB, scipy, Octave):
+//! the header text is descriptive and not checked. uint8 matrices are decoded straight into
+//! row-major order, with an optional column permutation, while a second thread inflates the
+//! stream — that turns EMNIST's column-major N×784 images into upright row-major images in one pass.
+
+use std::io::{self, Read, Seek, SeekFrom};
+
+use super::inflate;
+
+/// Errors reading a MAT file. Messages are one line, lowercase.
+#[derive(Debug, thiserror::Error)]
+pub enum MatError {
+    #[error("this is a MAT v7.3 (HDF5) file, which is not supported; save it as v7 (`save(..., '-v7')` in MATLAB, `scipy.io.savemat`) or use NIST's gzip release")]
+    V73,
+    #[error("not a MAT v5/v7 file ({0})")]
+    NotMat(String),
+    #[error("the file is truncated ({0})")]
+    Truncated(String),
+    #[error("the file is corrupt ({0})")]
+    Corrupt(String),
+    #[error("unsupported MAT content ({0})")]
+    Unsupported(String),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+type Result<T> = std::result::Result<T, MatError>;
+
+/// A decoded MAT array.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A numeric (or logical) array.
+    Numeric(Numeric),
+    /// A char array, as text.
+    Char(String),
+    /// A struct array: field names and, per element (column-major), the field values.
+    Struct { fields: Vec<String>, elements: Vec<Vec<Value>> },
+    /// A cell array, elements column-major.
+    Cell(Vec<Value>),
+    /// An array kind this reader skips (sparse, object, function handle): its MATLAB class number.
+    Skipped(u8),
+}
+
+/// A numeric array and its dimensions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Numeric {
+    /// MATLAB class (6 double, 7 single, 8 int8, 9 uint8, ... 15 uint64).
+    pub class: u8,
+    /// Dimensions as stored (at least two).
+    pub dims: Vec<usize>,
+    pub data: NumericData,
+}
+
+/// Numeric values: uint8 2-D matrices stay bytes (row-major!), everything else becomes f64 (column-major).
+#[derive(Debug, Clone, PartialEq)]
+pub enum NumericData {
+    /// A uint8 matrix in ROW-major order (transposed from the file's column-major layout), with the
+    /// reader's column permutation applied when the width matched it.
+    U8RowMajor(Vec<u8>),
+    /// Values in MATLAB's column-major order.
+    F64(Vec<f64>),
+}
+
+impl Value {
+    /// A field of a 1×1 struct.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        match self {
+            Value::Struct { fields, elements } if elements.len() == 1 => {
+                fields.iter().position(|f| f == name).map(|i| &elements[0][i])
+            }
+            _ => None,
+        }
+    }
+
+    /// Moves a field out of a 1×1 struct (leaving a placeholder), to avoid copying large arrays.
+    pub fn take_field(&mut self, name: &str) -> Option<Value> {
+        match self {
+            Value::Struct { fields, elements } if elements.len() == 1 => {
+                let i = fields.iter().position(|f| f == name)?;
+                Some(std::mem::replace(&mut elements[0][i], Value::Skipped(0)))
+            }
+            _ => None,
+        }
+    }
+
+    /// A short description for error messages: `uint8 100×784 array`, `struct`, ...
+    pub fn describe(&self) -> String {
+        match self {
+            Value::Numeric(n) => {
+                let dims: Vec<String> = n.dims.iter().map(|d| d.to_string()).collect();
+                format!("{} {} array", class_name(n.class), dims.join("×"))
+            }
+            Value::Char(_) => "char array".into(),
+            Value::Struct { .. } => "struct".into(),
+            Value::Cell(_) => "cell array".into(),
+            Value::Skipped(c) => format!("{} array", class_name(*c)),
+        }
+    }
+}
+
+fn class_name(class: u8) -> &'static str {
+    match class {
+        1 => "cell",
+        2 => "struct",
+        3 => "object",
+        4 => "char",
+        5 => "sparse",
+        6 => "double",
+        7 => "single",
+        8 => "int8",
+        9 => "uint8",
+        10 => "int16",
+        11 => "uint16",
+        12 => "int32",
+        13 => "uint32",
+        14 => "int64",
+        15 => "uint64",
+        _ => "unknown",
+    }
+}
+
+// Data element types.
+const MI_INT8: u32 = 1;
+const MI_UINT8: u32 = 2;
+const MI_INT16: u32 = 3;
+const MI_UINT16: u32 = 4;
+const MI_INT32: u32 = 5;
+const MI_UINT32: u32 = 6;
+const MI_SINGLE: u32 = 7;
+const MI_DOUBLE: u32 = 9;
+const MI_INT64: u32 = 12;
+const MI_UINT64: u32 = 13;
+const MI_MATRIX: u32 = 14;
+const MI_COMPRESSED: u32 = 15;
+const MI_UTF16: u32 = 17;
+const MI_UTF32: u32 = 18;
+
+const HDF5_SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
+
+/// Reading options.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// For uint8 matrices whose width equals this permutation's length: output column `perm[j]`
+    /// receives input column `j`.
+    pub column_permutation: Option<Vec<usize>>,
+    /// Only decode this variable; others are skipped without inflating them.
+    pub only: Option<String>,
+}
+
+/// Checks the 128-byte header; returns whether the file is big-endian.
+pub fn parse_header(header: &[u8], file_len: u64, tail: Option<&[u8]>) -> Result<bool> {
+    if header.len() < 128 {
+        if header.starts_with(b"MATLAB") {
+            return Err(MatError::Truncated(format!("{} bytes, shorter than the 128-byte header", header.len())));
+        }
+        return Err(MatError::NotMat(format!("{} bytes, shorter than a MAT header", header.len())));
+    }
+    let version = [header[124], header[125]];
+    let is_v73 = header.starts_with(b"MATLAB 7.3") || version == [0x00, 0x02] || version == [0x02, 0x00];
+    if is_v73 || tail.is_some_and(|t| t.starts_with(HDF5_SIGNATURE)) {
+        return Err(MatError::V73);
+    }
+    if header.starts_with(HDF5_SIGNATURE) {
+        return Err(MatError::V73);
+    }
+    let big_endian = match &header[126..128] {
+        b"IM" => false,
+        b"MI" => true,
+        _ => {
+            let hint = if header.starts_with(b"MATLAB") { "bad endian indicator" } else { "no MAT v5 header" };
+            return Err(MatError::NotMat(hint.into()));
+        }
+    };
+    let _ = file_len;
+    Ok(big_endian)
+}
+
+/// Reads every variable (or only `opts.only`) of a MAT v5/v7 stream positioned after the header.
+///
+/// `file_len` bounds element sizes of the uncompressed top level; `on_read` is told how many
+/// file bytes were consumed (progress).
+pub fn read_variables<R: Read + Seek + Send>(
+    mut file: R,
+    file_len: u64,
+    big_endian: bool,
+    opts: &ReadOptions,
+    on_read: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<(String, Value)>> {
+    let mut out = Vec::new();
+    let mut pos: u64 = 128;
+    loop {
+        let mut tag = [0u8; 8];
+        match read_full(&mut file, &mut tag)? {
+            0 => break,
+            8 => {}
+            n => return Err(MatError::Truncated(format!("{n} stray bytes at the end"))),
+        }
+        on_read(8);
+        pos += 8;
+        let (ty, nbytes) = (u32_at(&tag, 0, big_endian), u32_at(&tag, 4, big_endian) as u64);
+        if ty >> 16 != 0 {
+            return Err(MatError::Corrupt(format!("a small element at the top level, offset {}", pos - 8)));
+        }
+        if nbytes > file_len.saturating_sub(pos) {
+            return Err(MatError::Truncated(format!(
+                "an element at offset {} claims {nbytes} bytes but only {} remain",
+                pos - 8,
+                file_len.saturating_sub(pos)
+            )));
+        }
+        let element = (&mut file).take(nbytes);
+        let counted = inflate::Counting { inner: element, on_read: |n| on_read(n) };
+        let parsed = match ty {
+            MI_COMPRESSED => std::thread::scope(|s| -> Result<Option<(String, Value)>> {
+                let decoder = flate2::read::ZlibDecoder::new(io::BufReader::with_capacity(1 << 16, counted));
+                let mut inflated = inflate::spawn(s, decoder);
+                let mut tag = [0u8; 8];
+                read_exact(&mut inflated, &mut tag, "a compressed element's tag")?;
+                let (ty, n) = (u32_at(&tag, 0, big_endian), u32_at(&tag, 4, big_endian) as u64);
+                if ty != MI_MATRIX {
+                    return Err(MatError::Corrupt(format!("a compressed element holds type {ty}, not a matrix")));
+                }
+                let mut src = Src { r: &mut inflated, be: big_endian, left: n };
+                let v = read_top_matrix(&mut src, opts)?;
+                // Drain so the zlib checksum at the end of the stream is verified.
+                if v.is_some() {
+                    io::copy(&mut inflated, &mut io::sink()).map_err(deflate_error)?;
+                }
+                Ok(v)
+            })?,
+            MI_MATRIX => {
+                let mut r = counted;
+                let mut src = Src { r: &mut r, be: big_endian, left: nbytes };
+                read_top_matrix(&mut src, opts)?
+            }
+            other => return Err(MatError::Corrupt(format!("top-level element of type {other}"))),
+        };
+        // Continue after the element (and its padding), however much of it was consumed.
+        pos += if ty == MI_MATRIX { nbytes.div_ceil(8) * 8 } else { nbytes };
+        file.seek(SeekFrom::Start(pos.min(file_len)))?;
+        if let Some(v) = parsed {
+            let done = opts.only.as_deref() == Some(v.0.as_str());
+            out.push(v);
+            if done {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn deflate_error(e: io::Error) -> MatError {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        MatError::Truncated("the compressed stream ends early".into())
+    } else {
+        MatError::Corrupt(format!("bad compressed data: {e}"))
+    }
+}
+
+/// A bounded element reader: `left` bytes remain in the enclosing element.
+struct Src<'a, R: Read> {
+    r: &'a mut R,
+    be: bool,
+    left: u64,
+}
+
+impl<R: Read> Src<'_, R> {
+    fn bytes(&mut self, buf: &mut [u8], what: &str) -> Result<()> {
+        if buf.len() as u64 > self.left {
+            return Err(MatError::Corrupt(format!("{what} overruns its enclosing element")));
+        }
+        read_exact(self.r, buf, what)?;
+        self.left -= buf.len() as u64;
+        Ok(())
+    }
+
+    fn skip(&mut self, n: u64) -> Result<()> {
+        if n > self.left {
+            return Err(MatError::Corrupt("an element overruns its parent".into()));
+        }
+        let copied = io::copy(&mut (&mut *self.r).take(n), &mut io::sink()).map_err(deflate_error)?;
+        if copied < n {
+            return Err(MatError::Truncated("data ends inside an element".into()));
+        }
+        self.left -= n;
+        Ok(())
+    }
+
+    fn skip_rest(&mut self) -> Result<()> {
+        self.skip(self.left)
+    }
+
+    /// Reads a tag; returns (type, nbytes, small) where small data follows in 4 bytes.
+    fn tag(&mut self, what: &str) -> Result<(u32, u64, bool)> {
+        let mut t = [0u8; 8];
+        self.bytes(&mut t[..4], what)?;
+        let first = u32_at(&t, 0, self.be);
+        if first >> 16 != 0 {
+            // Small data element: type in the low half, size in the high half, data in 4 bytes.
+            let (ty, n) = (first & 0xffff, (first >> 16) as u64);
+            if n > 4 {
+                return Err(MatError::Corrupt(format!("{what}: a small element of {n} bytes")));
+            }
+            return Ok((ty, n, true));
+        }
+        self.bytes(&mut t[4..], what)?;
+        Ok((first, u32_at(&t, 4, self.be) as u64, false))
+    }
+
+    /// Reads a whole (small) element's data, consuming padding.
+    fn element(&mut self, what: &str, max: u64) -> Result<(u32, Vec<u8>)> {
+        let (ty, n, small) = self.tag(what)?;
+        if n > max {
+            return Err(MatError::Corrupt(format!("{what} is {n} bytes, more than the {max} expected")));
+        }
+        let mut data = vec![0u8; n as usize];
+        self.bytes(&mut data, what)?;
+        self.pad(n, small)?;
+        Ok((ty, data))
+    }
+
+    fn pad(&mut self, n: u64, small: bool) -> Result<()> {
+        let total = if small { 4 } else { n.div_ceil(8) * 8 };
+        let pad = total - n;
+        // Padding may be missing at the very end of an element (some writers omit it).
+        self.skip(pad.min(self.left))
+    }
+}
+
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(deflate_error(e)),
+        }
+    }
+    Ok(n)
+}
+
+fn read_exact<R: Read>(r: &mut R, buf: &mut [u8], what: &str) -> Result<()> {
+    let n = read_full(r, buf)?;
+    if n < buf.len() {
+        return Err(MatError::Truncated(format!("data ends inside {what}")));
+    }
+    Ok(())
+}
+
+fn u32_at(b: &[u8], at: usize, be: bool) -> u32 {
+    let a = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+    if be {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    }
+}
+
+/// Reads the matrix header's name; returns None (after skipping) when `opts.only` excludes it.
+fn read_top_matrix<R: Read>(src: &mut Src<'_, R>, opts: &ReadOptions) -> Result<Option<(String, Value)>> {
+    let (flags, dims, name) = read_matrix_header(src)?;
+    if opts.only.as_deref().is_some_and(|only| only != name) {
+        // The caller seeks past the element: nothing of it is read or inflated.
+        return Ok(None);
+    }
+    let value = read_matrix_body(src, flags, dims, opts, 0)?;
+    Ok(Some((name, value)))
+}
+
+fn read_matrix_header<R: Read>(src: &mut Src<'_, R>) -> Result<(u32, Vec<usize>, String)> {
+    let (ty, flags) = src.element("array flags", 16)?;
+    if ty != MI_UINT32 || flags.len() != 8 {
+        return Err(MatError::Corrupt("bad array flags".into()));
+    }
+    let flags = u32_at(&flags, 0, src.be);
+    let (ty, d) = src.element("dimensions", 4 * 64)?;
+    if ty != MI_INT32 || d.len() < 8 || d.len() % 4 != 0 {
+        return Err(MatError::Corrupt("bad dimensions".into()));
+    }
+    let dims = d
+        .chunks_exact(4)
+        .map(|c| {
+            let v = u32_at(c, 0, src.be) as i32;
+            usize::try_from(v).map_err(|_| MatError::Corrupt(format!("negative dimension {v}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (ty, name) = src.element("array name", 1 << 16)?;
+    if ty != MI_INT8 && ty != MI_UINT8 {
+        return Err(MatError::Corrupt("bad array name".into()));
+    }
+    Ok((flags, dims, String::from_utf8_lossy(&name).into_owned()))
+}
+
+fn count(dims: &[usize]) -> Result<usize> {
+    dims.iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| MatError::Corrupt("dimensions overflow".into()))
+}
+
+fn read_matrix_body<R: Read>(
+    src: &mut Src<'_, R>,
+    flags: u32,
+    dims: Vec<usize>,
+    opts: &ReadOptions,
+    depth: usize,
+) -> Result<Value> {
+    if depth > 32 {
+        return Err(MatError::Unsupported("structs nested more than 32 deep".into()));
+    }
+    let class = (flags & 0xff) as u8;
+    let n = count(&dims)?;
+    match class {
+        6..=15 => {
+            let complex = flags & 0x800 != 0;
+            let data = read_numeric(src, class, &dims, n, opts)?;
+            if complex {
+                src.skip_rest()?;
+            }
+            Ok(Value::Numeric(Numeric { class, dims, data }))
+        }
+        4 => {
+            let (ty, data) = src.element("char data", src.left)?;
+            let text = match ty {
+                MI_UINT16 | MI_UTF16 => {
+                    let units: Vec<u16> = data
+                        .chunks_exact(2)
+                        .map(|c| if src.be { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) })
+                        .collect();
+                    String::from_utf16_lossy(&units)
+                }
+                MI_UTF32 | MI_UINT32 => data
+                    .chunks_exact(4)
+                    .filter_map(|c| char::from_u32(u32_at(c, 0, src.be)))
+                    .collect(),
+                _ => String::from_utf8_lossy(&data).into_owned(),
+            };
+            Ok(Value::Char(text))
+        }
+        2 => {
+            let (ty, len) = src.element("field name length", 4)?;
+            if ty != MI_INT32 || len.len() != 4 {
+                return Err(MatError::Corrupt("bad field name length".into()));
+            }
+            let len = u32_at(&len, 0, src.be) as usize;
+            let (_, names) = src.element("field names", 1 << 20)?;
+            if len == 0 || names.len() % len != 0 {
+                return Err(MatError::Corrupt("bad field names".into()));
+            }
+            let fields: Vec<String> = names
+                .chunks_exact(len)
+                .map(|c| {
+                    let end = c.iter().position(|&b| b == 0).unwrap_or(c.len());
+                    String::from_utf8_lossy(&c[..end]).into_owned()
+                })
+                .collect();
+            let mut elements = Vec::with_capacity(n.min(1 << 16));
+            for _ in 0..n {
+                let mut values = Vec::with_capacity(fields.len());
+                for _ in &fields {
+                    values.push(read_sub_matrix(src, opts, depth)?);
+                }
+                elements.push(values);
+            }
+            Ok(Value::Struct { fields, elements })
+        }
+        1 => {
+            let mut cells = Vec::with_capacity(n.min(1 << 16));
+            for _ in 0..n {
+                cells.push(read_sub_matrix(src, opts, depth)?);
+            }
+            Ok(Value::Cell(cells))
+        }
+        _ => {
+            src.skip_rest()?;
+            Ok(Value::Skipped(class))
+        }
+    }
+}
+
+/// Reads a miMATRIX element nested in a struct or cell.
+fn read_sub_matrix<R: Read>(src: &mut Src<'_, R>, opts: &ReadOptions, depth: usize) -> Result<Value> {
+    let (ty, n, small) = src.tag("a nested array")?;
+    if ty != MI_MATRIX || small {
+        return Err(MatError::Corrupt(format!("a nested element of type {ty}, not a matrix")));
+    }
+    if n > src.left {
+        return Err(MatError::Corrupt("a nested array overruns its parent".into()));
+    }
+    if n == 0 {
+        return Ok(Value::Numeric(Numeric { class: 6, dims: vec![0, 0], data: NumericData::F64(vec![]) }));
+    }
+    let outer_left = src.left - n;
+    src.left = n;
+    let (flags, dims, _name) = read_matrix_header(src)?;
+    let v = read_matrix_body(src, flags, dims, opts, depth + 1)?;
+    src.skip_rest()?;
+    src.left = outer_left;
+    src.pad(n, false)?;
+    Ok(v)
+}
+
+fn read_numeric<R: Read>(
+    src: &mut Src<'_, R>,
+    class: u8,
+    dims: &[usize],
+    n: usize,
+    opts: &ReadOptions,
+) -> Result<NumericData> {
+    let (ty, nbytes, small) = src.tag("numeric data")?;
+    let width = match ty {
+        MI_INT8 | MI_UINT8 => 1,
+        MI_INT16 | MI_UINT16 => 2,
+        MI_INT32 | MI_UINT32 | MI_SINGLE => 4,
+        MI_DOUBLE | MI_INT64 | MI_UINT64 => 8,
+        other => return Err(MatError::Unsupported(format!("numeric data of element type {other}"))),
+    };
+    if nbytes != (n as u64).saturating_mul(width) {
+        return Err(MatError::Corrupt(format!(
+            "an array of {n} values holds {nbytes} bytes of {width}-byte elements"
+        )));
+    }
+    if nbytes > src.left {
+        return Err(MatError::Truncated("numeric data overruns its array".into()));
+    }
+    if class == 9 && ty == MI_UINT8 && dims.len() == 2 && !small {
+        let (rows, cols) = (dims[0], dims[1]);
+        let perm = opts.column_permutation.as_deref().filter(|p| p.len() == cols);
+        let out = read_u8_row_major(src, rows, cols, perm)?;
+        src.pad(nbytes, false)?;
+        return Ok(NumericData::U8RowMajor(out));
+    }
+    if nbytes > 1 << 30 {
+        return Err(MatError::Unsupported(format!("a {} array of {nbytes} bytes", class_name(class))));
+    }
+    let mut raw = vec![0u8; nbytes as usize];
+    src.bytes(&mut raw, "numeric data")?;
+    src.pad(nbytes, small)?;
+    let be = src.be;
+    let conv: Vec<f64> = raw
+        .chunks_exact(width as usize)
+        .map(|c| {
+            let mut a = [0u8; 8];
+            a[..c.len()].copy_from_slice(c);
+            if be {
+                a[..c.len()].reverse();
+            }
+            match ty {
+                MI_INT8 => a[0] as i8 as f64,
+                MI_UINT8 => a[0] as f64,
+                MI_INT16 => i16::from_le_bytes([a[0], a[1]]) as f64,
+                MI_UINT16 => u16::from_le_bytes([a[0], a[1]]) as f64,
+                MI_INT32 => i32::from_le_bytes([a[0], a[1], a[2], a[3]]) as f64,
+                MI_UINT32 => u32::from_le_bytes([a[0], a[1], a[2], a[3]]) as f64,
+                MI_SINGLE => f32::from_le_bytes([a[0], a[1], a[2], a[3]]) as f64,
+                MI_DOUBLE => f64::from_le_bytes(a),
+                MI_INT64 => i64::from_le_bytes(a) as f64,
+                _ => u64::from_le_bytes(a) as f64,
+            }
+        })
+        .collect();
+    let mut conv = conv;
+    if class == 9 && dims.len() == 2 {
+        // A uint8 matrix stored in a wider type: keep the uint8 contract (row-major bytes).
+        let (rows, cols) = (dims[0], dims[1]);
+        let perm = opts.column_permutation.as_deref().filter(|p| p.len() == cols);
+        let mut out = vec![0u8; n];
+        for j in 0..cols {
+            let dst = perm.map_or(j, |p| p[j]);
+            for i in 0..rows {
+                out[i * cols + dst] = conv[j * rows + i].clamp(0.0, 255.0) as u8;
+            }
+        }
+        conv.clear();
+        return Ok(NumericData::U8RowMajor(out));
+    }
+    Ok(NumericData::F64(conv))
+}
+
+/// Target bytes of one block of columns held while transposing.
+const BLOCK_BYTES: usize = 48 << 20;
+const TILE: usize = 64;
+
+/// Streams a column-major uint8 matrix into row-major order, a block of columns at a time; the
+/// column permutation is applied per tile of rows during the last block, while they are in cache.
+fn read_u8_row_major<R: Read>(
+    src: &mut Src<'_, R>,
+    rows: usize,
+    cols: usize,
+    perm: Option<&[usize]>,
+) -> Result<Vec<u8>> {
+    let total = rows * cols;
+    let mut out = vec![0u8; total];
+    if rows <= 1 || cols <= 1 {
+        src.bytes(&mut out, "uint8 data")?;
+        if let (Some(p), 1) = (perm, rows) {
+            let tmp = out.clone();
+            for (j, &d) in p.iter().enumerate() {
+                out[d] = tmp[j];
+            }
+        }
+        return Ok(out);
+    }
+    let block_cols = (BLOCK_BYTES / rows).clamp(1, cols);
+    let mut block = vec![0u8; block_cols * rows];
+    let mut scratch = vec![0u8; cols];
+    let mut j0 = 0;
+    while j0 < cols {
+        let bc = block_cols.min(cols - j0);
+        let block = &mut block[..bc * rows];
+        src.bytes(block, "uint8 data")?;
+        let last = j0 + bc == cols;
+        for t in (0..rows).step_by(TILE) {
+            let t_end = (t + TILE).min(rows);
+            for k0 in (0..bc).step_by(TILE) {
+                let k_end = (k0 + TILE).min(bc);
+                for k in k0..k_end {
+                    let col = &block[k * rows..(k + 1) * rows];
+                    let j = j0 + k;
+                    for i in t..t_end {
+                        out[i * cols + j] = col[i];
+                    }
+                }
+            }
+            if let (true, Some(p)) = (last, perm) {
+                for i in t..t_end {
+                    let row = &mut out[i * cols..(i + 1) * cols];
+                    scratch.copy_from_slice(row);
+                    for (j, &d) in p.iter().enumerate() {
+                        row[d] = scratch[j];
+                    }
+                }
+            }
+        }
+        j0 += bc;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_detects_v73_and_endianness() {
+        let mut h = vec![b' '; 128];
+        h[..19].copy_from_slice(b"MATLAB 5.0 MAT-file");
+        h[124] = 0;
+        h[125] = 1;
+        h[126..128].copy_from_slice(b"IM");
+        assert!(!parse_header(&h, 128, None).unwrap());
+        h[126..128].copy_from_slice(b"MI");
+        assert!(parse_header(&h, 128, None).unwrap());
+        h[124..128].copy_from_slice(&[0, 2, b'I', b'M']);
+        assert!(matches!(parse_header(&h, 128, None), Err(MatError::V73)));
+        assert!(matches!(parse_header(b"hello", 5, None), Err(MatError::NotMat(_))));
+        let mut h2 = vec![b' '; 128];
+        h2[126..128].copy_from_slice(b"IM");
+        assert!(matches!(parse_header(&h2, 600, Some(HDF5_SIGNATURE)), Err(MatError::V73)));
+    }
+
+    #[test]
+    fn row_major_transpose_with_permutation() {
+        // A 3×4 column-major matrix: value = 10*row + col.
+        let (rows, cols) = (3, 4);
+        let mut data = Vec::new();
+        for j in 0..cols {
+            for i in 0..rows {
+                data.push((10 * i + j) as u8);
+            }
+        }
+        let mut r = &data[..];
+        let mut src = Src { r: &mut r, be: false, left: data.len() as u64 };
+        let perm = [3, 2, 1, 0];
+        let out = read_u8_row_major(&mut src, rows, cols, Some(&perm)).unwrap();
+        assert_eq!(out, vec![3, 2, 1, 0, 13, 12, 11, 10, 23, 22, 21, 20]);
+    }
+}

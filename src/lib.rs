@@ -1,0 +1,17 @@
+//! `emnist`: from handwritten-character data to a production model server.
+//!
+//! The pipeline, one module per step:
+//! - [`data`]: EMNIST readers (Matlab, gzip/idx), the synthetic default, the cache, the `Dataset` type
+//! - [`explore`]: dataset statistics (the seed's data-exploration step)
+//! - [`plot`]: PNG figures
+//! - [`download`]: fetching NIST's archives
+//!
+//! The library never prints; long work reports through [`progress::Progress`].
+
+pub mod data;
+pub mod download;
+pub mod explore;
+pub mod plot;
+pub mod progress;
+#[cfg(feature = "train")]
+pub mod train;

@@ -1,0 +1,166 @@
+//! What the binary prints: result tables and JSON on stdout; the closing line, notes and errors on stderr.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use emnist::data::source::{describe, Loaded};
+use emnist::download::{DownloadError, DownloadReport};
+use emnist::explore::ExploreReport;
+use emnist::progress::{Progress, Terminal};
+
+/// `error: <cause chain>` and, when the fix is known, a `hint:` line.
+pub fn print_error(e: &anyhow::Error) {
+    let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    // Drop causes whose text is already part of their parent's message.
+    let mut parts: Vec<&str> = Vec::new();
+    for c in &chain {
+        if !parts.last().is_some_and(|p| p.contains(c.as_str())) {
+            parts.push(c);
+        }
+    }
+    eprintln!("error: {}", parts.join(": "));
+    if let Some(h) = hint(e) {
+        eprintln!("hint: {h}");
+    }
+}
+
+fn hint(e: &anyhow::Error) -> Option<String> {
+    for cause in e.chain() {
+        if let Some(d) = cause.downcast_ref::<DownloadError>() {
+            return d.hint();
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::PermissionDenied {
+                return Some("check the file permissions, or choose another path".into());
+            }
+        }
+    }
+    None
+}
+
+/// Tells the user which dataset is used; loudly when it is the synthetic stand-in.
+pub fn announce_dataset(loaded: &Loaded, progress: &Terminal) {
+    let ds = &loaded.dataset;
+    if ds.is_synthetic() {
+        progress.note(&format!(
+            "using the {} dataset: no EMNIST file under `data/` (run `emnist download`, or pass `--data`)",
+            ds.info.name
+        ));
+    } else {
+        progress.note(&format!("using {} from {}", ds.info.name, describe(&loaded.source)));
+    }
+}
+
+/// The closing line of a long command: elapsed time and what was done.
+pub fn done(progress: &Terminal, t0: Instant, what: &str) {
+    progress.note(&format!("{what} in {:.2} s", t0.elapsed().as_secs_f64()));
+}
+
+pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// `explore --json`: the report plus the figures written.
+#[derive(Serialize)]
+pub struct ExploreJson<'a> {
+    #[serde(flatten)]
+    pub report: &'a ExploreReport,
+    pub figures: &'a [std::path::PathBuf],
+}
+
+/// 697932 → `697,932`.
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2}", 100.0 * x)
+}
+
+pub fn print_explore(r: &ExploreReport) {
+    let src = r.dataset.path.as_ref().map_or_else(|| "generated".to_string(), |p| format!("`{}`", p.display()));
+    println!("dataset      {}{}", r.dataset.name, if r.synthetic { "  [SYNTHETIC: not EMNIST]" } else { "" });
+    println!("source       {src} ({:?})", r.dataset.format);
+    println!(
+        "images       {} train + {} test = {}; test/train {:.3} (test {} % of all); {}×{} grey",
+        thousands(r.train_images),
+        thousands(r.test_images),
+        thousands(r.train_images + r.test_images),
+        r.test_train_ratio,
+        pct(r.test_fraction),
+        r.image_width,
+        r.image_height
+    );
+    let groups: Vec<String> = r.groups.iter().map(|g| format!("{:?} {}", g.group, g.classes).to_lowercase()).collect();
+    println!("classes      {} ({})", r.classes, groups.join(", "));
+    match r.writers {
+        Some(w) => println!("writers      {}", thousands(w)),
+        None => println!("writers      not recorded in this format"),
+    }
+    println!(
+        "pixels       mean {:.4}, std {:.4} (scaled to [0, 1]); ink on {} % of pixels",
+        r.pixel_mean,
+        r.pixel_std,
+        pct(r.ink_fraction)
+    );
+    let list = |v: &[emnist::explore::ClassCount]| {
+        v.iter().map(|c| format!("{} {} %", c.name, pct(c.train_share))).collect::<Vec<_>>().join(", ")
+    };
+    println!("most         {}", list(&r.most_frequent));
+    println!("least        {}", list(&r.least_frequent));
+    println!("imbalance    {:.2} (largest / smallest train class)", r.imbalance_ratio);
+    println!(
+        "train~test   max share difference {:.3} pp (class {}); total variation distance {:.4}",
+        r.share_agreement.max_diff_pp, r.share_agreement.max_diff_class, r.share_agreement.total_variation
+    );
+    println!();
+    println!("{:<10} {:>7} {:>10} {:>9} {:>8} {:>7}", "group", "classes", "train", "test", "train %", "test %");
+    for g in &r.groups {
+        println!(
+            "{:<10} {:>7} {:>10} {:>9} {:>8} {:>7}",
+            format!("{:?}", g.group).to_lowercase(),
+            g.classes,
+            thousands(g.train),
+            thousands(g.test),
+            pct(g.train_share),
+            pct(g.test_share)
+        );
+    }
+    println!();
+    println!("{:<6} {:<10} {:>9} {:>8} {:>8} {:>7}", "class", "group", "train", "test", "train %", "test %");
+    for c in &r.per_class {
+        println!(
+            "{:<6} {:<10} {:>9} {:>8} {:>8} {:>7}",
+            c.name,
+            format!("{:?}", c.group).to_lowercase(),
+            thousands(c.train),
+            thousands(c.test),
+            pct(c.train_share),
+            pct(c.test_share)
+        );
+    }
+}
+
+pub fn print_download(r: &DownloadReport) {
+    println!("archive      `{}`", r.archive.display());
+    if r.resumed_from > 0 {
+        println!("resumed      from byte {}", thousands(r.resumed_from as usize));
+    }
+    println!("downloaded   {} bytes", thousands(r.bytes_downloaded as usize));
+    println!("digest       {} ({})", r.digest, if r.digest_verified { "verified" } else { "not verified" });
+    for p in &r.extracted {
+        println!("extracted    `{}`", p.display());
+    }
+    println!("use          --data {}", r.data_path.display());
+}

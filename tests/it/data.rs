@@ -1,0 +1,214 @@
+//! The data layer against fixtures written by an independent writer (scipy, Python's gzip):
+//! every split shape, the gzip layout, MNIST-style folders, and bad files.
+
+use std::path::{Path, PathBuf};
+
+use emnist::data::source::{self, LoadConfig, Source};
+use emnist::data::{idx, matlab, Dataset, Part, PIXELS};
+use emnist::progress::Silent;
+use md5::{Digest, Md5};
+use serde_json::Value;
+
+use crate::common::{emnist_cmd, fixture};
+
+fn expected(name: &str) -> Value {
+    let text = std::fs::read_to_string(fixture(&format!("expected-{name}.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn ints(v: &Value) -> Vec<i64> {
+    v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect()
+}
+
+fn check_part(p: &Part, e: &Value, what: &str) {
+    let n = e["n"].as_u64().unwrap() as usize;
+    assert_eq!(p.len(), n, "{what}: count");
+    assert_eq!(p.images.len(), n * PIXELS, "{what}: image bytes");
+    let labels: Vec<i64> = p.labels.iter().map(|&l| l as i64).collect();
+    assert_eq!(labels, ints(&e["labels"]), "{what}: class indices");
+    let first: Vec<i64> = p.image(0).iter().map(|&b| b as i64).collect();
+    assert_eq!(first, ints(&e["first_image"]), "{what}: first image, upright row-major");
+    let last: Vec<i64> = p.image(n - 1).iter().map(|&b| b as i64).collect();
+    assert_eq!(last, ints(&e["last_image"]), "{what}: last image");
+    let md5: String = Md5::digest(&p.images[..]).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(md5, e["images_md5"].as_str().unwrap(), "{what}: every pixel");
+    match (&p.writers, e["writers"].as_array()) {
+        (Some(w), Some(_)) => {
+            let w: Vec<i64> = w.iter().map(|&x| x as i64).collect();
+            assert_eq!(w, ints(&e["writers"]), "{what}: writers");
+        }
+        (None, None) => {}
+        (got, _) => panic!("{what}: writers presence differs: got {:?}", got.as_ref().map(|w| w.len())),
+    }
+}
+
+fn check(ds: &Dataset, name: &str) {
+    let e = expected(name);
+    check_part(&ds.train, &e["train"], &format!("{name} train"));
+    check_part(&ds.test, &e["test"], &format!("{name} test"));
+    let names: Vec<String> = e["classes"]["names"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    assert_eq!(ds.classes.names, names, "{name}: class names");
+    assert_eq!(ds.classes.labels, ints(&e["classes"]["labels"]), "{name}: label values");
+}
+
+#[test]
+fn every_matlab_split_shape_decodes_like_scipy_wrote_it() {
+    for split in ["byclass", "bymerge", "balanced", "letters", "digits", "mnist"] {
+        let name = format!("emnist-{split}");
+        let ds = matlab::load(&fixture(&format!("{name}.mat")), &Silent).unwrap();
+        check(&ds, &name);
+        assert_eq!(ds.info.split.as_deref(), Some(split));
+        assert_eq!(ds.info.name, format!("EMNIST {split}"));
+    }
+}
+
+#[test]
+fn letters_class_indices_come_from_the_mapping_not_the_label_value() {
+    let ds = matlab::load(&fixture("emnist-letters.mat"), &Silent).unwrap();
+    let e = expected("emnist-letters");
+    let values = ints(&e["train"]["label_values"]);
+    assert!(values.iter().all(|&v| (1..=26).contains(&v)));
+    for (i, &v) in values.iter().enumerate() {
+        assert_eq!(ds.train.labels[i] as i64, v - 1);
+    }
+    assert_eq!(ds.classes.names[0], "A/a");
+}
+
+#[test]
+fn gzip_layout_is_upright_and_identical_to_matlab() {
+    let gz = idx::load(&fixture("gzip"), None, &Silent).unwrap();
+    check(&gz, "gzip");
+    let mat = matlab::load(&fixture("emnist-byclass.mat"), &Silent).unwrap();
+    assert_eq!(&gz.train.images[..], &mat.train.images[..]);
+    assert_eq!(&gz.test.images[..], &mat.test.images[..]);
+    assert_eq!(&gz.train.labels[..], &mat.train.labels[..]);
+    assert_eq!(gz.classes, mat.classes);
+    // The asymmetric glyph: a 3×3 block in the top-left corner, nothing in the top-right one.
+    let img = gz.train.image(0);
+    assert_eq!(img[0], 255);
+    assert_eq!(img[2 * 28 + 2], 255);
+    assert_eq!(img[25], 0);
+    let letters = idx::load(&fixture("gzip-letters"), None, &Silent).unwrap();
+    check(&letters, "gzip-letters");
+}
+
+#[test]
+fn mnist_style_folder_is_not_transposed_and_numbers_its_classes() {
+    let ds = idx::load(&fixture("mnist-style"), None, &Silent).unwrap();
+    check(&ds, "mnist-style");
+    let mat = matlab::load(&fixture("emnist-mnist.mat"), &Silent).unwrap();
+    assert_eq!(&ds.train.images[..], &mat.train.images[..]);
+}
+
+#[test]
+fn real_fashion_mnist_loads_when_installed() {
+    let dir = Path::new("/usr/share/datasets/fashion-mnist");
+    if !dir.is_dir() {
+        eprintln!("skipped: Debian's dataset-fashion-mnist is not installed (`make setup` installs it)");
+        return;
+    }
+    let ds = idx::load(dir, None, &Silent).unwrap();
+    assert_eq!((ds.train.len(), ds.test.len(), ds.classes.len()), (60_000, 10_000, 10));
+    assert_eq!(ds.info.name, "Fashion-MNIST");
+    // Balanced classes: 6,000 train images each.
+    let counts = emnist::explore::class_counts(&ds.train, 10);
+    assert!(counts.iter().all(|&c| c == 6000), "{counts:?}");
+}
+
+fn mat_error(name: &str) -> String {
+    format!("{:#}", matlab::load(&fixture(name), &Silent).unwrap_err())
+}
+
+#[test]
+fn bad_matlab_files_get_clear_errors() {
+    assert!(mat_error("v73.mat").contains("v7.3"), "{}", mat_error("v73.mat"));
+    assert!(mat_error("truncated.mat").contains("truncated"), "{}", mat_error("truncated.mat"));
+    let corrupt = mat_error("corrupt.mat");
+    assert!(corrupt.contains("corrupt") || corrupt.contains("compressed"), "{corrupt}");
+    let deflate = mat_error("corrupt-deflate.mat");
+    assert!(deflate.contains("corrupt") || deflate.contains("compressed"), "{deflate}");
+    assert!(mat_error("missing-field.mat").contains("no field `mapping`"), "{}", mat_error("missing-field.mat"));
+    let shape = mat_error("wrong-shape.mat");
+    assert!(shape.contains("100") && shape.contains("784"), "{shape}");
+    let label = mat_error("bad-label.mat");
+    assert!(label.contains("label 42") && label.contains("not in the mapping"), "{label}");
+    assert!(mat_error("not-a-mat.mat").contains("not a MAT"), "{}", mat_error("not-a-mat.mat"));
+}
+
+#[test]
+fn bad_idx_folders_get_clear_errors() {
+    let err = |d: &str| format!("{:#}", idx::load(&fixture(&format!("idx-bad/{d}")), None, &Silent).unwrap_err());
+    assert!(err("wrong-magic").contains("bad magic number"), "{}", err("wrong-magic"));
+    assert!(err("truncated").contains("truncated"), "{}", err("truncated"));
+    let gz = err("truncated-gz");
+    assert!(gz.contains("truncated") || gz.contains("compressed"), "{gz}");
+    let count = err("count-mismatch");
+    assert!(count.contains("images but") && count.contains("labels"), "{count}");
+}
+
+#[test]
+fn cli_reports_bad_files_in_one_line_and_exits_non_zero() {
+    for name in ["v73.mat", "truncated.mat", "corrupt.mat", "not-a-mat.mat", "bad-label.mat", "missing-field.mat"] {
+        let out = emnist_cmd().args(["explore", "--no-cache", "--data"]).arg(fixture(name)).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+        assert_eq!(errors.len(), 1, "{name}: {stderr}");
+        assert!(errors[0].contains(name), "{name}: the error names the file: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+    let out = emnist_cmd().args(["explore", "--data", "/nonexistent/x.mat"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}
+
+#[test]
+fn default_source_prefers_emnist_under_data_then_synthetic() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LoadConfig { data_dir: dir.path().to_path_buf(), ..LoadConfig::default() };
+    assert!(matches!(source::resolve(&cfg).unwrap(), Source::Synthetic(_)));
+    std::fs::create_dir(dir.path().join("matlab")).unwrap();
+    let target: PathBuf = dir.path().join("matlab/emnist-byclass.mat");
+    std::fs::copy(fixture("emnist-byclass.mat"), &target).unwrap();
+    assert_eq!(source::resolve(&cfg).unwrap(), Source::Matlab(target));
+    let letters = LoadConfig { split: Some("letters".into()), ..cfg };
+    assert!(format!("{:#}", source::resolve(&letters).unwrap_err()).contains("emnist download --split letters"));
+}
+
+#[test]
+fn cache_round_trips_and_is_invalidated_by_a_changed_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("emnist-letters.mat");
+    std::fs::copy(fixture("emnist-letters.mat"), &src).unwrap();
+    let cfg = LoadConfig {
+        data: Some(src.clone()),
+        cache_dir: Some(dir.path().join("cache")),
+        ..LoadConfig::default()
+    };
+    let first = source::load(&cfg, &Silent).unwrap();
+    assert!(!first.from_cache);
+    let second = source::load(&cfg, &Silent).unwrap();
+    assert!(second.from_cache, "second load comes from the cache");
+    assert!(matches!(second.dataset.train.images, emnist::data::Bytes::Mapped { .. }));
+    assert_eq!(&first.dataset.train.images[..], &second.dataset.train.images[..]);
+    assert_eq!(&first.dataset.test.labels[..], &second.dataset.test.labels[..]);
+    assert_eq!(first.dataset.train.writers, second.dataset.train.writers);
+    assert_eq!(first.dataset.classes, second.dataset.classes);
+    assert_eq!(first.dataset.info, second.dataset.info);
+    // A different file at the same path (size changes) must not be served from the cache.
+    std::fs::copy(fixture("emnist-byclass.mat"), &src).unwrap();
+    let third = source::load(&cfg, &Silent).unwrap();
+    assert!(!third.from_cache);
+    assert_eq!(third.dataset.classes.len(), 62);
+    // A corrupt cache entry is ignored and rewritten, not trusted.
+    let entry = third.cache_path.unwrap();
+    let mut bytes = std::fs::read(&entry).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&entry, bytes).unwrap();
+    let fourth = source::load(&cfg, &Silent).unwrap();
+    assert!(!fourth.from_cache);
+    assert_eq!(&fourth.dataset.train.images[..], &third.dataset.train.images[..]);
+    // --no-cache neither reads nor writes.
+    let nocache = LoadConfig { cache: false, ..cfg };
+    assert!(!source::load(&nocache, &Silent).unwrap().from_cache);
+}

@@ -1,0 +1,5 @@
+//! Integration tests: one binary, a module per part of the pipeline.
+
+mod common;
+mod data;
+mod download;
