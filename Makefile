@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: real Fashion-MNIST images for tests and the demo's second dataset.
-APT_PACKAGES := dataset-fashion-mnist
+APT_PACKAGES := dataset-fashion-mnist time
 
 .PHONY: help setup apt venv build demo test test-rust test-nolibtorch fixtures bench-load fuzz clean
 

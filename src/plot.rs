@@ -63,7 +63,8 @@ pub fn draw_pixels<DB: DrawingBackend>(
         return Ok(());
     }
     let (w, h) = (w as usize, h as usize);
-    let source: Vec<RGBColor> = (0..height).flat_map(|y| (0..width).map(move |x| (x, y))).map(|(x, y)| colour(x, y)).collect();
+    let source: Vec<RGBColor> =
+        (0..height).flat_map(|y| (0..width).map(move |x| (x, y))).map(|(x, y)| colour(x, y)).collect();
     let mut buf = Vec::with_capacity(w * h * 3);
     for py in 0..h {
         let row = &source[py * height / h * width..][..width];
@@ -84,23 +85,22 @@ pub fn grey(v: f32) -> RGBColor {
 
 /// Viridis colour map (dark violet at 0, yellow at 1), interpolated from nine of its stops.
 pub fn viridis(v: f32) -> RGBColor {
-    const STOPS: [(f32, f32, f32); 9] = [
-        (68.0, 1.0, 84.0),
-        (71.0, 44.0, 122.0),
-        (59.0, 81.0, 139.0),
-        (44.0, 113.0, 142.0),
-        (33.0, 144.0, 141.0),
-        (39.0, 173.0, 129.0),
-        (92.0, 200.0, 99.0),
-        (170.0, 220.0, 50.0),
-        (253.0, 231.0, 37.0),
+    const STOPS: [[u8; 3]; 9] = [
+        [68, 1, 84],
+        [71, 44, 122],
+        [59, 81, 139],
+        [44, 113, 142],
+        [33, 144, 141],
+        [39, 173, 129],
+        [92, 200, 99],
+        [170, 220, 50],
+        [253, 231, 37],
     ];
     let t = v.clamp(0.0, 1.0) * (STOPS.len() - 1) as f32;
     let i = (t.floor() as usize).min(STOPS.len() - 2);
-    let f = t - i as f32;
-    let (a, b) = (STOPS[i], STOPS[i + 1]);
-    let mix = |p: f32, q: f32| (p + (q - p) * f).round() as u8;
-    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+    let (a, b, f) = (STOPS[i], STOPS[i + 1], t - i as f32);
+    let mix = |c: usize| (a[c] as f32 + (b[c] as f32 - a[c] as f32) * f).round() as u8;
+    RGBColor(mix(0), mix(1), mix(2))
 }
 
 /// Registers the embedded font once; later calls return the first outcome.
@@ -114,10 +114,10 @@ fn register_font() -> Result<()> {
     }
 }
 
-/// How titles name the dataset; the synthetic set always says it is not EMNIST.
+/// How titles name the dataset; the synthetic set always says it is synthetic and not EMNIST.
 fn dataset_label(report: &ExploreReport) -> String {
     let name = &report.dataset.name;
-    if report.synthetic && !name.contains("synthetic (not EMNIST)") {
+    if report.synthetic && !(name.contains("synthetic") && name.contains("not EMNIST")) {
         format!("{name}: synthetic (not EMNIST)")
     } else {
         name.clone()
@@ -125,7 +125,11 @@ fn dataset_label(report: &ExploreReport) -> String {
 }
 
 /// Renders into `.<name>.tmp.png` beside `path` on a white background, then renames it into place.
-fn write_png(path: &Path, size: (u32, u32), draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>) -> Result<()> {
+fn write_png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
+) -> Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("figure.png");
     let tmp = path.with_file_name(format!(".{}.tmp.png", name.trim_end_matches(".png")));
     let rendered = (|| {
@@ -144,6 +148,32 @@ fn write_png(path: &Path, size: (u32, u32), draw: impl FnOnce(&DrawingArea<BitMa
 
 fn font(size: u32) -> TextStyle<'static> {
     TextStyle::from((FONT, size).into_font())
+}
+
+/// Draws a figure's title centred at the top, shrinking the font until it fits the width.
+fn title<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let width = area.dim_in_pixel().0;
+    let mut size = 24;
+    while size > 12 && area.estimate_text_size(title, &font(size))?.0 + 2 * MARGIN > width {
+        size -= 1;
+    }
+    text(area, title, (width as i32 / 2, 14), size, (HPos::Center, VPos::Top))
+}
+
+/// `n` with thousands separators: 60,000.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Draws `text` anchored at `pos` (horizontal, vertical) on `area`.
@@ -188,7 +218,7 @@ impl Ranged for ClassAxis {
 
 fn distribution_size(report: &ExploreReport) -> (u32, u32) {
     let widest = report.groups.iter().map(|g| g.classes).max().unwrap_or(1) as u32;
-    ((140 + 42 * widest).max(900), TITLE_HEIGHT + PANEL_HEIGHT * report.groups.len().max(1) as u32)
+    ((140 + 42 * widest).max(900), TITLE_HEIGHT + 20 + PANEL_HEIGHT * report.groups.len().max(1) as u32)
 }
 
 fn group_caption(group: ClassGroup, classes: usize, only: bool) -> String {
@@ -197,21 +227,36 @@ fn group_caption(group: ClassGroup, classes: usize, only: bool) -> String {
         ClassGroup::Digit => "digits",
         ClassGroup::Uppercase => "uppercase letters",
         ClassGroup::Lowercase => "lowercase letters",
-        ClassGroup::Letter => "letters (upper and lower case merged)",
+        ClassGroup::Letter => "letters, upper and lower case merged",
         ClassGroup::Other => "other classes",
     };
     format!("{what} ({classes})")
 }
 
 fn draw_distribution(root: &DrawingArea<BitMapBackend, Shift>, report: &ExploreReport, label: &str) -> Result<()> {
-    let title = format!("Class distribution — {label}");
-    text(root, &title, (root.dim_in_pixel().0 as i32 / 2, 14), 24, (HPos::Center, VPos::Top))?;
-    let body = root.margin(TITLE_HEIGHT, 0, 0, 0);
+    title(root, &format!("Class distribution — {label}"))?;
+    // The legend sits under the title, where it cannot hide a bar.
+    let entries = [
+        (TRAIN_COLOUR, format!("train ({} images)", thousands(report.train_images))),
+        (TEST_COLOUR, format!("test ({} images)", thousands(report.test_images))),
+    ];
+    let widths: Vec<u32> =
+        entries.iter().map(|(_, t)| root.estimate_text_size(t, &font(16)).map(|s| s.0)).collect::<Result<_, _>>()?;
+    let total: u32 = widths.iter().map(|w| w + 60).sum();
+    let mut x = (root.dim_in_pixel().0.saturating_sub(total) / 2) as i32;
+    let y = TITLE_HEIGHT as i32 + 2;
+    for ((colour, label), w) in entries.iter().zip(widths) {
+        root.draw(&Rectangle::new([(x, y - 8), (x + 16, y + 8)], colour.filled()))?;
+        text(root, label, (x + 24, y), 16, (HPos::Left, VPos::Center))?;
+        x += w as i32 + 60;
+    }
+    let body = root.margin(TITLE_HEIGHT + 20, 0, 0, 0);
     let max_pct = report.per_class.iter().map(|c| c.train_share.max(c.test_share)).fold(0.0, f64::max) * 100.0;
     let y_max = (max_pct * 1.15).max(1.0);
     let panels = body.split_evenly((report.groups.len().max(1), 1));
     let only = report.groups.len() == 1;
-    for (gi, (group, panel)) in report.groups.iter().zip(&panels).enumerate() {
+    let decimals = if y_max >= 10.0 { 0 } else { 1 };
+    for (group, panel) in report.groups.iter().zip(&panels) {
         let classes: Vec<_> = report.per_class.iter().filter(|c| c.group == group.group).collect();
         let n = classes.len();
         let names: Vec<String> = classes.iter().map(|c| c.name.clone()).collect();
@@ -227,30 +272,19 @@ fn draw_distribution(root: &DrawingArea<BitMapBackend, Shift>, report: &ExploreR
             .configure_mesh()
             .disable_x_mesh()
             .x_label_formatter(&x_fmt)
-            .y_label_formatter(&|y: &f64| format!("{y:.1}"))
+            .y_label_formatter(&|y: &f64| format!("{y:.decimals$}"))
             .y_desc("share of images (%)")
             .label_style(font(15))
             .axis_desc_style(font(15))
-            .light_line_style(RGBColor(235, 235, 235))
+            .y_labels(8)
+            .bold_line_style(RGBColor(225, 225, 225))
+            .light_line_style(WHITE)
             .draw()?;
-        let bar = |i: usize, lo: f64, hi: f64, share: f64, c: RGBColor| Rectangle::new([(i as f64 + lo, 0.0), (i as f64 + hi, share * 100.0)], c.filled());
-        chart
-            .draw_series(classes.iter().enumerate().map(|(i, c)| bar(i, 0.1, 0.5, c.train_share, TRAIN_COLOUR)))?
-            .label(format!("train ({} images)", report.train_images))
-            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], TRAIN_COLOUR.filled()));
-        chart
-            .draw_series(classes.iter().enumerate().map(|(i, c)| bar(i, 0.5, 0.9, c.test_share, TEST_COLOUR)))?
-            .label(format!("test ({} images)", report.test_images))
-            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], TEST_COLOUR.filled()));
-        if gi == 0 {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .label_font(font(15))
-                .background_style(WHITE.mix(0.9))
-                .border_style(RGBColor(180, 180, 180))
-                .draw()?;
-        }
+        let bar = |i: usize, lo: f64, hi: f64, share: f64, c: RGBColor| {
+            Rectangle::new([(i as f64 + lo, 0.0), (i as f64 + hi, share * 100.0)], c.filled())
+        };
+        chart.draw_series(classes.iter().enumerate().map(|(i, c)| bar(i, 0.1, 0.5, c.train_share, TRAIN_COLOUR)))?;
+        chart.draw_series(classes.iter().enumerate().map(|(i, c)| bar(i, 0.5, 0.9, c.test_share, TEST_COLOUR)))?;
     }
     Ok(())
 }
@@ -277,7 +311,12 @@ fn samples_size(classes: usize) -> (u32, u32) {
     (width, TITLE_HEIGHT + rows * cell + MARGIN)
 }
 
-fn draw_samples(root: &DrawingArea<BitMapBackend, Shift>, ds: &Dataset, report: &ExploreReport, label: &str) -> Result<()> {
+fn draw_samples(
+    root: &DrawingArea<BitMapBackend, Shift>,
+    ds: &Dataset,
+    report: &ExploreReport,
+    label: &str,
+) -> Result<()> {
     let k = report.classes;
     let mut picks: Vec<Vec<usize>> = vec![Vec::new(); k];
     for (i, &l) in ds.train.labels.iter().enumerate() {
@@ -285,8 +324,7 @@ fn draw_samples(root: &DrawingArea<BitMapBackend, Shift>, ds: &Dataset, report: 
             p.push(i);
         }
     }
-    let title = format!("First {SAMPLES_PER_CLASS} train images per class — {label}");
-    text(root, &title, (root.dim_in_pixel().0 as i32 / 2, 14), 22, (HPos::Center, VPos::Top))?;
+    title(root, &format!("First {SAMPLES_PER_CLASS} train images per class — {label}"))?;
     let cols = sample_columns(k);
     let rows = k.div_ceil(cols);
     let side = SIDE as u32 * SAMPLE_SCALE;
@@ -295,10 +333,10 @@ fn draw_samples(root: &DrawingArea<BitMapBackend, Shift>, ds: &Dataset, report: 
     for (c, picked) in picks.iter().enumerate() {
         let x0 = MARGIN + (c / rows) as u32 * block;
         let y0 = TITLE_HEIGHT + (c % rows) as u32 * cell;
-        let name = &report.per_class[c].name;
-        text(root, name, ((x0 + NAME_WIDTH - 10) as i32, (y0 + side / 2) as i32), 20, (HPos::Right, VPos::Center))?;
+        let (name_x, mid) = ((x0 + NAME_WIDTH) as i32, (y0 + side / 2) as i32);
+        text(root, &report.per_class[c].name, (name_x - 10, mid), 20, (HPos::Right, VPos::Center))?;
         if picked.is_empty() {
-            text(root, "no train images", ((x0 + NAME_WIDTH) as i32, (y0 + side / 2) as i32), 15, (HPos::Left, VPos::Center))?;
+            text(root, "no train images", (name_x, mid), 15, (HPos::Left, VPos::Center))?;
         }
         for (j, &i) in picked.iter().enumerate() {
             let img = ds.train.image(i);
@@ -322,18 +360,23 @@ fn means_size(classes: usize) -> (u32, u32) {
     (width, TITLE_HEIGHT + rows * (MEAN_LABEL + side + MEAN_GAP) + COLOURBAR)
 }
 
-fn draw_means(root: &DrawingArea<BitMapBackend, Shift>, ds: &Dataset, report: &ExploreReport, label: &str) -> Result<()> {
+fn draw_means(
+    root: &DrawingArea<BitMapBackend, Shift>,
+    ds: &Dataset,
+    report: &ExploreReport,
+    label: &str,
+) -> Result<()> {
     let k = report.classes;
     let means = mean_images(&ds.train, k);
     let (width, height) = root.dim_in_pixel();
-    text(root, &format!("Mean train image per class — {label}"), (width as i32 / 2, 14), 22, (HPos::Center, VPos::Top))?;
+    title(root, &format!("Mean train image per class — {label}"))?;
     let side = SIDE as u32 * MEAN_SCALE;
     let per_row = k.min(MEANS_PER_ROW) as u32;
     let x_start = (width - per_row * (side + MEAN_GAP) + MEAN_GAP) / 2;
     for (c, mean) in means.iter().enumerate() {
         let x0 = x_start + (c % MEANS_PER_ROW) as u32 * (side + MEAN_GAP);
         let y0 = TITLE_HEIGHT + (c / MEANS_PER_ROW) as u32 * (MEAN_LABEL + side + MEAN_GAP);
-        let name = format!("{} ({})", report.per_class[c].name, report.per_class[c].train);
+        let name = format!("{} ({})", report.per_class[c].name, thousands(report.per_class[c].train));
         text(root, &name, ((x0 + side / 2) as i32, (y0 + MEAN_LABEL / 2) as i32), 15, (HPos::Center, VPos::Center))?;
         let area = root.clone().shrink((x0, y0 + MEAN_LABEL), (side, side));
         draw_pixels(&area, (SIDE, SIDE), |x, y| viridis(mean[y * SIDE + x]))?;
@@ -341,11 +384,14 @@ fn draw_means(root: &DrawingArea<BitMapBackend, Shift>, ds: &Dataset, report: &E
     // Colour bar: what the colours mean.
     let (bar_w, bar_h) = (300u32, 14u32);
     let (bx, by) = ((width - bar_w) / 2, height - COLOURBAR + 10);
-    draw_pixels(&root.clone().shrink((bx, by), (bar_w, bar_h)), (bar_w as usize, 1), |x, _| viridis(x as f32 / (bar_w - 1) as f32))?;
+    draw_pixels(&root.clone().shrink((bx, by), (bar_w, bar_h)), (bar_w as usize, 1), |x, _| {
+        viridis(x as f32 / (bar_w - 1) as f32)
+    })?;
     let mid = (by + bar_h / 2) as i32;
     text(root, "0 (background)", (bx as i32 - 8, mid), 14, (HPos::Right, VPos::Center))?;
     text(root, "1 (full ink)", ((bx + bar_w) as i32 + 8, mid), 14, (HPos::Left, VPos::Center))?;
-    text(root, "mean pixel value; (n) = train images", ((width / 2) as i32, mid + 20), 14, (HPos::Center, VPos::Center))?;
+    let note = "mean pixel value; (n) = train images";
+    text(root, note, ((width / 2) as i32, mid + 20), 14, (HPos::Center, VPos::Center))?;
     Ok(())
 }
 
@@ -431,7 +477,11 @@ mod tests {
     }
 
     #[test]
-    fn colour_maps_span_their_ends() {
+    fn colour_maps_and_numbers() {
+        assert_eq!(
+            [thousands(0), thousands(999), thousands(60000), thousands(1234567)],
+            ["0", "999", "60,000", "1,234,567"]
+        );
         assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
         assert_eq!(viridis(1.0), RGBColor(253, 231, 37));
         assert_eq!(viridis(2.0), viridis(1.0));

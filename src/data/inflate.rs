@@ -4,7 +4,7 @@ use std::io::{self, Read};
 use std::sync::mpsc::{sync_channel, Receiver};
 
 const CHUNK_BYTES: usize = 1 << 20;
-const CHUNKS_IN_FLIGHT: usize = 16;
+const CHUNKS_IN_FLIGHT: usize = 64;
 
 /// Reads bytes that a background thread produces from `source` (typically a zlib or gzip decoder).
 ///

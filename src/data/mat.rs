@@ -597,15 +597,14 @@ fn read_u8_row_major<R: Read>(
         src.bytes(&mut out, "uint8 data")?;
         if let (Some(p), 1) = (perm, rows) {
             let tmp = out.clone();
-            for (j, &d) in p.iter().enumerate() {
-                out[d] = tmp[j];
-            }
+            permute_row(&tmp, &mut out, p);
         }
         return Ok(out);
     }
     let block_cols = (BLOCK_BYTES / rows).clamp(1, cols);
     let mut block = vec![0u8; block_cols * rows];
     let mut scratch = vec![0u8; cols];
+    let square28 = perm.is_some_and(|p| p.len() == 784 && p.iter().enumerate().all(|(j, &p)| p == (j % 28) * 28 + j / 28));
     let mut j0 = 0;
     while j0 < cols {
         let bc = block_cols.min(cols - j0);
@@ -614,22 +613,21 @@ fn read_u8_row_major<R: Read>(
         let last = j0 + bc == cols;
         for t in (0..rows).step_by(TILE) {
             let t_end = (t + TILE).min(rows);
-            for k0 in (0..bc).step_by(TILE) {
-                let k_end = (k0 + TILE).min(bc);
-                for k in k0..k_end {
-                    let col = &block[k * rows..(k + 1) * rows];
-                    let j = j0 + k;
-                    for i in t..t_end {
-                        out[i * cols + j] = col[i];
-                    }
+            for k in 0..bc {
+                let col = &block[k * rows + t..k * rows + t_end];
+                let j = j0 + k;
+                for (n, &v) in col.iter().enumerate() {
+                    out[(t + n) * cols + j] = v;
                 }
             }
             if let (true, Some(p)) = (last, perm) {
                 for i in t..t_end {
                     let row = &mut out[i * cols..(i + 1) * cols];
                     scratch.copy_from_slice(row);
-                    for (j, &d) in p.iter().enumerate() {
-                        row[d] = scratch[j];
+                    if square28 {
+                        transpose28(&scratch, row);
+                    } else {
+                        permute_row(&scratch, row, p);
                     }
                 }
             }
@@ -637,6 +635,23 @@ fn read_u8_row_major<R: Read>(
         j0 += bc;
     }
     Ok(out)
+}
+
+/// EMNIST's case of the permutation: a column-major 28×28 image to row-major.
+fn transpose28(src: &[u8], dst: &mut [u8]) {
+    let (s, d): (&[u8; 784], &mut [u8; 784]) = (src.try_into().expect("784"), dst.try_into().expect("784"));
+    for c in 0..28 {
+        for r in 0..28 {
+            d[r * 28 + c] = s[c * 28 + r];
+        }
+    }
+}
+
+/// `dst[perm[j]] = src[j]`.
+fn permute_row(src: &[u8], dst: &mut [u8], perm: &[usize]) {
+    for (j, &p) in perm.iter().enumerate() {
+        dst[p] = src[j];
+    }
 }
 
 #[cfg(test)]

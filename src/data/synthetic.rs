@@ -4,7 +4,7 @@
 //! It is generated, not EMNIST, and [`SYNTHETIC_NAME`] says so wherever it is shown. Each image's
 //! randomness comes from (seed, split, index) alone, so the bytes do not depend on the thread count.
 //!
-//! Each glyph is rasterised once at [`EM_PX`] and turned into a signed distance field. An image
+//! Each glyph is rasterised once, large, and turned into a signed distance field. An image
 //! then samples that field straight into 28×28 through the inverse of its random transform:
 //! offsetting the field thickens or thins the pen, and the distance gives anti-aliased edges.
 
@@ -161,7 +161,7 @@ impl Rng {
     }
 }
 
-/// One rasterised character as a signed distance field, in pixels at [`EM_PX`].
+/// One rasterised character as a signed distance field, in pixels at `EM_PX`.
 struct Glyph {
     w: usize,
     h: usize,
