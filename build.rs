@@ -1,5 +1,5 @@
 //! Build script: when the `train` feature is on, put an rpath to libtorch's folder into
-//! the binaries so `emnist` runs without `LD_LIBRARY_PATH`. Nothing else.
+//! the binaries so `emnist` runs without `LD_LIBRARY_PATH`, and keep libtorch_cuda linked. Nothing else.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -8,6 +8,11 @@ fn main() {
     if std::env::var_os("CARGO_FEATURE_TRAIN").is_some() {
         if let Ok(dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
             println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
+            // Nothing of ours calls into libtorch_cuda directly, so `--as-needed` would drop it
+            // and libtorch would never see a GPU: keep it linked when the libtorch has it.
+            if std::path::Path::new(&dir).join("libtorch_cuda.so").exists() {
+                println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+            }
         }
     }
 }

@@ -107,18 +107,27 @@ impl ClassTable {
         }
     }
 
-    /// Which group a class belongs to, judged by its first character.
+    /// Which group a class belongs to: digits, upper- or lowercase letters, merged letters (`A/a`),
+    /// or other (names longer than one character, such as Fashion-MNIST's `Trouser`).
     pub fn group(&self, index: usize) -> ClassGroup {
-        let name = &self.names[index];
-        if name.chars().any(char::is_uppercase) && name.chars().any(char::is_lowercase) {
-            return ClassGroup::Letter;
+        let chars: Vec<Vec<char>> = self.names[index].split('/').map(|p| p.chars().collect()).collect();
+        if chars.iter().any(|c| c.len() != 1) {
+            return ClassGroup::Other;
         }
-        match name.chars().next() {
-            Some(c) if c.is_ascii_digit() && name.len() == 1 => ClassGroup::Digit,
-            Some(c) if c.is_uppercase() => ClassGroup::Uppercase,
-            Some(c) if c.is_lowercase() => ClassGroup::Lowercase,
+        let firsts: Vec<char> = chars.iter().map(|c| c[0]).collect();
+        match firsts.as_slice() {
+            [c] if c.is_ascii_digit() => ClassGroup::Digit,
+            [c] if c.is_uppercase() => ClassGroup::Uppercase,
+            [c] if c.is_lowercase() => ClassGroup::Lowercase,
+            [a, b] if a.is_uppercase() && b.is_lowercase() => ClassGroup::Letter,
             _ => ClassGroup::Other,
         }
+    }
+
+    /// Fashion-MNIST's ten classes, by name.
+    pub fn fashion_mnist() -> Self {
+        let names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+        ClassTable { labels: (0..10).collect(), names: names.iter().map(|s| s.to_string()).collect() }
     }
 }
 
@@ -167,5 +176,7 @@ mod tests {
         assert_eq!(t.group(10), ClassGroup::Uppercase);
         assert_eq!(t.group(61), ClassGroup::Lowercase);
         assert_eq!(t.names[36], "a");
+        assert_eq!(ClassTable::fashion_mnist().group(0), ClassGroup::Other);
+        assert_eq!(ClassTable::numbered(12).group(11), ClassGroup::Other);
     }
 }

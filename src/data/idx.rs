@@ -115,7 +115,11 @@ pub fn load(dir: &Path, split: Option<&str>, progress: &dyn Progress) -> Result<
         Some(m) => read_mapping(m)?,
         None => {
             let max = train_lb.iter().chain(&test_lb).copied().max().unwrap_or(0);
-            ClassTable::numbered(max as usize + 1)
+            if is_fashion(dir) && max == 9 {
+                ClassTable::fashion_mnist()
+            } else {
+                ClassTable::numbered(max as usize + 1)
+            }
         }
     };
     let lookup = classes.lookup();
@@ -154,6 +158,11 @@ fn is_fashion(dir: &Path) -> bool {
 /// Reads an EMNIST mapping file: one line per class, `<label> <code> [<code>]`.
 pub fn read_mapping(path: &Path) -> Result<ClassTable> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    parse_mapping(&text, &path.display().to_string())
+}
+
+/// Parses the text of an EMNIST mapping file; `what` names it in error messages (usually its path).
+pub fn parse_mapping(text: &str, what: &str) -> Result<ClassTable> {
     let mut rows = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -162,10 +171,10 @@ pub fn read_mapping(path: &Path) -> Result<ClassTable> {
         let row: Result<Vec<i64>, _> = line.split_whitespace().map(str::parse).collect();
         match row {
             Ok(r) if (2..=3).contains(&r.len()) => rows.push(r),
-            _ => bail!("`{}` line {}: expected `<label> <character code>`, got `{line}`", path.display(), n + 1),
+            _ => bail!("`{what}` line {}: expected `<label> <character code>`, got `{line}`", n + 1),
         }
     }
-    ClassTable::from_mapping(&rows).with_context(|| format!("`{}`", path.display()))
+    ClassTable::from_mapping(&rows).with_context(|| format!("`{what}`"))
 }
 
 fn open(path: &Path) -> Result<(Box<dyn Read + Send>, u64), IdxError> {

@@ -276,6 +276,21 @@ impl<R: Read> Src<'_, R> {
         Ok(())
     }
 
+    /// Reads `n` bytes into a new vector that grows as data arrives, so a corrupt size field
+    /// cannot make us allocate memory the file does not back.
+    fn vec(&mut self, n: u64, what: &str) -> Result<Vec<u8>> {
+        if n > self.left {
+            return Err(MatError::Corrupt(format!("{what} overruns its enclosing element")));
+        }
+        let mut v = Vec::with_capacity(n.min(1 << 24) as usize);
+        (&mut *self.r).take(n).read_to_end(&mut v).map_err(deflate_error)?;
+        if (v.len() as u64) < n {
+            return Err(MatError::Truncated(format!("data ends inside {what}")));
+        }
+        self.left -= n;
+        Ok(v)
+    }
+
     fn skip(&mut self, n: u64) -> Result<()> {
         if n > self.left {
             return Err(MatError::Corrupt("an element overruns its parent".into()));
@@ -315,8 +330,7 @@ impl<R: Read> Src<'_, R> {
         if n > max {
             return Err(MatError::Corrupt(format!("{what} is {n} bytes, more than the {max} expected")));
         }
-        let mut data = vec![0u8; n as usize];
-        self.bytes(&mut data, what)?;
+        let data = self.vec(n, what)?;
         self.pad(n, small)?;
         Ok((ty, data))
     }
@@ -535,8 +549,7 @@ fn read_numeric<R: Read>(
     if nbytes > 1 << 30 {
         return Err(MatError::Unsupported(format!("a {} array of {nbytes} bytes", class_name(class))));
     }
-    let mut raw = vec![0u8; nbytes as usize];
-    src.bytes(&mut raw, "numeric data")?;
+    let raw = src.vec(nbytes, "numeric data")?;
     src.pad(nbytes, small)?;
     let be = src.be;
     let conv: Vec<f64> = raw
@@ -592,9 +605,8 @@ fn read_u8_row_major<R: Read>(
     perm: Option<&[usize]>,
 ) -> Result<Vec<u8>> {
     let total = rows * cols;
-    let mut out = vec![0u8; total];
     if rows <= 1 || cols <= 1 {
-        src.bytes(&mut out, "uint8 data")?;
+        let mut out = src.vec(total as u64, "uint8 data")?;
         if let (Some(p), 1) = (perm, rows) {
             let tmp = out.clone();
             permute_row(&tmp, &mut out, p);
@@ -602,14 +614,21 @@ fn read_u8_row_major<R: Read>(
         return Ok(out);
     }
     let block_cols = (BLOCK_BYTES / rows).clamp(1, cols);
-    let mut block = vec![0u8; block_cols * rows];
+    // The first block is read as it arrives; only once it is complete (the data exists) is the
+    // whole output allocated.
+    let mut block = src.vec((block_cols * rows) as u64, "uint8 data")?;
+    let mut out = vec![0u8; total];
+    let mut first = true;
     let mut scratch = vec![0u8; cols];
     let square28 = perm.is_some_and(|p| p.len() == 784 && p.iter().enumerate().all(|(j, &p)| p == (j % 28) * 28 + j / 28));
     let mut j0 = 0;
     while j0 < cols {
         let bc = block_cols.min(cols - j0);
         let block = &mut block[..bc * rows];
-        src.bytes(block, "uint8 data")?;
+        if !first {
+            src.bytes(block, "uint8 data")?;
+        }
+        first = false;
         let last = j0 + bc == cols;
         for t in (0..rows).step_by(TILE) {
             let t_end = (t + TILE).min(rows);

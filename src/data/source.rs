@@ -9,9 +9,6 @@ use super::synthetic::{self, SyntheticConfig};
 use super::{cache, idx, matlab, Dataset};
 use crate::progress::Progress;
 
-/// Bump when the synthetic generator changes its output, so stale cache entries are not used.
-const SYNTHETIC_GENERATOR_VERSION: u32 = 1;
-
 /// How to find and load a dataset: the settings every dataset-reading command shares.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
@@ -105,7 +102,7 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
         Source::Synthetic(s) => cache::Key {
             source: format!(
                 "synthetic-v{}-seed{}-{}x{}",
-                SYNTHETIC_GENERATOR_VERSION,
+                synthetic::GENERATOR_VERSION,
                 s.seed,
                 s.train_per_class,
                 s.test_per_class

@@ -18,6 +18,9 @@ use crate::progress::Progress;
 /// Name shown to users: must say it is not EMNIST.
 pub const SYNTHETIC_NAME: &str = "synthetic EMNIST-like (generated, not EMNIST)";
 
+/// Bump whenever the generator's output changes, so cached copies of older output are not used.
+pub const GENERATOR_VERSION: u32 = 1;
+
 /// Settings of the synthetic set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyntheticConfig {

@@ -3,3 +3,4 @@
 mod common;
 mod data;
 mod download;
+mod explore;

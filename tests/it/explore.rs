@@ -1,0 +1,90 @@
+//! `emnist explore` end to end: the built binary on fixtures and on the synthetic default.
+
+use serde_json::Value;
+
+use crate::common::{emnist_cmd, fixture};
+
+fn json(args: &[&str]) -> Value {
+    let out = emnist_cmd().args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+}
+
+#[test]
+fn json_report_has_the_figures_a_notebook_would_show() {
+    let data = fixture("emnist-byclass.mat");
+    let r = json(&["explore", "--json", "--no-cache", "--data", data.to_str().unwrap()]);
+    assert_eq!(r["dataset"]["name"], "EMNIST byclass");
+    assert_eq!((r["train_images"].as_u64(), r["test_images"].as_u64(), r["classes"].as_u64()), (Some(124), Some(62), Some(62)));
+    assert_eq!(r["per_class"].as_array().unwrap().len(), 62);
+    let groups: Vec<&str> = r["groups"].as_array().unwrap().iter().map(|g| g["group"].as_str().unwrap()).collect();
+    assert_eq!(groups, ["digit", "uppercase", "lowercase"]);
+    let shares: f64 = r["per_class"].as_array().unwrap().iter().map(|c| c["train_share"].as_f64().unwrap()).sum();
+    assert!((shares - 1.0).abs() < 1e-9);
+    assert!(r["writers"].as_u64().unwrap() > 0);
+    assert!((0.0..=1.0).contains(&r["share_agreement"]["total_variation"].as_f64().unwrap()));
+    assert_eq!(r["synthetic"], false);
+}
+
+#[test]
+fn figures_are_written_as_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixture("gzip-letters");
+    let out = emnist_cmd()
+        .args(["explore", "--no-cache", "--data", data.to_str().unwrap(), "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for name in ["class_distribution.png", "samples.png", "mean_images.png"] {
+        let bytes = std::fs::read(dir.path().join(name)).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG", "{name}");
+        assert!(bytes.len() > 2000, "{name}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains("tmp")).collect();
+    assert!(leftovers.is_empty(), "no temporary files left behind");
+}
+
+#[test]
+fn synthetic_default_is_used_and_labelled_when_data_is_empty() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = emnist_cmd().args(["explore", "--json", "--data-dir"]).arg(empty.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["synthetic"], true);
+    assert!(r["dataset"]["name"].as_str().unwrap().contains("not EMNIST"));
+    assert_eq!((r["train_images"].as_u64(), r["test_images"].as_u64(), r["classes"].as_u64()), (Some(62_000), Some(12_400), Some(62)));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("synthetic") && stderr.contains("emnist download"), "{stderr}");
+}
+
+#[test]
+fn quiet_mode_prints_nothing_on_stderr() {
+    let data = fixture("emnist-digits.mat");
+    let out = emnist_cmd().args(["-q", "explore", "--no-cache", "--data", data.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("EMNIST digits"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = emnist_cmd().args(["explore", "--split", "nonsense"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[cfg(feature = "train")]
+#[test]
+fn full_build_runs_without_ld_library_path_and_reports_libtorch() {
+    let out = emnist_cmd().arg("--version").env_remove("LD_LIBRARY_PATH").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("libtorch 2.13") && text.contains("CPU threads"), "{text}");
+}
+
+#[cfg(not(feature = "train"))]
+#[test]
+fn build_without_libtorch_says_so() {
+    let out = emnist_cmd().arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("built without libtorch"));
+}
