@@ -23,6 +23,10 @@ pub struct Cli {
 pub enum Command {
     /// Dataset statistics and figures: sizes, class distribution, imbalance, train vs test.
     Explore(ExploreArgs),
+    /// Train a linear, DNN or CNN classifier (libtorch), with curves, confusion matrix and checkpoints.
+    Train(TrainArgs),
+    /// Compare training runs: their test-accuracy curves in one plot and their final metrics.
+    Compare(CompareArgs),
     /// Fetch NIST's EMNIST archive, resuming a partial download, and extract one split.
     Download(DownloadArgs),
 }
@@ -117,4 +121,119 @@ impl DownloadArgs {
             keep_archive: self.keep_archive,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModelArg {
+    /// One fully connected layer 784 → classes.
+    Linear,
+    /// Two ELU hidden layers (`--hidden`, default 512,256), the seed's DNN.
+    Dnn,
+    /// Two conv + ReLU + max-pool blocks, dropout, one hidden layer.
+    Cnn,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClassWeightsArg {
+    None,
+    /// Loss weight per class ∝ 1 / its frequency in train (the seed's remedy for imbalance).
+    InverseFrequency,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The architecture.
+    #[arg(long, value_enum)]
+    pub model: ModelArg,
+    /// Hidden layer sizes of the DNN.
+    #[arg(long, value_delimiter = ',', default_value = "512,256")]
+    pub hidden: Vec<usize>,
+    /// Adam's learning rate [default: 0.01 linear, 3e-4 dnn, 1e-3 cnn: the seed's].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 5)]
+    pub epochs: usize,
+    /// Seeds the weights, the data order, dropout and the evaluation sample.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value = "none")]
+    pub class_weights: ClassWeightsArg,
+    /// Evaluate every N steps [default: 20 times per epoch].
+    #[arg(long, value_name = "N")]
+    pub eval_every: Option<usize>,
+    /// Share of the test set in the fixed evaluation sample.
+    #[arg(long, default_value_t = 0.05)]
+    pub eval_fraction: f64,
+    /// `auto` (CUDA when libtorch sees a GPU), `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// libtorch CPU threads [default: libtorch's choice].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// The run directory [default: models/<model>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Overwrite an existing run directory.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+    /// Continue the run in `--out` from its checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Print the final record as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(feature = "train")]
+impl TrainArgs {
+    pub fn to_config(&self) -> anyhow::Result<emnist::train::TrainConfig> {
+        use emnist::model::Architecture;
+        use emnist::train::{ClassWeights, TrainConfig};
+        let architecture = match self.model {
+            ModelArg::Linear => Architecture::Linear,
+            ModelArg::Dnn => {
+                if self.hidden.is_empty() || self.hidden.contains(&0) {
+                    anyhow::bail!("`--hidden` needs positive layer sizes, e.g. `--hidden 512,256`");
+                }
+                Architecture::Dnn { hidden: self.hidden.clone() }
+            }
+            ModelArg::Cnn => Architecture::cnn(),
+        };
+        let out = self.out.clone().unwrap_or_else(|| PathBuf::from("models").join(architecture.name()));
+        Ok(TrainConfig {
+            architecture,
+            learning_rate: self.lr,
+            batch_size: self.batch_size,
+            epochs: self.epochs,
+            seed: self.seed,
+            class_weights: match self.class_weights {
+                ClassWeightsArg::None => ClassWeights::None,
+                ClassWeightsArg::InverseFrequency => ClassWeights::InverseFrequency,
+            },
+            eval_every: self.eval_every,
+            eval_fraction: self.eval_fraction,
+            device: self.device.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            threads: self.threads,
+            out,
+            force: self.force,
+            resume: self.resume,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Run directories (each with model.json and metrics.csv).
+    #[arg(required = true, value_name = "RUN")]
+    pub runs: Vec<PathBuf>,
+    /// Where to write the plot of test-accuracy curves.
+    #[arg(long, value_name = "PNG", default_value = "models/compare.png")]
+    pub out: PathBuf,
+    /// Print the table as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

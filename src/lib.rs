@@ -8,10 +8,14 @@
 //!
 //! The library never prints; long work reports through [`progress::Progress`].
 
+pub mod compare;
 pub mod data;
 pub mod download;
 pub mod explore;
+pub mod fsutil;
+pub mod model;
 pub mod plot;
 pub mod progress;
+pub mod rng;
 #[cfg(feature = "train")]
 pub mod train;

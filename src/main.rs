@@ -21,7 +21,8 @@ fn main() -> ExitCode {
     };
     let progress = Terminal::new(Style::detect(cli.quiet));
     match run(cli.command, &progress) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Exit::Ok) => ExitCode::SUCCESS,
+        Ok(Exit::Interrupted) => ExitCode::from(INTERRUPTED),
         Err(e) => {
             report::print_error(&e);
             ExitCode::from(1)
@@ -41,7 +42,66 @@ fn long_version() -> String {
     v
 }
 
-fn run(command: Command, progress: &Terminal) -> Result<()> {
+/// Exit status after SIGINT/SIGTERM stopped a command cleanly.
+const INTERRUPTED: u8 = 130;
+
+/// Outcome of a command that may be interrupted.
+enum Exit {
+    Ok,
+    Interrupted,
+}
+
+#[cfg(feature = "train")]
+fn train(args: cli::TrainArgs, progress: &Terminal, t0: Instant) -> Result<Exit> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let cfg = args.to_config()?;
+    let loaded = emnist::data::source::load(&args.data.to_config(), progress)?;
+    report::announce_dataset(&loaded, progress);
+    // First signal: finish the step, checkpoint, exit 130. Second: exit at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(INTERRUPTED as i32);
+        }
+    })?;
+    match emnist::train::train(&cfg, &loaded.dataset, progress, &stop)? {
+        emnist::train::TrainOutcome::Finished(r) => {
+            if args.json {
+                report::print_json(&r.record)?;
+            } else {
+                report::print_train(&r.record);
+            }
+            report::done(
+                progress,
+                t0,
+                &format!(
+                    "trained {} to {:.2} % test accuracy; artifacts in `{}`",
+                    r.record.spec.architecture.name(),
+                    100.0 * r.record.metrics.test_accuracy,
+                    cfg.out.display()
+                ),
+            );
+            Ok(Exit::Ok)
+        }
+        emnist::train::TrainOutcome::Interrupted { checkpoint, epoch, step } => {
+            eprintln!(
+                "interrupted in epoch {} after step {step}; checkpoint `{}`; continue with the same command plus `--resume`",
+                epoch + 1,
+                checkpoint.display()
+            );
+            Ok(Exit::Interrupted)
+        }
+    }
+}
+
+#[cfg(not(feature = "train"))]
+fn train(_args: cli::TrainArgs, _progress: &Terminal, _t0: Instant) -> Result<Exit> {
+    anyhow::bail!("this emnist was built without libtorch, so it cannot train; rebuild with the default features (`cargo build --release`)")
+}
+
+fn run(command: Command, progress: &Terminal) -> Result<Exit> {
     let t0 = Instant::now();
     match command {
         Command::Explore(args) => {
@@ -67,6 +127,16 @@ fn run(command: Command, progress: &Terminal) -> Result<()> {
                 &format!("explored {} ({} images, {} classes){place}", r.dataset.name, r.train_images + r.test_images, r.classes),
             );
         }
+        Command::Train(args) => return train(args, progress, t0),
+        Command::Compare(args) => {
+            let r = emnist::compare::compare(&args.runs, &args.out)?;
+            if args.json {
+                report::print_json(&r)?;
+            } else {
+                report::print_compare(&r);
+            }
+            report::done(progress, t0, &format!("compared {} runs; plot in `{}`", r.runs.len(), r.plot.display()));
+        }
         Command::Download(args) => {
             let cfg = args.to_config();
             let r = emnist::download::download(&cfg, progress)?;
@@ -78,5 +148,5 @@ fn run(command: Command, progress: &Terminal) -> Result<()> {
             report::done(progress, t0, &format!("downloaded; use `--data {}`", r.data_path.display()));
         }
     }
-    Ok(())
+    Ok(Exit::Ok)
 }

@@ -13,6 +13,14 @@ pub trait Progress: Sync {
     fn finish(&self);
     /// A one-line note worth showing to the user (which dataset is used, a cache hit, a warning).
     fn note(&self, message: &str);
+    /// Like `start`, for work counted in steps rather than bytes (training epochs).
+    fn start_steps(&self, stage: &str, total: u64) {
+        self.start(stage, Some(total));
+    }
+    /// A short live status for the current stage (running loss, samples/s), shown beside the bar.
+    fn status(&self, _text: &str) {}
+    /// A result line worth keeping in the log (an evaluation during training), printed as is.
+    fn report(&self, _text: &str) {}
 }
 
 /// An observer that ignores everything: for tests and `--quiet` callers.
@@ -92,6 +100,40 @@ impl Progress for Terminal {
     fn advance(&self, n: u64) {
         if let Some((bar, _, _)) = self.state().as_ref() {
             bar.inc(n);
+        }
+    }
+
+    fn start_steps(&self, stage: &str, total: u64) {
+        if self.style == Style::Quiet {
+            return;
+        }
+        let bar = if self.style == Style::Bars {
+            let b = indicatif::ProgressBar::new(total);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{prefix:12} {bar:30} {pos:>6}/{len} eta {eta:>4} {wide_msg}")
+                    .expect("valid template"),
+            );
+            b
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.set_prefix(stage.to_string());
+        *self.state() = Some((bar, stage.to_string(), std::time::Instant::now()));
+    }
+
+    fn status(&self, text: &str) {
+        if let Some((bar, _, _)) = self.state().as_ref() {
+            bar.set_message(text.to_string());
+        }
+    }
+
+    fn report(&self, text: &str) {
+        if self.style == Style::Quiet {
+            return;
+        }
+        match self.state().as_ref() {
+            Some((bar, _, _)) => bar.suspend(|| eprintln!("{text}")),
+            None => eprintln!("{text}"),
         }
     }
 

@@ -164,3 +164,49 @@ pub fn print_download(r: &DownloadReport) {
     }
     println!("use          --data {}", r.data_path.display());
 }
+
+pub fn print_train(r: &emnist::model::record::ModelRecord) {
+    let m = &r.metrics;
+    println!("model        {} ({} parameters)", r.spec.architecture.name(), thousands(r.parameters));
+    println!("dataset      {} ({} train, {} test)", r.dataset.name, thousands(r.dataset.train_images), thousands(r.dataset.test_images));
+    println!(
+        "training     {} epochs, {} steps, batch {}, Adam lr {}, class weights {}, {} ({} threads), {:.1} s",
+        m.epochs_completed,
+        thousands(m.steps),
+        r.training.batch_size,
+        r.training.learning_rate,
+        r.training.class_weights,
+        r.training.device,
+        r.training.threads,
+        r.wall_time_s
+    );
+    println!("test         accuracy {} %, balanced accuracy {} %, loss {:.4} (whole test set)", pct(m.test_accuracy), pct(m.balanced_accuracy), m.test_loss);
+    let mut worst: Vec<(usize, f64)> = m.per_class_accuracy.iter().copied().enumerate().collect();
+    worst.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let list: Vec<String> = worst.iter().take(5).map(|(i, a)| format!("{} {} %", r.spec.classes.names[*i], pct(*a))).collect();
+    println!("hardest      {}", list.join(", "));
+    let conf: Vec<String> =
+        m.top_confusions.iter().take(8).map(|c| format!("{}→{} {} ({} %)", c.truth, c.predicted, c.count, pct(c.rate))).collect();
+    println!("confused     {}", conf.join(", "));
+}
+
+pub fn print_compare(r: &emnist::compare::CompareReport) {
+    println!(
+        "{:<24} {:<7} {:>10} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "run", "model", "params", "epochs", "test acc", "balanced", "best 5%", "loss", "time s"
+    );
+    for s in &r.runs {
+        println!(
+            "{:<24} {:<7} {:>10} {:>6} {:>8}% {:>8}% {:>8}% {:>8.4} {:>8.1}",
+            s.run.display().to_string(),
+            s.model,
+            thousands(s.parameters),
+            s.epochs,
+            pct(s.test_accuracy),
+            pct(s.balanced_accuracy),
+            pct(s.best_sample_accuracy),
+            s.test_loss,
+            s.wall_time_s
+        );
+    }
+}

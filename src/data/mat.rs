@@ -470,6 +470,10 @@ fn read_matrix_body<R: Read>(
                     String::from_utf8_lossy(&c[..end]).into_owned()
                 })
                 .collect();
+            // Elements without fields hold no bytes, so the file cannot bound how many there are.
+            if fields.is_empty() && n > 1 << 16 {
+                return Err(MatError::Unsupported(format!("a struct array of {n} elements without fields")));
+            }
             let mut elements = Vec::with_capacity(n.min(1 << 16));
             for _ in 0..n {
                 let mut values = Vec::with_capacity(fields.len());
@@ -710,5 +714,36 @@ mod tests {
         let perm = [3, 2, 1, 0];
         let out = read_u8_row_major(&mut src, rows, cols, Some(&perm)).unwrap();
         assert_eq!(out, vec![3, 2, 1, 0, 13, 12, 11, 10, 23, 22, 21, 20]);
+    }
+
+    /// A whole little-endian file: a 128-byte header, then `body` at offset 128.
+    fn read_file(body: &[u8]) -> Result<Vec<(String, Value)>> {
+        let mut file = vec![b' '; 124];
+        file.extend_from_slice(&[0, 1, b'I', b'M']);
+        file.extend_from_slice(body);
+        let len = file.len() as u64;
+        let mut cursor = io::Cursor::new(file);
+        cursor.set_position(128);
+        read_variables(cursor, len, false, &ReadOptions::default(), &|_| {})
+    }
+
+    #[test]
+    fn fuzz_fieldless_struct_array_is_bounded() {
+        // Found by review, confirmed with the `mat` fuzz target: a 2147483647×2147483647 struct
+        // array without fields (one 72-byte element) looped 4.6e18 times pushing empty elements.
+        let element = |dims: [u8; 8]| -> Vec<u8> {
+            let mut e = vec![14, 0, 0, 0, 64, 0, 0, 0, 6, 0, 0, 0, 8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0];
+            e.extend_from_slice(&[5, 0, 0, 0, 8, 0, 0, 0]);
+            e.extend_from_slice(&dims);
+            e.extend_from_slice(&[1, 0, 0, 0, 7, 0, 0, 0, b'd', b'a', b't', b'a', b's', b'e', b't', 0]);
+            // Field name length 1 (a small element), then zero bytes of field names.
+            e.extend_from_slice(&[5, 0, 4, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+            e
+        };
+        let huge = element([255, 255, 255, 127, 255, 255, 255, 127]);
+        assert!(matches!(read_file(&huge), Err(MatError::Unsupported(_))));
+        // A 1×1 struct without fields (MATLAB's `struct()`) still reads.
+        let vars = read_file(&element([1, 0, 0, 0, 1, 0, 0, 0])).unwrap();
+        assert_eq!(vars, vec![("dataset".into(), Value::Struct { fields: vec![], elements: vec![vec![]] })]);
     }
 }

@@ -14,6 +14,7 @@ use ab_glyph::{point, Font, FontRef, PxScale};
 
 use super::{ClassTable, Dataset, DatasetInfo, Part, SourceFormat, PIXELS, SIDE};
 use crate::progress::Progress;
+use crate::rng::Rng;
 
 /// Name shown to users: must say it is not EMNIST.
 pub const SYNTHETIC_NAME: &str = "synthetic EMNIST-like (generated, not EMNIST)";
@@ -119,49 +120,6 @@ fn shuffled_labels(seed: u64, split: u64, per_class: usize, classes: usize) -> V
         labels.swap(i, rng.below(i + 1));
     }
     labels
-}
-
-/// SplitMix64: tiny, fast, and good enough for image noise; `rand` is avoided on purpose.
-struct Rng(u64);
-
-impl Rng {
-    /// The stream of one image (or, with `index == u64::MAX`, of a split's label order).
-    fn derive(seed: u64, split: u64, index: u64) -> Rng {
-        let mut r = Rng(seed);
-        r.0 = r.next_u64() ^ split.wrapping_mul(0xa076_1d64_78bd_642f);
-        r.0 = r.next_u64() ^ index.wrapping_mul(0xe703_7ed1_a0b4_28db);
-        r.next_u64();
-        r
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn uniform(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
-
-    fn range(&mut self, lo: f32, hi: f32) -> f32 {
-        lo + (hi - lo) * self.uniform()
-    }
-
-    /// Uniform integer in `0..n`.
-    fn below(&mut self, n: usize) -> usize {
-        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
-    }
-
-    /// Standard normal (Box–Muller).
-    fn gauss(&mut self) -> f32 {
-        let u = 1.0 - self.uniform();
-        let v = self.uniform();
-        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
-    }
 }
 
 /// One rasterised character as a signed distance field, in pixels at `EM_PX`.

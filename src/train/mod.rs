@@ -1,8 +1,635 @@
 //! Everything that touches libtorch (through `tch`); compiled only with the `train` feature.
+//!
+//! Training follows the seed's protocol (cross-entropy, Adam, batches of 128, 5 epochs, evaluation
+//! on a fixed 5 % test sample 20 times per epoch) with proper shuffled epochs, and is
+//! deterministic by (seed, step): the data order, the dropout masks and the evaluation sample
+//! derive from them, so a resumed run ends where an uninterrupted one does.
 
-/// One line about the linked libtorch: the version it was built against, CUDA devices, CPU threads.
+mod adam;
+mod checkpoint;
+mod net;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::data::{Dataset, Part, PIXELS, SIDE};
+use crate::model::record::{
+    self, Confusion, DatasetRef, FinalMetrics, MetricsRow, ModelRecord, TrainSettings, Versions, RECORD_VERSION,
+};
+use crate::model::{Architecture, ModelSpec};
+use crate::progress::Progress;
+use crate::rng::{permutation, Rng};
+
+pub use checkpoint::Checkpoint;
+
+/// One line about the linked libtorch: its version, CUDA devices, CPU threads.
 pub fn libtorch_summary() -> String {
     let cuda = tch::Cuda::device_count();
     let cuda = if cuda > 0 { format!("{cuda} CUDA device(s)") } else { "no CUDA device".to_string() };
-    format!("libtorch 2.13 via tch 0.26: {cuda}, {} CPU threads", tch::get_num_threads())
+    format!("libtorch {} via tch {}: {cuda}, {} CPU threads", LIBTORCH_VERSION, TCH_VERSION, tch::get_num_threads())
+}
+
+/// The libtorch version found at build time (from the wheel's `torch/version.py`).
+pub const LIBTORCH_VERSION: &str = env!("EMNIST_LIBTORCH_VERSION");
+const TCH_VERSION: &str = "0.26";
+
+/// Where to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceChoice {
+    /// CUDA when libtorch sees a GPU, else the CPU.
+    Auto,
+    Cpu,
+    Cuda(usize),
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(DeviceChoice::Auto),
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "cuda" => Ok(DeviceChoice::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(DeviceChoice::Cuda)
+                .ok_or_else(|| format!("`{s}` is not a device: use auto, cpu, cuda or cuda:N")),
+        }
+    }
+}
+
+/// Per-class loss weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassWeights {
+    None,
+    /// Weight ∝ 1 / class frequency in train, normalised so the weights average 1 over classes.
+    InverseFrequency,
+}
+
+impl ClassWeights {
+    pub fn name(self) -> &'static str {
+        match self {
+            ClassWeights::None => "none",
+            ClassWeights::InverseFrequency => "inverse-frequency",
+        }
+    }
+}
+
+/// Everything `emnist train` needs besides the dataset.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    pub architecture: Architecture,
+    /// `None`: the seed's rate for the model (0.01 linear, 3e-4 dnn, 1e-3 cnn).
+    pub learning_rate: Option<f64>,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub seed: u64,
+    pub class_weights: ClassWeights,
+    /// Steps between evaluations; `None`: 20 per epoch.
+    pub eval_every: Option<usize>,
+    /// Share of the test set in the fixed evaluation sample.
+    pub eval_fraction: f64,
+    pub device: DeviceChoice,
+    /// libtorch CPU threads; `None` keeps libtorch's default.
+    pub threads: Option<usize>,
+    /// The run directory.
+    pub out: PathBuf,
+    /// Overwrite an existing run directory.
+    pub force: bool,
+    /// Continue from the run directory's checkpoint.
+    pub resume: bool,
+}
+
+/// The seed's learning rate for an architecture.
+pub fn default_learning_rate(a: &Architecture) -> f64 {
+    match a {
+        Architecture::Linear => 0.01,
+        Architecture::Dnn { .. } => 3e-4,
+        Architecture::Cnn { .. } => 1e-3,
+    }
+}
+
+/// How a training run ended.
+pub enum TrainOutcome {
+    Finished(Box<TrainReport>),
+    /// Stopped by a signal after a step; the checkpoint holds everything to `--resume`.
+    Interrupted { checkpoint: PathBuf, epoch: usize, step: usize },
+}
+
+/// A finished run: its record (also in `model.json`), curves and confusion matrix, and files.
+pub struct TrainReport {
+    pub record: ModelRecord,
+    pub rows: Vec<MetricsRow>,
+    pub confusion: Vec<Vec<u64>>,
+    pub files: Vec<PathBuf>,
+}
+
+/// The tensors of one part of the dataset: uint8 images [N, 1, 28, 28] and int64 class indices.
+struct PartTensors {
+    x: Tensor,
+    y: Tensor,
+    n: usize,
+}
+
+impl PartTensors {
+    fn new(part: &Part, device: Device) -> PartTensors {
+        let n = part.len();
+        // SAFETY: the images outlive these tensors (`train` borrows the dataset for its whole run)
+        // and libtorch only reads them; on CUDA they are copied to the device at once.
+        let x = unsafe {
+            Tensor::from_blob(
+                part.images.as_ptr(),
+                &[n as i64, 1, SIDE as i64, SIDE as i64],
+                &[PIXELS as i64, PIXELS as i64, SIDE as i64, 1],
+                Kind::Uint8,
+                Device::Cpu,
+            )
+        };
+        let labels: Vec<i64> = part.labels.iter().map(|&l| l as i64).collect();
+        let y = Tensor::from_slice(&labels);
+        let (x, y) = if device == Device::Cpu { (x, y) } else { (x.to_device(device), y.to_device(device)) };
+        PartTensors { x, y, n }
+    }
+
+    /// A float batch in [0, 1] and its labels for these row indices.
+    fn batch(&self, idx: &Tensor, scale: f64) -> (Tensor, Tensor) {
+        let mut x = self.x.index_select(0, idx).to_kind(Kind::Float);
+        let _ = x.g_mul_scalar_(scale);
+        (x, self.y.index_select(0, idx))
+    }
+}
+
+fn resolve_device(choice: DeviceChoice) -> Result<Device> {
+    let count = tch::Cuda::device_count() as usize;
+    Ok(match choice {
+        DeviceChoice::Cpu => Device::Cpu,
+        DeviceChoice::Auto if count > 0 => Device::Cuda(0),
+        DeviceChoice::Auto => Device::Cpu,
+        DeviceChoice::Cuda(n) if n < count => Device::Cuda(n),
+        DeviceChoice::Cuda(n) => bail!(
+            "CUDA device {n} was asked for, but libtorch sees {count} CUDA device(s); use `--device cpu` or `--device auto`"
+        ),
+    })
+}
+
+fn device_name(d: Device) -> String {
+    match d {
+        Device::Cuda(n) => format!("cuda:{n}"),
+        _ => "cpu".into(),
+    }
+}
+
+/// Deterministic per-step seed for libtorch's generator (dropout).
+fn step_seed(seed: u64, step: usize) -> i64 {
+    (Rng::derive(seed, 0x5eed, step as u64).next_u64() >> 1) as i64
+}
+
+/// Trains a model on `ds` as configured, writing artifacts into `cfg.out`.
+///
+/// `stop` is polled after every step (the binary sets it on SIGINT/SIGTERM): the run then writes
+/// a checkpoint and returns [`TrainOutcome::Interrupted`].
+pub fn train(cfg: &TrainConfig, ds: &Dataset, progress: &dyn Progress, stop: &AtomicBool) -> Result<TrainOutcome> {
+    if cfg.batch_size == 0 {
+        bail!("the batch size must be at least 1");
+    }
+    if cfg.epochs == 0 {
+        bail!("the number of epochs must be at least 1");
+    }
+    if !(cfg.eval_fraction > 0.0 && cfg.eval_fraction <= 1.0) {
+        bail!("the evaluation fraction must be in (0, 1], got {}", cfg.eval_fraction);
+    }
+    if ds.train.is_empty() || ds.test.is_empty() {
+        bail!("`{}` has no train or no test images", ds.info.name);
+    }
+    prepare_out_dir(cfg)?;
+    if let Some(t) = cfg.threads {
+        if t == 0 {
+            bail!("`--threads` must be at least 1");
+        }
+        tch::set_num_threads(t as i32);
+    }
+    let device = resolve_device(cfg.device)?;
+    let spec = ModelSpec::new(cfg.architecture.clone(), ds.classes.clone());
+    let lr = cfg.learning_rate.unwrap_or_else(|| default_learning_rate(&cfg.architecture));
+    if !(lr > 0.0 && lr.is_finite()) {
+        bail!("the learning rate must be a positive number, got {lr}");
+    }
+    let steps_per_epoch = ds.train.len().div_ceil(cfg.batch_size);
+    let eval_every = cfg.eval_every.unwrap_or((steps_per_epoch / 20).max(1)).max(1);
+    let settings = TrainSettings {
+        learning_rate: lr,
+        batch_size: cfg.batch_size,
+        epochs: cfg.epochs,
+        seed: cfg.seed,
+        class_weights: cfg.class_weights.name().into(),
+        eval_every,
+        eval_fraction: cfg.eval_fraction,
+        device: device_name(device),
+        threads: tch::get_num_threads() as usize,
+    };
+    let dataset = DatasetRef {
+        name: ds.info.name.clone(),
+        split: ds.info.split.clone(),
+        fingerprint: record::fingerprint(ds),
+        train_images: ds.train.len(),
+        test_images: ds.test.len(),
+        synthetic: ds.is_synthetic(),
+    };
+    let t0 = Instant::now();
+    let train = PartTensors::new(&ds.train, device);
+    let test = PartTensors::new(&ds.test, device);
+    let scale = spec.input.scale as f64;
+
+    tch::manual_seed((cfg.seed >> 1) as i64);
+    let vs = nn::VarStore::new(device);
+    let model = net::Net::new(&vs.root(), &spec)?;
+    let mut adam = adam::Adam::new(net::parameters(&vs, &spec)?, lr);
+    let weights = class_weight_tensor(cfg.class_weights, &ds.train, ds.classes.len(), device);
+
+    // The fixed evaluation sample, drawn once per run from the seed.
+    let sample_n = ((ds.test.len() as f64 * cfg.eval_fraction).ceil() as usize).clamp(1, ds.test.len());
+    let mut sample = permutation(ds.test.len(), &mut Rng::derive(cfg.seed, 0xe7a1, 0));
+    sample.truncate(sample_n);
+    sample.sort_unstable();
+    let sample: Vec<i64> = sample.into_iter().map(|i| i as i64).collect();
+
+    let mut state = checkpoint::State::fresh();
+    let ckpt_path = cfg.out.join(checkpoint::FILE);
+    if cfg.resume {
+        let ck = Checkpoint::read(&ckpt_path)?;
+        ck.check_compatible(&spec, &settings, &dataset)?;
+        for (name, t) in net::parameters(&vs, &spec)? {
+            let src = ck.tensors.iter().find(|x| x.name == format!("model.{name}"));
+            let src = src.with_context(|| format!("the checkpoint has no `model.{name}`"))?;
+            net::assign(&t, src)?;
+        }
+        adam.restore(&ck.tensors, ck.state.adam_step)?;
+        state = ck.state;
+        progress.note(&format!(
+            "resuming from `{}`: epoch {}, step {} of {steps_per_epoch}",
+            ckpt_path.display(),
+            state.epoch + 1,
+            state.step_in_epoch
+        ));
+    }
+
+    let save_checkpoint = |state: &checkpoint::State, adam: &adam::Adam| -> Result<()> {
+        let mut tensors = net::weights(&vs, &spec)?.tensors;
+        for t in &mut tensors {
+            t.name = format!("model.{}", t.name);
+        }
+        tensors.extend(adam.state()?);
+        let mut state = state.clone();
+        state.wall_time_before_s += t0.elapsed().as_secs_f64();
+        let ck = Checkpoint { spec: spec.clone(), settings: settings.clone(), dataset: dataset.clone(), state, tensors };
+        ck.write(&ckpt_path)
+    };
+
+    let b = cfg.batch_size;
+    let mut window = Window::new(device);
+    while state.epoch < cfg.epochs {
+        let order = permutation(train.n, &mut Rng::derive(cfg.seed, 0x0e0c, state.epoch as u64));
+        let order: Vec<i64> = order.into_iter().map(|i| i as i64).collect();
+        progress.start_steps(&format!("epoch {}/{}", state.epoch + 1, cfg.epochs), steps_per_epoch as u64);
+        progress.advance(state.step_in_epoch as u64);
+        window.restore(&state);
+        let t_epoch = Instant::now();
+        let first_step = state.step_in_epoch;
+        while state.step_in_epoch < steps_per_epoch {
+            let s = state.step_in_epoch;
+            let idx = Tensor::from_slice(&order[s * b..((s + 1) * b).min(train.n)]).to_device(device);
+            let (x, y) = train.batch(&idx, scale);
+            tch::manual_seed(step_seed(cfg.seed, state.global_step));
+            let logits = model.forward(&x, true);
+            let loss = logits.cross_entropy_loss(&y, weights.as_ref(), tch::Reduction::Mean, -100, 0.0);
+            adam.zero_grad();
+            loss.backward();
+            adam.step();
+            window.add(&loss, &logits, &y);
+            state.step_in_epoch += 1;
+            state.global_step += 1;
+            state.adam_step = adam.step;
+            progress.advance(1);
+            if state.global_step % eval_every == 0 {
+                let (train_loss, train_acc) = window.take(&mut state);
+                let (test_loss, test_acc, _) = evaluate(&model, &test, Some(&sample), scale, device)?;
+                let row = MetricsRow {
+                    step: state.global_step,
+                    epoch: state.global_step as f64 / steps_per_epoch as f64,
+                    train_loss,
+                    train_acc,
+                    test_loss,
+                    test_acc,
+                };
+                let rate = (state.step_in_epoch - first_step) as f64 * b as f64 / t_epoch.elapsed().as_secs_f64();
+                progress.status(&format!("loss {train_loss:.3} acc {:.1} % test {:.1} % {rate:.0}/s", 100.0 * train_acc, 100.0 * test_acc));
+                progress.report(&format!(
+                    "step {:>6}  epoch {:>5.2}  train loss {train_loss:.4} acc {:.2} %  test loss {test_loss:.4} acc {:.2} %  ({rate:.0} samples/s)",
+                    row.step,
+                    row.epoch,
+                    100.0 * train_acc,
+                    100.0 * test_acc
+                ));
+                state.rows.push(row);
+            }
+            if stop.load(Ordering::SeqCst) {
+                window.save(&mut state);
+                save_checkpoint(&state, &adam)?;
+                progress.finish();
+                return Ok(TrainOutcome::Interrupted {
+                    checkpoint: ckpt_path,
+                    epoch: state.epoch,
+                    step: state.step_in_epoch,
+                });
+            }
+        }
+        state.epoch += 1;
+        state.step_in_epoch = 0;
+        window.save(&mut state);
+        save_checkpoint(&state, &adam)?;
+        progress.finish();
+    }
+
+    // The whole test set, batch by batch: bounded memory whatever its size.
+    let (test_loss, test_accuracy, preds) = evaluate(&model, &test, None, scale, device)?;
+    let k = ds.classes.len();
+    let mut confusion = vec![vec![0u64; k]; k];
+    for (&truth, &p) in ds.test.labels.iter().zip(&preds) {
+        confusion[truth as usize][p as usize] += 1;
+    }
+    let per_class_accuracy: Vec<f64> = (0..k)
+        .map(|c| {
+            let n: u64 = confusion[c].iter().sum();
+            if n == 0 {
+                f64::NAN
+            } else {
+                confusion[c][c] as f64 / n as f64
+            }
+        })
+        .collect();
+    let present: Vec<f64> = per_class_accuracy.iter().copied().filter(|a| !a.is_nan()).collect();
+    let balanced_accuracy = present.iter().sum::<f64>() / present.len().max(1) as f64;
+    let metrics = FinalMetrics {
+        test_loss,
+        test_accuracy,
+        balanced_accuracy,
+        per_class_accuracy: per_class_accuracy.iter().map(|a| if a.is_nan() { 0.0 } else { *a }).collect(),
+        top_confusions: top_confusions(&confusion, &ds.classes.names, 10),
+        steps: state.global_step,
+        epochs_completed: state.epoch,
+    };
+    let record = ModelRecord {
+        format_version: RECORD_VERSION,
+        parameters: spec.parameter_count(),
+        spec: spec.clone(),
+        dataset,
+        training: settings,
+        metrics,
+        wall_time_s: t0.elapsed().as_secs_f64() + state.wall_time_before_s,
+        versions: Versions {
+            emnist: env!("CARGO_PKG_VERSION").into(),
+            tch: TCH_VERSION.into(),
+            libtorch: LIBTORCH_VERSION.into(),
+        },
+    };
+    let files = write_artifacts(&cfg.out, &vs, &record, &state.rows, &confusion)?;
+    let _ = std::fs::remove_file(&ckpt_path);
+    Ok(TrainOutcome::Finished(Box::new(TrainReport { record, rows: state.rows, confusion, files })))
+}
+
+fn prepare_out_dir(cfg: &TrainConfig) -> Result<()> {
+    let out = &cfg.out;
+    let ckpt = out.join(checkpoint::FILE);
+    if cfg.resume {
+        if !ckpt.is_file() {
+            bail!("`{}` has no checkpoint to resume from; start a new run without `--resume`", out.display());
+        }
+        return Ok(());
+    }
+    let occupied = out.is_dir() && std::fs::read_dir(out)?.next().is_some();
+    if out.exists() && !out.is_dir() {
+        bail!("`{}` exists and is not a folder", out.display());
+    }
+    if occupied && !cfg.force {
+        bail!(
+            "`{}` already holds a run; pass `--force` to overwrite it, `--resume` to continue it, or choose another `--out`",
+            out.display()
+        );
+    }
+    if occupied {
+        let _ = std::fs::remove_file(&ckpt);
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))
+}
+
+fn class_weight_tensor(w: ClassWeights, train: &Part, k: usize, device: Device) -> Option<Tensor> {
+    match w {
+        ClassWeights::None => None,
+        ClassWeights::InverseFrequency => {
+            let counts = crate::explore::class_counts(train, k);
+            Some(Tensor::from_slice(&inverse_frequency(&counts)).to_device(device))
+        }
+    }
+}
+
+/// Weights ∝ 1 / count, averaging 1 over the classes that occur; 0 for absent classes.
+pub fn inverse_frequency(counts: &[usize]) -> Vec<f32> {
+    let present = counts.iter().filter(|&&c| c > 0).count().max(1);
+    let raw: Vec<f64> = counts.iter().map(|&c| if c > 0 { 1.0 / c as f64 } else { 0.0 }).collect();
+    let sum: f64 = raw.iter().sum();
+    raw.iter().map(|r| (r * present as f64 / sum) as f32).collect()
+}
+
+/// Running train loss and accuracy since the last evaluation, kept on the device.
+struct Window {
+    loss_sum: Tensor,
+    correct: Tensor,
+    seen: usize,
+}
+
+impl Window {
+    fn new(device: Device) -> Window {
+        Window {
+            loss_sum: Tensor::zeros([], (Kind::Double, device)),
+            correct: Tensor::zeros([], (Kind::Int64, device)),
+            seen: 0,
+        }
+    }
+
+    fn add(&mut self, loss: &Tensor, logits: &Tensor, y: &Tensor) {
+        let n = y.size()[0];
+        tch::no_grad(|| {
+            let _ = self.loss_sum.g_add_(&(loss.detach().to_kind(Kind::Double) * n as f64));
+            let _ = self.correct.g_add_(&logits.argmax(-1, false).eq_tensor(y).sum(Kind::Int64));
+        });
+        self.seen += n as usize;
+    }
+
+    /// Mean loss and accuracy since the last call; resets.
+    fn take(&mut self, state: &mut checkpoint::State) -> (f64, f64) {
+        self.save(state);
+        let n = state.window_seen.max(1) as f64;
+        let out = (state.window_loss_sum / n, state.window_correct as f64 / n);
+        let _ = self.loss_sum.zero_();
+        let _ = self.correct.zero_();
+        self.seen = 0;
+        state.window_loss_sum = 0.0;
+        state.window_correct = 0;
+        state.window_seen = 0;
+        out
+    }
+
+    /// Copies the window into the checkpoint state.
+    fn save(&self, state: &mut checkpoint::State) {
+        state.window_loss_sum = self.loss_sum.double_value(&[]);
+        state.window_correct = self.correct.int64_value(&[]) as u64;
+        state.window_seen = self.seen;
+    }
+
+    /// Restores the window from the checkpoint state.
+    fn restore(&mut self, state: &checkpoint::State) {
+        let _ = self.loss_sum.fill_(state.window_loss_sum);
+        let _ = self.correct.fill_(state.window_correct as i64);
+        self.seen = state.window_seen;
+    }
+}
+
+const EVAL_BATCH: usize = 1024;
+
+/// Mean cross-entropy, accuracy and predictions over `rows` of a part (all rows when `None`).
+fn evaluate(
+    model: &net::Net,
+    part: &PartTensors,
+    rows: Option<&[i64]>,
+    scale: f64,
+    device: Device,
+) -> Result<(f64, f64, Vec<i64>)> {
+    let all: Vec<i64>;
+    let rows = match rows {
+        Some(r) => r,
+        None => {
+            all = (0..part.n as i64).collect();
+            &all
+        }
+    };
+    let mut loss_sum = 0.0;
+    let mut preds = Vec::with_capacity(rows.len());
+    tch::no_grad(|| -> Result<()> {
+        for chunk in rows.chunks(EVAL_BATCH) {
+            let idx = Tensor::from_slice(chunk).to_device(device);
+            let (x, y) = part.batch(&idx, scale);
+            let logits = model.forward(&x, false);
+            let loss = logits.cross_entropy_loss::<Tensor>(&y, None, tch::Reduction::Sum, -100, 0.0);
+            loss_sum += loss.double_value(&[]);
+            preds.extend(Vec::<i64>::try_from(logits.argmax(-1, false).to_device(Device::Cpu))?);
+        }
+        Ok(())
+    })?;
+    let labels = Vec::<i64>::try_from(part.y.index_select(0, &Tensor::from_slice(rows).to_device(device)).to_device(Device::Cpu))?;
+    let correct = preds.iter().zip(&labels).filter(|(p, l)| p == l).count();
+    let n = rows.len().max(1) as f64;
+    Ok((loss_sum / n, correct as f64 / n, preds))
+}
+
+/// The `n` largest off-diagonal cells of a confusion matrix.
+pub fn top_confusions(confusion: &[Vec<u64>], names: &[String], n: usize) -> Vec<Confusion> {
+    let mut cells: Vec<(usize, usize, u64)> = Vec::new();
+    for (t, row) in confusion.iter().enumerate() {
+        for (p, &c) in row.iter().enumerate() {
+            if t != p && c > 0 {
+                cells.push((t, p, c));
+            }
+        }
+    }
+    cells.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
+    cells
+        .into_iter()
+        .take(n)
+        .map(|(t, p, c)| Confusion {
+            truth: names[t].clone(),
+            predicted: names[p].clone(),
+            count: c,
+            rate: c as f64 / confusion[t].iter().sum::<u64>().max(1) as f64,
+        })
+        .collect()
+}
+
+/// `confusion.csv`: a header of predicted class names, then one row per true class.
+pub fn confusion_csv(confusion: &[Vec<u64>], names: &[String]) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut s = String::from("truth\\predicted");
+    for n in names {
+        s.push(',');
+        s.push_str(&quote(n));
+    }
+    s.push('\n');
+    for (row, name) in confusion.iter().zip(names) {
+        s.push_str(&quote(name));
+        for c in row {
+            s.push_str(&format!(",{c}"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn write_artifacts(
+    out: &Path,
+    vs: &nn::VarStore,
+    record: &ModelRecord,
+    rows: &[MetricsRow],
+    confusion: &[Vec<u64>],
+) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let weights = out.join("model.safetensors");
+    net::weights(vs, &record.spec)?.write(&weights)?;
+    files.push(weights);
+    let json = out.join("model.json");
+    record.write(&json)?;
+    files.push(json);
+    let metrics = out.join("metrics.csv");
+    crate::fsutil::write_atomic(&metrics, record::metrics_csv(rows).as_bytes())?;
+    files.push(metrics);
+    let conf = out.join("confusion.csv");
+    crate::fsutil::write_atomic(&conf, confusion_csv(confusion, &record.spec.classes.names).as_bytes())?;
+    files.push(conf);
+    files.extend(crate::plot::training_figures(record, rows, confusion, out)?);
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inverse_frequency_weights_average_one_and_favour_rare_classes() {
+        let w = inverse_frequency(&[100, 10, 0, 50]);
+        assert_eq!(w[2], 0.0);
+        assert!(w[1] > w[3] && w[3] > w[0]);
+        let mean = (w[0] + w[1] + w[3]) / 3.0;
+        assert!((mean - 1.0).abs() < 1e-6);
+        assert!((w[1] / w[0] - 10.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn devices_parse() {
+        assert_eq!("auto".parse::<DeviceChoice>(), Ok(DeviceChoice::Auto));
+        assert_eq!("cuda:1".parse::<DeviceChoice>(), Ok(DeviceChoice::Cuda(1)));
+        assert!("gpu".parse::<DeviceChoice>().is_err());
+    }
+
+    #[test]
+    fn confusions_rank_off_diagonal_cells() {
+        let names: Vec<String> = ["o", "0", "O"].iter().map(|s| s.to_string()).collect();
+        let m = vec![vec![5, 3, 1], vec![4, 9, 0], vec![0, 0, 7]];
+        let top = top_confusions(&m, &names, 2);
+        assert_eq!((top[0].truth.as_str(), top[0].predicted.as_str(), top[0].count), ("0", "o", 4));
+        assert_eq!((top[1].truth.as_str(), top[1].predicted.as_str()), ("o", "0"));
+        assert!(confusion_csv(&m, &names).starts_with("truth\\predicted,\"o\",\"0\",\"O\"\n\"o\",5,3,1\n"));
+    }
 }
