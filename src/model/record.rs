@@ -130,7 +130,7 @@ pub fn metrics_csv(rows: &[MetricsRow]) -> String {
     let mut s = format!("{METRICS_HEADER}\n");
     for r in rows {
         s.push_str(&format!(
-            "{},{:.4},{:.6},{:.6},{:.6},{:.6}\n",
+            "{},{},{},{},{},{}\n",
             r.step, r.epoch, r.train_loss, r.train_acc, r.test_loss, r.test_acc
         ));
     }

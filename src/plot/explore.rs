@@ -40,7 +40,6 @@ pub fn explore_figures(ds: &Dataset, report: &ExploreReport, dir: &Path) -> Resu
     Ok(written)
 }
 
-
 /// How titles name the dataset; the synthetic set always says it is synthetic and not EMNIST.
 fn dataset_label(report: &ExploreReport) -> String {
     let name = &report.dataset.name;

@@ -1,11 +1,13 @@
-//! PNG figures drawn with plotters, one submodule per command: [`explore`]'s figures of the
-//! dataset and [`train`]'s figures of a training run. This module holds what they share: the font,
-//! atomic PNG writing, text helpers, [`draw_pixels`] and the colour maps.
+//! PNG figures drawn with plotters: [`explore`]'s figures of a dataset and [`train`]'s figures of
+//! training runs (drawn by [`curves`] and [`confusion`]). This module holds what they share: the
+//! font, atomic PNG writing, text helpers, [`draw_pixels`] and the colour maps.
 //!
 //! Text uses DejaVu Sans embedded in the binary (registered once as `sans-serif`), so no system
 //! font or fontconfig is needed. Every file is rendered to a hidden temporary name in the same
 //! folder and renamed into place, so a reader never sees half a PNG.
 
+mod confusion;
+mod curves;
 mod explore;
 mod train;
 
@@ -29,6 +31,8 @@ const FONT: &str = "sans-serif";
 const TITLE_HEIGHT: u32 = 56;
 /// Space kept between text and a figure's edge.
 const MARGIN: u32 = 20;
+/// Grid lines of charts.
+const GRID: RGBColor = RGBColor(225, 225, 225);
 
 /// pixel (x, y) becomes the block of area pixels from x·W/width to (x+1)·W/width (likewise in y),
 /// so an area that is an exact multiple of the raster gets equal square blocks, with no blur or gaps.
@@ -94,8 +98,6 @@ fn register_font() -> Result<()> {
     }
 }
 
-
-
 /// Renders into `.<name>.tmp.png` beside `path` on a white background, then renames it into place.
 fn write_png(
     path: &Path,
@@ -146,6 +148,12 @@ fn thousands(n: usize) -> String {
         out.push(c);
     }
     out
+}
+
+/// The widest of `texts` in pixels at font `size`.
+fn text_width(texts: &[String], size: u32) -> Result<u32> {
+    let f = font(size);
+    texts.iter().try_fold(0, |w, t| Ok(w.max(f.font.box_size(t).map_err(|e| anyhow!("{e}"))?.0)))
 }
 
 /// Draws `text` anchored at `pos` (horizontal, vertical) on `area`.

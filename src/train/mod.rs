@@ -193,6 +193,9 @@ fn step_seed(seed: u64, step: usize) -> i64 {
 ///
 /// `stop` is polled after every step (the binary sets it on SIGINT/SIGTERM): the run then writes
 /// a checkpoint and returns [`TrainOutcome::Interrupted`].
+///
+/// libtorch's random generator and thread count are process-wide: for reproducible results, run
+/// one training at a time per process.
 pub fn train(cfg: &TrainConfig, ds: &Dataset, progress: &dyn Progress, stop: &AtomicBool) -> Result<TrainOutcome> {
     if cfg.batch_size == 0 {
         bail!("the batch size must be at least 1");

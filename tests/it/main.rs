@@ -4,3 +4,5 @@ mod common;
 mod data;
 mod download;
 mod explore;
+#[cfg(feature = "train")]
+mod train;

@@ -1,0 +1,277 @@
+//! `emnist train` and `compare`: learning, determinism, interruption and resume, artifacts, bad input.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use emnist::data::synthetic::{generate, SyntheticConfig};
+use emnist::data::Dataset;
+use emnist::model::record::{read_metrics, ModelRecord};
+use emnist::model::weights::Weights;
+use emnist::model::Architecture;
+use emnist::progress::{Progress, Silent};
+use emnist::train::{train, ClassWeights, DeviceChoice, TrainConfig, TrainOutcome, TrainReport};
+
+use crate::common::emnist_cmd;
+
+fn small_dataset() -> Dataset {
+    generate(&SyntheticConfig { train_per_class: 40, test_per_class: 10, seed: 7 }, &Silent)
+}
+
+fn config(architecture: Architecture, out: &Path) -> TrainConfig {
+    TrainConfig {
+        architecture,
+        learning_rate: None,
+        batch_size: 64,
+        epochs: 2,
+        seed: 3,
+        class_weights: ClassWeights::None,
+        eval_every: Some(10),
+        eval_fraction: 0.25,
+        device: DeviceChoice::Cpu,
+        threads: Some(1),
+        out: out.to_path_buf(),
+        force: false,
+        resume: false,
+    }
+}
+
+fn finished(outcome: TrainOutcome) -> TrainReport {
+    match outcome {
+        TrainOutcome::Finished(r) => *r,
+        TrainOutcome::Interrupted { .. } => panic!("the run was interrupted"),
+    }
+}
+
+/// libtorch's seed and thread count are process-wide: training runs in this test binary take turns.
+static TORCH: Mutex<()> = Mutex::new(());
+
+fn torch_lock() -> MutexGuard<'static, ()> {
+    TORCH.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn run(cfg: &TrainConfig, ds: &Dataset) -> TrainReport {
+    let _turn = torch_lock();
+    finished(train(cfg, ds, &Silent, &AtomicBool::new(false)).unwrap())
+}
+
+#[test]
+fn every_model_learns_far_above_chance() {
+    let ds = small_dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let chance = 1.0 / 62.0;
+    for (arch, epochs) in [(Architecture::Linear, 2), (Architecture::Dnn { hidden: vec![128, 64] }, 4), (Architecture::cnn(), 3)] {
+        let name = arch.name();
+        let mut cfg = config(arch, &dir.path().join(name));
+        cfg.epochs = epochs;
+        if name == "dnn" {
+            cfg.learning_rate = Some(2e-3);
+        }
+        let r = run(&cfg, &ds);
+        let acc = r.record.metrics.test_accuracy;
+        assert!(acc > 20.0 * chance, "{name}: test accuracy {acc} is not far above chance {chance}");
+        assert!(r.record.metrics.balanced_accuracy > 0.0);
+    }
+}
+
+#[test]
+fn artifacts_are_complete_and_model_json_round_trips() {
+    let ds = small_dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let r = run(&config(Architecture::Linear, &out), &ds);
+    for f in ["model.safetensors", "model.json", "metrics.csv", "confusion.csv", "curves.png", "confusion.png", "per_class.png"] {
+        assert!(out.join(f).is_file(), "{f} is missing");
+    }
+    assert!(!out.join("checkpoint.safetensors").exists(), "a finished run leaves no checkpoint");
+    let back = ModelRecord::read(&out.join("model.json")).unwrap();
+    assert_eq!(back, r.record);
+    assert_eq!(back.spec.classes.names.len(), 62);
+    assert_eq!(back.parameters, 48_670);
+    assert!(!back.dataset.fingerprint.is_empty() && back.dataset.synthetic);
+    let w = Weights::read(&out.join("model.safetensors")).unwrap();
+    w.check(&back.spec).unwrap();
+    let rows = read_metrics(&out.join("metrics.csv")).unwrap();
+    assert_eq!(rows, r.rows);
+    // 2 epochs of ceil(2480 / 64) = 39 steps, an evaluation every 10 steps.
+    assert_eq!(rows.len(), 78 / 10);
+    let conf = std::fs::read_to_string(out.join("confusion.csv")).unwrap();
+    assert_eq!(conf.lines().count(), 63);
+    let total: u64 = r.confusion.iter().flatten().sum();
+    assert_eq!(total as usize, ds.test.len());
+}
+
+/// Stops the run (as SIGINT would) once `after` steps have been reported.
+struct StopAfter<'a> {
+    steps: AtomicU64,
+    after: u64,
+    stop: &'a AtomicBool,
+}
+
+impl Progress for StopAfter<'_> {
+    fn start(&self, _: &str, _: Option<u64>) {}
+    fn advance(&self, n: u64) {
+        if self.steps.fetch_add(n, Ordering::SeqCst) + n >= self.after {
+            self.stop.store(true, Ordering::SeqCst);
+        }
+    }
+    fn finish(&self) {}
+    fn note(&self, _: &str) {}
+}
+
+#[test]
+fn interrupted_and_resumed_run_ends_like_an_uninterrupted_one() {
+    let ds = small_dataset();
+    let dir = tempfile::tempdir().unwrap();
+    // Dropout (CNN) makes this the strict case: its masks must follow the step, not the process.
+    let whole = run(&config(Architecture::cnn(), &dir.path().join("whole")), &ds);
+
+    let cfg = config(Architecture::cnn(), &dir.path().join("split"));
+    let stop = AtomicBool::new(false);
+    // Stop mid-epoch, between two evaluations (step 25 of 39 in epoch 1).
+    let watcher = StopAfter { steps: AtomicU64::new(0), after: 25, stop: &stop };
+    let outcome = {
+        let _turn = torch_lock();
+        train(&cfg, &ds, &watcher, &stop).unwrap()
+    };
+    match outcome {
+        TrainOutcome::Interrupted { checkpoint, epoch, step } => {
+            assert!(checkpoint.is_file());
+            assert_eq!((epoch, step), (0, 25));
+        }
+        TrainOutcome::Finished(_) => panic!("the run should have stopped"),
+    }
+    assert!(!cfg.out.join("model.json").exists(), "no model is written for an unfinished run");
+    let resumed = run(&TrainConfig { resume: true, ..cfg.clone() }, &ds);
+
+    assert_eq!(resumed.rows.len(), whole.rows.len());
+    for (a, b) in resumed.rows.iter().zip(&whole.rows) {
+        assert_eq!(a.step, b.step);
+        assert!((a.train_loss - b.train_loss).abs() < 1e-5, "{a:?} vs {b:?}");
+        assert!((a.test_acc - b.test_acc).abs() < 1e-9, "{a:?} vs {b:?}");
+    }
+    let (m1, m2) = (&resumed.record.metrics, &whole.record.metrics);
+    assert!((m1.test_loss - m2.test_loss).abs() < 1e-5, "{} vs {}", m1.test_loss, m2.test_loss);
+    assert_eq!(m1.test_accuracy, m2.test_accuracy);
+    let w1 = Weights::read(&cfg.out.join("model.safetensors")).unwrap();
+    let w2 = Weights::read(&dir.path().join("whole/model.safetensors")).unwrap();
+    for (a, b) in w1.tensors.iter().zip(&w2.tensors) {
+        let diff = a.values.iter().zip(&b.values).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(diff < 1e-5, "{}: max difference {diff}", a.name);
+    }
+}
+
+#[test]
+fn class_weights_favour_rare_classes() {
+    // Keep only one image in ten of the classes after the digits: a heavily unbalanced set.
+    let mut ds = small_dataset();
+    let keep: Vec<usize> = (0..ds.train.len()).filter(|&i| ds.train.labels[i] < 10 || i % 10 == 0).collect();
+    let images: Vec<u8> = keep.iter().flat_map(|&i| ds.train.image(i).to_vec()).collect();
+    let labels: Vec<u8> = keep.iter().map(|&i| ds.train.labels[i]).collect();
+    ds.train = emnist::data::Part { images: images.into(), labels: labels.into(), writers: None };
+    let dir = tempfile::tempdir().unwrap();
+    let mut plain = config(Architecture::Linear, &dir.path().join("plain"));
+    plain.epochs = 3;
+    let weighted = TrainConfig { class_weights: ClassWeights::InverseFrequency, out: dir.path().join("weighted"), ..plain.clone() };
+    let a = run(&plain, &ds);
+    let b = run(&weighted, &ds);
+    assert_eq!(b.record.training.class_weights, "inverse-frequency");
+    // Rare classes gain recall when their errors weigh more.
+    let rare = |r: &TrainReport| r.record.metrics.per_class_accuracy[10..].iter().sum::<f64>() / 52.0;
+    assert!(rare(&b) > rare(&a), "rare-class recall: weighted {} vs plain {}", rare(&b), rare(&a));
+}
+
+#[test]
+fn bad_settings_are_refused_clearly() {
+    let ds = small_dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let err = |cfg: TrainConfig| {
+        let _turn = torch_lock();
+        format!("{:#}", train(&cfg, &ds, &Silent, &AtomicBool::new(false)).err().expect("must fail"))
+    };
+    let base = config(Architecture::Linear, &dir.path().join("x"));
+    assert!(err(TrainConfig { batch_size: 0, ..base.clone() }).contains("batch size"));
+    assert!(err(TrainConfig { epochs: 0, ..base.clone() }).contains("epochs"));
+    assert!(err(TrainConfig { device: DeviceChoice::Cuda(7), ..base.clone() }).contains("CUDA device 7"));
+    assert!(err(TrainConfig { resume: true, ..base.clone() }).contains("no checkpoint"));
+    std::fs::create_dir_all(&base.out).unwrap();
+    std::fs::write(base.out.join("model.json"), "{}").unwrap();
+    assert!(err(base.clone()).contains("--force"));
+    let mut empty = small_dataset();
+    empty.test = emnist::data::Part { images: Vec::new().into(), labels: Vec::new().into(), writers: None };
+    let e = {
+        let _turn = torch_lock();
+        format!("{:#}", train(&TrainConfig { force: true, ..base }, &empty, &Silent, &AtomicBool::new(false)).err().unwrap())
+    };
+    assert!(e.contains("no train or no test"), "{e}");
+}
+
+#[test]
+fn sigint_checkpoints_exits_130_and_resume_completes() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let empty = dir.path().join("no-data");
+    std::fs::create_dir(&empty).unwrap();
+    let args = |extra: &[&str]| {
+        let mut c = emnist_cmd();
+        c.args(["train", "--model", "dnn", "--epochs", "2", "--threads", "1", "--eval-every", "5", "--data-dir"])
+            .arg(&empty)
+            .arg("--out")
+            .arg(&out)
+            .args(extra);
+        c
+    };
+    let mut child = args(&[]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    let mut sent = false;
+    // Read stderr to its end (the child must never write into a closed pipe).
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.starts_with("step") && !sent {
+            // Training is under way: interrupt it as Ctrl-C would.
+            std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+            sent = true;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{log}");
+    assert!(log.contains("--resume"), "the message says how to continue: {log}");
+    assert!(out.join("checkpoint.safetensors").is_file());
+    assert!(!out.join("model.json").exists());
+    let again = args(&["--resume", "--json"]).output().unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("resuming from"), "{stderr}");
+    let record: ModelRecord = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(record.metrics.epochs_completed, 2);
+    assert!(out.join("model.json").is_file());
+}
+
+#[test]
+fn compare_plots_runs_and_tables_their_metrics() {
+    let ds = small_dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    for arch in [Architecture::Linear, Architecture::Dnn { hidden: vec![64] }] {
+        let out = dir.path().join(arch.name());
+        let mut cfg = config(arch, &out);
+        cfg.epochs = 1;
+        run(&cfg, &ds);
+        runs.push(out);
+    }
+    let plot = dir.path().join("compare.png");
+    let out = emnist_cmd().arg("compare").args(&runs).arg("--out").arg(&plot).arg("--json").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let models: Vec<&str> = report["runs"].as_array().unwrap().iter().map(|r| r["model"].as_str().unwrap()).collect();
+    assert_eq!(models, ["linear", "dnn"]);
+    assert_eq!(&std::fs::read(&plot).unwrap()[1..4], b"PNG");
+    let bad = emnist_cmd().arg("compare").arg(dir.path()).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a finished training run"));
+}
