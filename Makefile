@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: real Fashion-MNIST images for tests and the demo's second dataset.
 APT_PACKAGES := dataset-fashion-mnist time
 
-.PHONY: help setup apt venv build demo test test-rust test-nolibtorch fixtures bench-load fuzz clean
+.PHONY: help setup apt venv build demo test test-rust test-nolibtorch fixtures bench-load bench-train clean
 
 help:
 	@echo "make demo   set up, build, and run the pipeline end to end on the default dataset"
@@ -43,11 +43,20 @@ $(VENV)/.stamp: requirements.txt
 build: setup
 	$(CARGO) build --release
 
+EMNIST := ./target/release/emnist
+# A short demo run; `emnist train` defaults to the seed's 5 epochs.
+DEMO_EPOCHS ?= 1
+
 demo: build
-	@echo "== explore (default dataset: EMNIST under data/ if present, else the synthetic stand-in)"
-	./target/release/emnist explore --out models/explore
-	@echo "== explore Fashion-MNIST (real images, Debian's dataset-fashion-mnist)"
-	./target/release/emnist explore --data /usr/share/datasets/fashion-mnist --out models/explore-fashion
+	@echo "== 1. explore (default dataset: EMNIST under data/ if present, else the synthetic stand-in)"
+	$(EMNIST) explore --out models/explore
+	@echo "== 1b. explore Fashion-MNIST (real images, Debian's dataset-fashion-mnist)"
+	$(EMNIST) explore --data /usr/share/datasets/fashion-mnist --out models/explore-fashion
+	@echo "== 2. train the seed's two models and a CNN ($(DEMO_EPOCHS) epoch each), then compare them"
+	$(EMNIST) train --model linear --epochs $(DEMO_EPOCHS) --out models/linear --force
+	$(EMNIST) train --model dnn --epochs $(DEMO_EPOCHS) --out models/dnn --force
+	$(EMNIST) train --model cnn --epochs $(DEMO_EPOCHS) --out models/cnn --force
+	$(EMNIST) compare models/linear models/dnn models/cnn --out models/compare.png
 
 test: setup test-nolibtorch test-rust
 
@@ -65,6 +74,10 @@ fixtures: venv
 # The load benchmark: our decode vs scipy.io.loadmat on a full-size byclass-shaped file.
 bench-load: build
 	bash bench/load_vs_scipy.sh
+
+# The training benchmark: emnist train vs plain PyTorch loops, same DNN and data.
+bench-train: build
+	bash bench/train_vs_pytorch.sh
 
 clean:
 	$(CARGO) clean

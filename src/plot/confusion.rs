@@ -121,3 +121,25 @@ pub(super) fn draw_confusion(
     root.draw(&Text::new("share of the true class (√ scale)", (bx + 18 + 64, y0 + side / 2), bar_title))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::register_font;
+    use super::*;
+    use crate::data::ClassTable;
+
+    #[test]
+    fn every_class_name_gets_room() {
+        register_font().unwrap();
+        let layout = |classes: ClassTable| {
+            let l = ConfusionLayout::new(&classes.names).unwrap();
+            (l.cell, l.label_size, l.rotate)
+        };
+        // 62 one-character names fit under 14-pixel columns; long names run upwards.
+        assert_eq!(layout(ClassTable::byclass()), (14, 11, false));
+        assert_eq!(layout(ClassTable::numbered(10)), (64, 16, false));
+        assert_eq!(layout(ClassTable::fashion_mnist()), (64, 16, true));
+        // Two classes still get a matrix large enough for the colour bar's labels.
+        assert_eq!(layout(ClassTable::numbered(2)).0, 160);
+    }
+}

@@ -1,6 +1,7 @@
-//! PNG figures drawn with plotters: [`explore`]'s figures of a dataset and [`train`]'s figures of
-//! training runs (drawn by [`curves`] and [`confusion`]). This module holds what they share: the
-//! font, atomic PNG writing, text helpers, [`draw_pixels`] and the colour maps.
+//! PNG figures drawn with plotters: a dataset's ([`explore_figures`], in `explore.rs`) and training
+//! runs' ([`training_figures`] and [`compare_curves`], in `train.rs`, `curves.rs` and
+//! `confusion.rs`). This module holds what they share: the font, atomic PNG writing, text helpers,
+//! [`draw_pixels`] and the colour maps.
 //!
 //! Text uses DejaVu Sans embedded in the binary (registered once as `sans-serif`), so no system
 //! font or fontconfig is needed. Every file is rendered to a hidden temporary name in the same
@@ -151,9 +152,9 @@ fn thousands(n: usize) -> String {
 }
 
 /// The widest of `texts` in pixels at font `size`.
-fn text_width(texts: &[String], size: u32) -> Result<u32> {
+fn text_width<S: AsRef<str>>(texts: &[S], size: u32) -> Result<u32> {
     let f = font(size);
-    texts.iter().try_fold(0, |w, t| Ok(w.max(f.font.box_size(t).map_err(|e| anyhow!("{e}"))?.0)))
+    texts.iter().try_fold(0, |w, t| Ok(w.max(f.font.box_size(t.as_ref()).map_err(|e| anyhow!("{e}"))?.0)))
 }
 
 /// Draws `text` anchored at `pos` (horizontal, vertical) on `area`.

