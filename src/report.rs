@@ -71,18 +71,7 @@ pub struct ExploreJson<'a> {
     pub figures: &'a [std::path::PathBuf],
 }
 
-/// 697932 → `697,932`.
-pub fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
+pub use emnist::plot::thousands;
 
 fn pct(x: f64) -> String {
     format!("{:.2}", 100.0 * x)

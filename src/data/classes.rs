@@ -92,7 +92,7 @@ impl ClassTable {
     /// A lookup table from raw label to class index for labels in `0..=max`, for fast decoding.
     pub fn lookup(&self) -> impl Fn(i64) -> Option<u8> + '_ {
         let max = self.labels.iter().copied().max().unwrap_or(0);
-        let dense: Option<Vec<Option<u8>>> = (max >= 0 && max < 1 << 16).then(|| {
+        let dense: Option<Vec<Option<u8>>> = (0..1 << 16).contains(&max).then(|| {
             let mut t = vec![None; max as usize + 1];
             for (i, &l) in self.labels.iter().enumerate() {
                 if l >= 0 {

@@ -139,7 +139,7 @@ fn title<DB: DrawingBackend>(
 }
 
 /// `n` with thousands separators: 60,000.
-fn thousands(n: usize) -> String {
+pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
