@@ -14,12 +14,14 @@ ROUNDS=${3:-1}
 DATA=/usr/share/datasets/fashion-mnist
 PY=.venv/bin/python
 [ -d "$DATA" ] || { echo "needs $DATA (apt-get install dataset-fashion-mnist)"; exit 1; }
-cargo build -q --release
+# EMNIST_BIN=path uses an existing binary instead of building one.
+EMNIST=${EMNIST_BIN:-./target/release/emnist}
+[ -n "${EMNIST_BIN:-}" ] || cargo build -q --release
 OUT=bench/out/train
 mkdir -p "$OUT"
 : > "$OUT/runs.jsonl"
 for r in $(seq "$ROUNDS"); do
-  ./target/release/emnist -q train --model dnn --data "$DATA" --epochs "$EPOCHS" --threads "$THREADS" \
+  "$EMNIST" -q train --model dnn --data "$DATA" --epochs "$EPOCHS" --threads "$THREADS" \
     --out "$OUT/emnist-dnn" --force --json \
     | $PY -c 'import json,sys; r=json.load(sys.stdin); n=r["dataset"]["train_images"]*r["training"]["epochs"]; print(json.dumps({"mode":"emnist","seconds":r["wall_time_s"],"samples_per_s":n/r["wall_time_s"],"test_accuracy":r["metrics"]["test_accuracy"]}))' \
     >> "$OUT/runs.jsonl"

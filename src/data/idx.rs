@@ -243,8 +243,10 @@ pub fn decode_images(
         if (rows, cols) != (SIDE as u32, SIDE as u32) {
             return Err(IdxError::Shape(rows, cols));
         }
-        // Grow as data arrives: a hostile header cannot make us allocate what the file does not hold.
-        let mut out = Vec::with_capacity((n * PIXELS).min(256 << 20));
+        // Grow as data arrives: a hostile header cannot make us allocate what the file does not
+        // hold. Once the first 16 MiB have arrived, the rest is reserved at once.
+        let total = n.saturating_mul(PIXELS);
+        let mut out = Vec::with_capacity(total.min(16 << 20));
         let mut buf = vec![0u8; 4096 * PIXELS];
         let mut done = 0;
         while done < n {
@@ -252,6 +254,9 @@ pub fn decode_images(
             let got = read_full(&mut r, &mut buf[..want])?;
             let whole = got / PIXELS;
             let start = out.len();
+            if start >= 16 << 20 && out.capacity() < total {
+                out.reserve_exact(total - start);
+            }
             out.resize(start + whole * PIXELS, 0);
             for (src, dst) in buf[..whole * PIXELS].chunks_exact(PIXELS).zip(out[start..].chunks_exact_mut(PIXELS)) {
                 if transposed {
@@ -286,7 +291,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<u8>, IdxError> {
 /// Decodes an idx1 label stream.
 pub fn decode_labels(r: &mut dyn Read) -> Result<Vec<u8>, IdxError> {
     let n = header(r, 2049, 1, "labels")?[0] as usize;
-    let mut out = Vec::with_capacity(n.min(64 << 20));
+    let mut out = Vec::with_capacity(n.min(16 << 20));
     let got = r.take(n as u64).read_to_end(&mut out).map_err(IdxError::Gzip)?;
     if got < n {
         return Err(IdxError::Truncated { expected: n, got });

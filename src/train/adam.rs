@@ -17,6 +17,8 @@ pub struct Adam {
     params: Vec<(String, Tensor)>,
     m: Vec<Tensor>,
     v: Vec<Tensor>,
+    /// Per-parameter scratch space, so a step allocates nothing.
+    scratch: Vec<(Tensor, Tensor)>,
 }
 
 impl Adam {
@@ -24,7 +26,8 @@ impl Adam {
         let zeros = |p: &Tensor| Tensor::zeros_like(p).detach();
         let m = params.iter().map(|(_, p)| zeros(p)).collect();
         let v = params.iter().map(|(_, p)| zeros(p)).collect();
-        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0, params, m, v }
+        let scratch = params.iter().map(|(_, p)| (zeros(p), zeros(p))).collect();
+        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0, params, m, v, scratch }
     }
 
     pub fn zero_grad(&mut self) {
@@ -40,20 +43,24 @@ impl Adam {
         let bc2_sqrt = (1.0 - self.beta2.powi(self.step as i32)).sqrt();
         let step_size = self.lr / bc1;
         tch::no_grad(|| {
-            for ((_, p), (m, v)) in self.params.iter().zip(self.m.iter_mut().zip(self.v.iter_mut())) {
+            let moments = self.m.iter_mut().zip(self.v.iter_mut());
+            for (((_, p), (m, v)), (tmp, denom)) in self.params.iter().zip(moments).zip(self.scratch.iter_mut()) {
                 let g = p.grad();
                 if !g.defined() {
                     continue;
                 }
+                // m ← β₁m + (1-β₁)g;  v ← β₂v + (1-β₂)g²
                 let _ = m.lerp_(&g, 1.0 - self.beta1);
-                let _ = v.lerp_(&g.square(), 1.0 - self.beta2);
-                let mut denom = v.sqrt();
+                let _ = g.mul_out(tmp, &g);
+                let _ = v.lerp_(tmp, 1.0 - self.beta2);
+                // p ← p - lr/(1-β₁ᵗ) · m / (√v / √(1-β₂ᵗ) + ε)
+                let _ = v.sqrt_out(denom);
                 let _ = denom.g_div_scalar_(bc2_sqrt);
                 let _ = denom.g_add_scalar_(self.eps);
-                let mut update = m.divide(&denom);
-                let _ = update.g_mul_scalar_(step_size);
+                let _ = m.div_out(tmp, denom);
+                let _ = tmp.g_mul_scalar_(step_size);
                 let mut p = p.shallow_clone();
-                let _ = p.g_sub_(&update);
+                let _ = p.g_sub_(tmp);
             }
         });
     }

@@ -294,6 +294,8 @@ pub fn train(cfg: &TrainConfig, ds: &Dataset, progress: &dyn Progress, stop: &At
     };
 
     let b = cfg.batch_size;
+    // Dropout is the only randomness inside a step: seed it per step so a resumed run matches.
+    let has_dropout = spec.layers().iter().any(|l| matches!(l, crate::model::Layer::Dropout { .. }));
     let mut window = Window::new(device);
     while state.epoch < cfg.epochs {
         let order = permutation(train.n, &mut Rng::derive(cfg.seed, 0x0e0c, state.epoch as u64));
@@ -307,7 +309,9 @@ pub fn train(cfg: &TrainConfig, ds: &Dataset, progress: &dyn Progress, stop: &At
             let s = state.step_in_epoch;
             let idx = Tensor::from_slice(&order[s * b..((s + 1) * b).min(train.n)]).to_device(device);
             let (x, y) = train.batch(&idx, scale);
-            tch::manual_seed(step_seed(cfg.seed, state.global_step));
+            if has_dropout {
+                tch::manual_seed(step_seed(cfg.seed, state.global_step));
+            }
             let logits = model.forward(&x, true);
             let loss = logits.cross_entropy_loss(&y, weights.as_ref(), tch::Reduction::Mean, -100, 0.0);
             adam.zero_grad();
