@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: real Fashion-MNIST images for tests and the demo's second dataset.
 APT_PACKAGES := dataset-fashion-mnist time
 
-.PHONY: help setup apt venv build demo test test-rust test-nolibtorch fixtures bench-load bench-train clean
+.PHONY: help setup apt venv build demo test test-rust test-nolibtorch test-python fixtures bench-load bench-train clean
 
 help:
 	@echo "make demo   set up, build, and run the pipeline end to end on the default dataset"
@@ -57,8 +57,12 @@ demo: build
 	$(EMNIST) train --model dnn --epochs $(DEMO_EPOCHS) --out models/dnn --force
 	$(EMNIST) train --model cnn --epochs $(DEMO_EPOCHS) --out models/cnn --force
 	$(EMNIST) compare models/linear models/dnn models/cnn --out models/compare.png
+	@echo "== 3. export each model to ONNX, checked with tract against its weights on 1,000 test images"
+	$(EMNIST) export --onnx --model models/linear
+	$(EMNIST) export --onnx --model models/dnn
+	$(EMNIST) export --onnx --model models/cnn
 
-test: setup test-nolibtorch test-rust
+test: setup test-nolibtorch test-rust test-python
 
 # The build without libtorch must build and pass its own tests.
 test-nolibtorch:
@@ -66,6 +70,11 @@ test-nolibtorch:
 
 test-rust:
 	$(CARGO) test
+
+# Independent consumers of `emnist export --onnx`: onnx's checker, onnxruntime vs PyTorch.
+# EMNIST_BIN: the binary `cargo test` just built (a `cargo build` here would relink it).
+test-python: venv
+	EMNIST_BIN=target/debug/emnist $(PY) -m pytest -q tests/python
 
 # Regenerate the committed fixtures with the independent writer (scipy).
 fixtures: venv

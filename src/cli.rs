@@ -29,6 +29,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Fetch NIST's EMNIST archive, resuming a partial download, and extract one split.
     Download(DownloadArgs),
+    /// Translate a trained model to ONNX, checked against the trained weights on real test images.
+    Export(ExportArgs),
 }
 
 /// Which dataset to read: shared by every command that reads one.
@@ -236,4 +238,37 @@ pub struct CompareArgs {
     /// Print the table as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write an ONNX model (the only format so far).
+    #[arg(long, required = true)]
+    pub onnx: bool,
+    /// The run directory: model.json and model.safetensors from `emnist train`.
+    #[arg(long, value_name = "DIR", default_value = "models/dnn")]
+    pub model: PathBuf,
+    /// The .onnx file [default: <model dir>.onnx]; `<name>.value_inputs.json` is written beside it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// ONNX opset version, 13 to 21.
+    #[arg(long, default_value_t = emnist::onnx::DEFAULT_OPSET)]
+    pub opset: i64,
+    /// The test images of this dataset check the export (use the one the model was trained on).
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ExportArgs {
+    pub fn to_config(&self) -> emnist::onnx::ExportConfig {
+        let mut cfg = emnist::onnx::ExportConfig::new(&self.model);
+        if let Some(out) = &self.out {
+            cfg.out = out.clone();
+        }
+        cfg.opset = self.opset;
+        cfg
+    }
 }

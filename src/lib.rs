@@ -5,6 +5,7 @@
 //! - [`explore`]: dataset statistics (the seed's data-exploration step)
 //! - [`plot`]: PNG figures
 //! - [`download`]: fetching NIST's archives
+//! - [`onnx`]: export to ONNX, checked with tract against a pure-Rust forward pass
 //!
 //! The library never prints; long work reports through [`progress::Progress`].
 
@@ -14,6 +15,7 @@ pub mod download;
 pub mod explore;
 pub mod fsutil;
 pub mod model;
+pub mod onnx;
 pub mod plot;
 pub mod progress;
 pub mod rng;

@@ -147,6 +147,38 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
             }
             report::done(progress, t0, &format!("downloaded; use `--data {}`", r.data_path.display()));
         }
+        Command::Export(args) => {
+            let prepared = emnist::onnx::prepare_export(&args.to_config())?;
+            let loaded = emnist::data::source::load(&args.data.to_config(), progress)?;
+            report::announce_dataset(&loaded, progress);
+            let r = emnist::onnx::export_onnx(prepared, &loaded.dataset, progress)?;
+            if args.json {
+                report::print_json(&r)?;
+            } else {
+                report::print_export(&r);
+            }
+            let p = &r.parity;
+            if !r.written {
+                anyhow::bail!(
+                    "the ONNX graph does not match the model: max probability difference {:.2e} (tolerance {:.0e}), {} of {} argmax disagreements; nothing was written",
+                    p.max_abs_diff_probabilities,
+                    p.tolerance,
+                    p.argmax_disagreements,
+                    p.images
+                );
+            }
+            report::done(
+                progress,
+                t0,
+                &format!(
+                    "exported {} to `{}`, equal to the reference within {:.1e} on {} test images",
+                    r.architecture,
+                    r.onnx.display(),
+                    p.max_abs_diff_probabilities,
+                    p.images
+                ),
+            );
+        }
     }
     Ok(Exit::Ok)
 }

@@ -199,3 +199,27 @@ pub fn print_compare(r: &emnist::compare::CompareReport) {
         );
     }
 }
+
+pub fn print_export(r: &emnist::onnx::ExportReport) {
+    let p = &r.parity;
+    let state = if r.written { "written" } else { "NOT written (parity check failed)" };
+    println!("model        {} ({} parameters, {} classes) from `{}`", r.architecture, thousands(r.parameters), r.classes, r.model_dir.display());
+    println!("onnx         `{}` {state}: {} bytes, opset {}, IR {}, sha256 {}", r.onnx.display(), thousands(r.bytes), r.opset, r.ir_version, r.sha256);
+    println!("graph        image [N,1,28,28] → {} → logits, probabilities [N,{}]", r.ops.join(" → "), r.classes);
+    if r.written {
+        println!("graphpipe    `{}`", r.value_inputs.display());
+    }
+    let same = if r.same_dataset { "the training dataset" } else { "NOT the training dataset" };
+    println!("checked on   {} test images of {} ({same}), tract in batches of {}", thousands(p.images), r.dataset, p.batch_size);
+    println!(
+        "parity       max |Δ probability| {:.2e} (tolerance {:.0e}), max |Δ logit| {:.2e}, argmax agreement {} % ({} disagreements): {}",
+        p.max_abs_diff_probabilities,
+        p.tolerance,
+        p.max_abs_diff_logits,
+        pct(p.argmax_agreement),
+        p.argmax_disagreements,
+        if p.passed { "PASS" } else { "FAIL" }
+    );
+    println!("accuracy     {} % on these images (model.json: {} % on the whole test set)", pct(p.accuracy), pct(r.recorded_test_accuracy));
+    println!("time         build {:.0} ms, tract {:.0} ms, reference {:.0} ms", r.build_ms, p.tract_ms, p.reference_ms);
+}

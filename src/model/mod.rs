@@ -1,6 +1,7 @@
 //! The model spec: architecture, input contract and class table — the single description that
 //! training (tch) builds and the ONNX exporter translates, plus the run record (`model.json`).
 
+pub mod forward;
 pub mod record;
 pub mod weights;
 

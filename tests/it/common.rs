@@ -15,3 +15,10 @@ pub fn emnist_cmd() -> Command {
     c.env("EMNIST_CACHE_DIR", cache).env("NO_COLOR", "1");
     c
 }
+
+/// libtorch's seed and thread count are process-wide: tests that train (in any module) take turns.
+#[cfg(feature = "train")]
+pub fn torch_lock() -> std::sync::MutexGuard<'static, ()> {
+    static TORCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TORCH.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -4,5 +4,6 @@ mod common;
 mod data;
 mod download;
 mod explore;
+mod export;
 #[cfg(feature = "train")]
 mod train;

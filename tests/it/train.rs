@@ -2,7 +2,6 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 use emnist::data::synthetic::{generate, SyntheticConfig};
 use emnist::data::Dataset;
@@ -12,7 +11,7 @@ use emnist::model::Architecture;
 use emnist::progress::{Progress, Silent};
 use emnist::train::{train, ClassWeights, DeviceChoice, TrainConfig, TrainOutcome, TrainReport};
 
-use crate::common::emnist_cmd;
+use crate::common::{emnist_cmd, torch_lock};
 
 fn small_dataset() -> Dataset {
     generate(&SyntheticConfig { train_per_class: 40, test_per_class: 10, seed: 7 }, &Silent)
@@ -43,12 +42,6 @@ fn finished(outcome: TrainOutcome) -> TrainReport {
     }
 }
 
-/// libtorch's seed and thread count are process-wide: training runs in this test binary take turns.
-static TORCH: Mutex<()> = Mutex::new(());
-
-fn torch_lock() -> MutexGuard<'static, ()> {
-    TORCH.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn run(cfg: &TrainConfig, ds: &Dataset) -> TrainReport {
     let _turn = torch_lock();

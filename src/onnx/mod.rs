@@ -1,0 +1,224 @@
+//! ONNX export: the graph built from a run directory's `model.json` + `model.safetensors` (no
+//! libtorch), written only after tract has loaded it and matched the reference forward pass on
+//! real test images; plus the `value_inputs.json` GraphPipe's ONNX server wants beside it.
+//!
+//! Only this module knows tract and the ONNX protobuf types.
+
+pub mod graph;
+pub mod parity;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::data::Dataset;
+use crate::model::record::{self, ModelRecord};
+use crate::model::weights::Weights;
+use crate::progress::Progress;
+pub use graph::{GraphError, DEFAULT_OPSET, OPSETS};
+pub use parity::{ParityConfig, ParityReport, TractModel};
+
+/// What to export, where, and how to check it.
+#[derive(Debug, Clone)]
+pub struct ExportConfig {
+    /// A run directory holding `model.json` and `model.safetensors`.
+    pub model_dir: PathBuf,
+    /// The `.onnx` file to write; `<stem>.value_inputs.json` goes beside it.
+    pub out: PathBuf,
+    pub opset: i64,
+    pub parity: ParityConfig,
+}
+
+impl ExportConfig {
+    /// Settings with the defaults: `<model dir>.onnx`, opset 17, 1,000 images in batches of 100.
+    pub fn new(model_dir: &Path) -> ExportConfig {
+        ExportConfig {
+            model_dir: model_dir.to_path_buf(),
+            out: default_out(model_dir),
+            opset: DEFAULT_OPSET,
+            parity: ParityConfig::default(),
+        }
+    }
+}
+
+/// `models/dnn` → `models/dnn.onnx`.
+pub fn default_out(model_dir: &Path) -> PathBuf {
+    match model_dir.file_name() {
+        Some(name) => model_dir.with_file_name(format!("{}.onnx", name.to_string_lossy())),
+        None => model_dir.join("model.onnx"),
+    }
+}
+
+/// `models/dnn.onnx` → `models/dnn.value_inputs.json`.
+pub fn value_inputs_path(onnx: &Path) -> PathBuf {
+    let stem = onnx.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+    onnx.with_file_name(format!("{stem}.value_inputs.json"))
+}
+
+/// GraphPipe's `value_inputs.json`: input name → [ONNX element type (1 = float32), shape with a
+/// batch of 1], the format its ONNX server reads (`{"name": [dtype, [dims]]}`).
+pub fn value_inputs(record: &ModelRecord) -> String {
+    let i = &record.spec.input;
+    format!("{{\"{}\": [1, [1, {}, {}, {}]]}}", graph::INPUT, i.channels, i.height, i.width)
+}
+
+/// A model read, checked and encoded, not yet written.
+pub struct PreparedExport {
+    cfg: ExportConfig,
+    record: ModelRecord,
+    weights: Weights,
+    bytes: Vec<u8>,
+    ops: Vec<String>,
+    build_ms: f64,
+}
+
+impl PreparedExport {
+    /// The run's record (`model.json`).
+    pub fn record(&self) -> &ModelRecord {
+        &self.record
+    }
+
+    /// The encoded ONNX model.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// Reads the run directory and builds the ONNX bytes; nothing is written yet.
+pub fn prepare_export(cfg: &ExportConfig) -> Result<PreparedExport> {
+    let t0 = Instant::now();
+    graph::ir_version(cfg.opset)?;
+    let json = cfg.model_dir.join("model.json");
+    if !json.is_file() {
+        anyhow::bail!(
+            "`{}` has no model.json: pass a run directory written by `emnist train` to `--model`",
+            cfg.model_dir.display()
+        );
+    }
+    let record = ModelRecord::read(&json)?;
+    let st = cfg.model_dir.join("model.safetensors");
+    let weights = Weights::read(&st)?;
+    weights.check(&record.spec).with_context(|| format!("`{}` does not fit `{}`", st.display(), json.display()))?;
+    let model = graph::build_model(&record, &weights, cfg.opset)?;
+    let ops = model.graph.iter().flat_map(|g| g.node.iter().map(|n| n.op_type.clone())).collect();
+    let bytes = graph::encode(&model);
+    Ok(PreparedExport { cfg: cfg.clone(), record, weights, bytes, ops, build_ms: t0.elapsed().as_secs_f64() * 1e3 })
+}
+
+/// What an export did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    pub model_dir: PathBuf,
+    pub onnx: PathBuf,
+    pub value_inputs: PathBuf,
+    /// False when the parity check failed: then neither file was written.
+    pub written: bool,
+    pub bytes: usize,
+    pub sha256: String,
+    pub opset: i64,
+    pub ir_version: i64,
+    pub architecture: String,
+    pub classes: usize,
+    pub parameters: usize,
+    /// Operator of each node, in graph order.
+    pub ops: Vec<String>,
+    /// The dataset whose test images the check used.
+    pub dataset: String,
+    /// Whether that dataset is the one the model was trained on (same fingerprint).
+    pub same_dataset: bool,
+    /// Test accuracy recorded in `model.json`.
+    pub recorded_test_accuracy: f64,
+    pub parity: ParityReport,
+    pub build_ms: f64,
+}
+
+/// Writes the model to a temporary file beside `out`, checks it with tract against the reference
+/// forward pass on `dataset`'s test images, and only then moves it into place and writes
+/// `value_inputs.json`. A failed check leaves nothing behind and returns a report with
+/// `written: false`.
+pub fn export_onnx(prepared: PreparedExport, dataset: &Dataset, progress: &dyn Progress) -> Result<ExportReport> {
+    let PreparedExport { cfg, record, weights, bytes, ops, build_ms } = prepared;
+    let same_dataset = record::fingerprint(dataset) == record.dataset.fingerprint;
+    if !same_dataset {
+        progress.note(&format!(
+            "warning: the model was trained on {} (fingerprint {}), the check uses {}: parity still holds or not, but accuracy figures are not comparable",
+            record.dataset.name,
+            record.dataset.fingerprint,
+            dataset.info.name
+        ));
+    }
+    let tmp = crate::fsutil::temp_path(&cfg.out);
+    if let Err(e) = write_synced(&tmp, &bytes) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write `{}`", cfg.out.display()));
+    }
+    progress.start("checking the export with tract", None);
+    let parity = parity::check_parity(&tmp, &record.spec, &weights, &dataset.test, &cfg.parity);
+    progress.finish();
+    let parity = match parity {
+        Ok(p) if p.passed => {
+            if let Err(e) = std::fs::rename(&tmp, &cfg.out) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e).with_context(|| format!("cannot write `{}`", cfg.out.display()));
+            }
+            p
+        }
+        other => {
+            let _ = std::fs::remove_file(&tmp);
+            other?
+        }
+    };
+    let vi = value_inputs_path(&cfg.out);
+    if parity.passed {
+        crate::fsutil::write_atomic(&vi, value_inputs(&record).as_bytes())?;
+    }
+    Ok(ExportReport {
+        model_dir: cfg.model_dir,
+        onnx: cfg.out,
+        value_inputs: vi,
+        written: parity.passed,
+        bytes: bytes.len(),
+        sha256: sha256_hex(&bytes),
+        opset: cfg.opset,
+        ir_version: graph::ir_version(cfg.opset)?,
+        architecture: record.spec.architecture.name().into(),
+        classes: record.spec.classes.len(),
+        parameters: record.spec.parameter_count(),
+        ops,
+        dataset: dataset.info.name.clone(),
+        same_dataset,
+        recorded_test_accuracy: record.metrics.test_accuracy,
+        parity,
+        build_ms,
+    })
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Lowercase hex sha256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_the_run_directory() {
+        assert_eq!(default_out(Path::new("models/dnn")), PathBuf::from("models/dnn.onnx"));
+        assert_eq!(default_out(Path::new("models/cnn.v2/")), PathBuf::from("models/cnn.v2.onnx"));
+        assert_eq!(value_inputs_path(Path::new("out/dnn.onnx")), PathBuf::from("out/dnn.value_inputs.json"));
+    }
+}
