@@ -45,7 +45,8 @@ fn long_version() -> String {
 /// Exit status after SIGINT/SIGTERM stopped a command cleanly.
 const INTERRUPTED: u8 = 130;
 
-/// Outcome of a command that may be interrupted.
+/// Outcome of a command that may be interrupted (only training can be, so far).
+#[cfg_attr(not(feature = "train"), allow(dead_code))]
 enum Exit {
     Ok,
     Interrupted,

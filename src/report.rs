@@ -154,6 +154,7 @@ pub fn print_download(r: &DownloadReport) {
     println!("use          --data {}", r.data_path.display());
 }
 
+#[cfg_attr(not(feature = "train"), allow(dead_code))]
 pub fn print_train(r: &emnist::model::record::ModelRecord) {
     let m = &r.metrics;
     println!("model        {} ({} parameters)", r.spec.architecture.name(), thousands(r.parameters));

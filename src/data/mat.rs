@@ -222,6 +222,13 @@ pub fn read_variables<R: Read + Seek + Send>(
                 if ty != MI_MATRIX {
                     return Err(MatError::Corrupt(format!("a compressed element holds type {ty}, not a matrix")));
                 }
+                // Deflate expands at most 1032:1, so a claim beyond that is corrupt: refusing it
+                // here keeps a small file from making us allocate gigabytes.
+                if n > max_inflated(nbytes) {
+                    return Err(MatError::Corrupt(format!(
+                        "a compressed element of {nbytes} bytes claims {n} bytes, more than deflate can produce"
+                    )));
+                }
                 let mut src = Src { r: &mut inflated, be: big_endian, left: n };
                 let v = read_top_matrix(&mut src, opts)?;
                 // Drain so the zlib checksum at the end of the stream is verified.
@@ -249,6 +256,12 @@ pub fn read_variables<R: Read + Seek + Send>(
         }
     }
     Ok(out)
+}
+
+/// The most bytes a zlib stream of `compressed` bytes can inflate to (deflate's ratio is at most
+/// 1032:1), with room for headers.
+fn max_inflated(compressed: u64) -> u64 {
+    compressed.saturating_mul(1032).saturating_add(4096)
 }
 
 fn deflate_error(e: io::Error) -> MatError {
@@ -697,6 +710,34 @@ mod tests {
         let mut h2 = vec![b' '; 128];
         h2[126..128].copy_from_slice(b"IM");
         assert!(matches!(parse_header(&h2, 600, Some(HDF5_SIGNATURE)), Err(MatError::V73)));
+    }
+
+    #[test]
+    fn compressed_claims_beyond_deflates_ratio_are_refused() {
+        // A real 4 MiB run of zeros compresses to about 4 KB and stays within the bound.
+        let zeros = vec![0u8; 4 << 20];
+        let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut enc, &zeros).unwrap();
+        let packed = enc.finish().unwrap();
+        assert!((zeros.len() as u64) <= max_inflated(packed.len() as u64));
+        // 51 KB claiming a 65536×65535 matrix (4.3 GB) is not.
+        assert!(65536u64 * 65535 > max_inflated(51 * 1024));
+        let mut file = vec![b' '; 128];
+        file[124..128].copy_from_slice(&[0, 1, b'I', b'M']);
+        let mut inner = Vec::new();
+        inner.extend_from_slice(&MI_MATRIX.to_le_bytes());
+        inner.extend_from_slice(&u32::MAX.to_le_bytes());
+        let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut enc, &inner).unwrap();
+        let z = enc.finish().unwrap();
+        file.extend_from_slice(&MI_COMPRESSED.to_le_bytes());
+        file.extend_from_slice(&(z.len() as u32).to_le_bytes());
+        file.extend_from_slice(&z);
+        let len = file.len() as u64;
+        let mut cur = std::io::Cursor::new(file);
+        cur.set_position(128);
+        let err = read_variables(cur, len, false, &ReadOptions::default(), &|_| {}).unwrap_err();
+        assert!(err.to_string().contains("more than deflate can produce"), "{err}");
     }
 
     #[test]

@@ -90,7 +90,7 @@ impl<'w> Network<'w> {
     /// Logits `[n, classes]` for `n = input.len() / input_len()` examples laid out `[n, C, H, W]`.
     pub fn logits(&self, input: &[f32]) -> Result<Vec<f32>> {
         let per = self.input_len();
-        if input.len() % per != 0 {
+        if !input.len().is_multiple_of(per) {
             bail!("the input holds {} values, not a multiple of {per} (one {:?} image)", input.len(), self.input);
         }
         let n = input.len() / per;

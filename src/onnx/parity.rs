@@ -55,7 +55,7 @@ impl TractModel {
     /// Runs one batch: `input` holds `n` images `[1, 28, 28]` of values in [0, 1].
     pub fn run(&self, input: &[f32]) -> Result<Outputs> {
         let n = input.len() / PIXELS;
-        if n == 0 || input.len() % PIXELS != 0 {
+        if n == 0 || !input.len().is_multiple_of(PIXELS) {
             bail!("the input holds {} values, not a positive multiple of {PIXELS}", input.len());
         }
         let x = Tensor::from_shape(&[n, 1, 28, 28], input)?;

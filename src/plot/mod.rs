@@ -143,7 +143,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -213,7 +213,7 @@ mod tests {
             area.present().unwrap();
         }
         let at = |x: usize, y: usize| buf[(y * 6 + x) * 3];
-        let expected = |x: usize, y: usize| if (x / 2 + y / 2) % 2 == 0 { 255 } else { 0 };
+        let expected = |x: usize, y: usize| if (x / 2 + y / 2).is_multiple_of(2) { 255 } else { 0 };
         for y in 0..4 {
             for x in 0..6 {
                 assert_eq!(at(x, y), expected(x, y), "pixel ({x}, {y})");

@@ -322,7 +322,7 @@ pub fn train(cfg: &TrainConfig, ds: &Dataset, progress: &dyn Progress, stop: &At
             state.global_step += 1;
             state.adam_step = adam.step;
             progress.advance(1);
-            if state.global_step % eval_every == 0 {
+            if state.global_step.is_multiple_of(eval_every) {
                 let (train_loss, train_acc) = window.take(&mut state);
                 let (test_loss, test_acc, _) = evaluate(&model, &test, Some(&sample), scale, device)?;
                 let row = MetricsRow {
