@@ -31,6 +31,11 @@ pub enum Command {
     Download(DownloadArgs),
     /// Translate a trained model to ONNX, checked against the trained weights on real test images.
     Export(ExportArgs),
+    /// Serve an exported ONNX model over GraphPipe, TensorFlow Serving REST and KServe v2 (no libtorch, no Python).
+    Serve(ServeArgs),
+    /// Check a running server: send test images over each protocol, compare with the labels and
+    /// with local inference of the same ONNX file, and measure throughput and latency.
+    Query(QueryArgs),
 }
 
 /// Which dataset to read: shared by every command that reads one.
@@ -270,5 +275,138 @@ impl ExportArgs {
         }
         cfg.opset = self.opset;
         cfg
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The ONNX file to serve (from `emnist export --onnx`).
+    #[arg(long, value_name = "FILE", default_value = "models/dnn.onnx")]
+    pub model: PathBuf,
+    /// Address to listen on (0.0.0.0 for every interface).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one; the address is printed).
+    #[arg(long, default_value_t = 9000)]
+    pub port: u16,
+    /// The model's name in URLs: /v1/models/<name>, /v2/models/<name>.
+    #[arg(long, default_value = "emnist")]
+    pub name: String,
+    /// Most images in one model call; concurrent requests are coalesced up to this.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_batch: u32,
+    /// How long a request waits for others to share its model call, microseconds (0: only
+    /// requests that queued while the model was busy are batched).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub batch_timeout_us: u64,
+    /// Largest request body in bytes (larger: 413).
+    #[arg(long, default_value_t = 16 << 20)]
+    pub max_body: usize,
+    /// Requests handled at once; beyond it the server answers 503 with Retry-After.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_inflight: u32,
+    /// Longest a request may take, body included, milliseconds (longer: 408).
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
+    /// Threads for requests and for model calls [default: the number of cores].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+}
+
+impl ServeArgs {
+    pub fn to_config(&self) -> emnist::serve::ServeConfig {
+        let mut cfg = emnist::serve::ServeConfig::new(self.model.clone());
+        cfg.host = self.host.clone();
+        cfg.port = self.port;
+        cfg.name = self.name.clone();
+        cfg.batch.max_batch = self.max_batch as usize;
+        cfg.batch.timeout = std::time::Duration::from_micros(self.batch_timeout_us);
+        cfg.max_body = self.max_body;
+        cfg.max_inflight = self.max_inflight as usize;
+        cfg.request_timeout = std::time::Duration::from_millis(self.request_timeout_ms);
+        if let Some(t) = self.threads {
+            cfg.threads = t as usize;
+            cfg.batch.workers = t as usize;
+        }
+        cfg
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolArg {
+    Graphpipe,
+    Tfserving,
+    Kserve,
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:9000")]
+    pub url: String,
+    /// Which protocol to query over.
+    #[arg(long, value_enum, default_value_t = ProtocolArg::All)]
+    pub protocol: ProtocolArg,
+    /// The ONNX file the server serves: run locally for the agreement check (its sha256 is
+    /// compared with the one the server announces).
+    #[arg(long, value_name = "FILE", default_value = "models/dnn.onnx")]
+    pub model: PathBuf,
+    /// The model's name in URLs.
+    #[arg(long, default_value = "emnist")]
+    pub name: String,
+    /// How many test images to send, spread evenly over the test set, or `all`.
+    #[arg(long, default_value = "1000", value_parser = parse_count)]
+    pub n: Count,
+    /// Images per request.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch: u32,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+    /// Longest wait for one answer, milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    pub timeout_ms: u64,
+    /// The test images come from this dataset (use the one the model was trained on).
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A number of items, or all of them.
+#[derive(Debug, Clone, Copy)]
+pub struct Count(pub Option<usize>);
+
+fn parse_count(s: &str) -> Result<Count, String> {
+    if s == "all" {
+        return Ok(Count(None));
+    }
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(Count(Some(n))),
+        _ => Err(format!("`{s}` is neither a positive number nor `all`")),
+    }
+}
+
+impl QueryArgs {
+    pub fn to_config(&self) -> emnist::query::QueryConfig {
+        use emnist::query::Protocol;
+        let protocols = match self.protocol {
+            ProtocolArg::Graphpipe => vec![Protocol::Graphpipe],
+            ProtocolArg::Tfserving => vec![Protocol::Tfserving],
+            ProtocolArg::Kserve => vec![Protocol::Kserve],
+            ProtocolArg::All => Protocol::ALL.to_vec(),
+        };
+        emnist::query::QueryConfig {
+            url: self.url.clone(),
+            protocols,
+            name: self.name.clone(),
+            model: self.model.clone(),
+            images: self.n.0,
+            batch: self.batch as usize,
+            concurrency: self.concurrency as usize,
+            timeout: std::time::Duration::from_millis(self.timeout_ms),
+        }
     }
 }

@@ -6,6 +6,8 @@
 //! - [`plot`]: PNG figures
 //! - [`download`]: fetching NIST's archives
 //! - [`onnx`]: export to ONNX, checked with tract against a pure-Rust forward pass
+//! - [`serve`] ↔ [`query`]: the model server (GraphPipe, TF-Serving REST, KServe v2) and its check
+//! - [`protocol`]: the wire formats both sides share
 //!
 //! The library never prints; long work reports through [`progress::Progress`].
 
@@ -18,6 +20,9 @@ pub mod model;
 pub mod onnx;
 pub mod plot;
 pub mod progress;
+pub mod protocol;
+pub mod query;
 pub mod rng;
+pub mod serve;
 #[cfg(feature = "train")]
 pub mod train;

@@ -180,6 +180,42 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
                 ),
             );
         }
+        Command::Serve(args) => {
+            init_logging();
+            let cfg = args.to_config();
+            // Always printed, even with -q: with `--port 0` it is the only way to learn the port.
+            emnist::serve::serve(cfg, |addr, model| {
+                eprintln!("emnist serve: listening on http://{addr} ({} classes, sha256 {}…); stop with Ctrl-C", model.classes(), &model.sha256[..12]);
+            })?;
+        }
+        Command::Query(args) => {
+            let cfg = args.to_config();
+            let loaded = emnist::data::source::load(&args.data.to_config(), progress)?;
+            report::announce_dataset(&loaded, progress);
+            let r = emnist::query::query(&cfg, &loaded.dataset.test, progress)?;
+            if args.json {
+                report::print_json(&r)?;
+            } else {
+                report::print_query(&r);
+            }
+            if !r.passed {
+                anyhow::bail!("the deployment does not behave like the model: see the table above (agreement must be 100 % and every request answered)");
+            }
+            report::done(progress, t0, &format!("queried {} images over {} protocol(s): 100 % agreement", r.images, r.protocols.len()));
+        }
     }
     Ok(Exit::Ok)
+}
+
+/// Structured logs on stderr for the server; `EMNIST_LOG` (or `RUST_LOG`) sets the filter, e.g.
+/// `EMNIST_LOG=debug` logs every request.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("EMNIST_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let ansi = std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }

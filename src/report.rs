@@ -224,3 +224,46 @@ pub fn print_export(r: &emnist::onnx::ExportReport) {
     println!("accuracy     {} % on these images (model.json: {} % on the whole test set)", pct(p.accuracy), pct(r.recorded_test_accuracy));
     println!("time         build {:.0} ms, tract {:.0} ms, reference {:.0} ms", r.build_ms, p.tract_ms, p.reference_ms);
 }
+
+pub fn print_query(r: &emnist::query::QueryReport) {
+    let digest = match r.server_sha256_matches {
+        Some(true) => "the server announces the same sha256",
+        Some(false) => "the server announces ANOTHER sha256",
+        None => "the server announces no sha256",
+    };
+    println!("server       {} serving `{}` ({digest})", r.url, r.model.display());
+    println!(
+        "sent         {} test images per protocol, {} per request, {} requests in flight; local tract accuracy {} %",
+        thousands(r.images),
+        r.batch,
+        r.concurrency,
+        pct(r.local_accuracy)
+    );
+    println!();
+    println!(
+        "{:<10} {:>9} {:>7} {:>10} {:>10} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9}",
+        "protocol", "requests", "failed", "accuracy", "agreement", "max|Δp|", "images/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+    );
+    for p in &r.protocols {
+        let l = &p.latency;
+        println!(
+            "{:<10} {:>9} {:>7} {:>9} % {:>8} % {:>9.1e} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            p.protocol.name(),
+            p.requests,
+            p.failed_requests,
+            pct(p.accuracy),
+            pct(p.agreement),
+            p.max_abs_diff,
+            p.images_per_s,
+            l.p50_ms,
+            l.p90_ms,
+            l.p99_ms,
+            l.max_ms
+        );
+        if let Some(e) = &p.first_error {
+            println!("{:<10} first error: {e}", "");
+        }
+    }
+    println!();
+    println!("verdict      {}", if r.passed { "PASS: every answer agrees with local inference of the same file" } else { "FAIL" });
+}

@@ -6,6 +6,7 @@
 
 pub mod graph;
 pub mod parity;
+pub mod served;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -19,6 +20,7 @@ use crate::model::weights::Weights;
 use crate::progress::Progress;
 pub use graph::{GraphError, DEFAULT_OPSET, OPSETS};
 pub use parity::{ParityConfig, ParityReport, TractModel};
+pub use served::ServedModel;
 
 /// What to export, where, and how to check it.
 #[derive(Debug, Clone)]

@@ -15,7 +15,9 @@ use crate::model::forward::Network;
 use crate::model::weights::Weights;
 use crate::model::ModelSpec;
 
-/// An ONNX model loaded and optimised by tract, its batch dimension left symbolic.
+/// An ONNX model loaded and optimised by tract, its batch dimension left symbolic. Cloning
+/// shares the plan; runs may go on in parallel.
+#[derive(Clone)]
 pub struct TractModel {
     plan: Arc<TypedRunnableModel>,
     classes: usize,
@@ -30,8 +32,14 @@ pub struct Outputs {
 impl TractModel {
     /// Loads an exported file (one input `image`, outputs `logits` then `probabilities`).
     pub fn load(path: &Path) -> Result<TractModel> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        TractModel::from_bytes(&bytes, path)
+    }
+
+    /// Loads a model from the bytes of an exported file (`path` names it in errors).
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<TractModel> {
         let model = tract_onnx::onnx()
-            .model_for_path(path)
+            .model_for_read(&mut &bytes[..])
             .with_context(|| format!("tract cannot read `{}` as ONNX", path.display()))?;
         let outputs: Vec<&str> =
             model.output_outlets()?.iter().map(|&o| model.outlet_label(o).unwrap_or("")).collect();

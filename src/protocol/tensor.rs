@@ -1,0 +1,243 @@
+//! The one input contract every protocol maps to: a tensor of shape `[N, 784]`, `[N, 28, 28]` or
+//! `[N, 1, 28, 28]`, float pixels in [0, 1] or uint8 pixels 0..255, turned into `N` images of
+//! float32 values in [0, 1] for the model.
+
+use crate::data::{PIXELS, SIDE};
+
+/// The shapes an input may have, for error messages.
+pub const EXPECTED_SHAPES: &str = "[N, 784], [N, 28, 28] or [N, 1, 28, 28]";
+
+/// uint8 pixels become floats the way training scaled them: `pixel * (1 / 255)`.
+pub const U8_SCALE: f32 = 1.0 / 255.0;
+
+/// Name of the model's input.
+pub const INPUT: &str = "image";
+/// Names of the model's outputs, in the order the model returns them.
+pub const OUTPUTS: [&str; 2] = ["logits", "probabilities"];
+
+/// Element values as they arrived on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    U8(Vec<u8>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+impl Values {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Values::U8(v) => v.len(),
+            Values::F32(v) => v.len(),
+            Values::F64(v) => v.len(),
+        }
+    }
+
+    /// True when there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A request's input tensor: a shape and its row-major values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputTensor {
+    pub shape: Vec<i64>,
+    pub values: Values,
+}
+
+/// Why an input cannot be fed to the model: every variant becomes a 400.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InputError {
+    #[error("input shape {shape:?} is not one of {EXPECTED_SHAPES}")]
+    Shape { shape: Vec<i64> },
+    #[error("input shape {shape:?} holds {expected} values but {got} were sent")]
+    Count { shape: Vec<i64>, expected: String, got: usize },
+    #[error("input type {0} is not supported: send float32 pixels in [0, 1] or uint8 pixels 0..255")]
+    Type(String),
+    #[error("input value at index {index} is {value}: pixels must be finite")]
+    NotFinite { index: usize, value: String },
+    #[error("input value at index {index} is {value}, outside [0, 1]: scale float pixels by 1/255, or send uint8")]
+    Range { index: usize, value: String },
+    #[error("the request has no input tensor")]
+    Missing,
+    #[error("the request has {0} input tensors; the model takes one, `{INPUT}`")]
+    TooMany(usize),
+    #[error("unknown input `{0}`: the model's input is `{INPUT}`")]
+    UnknownInput(String),
+    #[error("unknown output `{0}`: the model's outputs are `logits` and `probabilities`")]
+    UnknownOutput(String),
+    #[error("{0}")]
+    Malformed(String),
+}
+
+/// Images ready for the model: `n` rows of `PIXELS` floats in [0, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Images {
+    pub n: usize,
+    pub pixels: Vec<f32>,
+}
+
+/// The batch size a shape stands for, or why it is not an accepted shape.
+pub fn batch_of(shape: &[i64]) -> Result<usize, InputError> {
+    let s = SIDE as i64;
+    let ok = match shape {
+        [n, p] => *n >= 1 && *p == PIXELS as i64,
+        [n, h, w] => *n >= 1 && *h == s && *w == s,
+        [n, c, h, w] => *n >= 1 && *c == 1 && *h == s && *w == s,
+        _ => false,
+    };
+    if !ok {
+        return Err(InputError::Shape { shape: shape.to_vec() });
+    }
+    usize::try_from(shape[0]).map_err(|_| InputError::Shape { shape: shape.to_vec() })
+}
+
+/// How many elements a shape declares, checked against what arrived, without allocating.
+pub fn check_count(shape: &[i64], got: usize) -> Result<usize, InputError> {
+    let n = batch_of(shape)?;
+    let expected = n.checked_mul(PIXELS);
+    match expected {
+        Some(e) if e == got => Ok(n),
+        _ => Err(InputError::Count {
+            shape: shape.to_vec(),
+            expected: expected.map_or_else(|| "more".to_string(), |e| e.to_string()),
+            got,
+        }),
+    }
+}
+
+/// Validates an input tensor and scales it to the model's float pixels.
+pub fn to_images(tensor: &InputTensor) -> Result<Images, InputError> {
+    let n = check_count(&tensor.shape, tensor.values.len())?;
+    let pixels = match &tensor.values {
+        Values::U8(v) => v.iter().map(|&p| p as f32 * U8_SCALE).collect(),
+        Values::F32(v) => {
+            check_floats(v.iter().map(|&x| x as f64))?;
+            v.clone()
+        }
+        Values::F64(v) => {
+            check_floats(v.iter().copied())?;
+            v.iter().map(|&x| x as f32).collect()
+        }
+    };
+    Ok(Images { n, pixels })
+}
+
+fn check_floats(values: impl Iterator<Item = f64>) -> Result<(), InputError> {
+    for (index, x) in values.enumerate() {
+        if !x.is_finite() {
+            return Err(InputError::NotFinite { index, value: x.to_string() });
+        }
+        if !(0.0..=1.0).contains(&x) {
+            return Err(InputError::Range { index, value: x.to_string() });
+        }
+    }
+    Ok(())
+}
+
+/// Which outputs a request asked for, by index into [`OUTPUTS`]; none named means all.
+pub fn select_outputs<S: AsRef<str>>(names: &[S]) -> Result<Vec<usize>, InputError> {
+    if names.is_empty() {
+        return Ok((0..OUTPUTS.len()).collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            OUTPUTS.iter().position(|o| *o == n.as_ref()).ok_or_else(|| InputError::UnknownOutput(n.as_ref().to_string()))
+        })
+        .collect()
+}
+
+/// Checks input names: none, or exactly the model's one input.
+pub fn check_input_names<S: AsRef<str>>(names: &[S]) -> Result<(), InputError> {
+    match names.iter().find(|n| n.as_ref() != INPUT) {
+        Some(bad) => Err(InputError::UnknownInput(bad.as_ref().to_string())),
+        None => Ok(()),
+    }
+}
+
+/// The model's answer for a batch: `n` rows of `classes` logits and probabilities.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outputs {
+    pub n: usize,
+    pub classes: usize,
+    pub logits: Vec<f32>,
+    pub probabilities: Vec<f32>,
+}
+
+impl Outputs {
+    /// Output `i` of [`OUTPUTS`].
+    pub fn get(&self, i: usize) -> &[f32] {
+        if i == 0 {
+            &self.logits
+        } else {
+            &self.probabilities
+        }
+    }
+
+    /// The most probable class of each row (the first on ties).
+    pub fn argmax(&self) -> Vec<usize> {
+        argmax_rows(&self.probabilities, self.classes)
+    }
+}
+
+/// Index of the largest value in each row of `classes` values (the first on ties).
+pub fn argmax_rows(values: &[f32], classes: usize) -> Vec<usize> {
+    values
+        .chunks(classes.max(1))
+        .map(|row| row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best }))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_three_shapes_and_nothing_else() {
+        assert_eq!(batch_of(&[3, 784]).unwrap(), 3);
+        assert_eq!(batch_of(&[2, 28, 28]).unwrap(), 2);
+        assert_eq!(batch_of(&[1, 1, 28, 28]).unwrap(), 1);
+        for bad in [vec![784], vec![0, 784], vec![-1, 784], vec![1, 3, 28, 28], vec![1, 28, 27], vec![1, 1, 1, 28, 28], vec![]] {
+            assert!(matches!(batch_of(&bad), Err(InputError::Shape { .. })), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn huge_declared_shapes_fail_without_allocating() {
+        let e = check_count(&[i64::MAX, 784], 10).unwrap_err();
+        assert!(e.to_string().contains("holds more values but 10 were sent"), "{e}");
+        assert!(check_count(&[2, 784], 784).is_err());
+    }
+
+    #[test]
+    fn scales_uint8_like_training_and_rejects_bad_floats() {
+        let t = InputTensor { shape: vec![1, 784], values: Values::U8(vec![255; 784]) };
+        let im = to_images(&t).unwrap();
+        assert_eq!(im.pixels[0], 255.0 * U8_SCALE);
+        let mut v = vec![0.5f32; 784];
+        v[7] = f32::NAN;
+        let e = to_images(&InputTensor { shape: vec![1, 784], values: Values::F32(v.clone()) }).unwrap_err();
+        assert!(matches!(e, InputError::NotFinite { index: 7, .. }));
+        v[7] = 2.0;
+        let e = to_images(&InputTensor { shape: vec![1, 784], values: Values::F32(v) }).unwrap_err();
+        assert!(e.to_string().contains("outside [0, 1]"));
+        let e = to_images(&InputTensor { shape: vec![1, 784], values: Values::F64(vec![f64::INFINITY; 784]) }).unwrap_err();
+        assert!(matches!(e, InputError::NotFinite { index: 0, .. }));
+    }
+
+    #[test]
+    fn output_selection_keeps_the_requested_order() {
+        assert_eq!(select_outputs::<&str>(&[]).unwrap(), vec![0, 1]);
+        assert_eq!(select_outputs(&["probabilities", "logits"]).unwrap(), vec![1, 0]);
+        assert!(matches!(select_outputs(&["softmax"]), Err(InputError::UnknownOutput(_))));
+        assert!(check_input_names(&["image"]).is_ok());
+        assert!(check_input_names(&["x"]).is_err());
+    }
+
+    #[test]
+    fn argmax_takes_the_first_of_ties() {
+        assert_eq!(argmax_rows(&[0.1, 0.5, 0.5, 0.9, 0.0, 0.0], 3), vec![1, 0]);
+    }
+}

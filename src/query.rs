@@ -1,0 +1,352 @@
+//! `emnist query`: the deployment check. Sends test images to a running server over each
+//! protocol, compares the answers with the labels (accuracy) and with local tract inference of
+//! the same ONNX file (agreement, which must be total), and measures throughput and latency.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::data::{Part, PIXELS, SIDE};
+use crate::onnx::ServedModel;
+use crate::progress::Progress;
+use crate::protocol::graphpipe;
+use crate::protocol::kserve;
+use crate::protocol::tensor::{argmax_rows, InputTensor, Values, U8_SCALE};
+use crate::protocol::tfserving;
+
+/// The protocols `query` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Graphpipe,
+    Tfserving,
+    Kserve,
+}
+
+impl Protocol {
+    /// Every protocol, in the order `--protocol all` runs them.
+    pub const ALL: [Protocol; 3] = [Protocol::Graphpipe, Protocol::Tfserving, Protocol::Kserve];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Graphpipe => "graphpipe",
+            Protocol::Tfserving => "tfserving",
+            Protocol::Kserve => "kserve",
+        }
+    }
+}
+
+/// Settings of a query run.
+#[derive(Debug, Clone)]
+pub struct QueryConfig {
+    /// The server's base URL, e.g. `http://127.0.0.1:9000`.
+    pub url: String,
+    pub protocols: Vec<Protocol>,
+    /// The model's name in URLs.
+    pub name: String,
+    /// The ONNX file the server serves, run locally for the agreement check.
+    pub model: PathBuf,
+    /// Test images to send (`None`: all of them).
+    pub images: Option<usize>,
+    /// Images per request.
+    pub batch: usize,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Longest wait for one answer.
+    pub timeout: Duration,
+}
+
+/// Latency percentiles, milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub mean_ms: f64,
+}
+
+/// One protocol's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProtocolReport {
+    pub protocol: Protocol,
+    pub requests: usize,
+    pub images: usize,
+    /// Requests that got no usable answer.
+    pub failed_requests: usize,
+    pub first_error: Option<String>,
+    /// Share of answered images whose predicted class is the label.
+    pub accuracy: f64,
+    /// Share of images whose predicted class equals local tract inference (1.0 required).
+    pub agreement: f64,
+    pub disagreements: usize,
+    /// Largest |server − local| probability.
+    pub max_abs_diff: f64,
+    pub seconds: f64,
+    pub images_per_s: f64,
+    pub requests_per_s: f64,
+    pub latency: Latency,
+}
+
+/// The whole check.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryReport {
+    pub url: String,
+    pub model: PathBuf,
+    pub model_sha256: String,
+    /// Whether the server announced a digest and it matched (None: it announced none).
+    pub server_sha256_matches: Option<bool>,
+    pub images: usize,
+    pub batch: usize,
+    pub concurrency: usize,
+    /// Accuracy of local tract inference on the same images.
+    pub local_accuracy: f64,
+    pub protocols: Vec<ProtocolReport>,
+    /// Every protocol answered every request and agreed with local inference on every image.
+    pub passed: bool,
+}
+
+/// Runs the check against a server.
+pub fn query(cfg: &QueryConfig, test: &Part, progress: &dyn Progress) -> Result<QueryReport> {
+    if cfg.batch == 0 || cfg.concurrency == 0 {
+        bail!("`--batch` and `--concurrency` must be at least 1");
+    }
+    if test.is_empty() {
+        bail!("the dataset has no test images to send");
+    }
+    let url = cfg.url.trim_end_matches('/').to_string();
+    let model = ServedModel::load(&cfg.model)?;
+    let agent = agent(cfg.timeout);
+    let server_sha256_matches = check_digest(&agent, &url, &cfg.name, &model)?;
+    let idx = crate::onnx::parity::sample_indices(test.len(), cfg.images.unwrap_or(usize::MAX));
+    let k = model.classes();
+
+    progress.start("running the model locally", Some(idx.len() as u64));
+    let mut local = Vec::with_capacity(idx.len() * k);
+    for chunk in idx.chunks(256) {
+        let pixels: Vec<f32> = chunk.iter().flat_map(|&i| test.image(i).iter().map(|&p| p as f32 * U8_SCALE)).collect();
+        local.extend(model.model.run(&pixels)?.probabilities);
+        progress.advance(chunk.len() as u64);
+    }
+    progress.finish();
+    let labels: Vec<usize> = idx.iter().map(|&i| test.labels[i] as usize).collect();
+    let local_pred = argmax_rows(&local, k);
+    let local_accuracy = share(local_pred.iter().zip(&labels).filter(|(p, l)| p == l).count(), idx.len());
+
+    let mut reports = Vec::new();
+    for &p in &cfg.protocols {
+        progress.start(&format!("querying over {}", p.name()), Some(idx.len() as u64));
+        let r = run_protocol(p, cfg, &url, &agent, test, &idx, k, &local, &labels, progress);
+        progress.finish();
+        reports.push(r?);
+    }
+    let passed = reports.iter().all(|r| r.failed_requests == 0 && r.disagreements == 0);
+    Ok(QueryReport {
+        url,
+        model: cfg.model.clone(),
+        model_sha256: model.sha256.clone(),
+        server_sha256_matches,
+        images: idx.len(),
+        batch: cfg.batch,
+        concurrency: cfg.concurrency,
+        local_accuracy,
+        protocols: reports,
+        passed,
+    })
+}
+
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).max_idle_connections_per_host(64).build(),
+    )
+}
+
+/// Compares the local file's sha256 with the one the server announces (KServe model metadata).
+fn check_digest(agent: &ureq::Agent, url: &str, name: &str, model: &ServedModel) -> Result<Option<bool>> {
+    let resp = agent
+        .get(format!("{url}/v2/models/{name}"))
+        .call()
+        .with_context(|| format!("cannot reach `{url}`: is `emnist serve` running there?"))?;
+    if resp.status().as_u16() == 404 {
+        bail!("the server at `{url}` does not serve a model named `{name}`: pass the name it serves with `--name`");
+    }
+    let mut resp = resp;
+    let meta: Value = match resp.body_mut().with_config().limit(1 << 20).read_to_vec() {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        Err(_) => return Ok(None),
+    };
+    match meta.pointer("/parameters/sha256").and_then(Value::as_str) {
+        Some(s) if s == model.sha256 => Ok(Some(true)),
+        Some(s) => bail!(
+            "the server serves a different model (sha256 {}…) than `{}` (sha256 {}…): pass the file it serves with `--model`",
+            &s[..s.len().min(12)],
+            model.path.display(),
+            &model.sha256[..12]
+        ),
+        None => Ok(None),
+    }
+}
+
+struct Answer {
+    chunk: usize,
+    latency_s: f64,
+    result: Result<Vec<f32>, String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_protocol(
+    p: Protocol,
+    cfg: &QueryConfig,
+    url: &str,
+    agent: &ureq::Agent,
+    test: &Part,
+    idx: &[usize],
+    k: usize,
+    local: &[f32],
+    labels: &[usize],
+    progress: &dyn Progress,
+) -> Result<ProtocolReport> {
+    let chunks: Vec<&[usize]> = idx.chunks(cfg.batch).collect();
+    let next = AtomicUsize::new(0);
+    let answers = Mutex::new(Vec::with_capacity(chunks.len()));
+    let t0 = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..cfg.concurrency.min(chunks.len()) {
+            s.spawn(|| loop {
+                let c = next.fetch_add(1, Ordering::Relaxed);
+                let Some(chunk) = chunks.get(c) else { break };
+                let pixels: Vec<u8> = chunk.iter().flat_map(|&i| test.image(i).iter().copied()).collect();
+                let t = Instant::now();
+                let result = send(p, agent, url, &cfg.name, &pixels, chunk.len(), k);
+                let latency_s = t.elapsed().as_secs_f64();
+                progress.advance(chunk.len() as u64);
+                answers.lock().unwrap_or_else(|e| e.into_inner()).push(Answer { chunk: c, latency_s, result });
+            });
+        }
+    });
+    let seconds = t0.elapsed().as_secs_f64();
+    let answers = answers.into_inner().unwrap_or_else(|e| e.into_inner());
+    let (mut failed, mut first_error) = (0, None);
+    let (mut correct, mut agree, mut answered, mut max_abs_diff) = (0, 0, 0, 0.0f64);
+    let mut latencies: Vec<f64> = Vec::with_capacity(answers.len());
+    for a in &answers {
+        latencies.push(a.latency_s * 1e3);
+        let probs = match &a.result {
+            Ok(p) => p,
+            Err(e) => {
+                failed += 1;
+                first_error.get_or_insert_with(|| e.clone());
+                continue;
+            }
+        };
+        let start = a.chunk * cfg.batch;
+        let want = &local[start * k..(start + chunks[a.chunk].len()) * k];
+        max_abs_diff = probs.iter().zip(want).fold(max_abs_diff, |m, (a, b)| m.max((a - b).abs() as f64));
+        let got = argmax_rows(probs, k);
+        let expect = argmax_rows(want, k);
+        for (j, (g, e)) in got.iter().zip(&expect).enumerate() {
+            answered += 1;
+            agree += usize::from(g == e);
+            correct += usize::from(*g == labels[start + j]);
+        }
+    }
+    let images = idx.len();
+    Ok(ProtocolReport {
+        protocol: p,
+        requests: chunks.len(),
+        images,
+        failed_requests: failed,
+        first_error,
+        accuracy: share(correct, answered),
+        agreement: share(agree, images),
+        disagreements: images - agree,
+        max_abs_diff,
+        seconds,
+        images_per_s: answered as f64 / seconds,
+        requests_per_s: chunks.len() as f64 / seconds,
+        latency: percentiles(latencies),
+    })
+}
+
+fn share(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Nearest-rank percentiles of latencies in ms.
+pub fn percentiles(mut ms: Vec<f64>) -> Latency {
+    if ms.is_empty() {
+        return Latency { p50_ms: 0.0, p90_ms: 0.0, p99_ms: 0.0, max_ms: 0.0, mean_ms: 0.0 };
+    }
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((q * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
+    Latency { p50_ms: at(0.5), p90_ms: at(0.9), p99_ms: at(0.99), max_ms: ms[ms.len() - 1], mean_ms: ms.iter().sum::<f64>() / ms.len() as f64 }
+}
+
+/// One request of `n` images over protocol `p`; the answer's probabilities, `n × k`.
+fn send(p: Protocol, agent: &ureq::Agent, url: &str, name: &str, pixels: &[u8], n: usize, k: usize) -> Result<Vec<f32>, String> {
+    let (target, content_type, body) = match p {
+        Protocol::Graphpipe => {
+            let t = InputTensor { shape: vec![n as i64, SIDE as i64, SIDE as i64], values: Values::U8(pixels.to_vec()) };
+            (format!("{url}/"), "application/octet-stream", graphpipe::encode_infer_request(&t, &["probabilities"]))
+        }
+        Protocol::Tfserving => {
+            let instances: Vec<Vec<Vec<f32>>> = pixels
+                .chunks(PIXELS)
+                .map(|im| im.chunks(SIDE).map(|row| row.iter().map(|&v| v as f32 * U8_SCALE).collect()).collect())
+                .collect();
+            (format!("{url}/v1/models/{name}:predict"), "application/json", json!({ "instances": instances }).to_string().into_bytes())
+        }
+        Protocol::Kserve => {
+            let body = json!({
+                "inputs": [{ "name": "image", "shape": [n, PIXELS], "datatype": "UINT8", "data": pixels }],
+                "outputs": [{ "name": "probabilities" }],
+            });
+            (format!("{url}/v2/models/{name}/infer"), "application/json", body.to_string().into_bytes())
+        }
+    };
+    let mut resp = agent.post(&target).header("Content-Type", content_type).send(&body[..]).map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let header_length =
+        resp.headers().get(kserve::HEADER_LENGTH).and_then(|v| v.to_str().ok()).and_then(|s| s.parse::<usize>().ok());
+    let bytes = resp.body_mut().with_config().limit(256 << 20).read_to_vec().map_err(|e| e.to_string())?;
+    let probs = match p {
+        Protocol::Graphpipe => {
+            let (outs, errs) = graphpipe::decode_infer_response(&bytes).map_err(|e| format!("HTTP {status}: {e}"))?;
+            if let Some(e) = errs.first() {
+                return Err(format!("HTTP {status}: {}", e.message));
+            }
+            outs.into_iter().next().map(|t| t.values).ok_or_else(|| format!("HTTP {status}: no output tensor"))?
+        }
+        _ if status != 200 => return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)]))),
+        Protocol::Tfserving => {
+            let v: Value = serde_json::from_slice(&bytes).map_err(|e| format!("the answer is not JSON: {e}"))?;
+            tfserving::read_probabilities(&v, n, k)?
+        }
+        Protocol::Kserve => kserve::read_output(&bytes, header_length, "probabilities")?.1,
+    };
+    if probs.len() != n * k {
+        return Err(format!("{} probabilities came back for {n} images of {k} classes", probs.len()));
+    }
+    Ok(probs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let l = percentiles((1..=100).map(f64::from).collect());
+        assert_eq!((l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms), (50.0, 90.0, 99.0, 100.0));
+        assert_eq!(percentiles(vec![3.0]).p99_ms, 3.0);
+    }
+}

@@ -1,0 +1,141 @@
+//! Dynamic batching: requests queue their images; one task coalesces what arrives within
+//! `--batch-timeout-us` (and whatever queued while every worker was busy) into one model call
+//! of at most `--max-batch` images, run on a blocking worker, and hands each request its rows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::time::Instant;
+
+use super::metrics::Metrics;
+use crate::onnx::TractModel;
+use crate::protocol::tensor::Images;
+use crate::protocol::Outputs;
+
+/// How batches form.
+#[derive(Debug, Clone)]
+pub struct BatchConfig {
+    /// Most images in one model call (a larger request runs alone, whole).
+    pub max_batch: usize,
+    /// How long the first request of a batch waits for company; zero batches only what queued.
+    pub timeout: Duration,
+    /// Model calls that may run at once.
+    pub workers: usize,
+}
+
+struct Job {
+    images: Images,
+    reply: oneshot::Sender<Result<Outputs, String>>,
+}
+
+/// The handle requests use; cheap to clone.
+#[derive(Clone)]
+pub struct Batcher {
+    tx: mpsc::UnboundedSender<Job>,
+}
+
+impl Batcher {
+    /// Starts the batching task on the current tokio runtime.
+    pub fn start(model: Arc<TractModel>, cfg: BatchConfig, metrics: Arc<Metrics>) -> Batcher {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(rx, model, cfg, metrics));
+        Batcher { tx }
+    }
+
+    /// Runs `images` through the model, batched with whatever else is waiting.
+    pub async fn infer(&self, images: Images) -> Result<Outputs, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Job { images, reply }).map_err(|_| "the server is shutting down".to_string())?;
+        rx.await.map_err(|_| "inference failed".to_string())?
+    }
+}
+
+async fn run(mut rx: mpsc::UnboundedReceiver<Job>, model: Arc<TractModel>, cfg: BatchConfig, metrics: Arc<Metrics>) {
+    let workers = Arc::new(Semaphore::new(cfg.workers.max(1)));
+    let max = cfg.max_batch.max(1);
+    let mut pending: Option<Job> = None;
+    loop {
+        let first = match pending.take() {
+            Some(j) => j,
+            None => match rx.recv().await {
+                Some(j) => j,
+                None => break,
+            },
+        };
+        let mut rows = first.images.n;
+        let mut jobs = vec![first];
+        let deadline = Instant::now() + cfg.timeout;
+        while rows < max && pending.is_none() {
+            let next = if cfg.timeout.is_zero() {
+                rx.try_recv().ok()
+            } else {
+                tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten()
+            };
+            match next {
+                Some(j) => add(&mut jobs, &mut rows, &mut pending, j, max),
+                None => break,
+            }
+        }
+        let Ok(permit) = workers.clone().acquire_owned().await else { break };
+        // Whatever queued while every worker was busy joins this batch.
+        while rows < max && pending.is_none() {
+            match rx.try_recv() {
+                Ok(j) => add(&mut jobs, &mut rows, &mut pending, j, max),
+                Err(_) => break,
+            }
+        }
+        let model = model.clone();
+        let metrics = metrics.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            run_batch(&model, jobs, rows, &metrics);
+        });
+    }
+}
+
+fn add(jobs: &mut Vec<Job>, rows: &mut usize, pending: &mut Option<Job>, j: Job, max: usize) {
+    if *rows + j.images.n > max {
+        *pending = Some(j);
+    } else {
+        *rows += j.images.n;
+        jobs.push(j);
+    }
+}
+
+/// One model call for all `jobs`; each gets its own rows back.
+fn run_batch(model: &TractModel, jobs: Vec<Job>, rows: usize, metrics: &Metrics) {
+    let classes = model.classes();
+    let result = if jobs.len() == 1 {
+        model.run(&jobs[0].images.pixels)
+    } else {
+        let mut pixels = Vec::with_capacity(rows * crate::data::PIXELS);
+        for j in &jobs {
+            pixels.extend_from_slice(&j.images.pixels);
+        }
+        model.run(&pixels)
+    };
+    metrics.batch(rows);
+    match result {
+        Ok(out) => {
+            let mut row = 0;
+            for j in jobs {
+                let n = j.images.n;
+                let span = row * classes..(row + n) * classes;
+                let _ = j.reply.send(Ok(Outputs {
+                    n,
+                    classes,
+                    logits: out.logits[span.clone()].to_vec(),
+                    probabilities: out.probabilities[span].to_vec(),
+                }));
+                row += n;
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), rows, "model call failed");
+            for j in jobs {
+                let _ = j.reply.send(Err(format!("inference failed: {e}")));
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! GraphPipe over HTTP: flatbuffers `Request`s POSTed to `/`. Errors travel in the
+//! `InferResponse`'s `errors` (code = HTTP status), with a 4xx/5xx status as well.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, Shared};
+use crate::protocol::graphpipe::{self as gp, ErrorOut, IoMetadata, Metadata, Request, TensorIn, TensorOut, Type};
+use crate::protocol::tensor::{check_input_names, select_outputs, InputError, EXPECTED_SHAPES, INPUT, OUTPUTS};
+
+pub async fn handle(State(state): State<Shared>, body: Bytes) -> Response {
+    let result = match gp::decode_request(&body) {
+        Err(e) => Err(ApiError { status: StatusCode::BAD_REQUEST, message: e.to_string() }),
+        Ok(Request::Metadata) => return flatbuffer(StatusCode::OK, gp::encode_metadata_response(&metadata(&state))),
+        Ok(Request::Infer(req)) => infer(&state, req).await,
+    };
+    match result {
+        Ok(outputs) => flatbuffer(StatusCode::OK, gp::encode_infer_response(&outputs, &[])),
+        Err(e) => {
+            let err = ErrorOut { code: e.status.as_u16() as i64, message: e.message };
+            flatbuffer(e.status, gp::encode_infer_response(&[], &[err]))
+        }
+    }
+}
+
+async fn infer(state: &Shared, req: gp::InferRequest) -> Result<Vec<TensorOut>, ApiError> {
+    let bad = ApiError::bad_request;
+    check_input_names(&req.input_names).map_err(bad)?;
+    let outputs = select_outputs(&req.output_names).map_err(bad)?;
+    let tensor = match req.inputs.as_slice() {
+        [] => return Err(bad(InputError::Missing)),
+        [TensorIn::Values(t)] => t,
+        [TensorIn::Unsupported { type_name }] => return Err(bad(InputError::Type(type_name.clone()))),
+        many => return Err(bad(InputError::TooMany(many.len()))),
+    };
+    let out = state.infer(tensor).await?;
+    Ok(outputs
+        .into_iter()
+        .map(|i| TensorOut { shape: vec![out.n as i64, out.classes as i64], values: out.get(i).to_vec() })
+        .collect())
+}
+
+fn metadata(state: &Shared) -> Metadata {
+    let k = state.model.classes() as i64;
+    let out = |name: &str, what: &str| IoMetadata { name: name.into(), description: what.into(), shape: vec![-1, k], type_: Type::Float32 };
+    Metadata {
+        name: state.name.clone(),
+        version: state.version(),
+        server: format!("emnist {}", env!("CARGO_PKG_VERSION")),
+        description: format!(
+            "{} classes ({}); input `{INPUT}` float32 in [0, 1] or uint8 0..255, shape {EXPECTED_SHAPES}",
+            k,
+            state.model.architecture().unwrap_or_else(|| "model".into())
+        ),
+        inputs: vec![IoMetadata {
+            name: INPUT.into(),
+            description: "upright 28x28 grey images, light ink on dark".into(),
+            shape: vec![-1, 1, 28, 28],
+            type_: Type::Float32,
+        }],
+        outputs: vec![out(OUTPUTS[0], "class scores before softmax"), out(OUTPUTS[1], "class probabilities")],
+    }
+}
+
+fn flatbuffer(status: StatusCode, bytes: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+}

@@ -1,0 +1,102 @@
+//! KServe v2 / Open Inference Protocol: server and model metadata, health, and `infer` (JSON
+//! tensors, or Triton's binary tensor data extension), under `/v2`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::{ApiError, Shared};
+use crate::protocol::kserve::{infer_response, parse_infer, HEADER_LENGTH};
+use crate::protocol::tensor::{INPUT, OUTPUTS};
+
+pub async fn server_metadata() -> Json<Value> {
+    Json(json!({ "name": "emnist", "version": env!("CARGO_PKG_VERSION"), "extensions": ["binary_tensor_data"] }))
+}
+
+pub async fn live() -> Json<Value> {
+    Json(json!({ "live": true }))
+}
+
+pub async fn ready() -> Json<Value> {
+    Json(json!({ "ready": true }))
+}
+
+/// What follows `/v2/models/`: `{name}[/versions/{v}][/{action}]`.
+fn parse<'a>(state: &Shared, rest: &'a str) -> Result<&'a str, ApiError> {
+    let (name, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    state.check_name(name)?;
+    let tail = match tail.strip_prefix("versions/") {
+        Some(v) => {
+            let (version, after) = v.split_once('/').unwrap_or((v, ""));
+            if version != state.version() {
+                return Err(ApiError::not_found(format!("model `{name}` has version `{}` only, not `{version}`", state.version())));
+            }
+            after
+        }
+        None => tail,
+    };
+    Ok(tail)
+}
+
+pub async fn get(State(state): State<Shared>, Path(rest): Path<String>) -> Result<Json<Value>, ApiError> {
+    match parse(&state, &rest)? {
+        "" => Ok(Json(metadata(&state))),
+        "ready" => Ok(Json(json!({ "name": state.name, "ready": true }))),
+        other => Err(ApiError::not_found(format!("no model route `{other}`: use `ready`, or POST `infer`"))),
+    }
+}
+
+pub async fn post(State(state): State<Shared>, Path(rest): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    match infer(&state, &rest, &headers, &body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn infer(state: &Shared, rest: &str, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
+    match parse(state, rest)? {
+        "infer" => {}
+        other => return Err(ApiError::not_found(format!("no model route `{other}` for POST: use `infer`"))),
+    }
+    let header_length = match headers.get(HEADER_LENGTH) {
+        None => None,
+        Some(v) => Some(v.to_str().ok().and_then(|s| s.trim().parse::<usize>().ok()).ok_or_else(|| ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: "`Inference-Header-Content-Length` is not a byte count".into(),
+        })?),
+    };
+    let parsed = parse_infer(body, header_length).map_err(ApiError::bad_request)?;
+    let out = state.infer(&parsed.input).await?;
+    let (json, binary) = infer_response(&state.name, &state.version(), &parsed, &out);
+    if binary.is_empty() {
+        return Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response());
+    }
+    let length = HeaderValue::from(json.len());
+    let mut all = json;
+    all.extend_from_slice(&binary);
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")), (header::HeaderName::from_static(HEADER_LENGTH), length)], all)
+        .into_response())
+}
+
+fn metadata(state: &Shared) -> Value {
+    let k = state.model.classes() as i64;
+    let outputs: Vec<Value> = OUTPUTS.iter().map(|o| json!({ "name": o, "datatype": "FP32", "shape": [-1, k] })).collect();
+    json!({
+        "name": state.name,
+        "versions": [state.version()],
+        "platform": "onnx",
+        "inputs": [{ "name": INPUT, "datatype": "FP32", "shape": [-1, 1, 28, 28] }],
+        "outputs": outputs,
+        "parameters": {
+            "sha256": state.model.sha256,
+            "architecture": state.model.architecture().unwrap_or_default(),
+            "test_accuracy": state.model.test_accuracy(),
+            "dataset": state.model.metadata.get("dataset").cloned().unwrap_or_default(),
+            "classes": k,
+        },
+        "class_names": state.model.class_names,
+    })
+}
