@@ -150,6 +150,9 @@ fn binary_values(datatype: &str, shape: &[i64], bytes: &[u8]) -> Result<Values, 
 }
 
 fn json_values(datatype: &str, data: &Value) -> Result<Values, InputError> {
+    if !matches!(datatype, "UINT8" | "FP32" | "FP64") {
+        return Err(InputError::Type(datatype.to_string()));
+    }
     let mut flat = Vec::new();
     collect_numbers(data, &mut flat, 0)?;
     match datatype {

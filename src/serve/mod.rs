@@ -105,6 +105,11 @@ impl AppState {
         self.batcher.infer(images).await.map_err(|m| ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, message: m })
     }
 
+    /// Requests being handled now.
+    pub fn inflight(&self) -> usize {
+        self.inflight.load(Ordering::Acquire)
+    }
+
     /// The model's version string: the first 12 hex digits of its sha256.
     pub fn version(&self) -> String {
         self.model.sha256[..12].to_string()

@@ -9,81 +9,12 @@ use serde_json::Value;
 use emnist::data::synthetic::{generate, SyntheticConfig};
 use emnist::data::{ClassTable, Dataset, Part};
 use emnist::model::forward::Network;
-use emnist::model::record::{self, DatasetRef, FinalMetrics, ModelRecord, TrainSettings, Versions, RECORD_VERSION};
-use emnist::model::weights::{Tensor, Weights};
+use emnist::model::weights::Weights;
 use emnist::model::{Architecture, ModelSpec};
 use emnist::onnx::{parity, TractModel};
 use emnist::progress::Silent;
-use emnist::rng::Rng;
 
-use crate::common::{emnist_cmd, fixture};
-
-/// Small versions of the three architectures (all their operators, little arithmetic).
-fn small_architectures() -> Vec<Architecture> {
-    vec![
-        Architecture::Linear,
-        Architecture::Dnn { hidden: vec![32, 16] },
-        Architecture::Cnn { channels: vec![4, 8], hidden: 16, dropout: 0.25 },
-    ]
-}
-
-/// A run directory as `emnist train` leaves it (model.json + model.safetensors), with weights
-/// drawn from `seed`: uniform in ±2^-k, exact in binary, so every platform gets the same bits.
-fn hand_built_run(dir: &Path, arch: Architecture, classes: ClassTable, seed: u64, ds: Option<&Dataset>) -> (ModelRecord, Weights) {
-    let spec = ModelSpec::new(arch, classes);
-    let tensors = spec
-        .parameters()
-        .into_iter()
-        .enumerate()
-        .map(|(i, (name, shape))| {
-            let fan_in: usize = shape[1..].iter().product::<usize>().max(1);
-            let scale = 2.0f32.powi(-((fan_in as f32).log2() / 2.0).floor() as i32);
-            let mut rng = Rng::derive(seed, 0x0_11c5, i as u64);
-            let values = (0..shape.iter().product()).map(|_| (rng.uniform() - 0.5) * 2.0 * scale).collect();
-            Tensor { name, shape, values }
-        })
-        .collect();
-    let weights = Weights { tensors };
-    let record = ModelRecord {
-        format_version: RECORD_VERSION,
-        parameters: spec.parameter_count(),
-        dataset: DatasetRef {
-            name: ds.map_or("hand-built test model (no dataset)".into(), |d| d.info.name.clone()),
-            split: None,
-            fingerprint: ds.map_or("0000000000000000".into(), record::fingerprint),
-            train_images: ds.map_or(0, |d| d.train.len()),
-            test_images: ds.map_or(0, |d| d.test.len()),
-            synthetic: true,
-        },
-        training: TrainSettings {
-            learning_rate: 0.001,
-            batch_size: 128,
-            epochs: 0,
-            seed,
-            class_weights: "none".into(),
-            eval_every: 1,
-            eval_fraction: 0.05,
-            device: "cpu".into(),
-            threads: 1,
-        },
-        metrics: FinalMetrics {
-            test_loss: 4.0,
-            test_accuracy: 0.25,
-            balanced_accuracy: 0.25,
-            per_class_accuracy: vec![0.25; spec.classes.len()],
-            top_confusions: Vec::new(),
-            steps: 0,
-            epochs_completed: 0,
-        },
-        wall_time_s: 0.0,
-        versions: Versions { emnist: "test".into(), tch: "none".into(), libtorch: "none".into() },
-        spec,
-    };
-    std::fs::create_dir_all(dir).unwrap();
-    record.write(&dir.join("model.json")).unwrap();
-    weights.write(&dir.join("model.safetensors")).unwrap();
-    (record, weights)
-}
+use crate::common::{emnist_cmd, fixture, hand_built_run, small_architectures};
 
 /// Writes a dataset as a plain idx folder, so the binary loads exactly these images (and the
 /// fingerprint in model.json matches).

@@ -5,5 +5,6 @@ mod data;
 mod download;
 mod explore;
 mod export;
+mod serve;
 #[cfg(feature = "train")]
 mod train;

@@ -1,0 +1,75 @@
+# Shared by bench/serve_vs_flask.sh and bench/serve_protocols.sh (sourced, not run).
+# Servers are started under `timeout` so that nothing outlives the benchmark even if the trap
+# does not run; `stop_servers` (the EXIT trap) sends SIGTERM, then SIGKILL to what is left.
+
+SERVER_PIDS=()
+
+# start_server NAME LOGFILE CMD... : starts CMD in the background (bounded by SERVER_LIFETIME s).
+start_server() {
+  local name=$1 log=$2
+  shift 2
+  timeout --signal=TERM --kill-after=5 "${SERVER_LIFETIME:-900}" "$@" >"$log" 2>&1 &
+  local pid=$!
+  SERVER_PIDS+=("$pid")
+  eval "PID_$name=$pid"
+}
+
+# The server process itself (the child of `timeout`), for CPU accounting.
+server_child() {
+  local child
+  child=$(ps -o pid= --ppid "$1" | head -1 | tr -d ' ')
+  echo "${child:-$1}"
+}
+
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  stat=${stat##*) }
+  # Fields after the command: state is 1st, utime 12th, stime 13th.
+  set -- $stat
+  echo "$(( ${12} + ${13} )) $(getconf CLK_TCK)" | awk '{printf "%.3f", $1 / $2}'
+}
+
+stop_servers() {
+  local p
+  for p in "${SERVER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    local alive=0
+    for p in "${SERVER_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && return 0
+    sleep 0.1
+  done
+  for p in "${SERVER_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+}
+
+# wait_http_200 URL BODY_FILE CONTENT_TYPE [SECONDS]: POSTs until the answer is 200.
+wait_http_200() {
+  local url=$1 body=$2 ct=$3 limit=${4:-60} code
+  for _ in $(seq $((limit * 5))); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -X POST -H "Content-Type: $ct" --data-binary "@$body" "$url" || true)
+    [ "$code" = 200 ] && return 0
+    sleep 0.2
+  done
+  echo "no 200 from $url after ${limit}s (last status: $code)" >&2
+  return 1
+}
+
+# run_wrk LABEL URL BODY_FILE CONTENT_TYPE DURATION RESULT_FILE SERVER_PID [EXTRA_HEADER]
+# RESULT_FILE empty: a warm-up whose figures are not kept. Otherwise wrk's result line goes
+# there, and the server's CPU seconds during the run and the 1-minute load average after it go
+# to RESULT_FILE.cpu (one JSON line each, same order). wrk's own report: $OUT/wrk-LABEL.txt.
+run_wrk() {
+  local label=$1 url=$2 body=$3 ct=$4 dur=$5 result=$6 spid=$7 extra=${8:-}
+  local secs=${dur%s} cpu0 cpu1
+  cpu0=$(cpu_seconds "$spid")
+  LABEL=$label BODY_FILE=$body CONTENT_TYPE=$ct RESULT_FILE=$result EXTRA_HEADER=$extra \
+    timeout $((secs + 30)) wrk -t"${WRK_THREADS:-2}" -c"${CONNS:-32}" -d"$dur" --timeout 10s --latency \
+    -s bench/wrk_post.lua "$url" >"$OUT/wrk-$label.txt" 2>&1 \
+    || { echo "wrk failed for $label:"; cat "$OUT/wrk-$label.txt"; return 1; }
+  cpu1=$(cpu_seconds "$spid")
+  if [ -n "$result" ]; then
+    printf '{"label":"%s","server_cpu_s":%s,"load1":%s}\n' "$label" \
+      "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.3f", b - a}')" "$(cut -d' ' -f1 /proc/loadavg)" >>"$result.cpu"
+  fi
+}

@@ -1,0 +1,40 @@
+//! Arbitrary bytes as a TensorFlow Serving predict body and as a KServe v2 infer body, then the
+//! shared input validation the server runs before the model. KServe bodies are tried as plain
+//! JSON (no `Inference-Header-Content-Length`) and with two header lengths: the first byte's
+//! value, and the length of the leading JSON value, which is what a client sends with Triton's
+//! binary extension, so the bytes after it reach the binary tensor reader. Errors are expected;
+//! panics, hangs and runaway allocations are bugs.
+
+#![no_main]
+
+use emnist::protocol::kserve::parse_infer;
+use emnist::protocol::tensor::to_images;
+use emnist::protocol::tfserving::parse_predict;
+use libfuzzer_sys::fuzz_target;
+
+/// Bytes taken by the first JSON value in `data` (with leading whitespace), if it parses.
+fn json_prefix(data: &[u8]) -> Option<usize> {
+    let mut values = serde_json::Deserializer::from_slice(data).into_iter::<serde::de::IgnoredAny>();
+    match values.next() {
+        Some(Ok(_)) => Some(values.byte_offset()),
+        _ => None,
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(r) = parse_predict(data) {
+        let _ = to_images(&r.input);
+    }
+    let mut lengths = vec![None];
+    if let Some(&b) = data.first() {
+        lengths.push(Some(b as usize));
+    }
+    if let Some(n) = json_prefix(data).filter(|&n| n < data.len()) {
+        lengths.push(Some(n));
+    }
+    for header_length in lengths {
+        if let Ok(p) = parse_infer(data, header_length) {
+            let _ = to_images(&p.input);
+        }
+    }
+});

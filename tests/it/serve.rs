@@ -1,0 +1,449 @@
+//! `emnist serve` and `emnist query`: the router in-process (every protocol agrees with tract on
+//! the same file, a battery of bad inputs gets 4xx and leaves the server working, batching,
+//! back-pressure, timeouts, metrics), then the real binary on a socket (graceful shutdown, query).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use emnist::data::{ClassTable, Part, PIXELS};
+use emnist::model::Architecture;
+use emnist::onnx::{graph, ServedModel, TractModel};
+use emnist::protocol::graphpipe::{self as gp, fb};
+use emnist::protocol::tensor::{InputTensor, Values, U8_SCALE};
+use emnist::serve::{router, AppState, ServeConfig};
+
+use crate::common::{emnist_cmd, fixture, hand_built_run};
+
+/// Writes a small hand-built DNN (10 classes) as ONNX and returns its path.
+fn model_file(dir: &Path, seed: u64) -> PathBuf {
+    let run = dir.join(format!("dnn-{seed}"));
+    let (record, weights) = hand_built_run(&run, Architecture::Dnn { hidden: vec![32, 16] }, ClassTable::numbered(10), seed, None);
+    let model = graph::build_model(&record, &weights, graph::DEFAULT_OPSET).unwrap();
+    let path = dir.join(format!("dnn-{seed}.onnx"));
+    std::fs::write(&path, graph::encode(&model)).unwrap();
+    path
+}
+
+struct App {
+    router: axum::Router,
+    state: Arc<AppState>,
+    tract: TractModel,
+}
+
+fn app(model: &Path, configure: impl FnOnce(&mut ServeConfig)) -> App {
+    let mut cfg = ServeConfig::new(model.to_path_buf());
+    configure(&mut cfg);
+    let served = ServedModel::load(model).unwrap();
+    let tract = served.model.clone();
+    let state = AppState::new(served, &cfg);
+    App { router: router(state.clone(), cfg.max_body, cfg.request_timeout), state, tract }
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+async fn call(app: &App, method: &str, path: &str, headers: &[(&str, String)], body: Vec<u8>) -> Answer {
+    let mut req = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    let resp = app.router.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap().to_vec();
+    Answer { status, headers, body }
+}
+
+async fn get(app: &App, path: &str) -> Answer {
+    call(app, "GET", path, &[], Vec::new()).await
+}
+
+async fn post_json(app: &App, path: &str, body: &Value) -> Answer {
+    call(app, "POST", path, &[("content-type", "application/json".into())], body.to_string().into_bytes()).await
+}
+
+fn test_images() -> Part {
+    let ds = emnist::data::source::load(
+        &emnist::data::source::LoadConfig { data: Some(fixture("mnist-style")), cache: false, cache_dir: None, ..Default::default() },
+        &emnist::progress::Silent,
+    )
+    .unwrap()
+    .dataset;
+    ds.test
+}
+
+fn pixels(part: &Part, n: usize) -> Vec<u8> {
+    (0..n).flat_map(|i| part.image(i % part.len()).to_vec()).collect()
+}
+
+fn local(tract: &TractModel, px: &[u8]) -> Vec<f32> {
+    let x: Vec<f32> = px.iter().map(|&p| p as f32 * U8_SCALE).collect();
+    tract.run(&x).unwrap().probabilities
+}
+
+fn close(a: &[f32], b: &[f32], tol: f32) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_protocol_answers_like_tract_on_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&model_file(dir.path(), 3), |_| {});
+    let test = test_images();
+    let px = pixels(&test, 5);
+    let want = local(&app.tract, &px);
+    let floats: Vec<f32> = px.iter().map(|&p| p as f32 * U8_SCALE).collect();
+
+    // GraphPipe: uint8 [5, 28, 28] and float32 [5, 1, 28, 28], outputs in the order asked.
+    for (t, names) in [
+        (InputTensor { shape: vec![5, 28, 28], values: Values::U8(px.clone()) }, vec!["probabilities", "logits"]),
+        (InputTensor { shape: vec![5, 1, 28, 28], values: Values::F32(floats.clone()) }, vec![]),
+    ] {
+        let a = call(&app, "POST", "/", &[], gp::encode_infer_request(&t, &names)).await;
+        assert_eq!(a.status, StatusCode::OK);
+        let (outs, errs) = gp::decode_infer_response(&a.body).unwrap();
+        assert!(errs.is_empty());
+        assert_eq!(outs.len(), 2);
+        let probs = if names.is_empty() { &outs[1] } else { &outs[0] };
+        assert_eq!(probs.shape, vec![5, 10]);
+        assert!(close(&probs.values, &want, 1e-6));
+    }
+    let meta = gp::decode_metadata_response(&call(&app, "POST", "/", &[], gp::encode_metadata_request()).await.body).unwrap();
+    assert_eq!(meta.inputs[0].name, "image");
+    assert_eq!(meta.outputs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["logits", "probabilities"]);
+    assert_eq!(meta.outputs[1].shape, vec![-1, 10]);
+
+    // TF-Serving: row format with [784] instances, columnar with a named [5, 28, 28] tensor.
+    let rows: Vec<&[f32]> = floats.chunks(PIXELS).collect();
+    let a = post_json(&app, "/v1/models/emnist:predict", &json!({ "instances": rows })).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let got = emnist::protocol::tfserving::read_probabilities(&a.json(), 5, 10).unwrap();
+    assert!(close(&got, &want, 1e-6));
+    let grid: Vec<Vec<&[f32]>> = rows.iter().map(|r| r.chunks(28).collect()).collect();
+    let a = post_json(&app, "/v1/models/emnist/versions/1:predict", &json!({ "inputs": { "image": grid } })).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()["outputs"]["logits"].as_array().unwrap().len(), 5);
+    assert!(close(&emnist::protocol::tfserving::read_probabilities(&a.json(), 5, 10).unwrap(), &want, 1e-6));
+    assert_eq!(get(&app, "/v1/models/emnist").await.json()["model_version_status"][0]["state"], "AVAILABLE");
+    let m = get(&app, "/v1/models/emnist/metadata").await.json();
+    assert_eq!(m["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]["image"]["dtype"], "DT_FLOAT");
+
+    // KServe v2: UINT8 JSON, FP32 nested JSON, and the binary extension both ways.
+    let a = post_json(
+        &app,
+        "/v2/models/emnist/infer",
+        &json!({ "id": "q1", "inputs": [{ "name": "image", "shape": [5, 784], "datatype": "UINT8", "data": px }] }),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let v = a.json();
+    assert_eq!((v["id"].as_str(), v["outputs"][1]["name"].as_str()), (Some("q1"), Some("probabilities")));
+    let (shape, got) = emnist::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap();
+    assert_eq!(shape, vec![5, 10]);
+    assert!(close(&got, &want, 1e-6));
+    let header = json!({
+        "inputs": [{ "name": "image", "shape": [5, 1, 28, 28], "datatype": "FP32", "parameters": { "binary_data_size": floats.len() * 4 } }],
+        "outputs": [{ "name": "probabilities", "parameters": { "binary_data": true } }],
+    })
+    .to_string();
+    let mut body = header.clone().into_bytes();
+    body.extend(floats.iter().flat_map(|f| f.to_le_bytes()));
+    let a = call(&app, "POST", "/v2/models/emnist/infer", &[("inference-header-content-length", header.len().to_string())], body).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", String::from_utf8_lossy(&a.body));
+    let n: usize = a.headers["inference-header-content-length"].to_str().unwrap().parse().unwrap();
+    assert!(close(&emnist::protocol::kserve::read_output(&a.body, Some(n), "probabilities").unwrap().1, &want, 1e-6));
+    for path in ["/v2/health/live", "/v2/health/ready", "/v2/models/emnist/ready"] {
+        assert_eq!(get(&app, path).await.status, StatusCode::OK, "{path}");
+    }
+    let m = get(&app, "/v2/models/emnist").await.json();
+    assert_eq!(m["parameters"]["sha256"], app.state.model.sha256);
+    assert_eq!(m["outputs"][1]["shape"], json!([-1, 10]));
+    assert_eq!(get(&app, "/v2").await.json()["extensions"], json!(["binary_tensor_data"]));
+    let version = app.state.version();
+    assert_eq!(get(&app, &format!("/v2/models/emnist/versions/{version}/ready")).await.status, StatusCode::OK);
+}
+
+/// A GraphPipe request with a tensor of any type, shape and data, built field by field.
+fn graphpipe_raw(type_: fb::Type, shape: Vec<i64>, data: Vec<u8>, inputs: usize, output_names: Vec<String>) -> Vec<u8> {
+    let tensor = fb::Tensor { type_, shape: Some(shape), data: Some(data), string_val: None };
+    let req = fb::Request {
+        req: Some(fb::Req::InferRequest(Box::new(fb::InferRequest {
+            config: None,
+            input_names: None,
+            input_tensors: Some(vec![tensor; inputs]),
+            output_names: Some(output_names),
+        }))),
+    };
+    planus::Builder::new().finish(&req, None).to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_inputs_get_clear_4xx_and_the_server_keeps_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&model_file(dir.path(), 4), |c| c.max_body = 1 << 20);
+    let f32s = |v: f32, n: usize| -> Vec<u8> { (0..n).flat_map(|_| v.to_le_bytes()).collect() };
+    let valid_gp = gp::encode_infer_request(&InputTensor { shape: vec![1, 784], values: Values::U8(vec![9; 784]) }, &[]);
+    let infer = "/v2/models/emnist/infer";
+    let predict = "/v1/models/emnist:predict";
+    let kserve = |shape: Value, datatype: &str, data: Value| json!({ "inputs": [{ "name": "image", "shape": shape, "datatype": datatype, "data": data }] });
+    // (what, method, path, headers, body, status, text the error must contain)
+    let cases: Vec<(&str, &str, &str, Vec<(&str, String)>, Vec<u8>, u16, &str)> = vec![
+        ("empty GraphPipe body", "POST", "/", vec![], vec![], 400, "flatbuffer"),
+        ("garbage GraphPipe body", "POST", "/", vec![], b"\x10\x00\x00\x00garbage bytes here".to_vec(), 400, ""),
+        ("truncated GraphPipe request", "POST", "/", vec![], valid_gp[..valid_gp.len() / 2].to_vec(), 400, ""),
+        ("GraphPipe int64 tensor", "POST", "/", vec![], graphpipe_raw(fb::Type::Int64, vec![1, 784], vec![0; 784 * 8], 1, vec![]), 400, "int64"),
+        ("GraphPipe wrong shape", "POST", "/", vec![], graphpipe_raw(fb::Type::Uint8, vec![1, 27, 28], vec![0; 27 * 28], 1, vec![]), 400, "[N, 784]"),
+        ("GraphPipe huge declared shape", "POST", "/", vec![], graphpipe_raw(fb::Type::Float32, vec![1 << 40, 784], vec![0; 16], 1, vec![]), 400, "bytes of data"),
+        ("GraphPipe negative shape", "POST", "/", vec![], graphpipe_raw(fb::Type::Uint8, vec![-1, 784], vec![0; 784], 1, vec![]), 400, "shape"),
+        ("GraphPipe NaN", "POST", "/", vec![], graphpipe_raw(fb::Type::Float32, vec![1, 784], f32s(f32::NAN, 784), 1, vec![]), 400, "finite"),
+        ("GraphPipe infinity", "POST", "/", vec![], graphpipe_raw(fb::Type::Float32, vec![1, 784], f32s(f32::INFINITY, 784), 1, vec![]), 400, "finite"),
+        ("GraphPipe two inputs", "POST", "/", vec![], graphpipe_raw(fb::Type::Uint8, vec![1, 784], vec![0; 784], 2, vec![]), 400, "one"),
+        ("GraphPipe unknown output", "POST", "/", vec![], graphpipe_raw(fb::Type::Uint8, vec![1, 784], vec![0; 784], 1, vec!["softmax".into()]), 400, "unknown output `softmax`"),
+        ("TF-Serving invalid JSON", "POST", predict, vec![], b"{\"instances\": [".to_vec(), 400, "not valid JSON"),
+        ("TF-Serving wrong shape", "POST", predict, vec![], json!({"instances": [[0.5, 0.5]]}).to_string().into_bytes(), 400, "[N, 784]"),
+        ("TF-Serving out of range", "POST", predict, vec![], json!({"instances": [vec![255; 784]]}).to_string().into_bytes(), 400, "outside [0, 1]"),
+        ("TF-Serving null pixel", "POST", predict, vec![], json!({"instances": [[null]]}).to_string().into_bytes(), 400, ""),
+        ("TF-Serving strings", "POST", predict, vec![], json!({"instances": ["abc"]}).to_string().into_bytes(), 400, ""),
+        ("TF-Serving unknown model", "POST", "/v1/models/mnist:predict", vec![], json!({"instances": [vec![0; 784]]}).to_string().into_bytes(), 404, "serves `emnist`"),
+        ("TF-Serving unknown version", "GET", "/v1/models/emnist/versions/7", vec![], vec![], 404, "version"),
+        ("TF-Serving unknown verb", "POST", "/v1/models/emnist:classify", vec![], b"{}".to_vec(), 404, ":predict"),
+        ("KServe invalid JSON", "POST", infer, vec![], b"not json".to_vec(), 400, "KServe v2"),
+        ("KServe INT64", "POST", infer, vec![], kserve(json!([1, 784]), "INT64", json!(vec![0; 784])).to_string().into_bytes(), 400, "INT64"),
+        ("KServe BYTES", "POST", infer, vec![], kserve(json!([1, 784]), "BYTES", json!(["a"])).to_string().into_bytes(), 400, "BYTES"),
+        ("KServe wrong shape", "POST", infer, vec![], kserve(json!([1, 3, 28, 28]), "FP32", json!([0])).to_string().into_bytes(), 400, "[N, 1, 28, 28]"),
+        ("KServe count mismatch", "POST", infer, vec![], kserve(json!([2, 784]), "FP32", json!(vec![0; 784])).to_string().into_bytes(), 400, "holds 1568 values"),
+        ("KServe huge declared shape", "POST", infer, vec![], kserve(json!([1u64 << 60, 784]), "UINT8", json!([1])).to_string().into_bytes(), 400, "holds more values"),
+        ("KServe binary size lies", "POST", infer, vec![("inference-header-content-length", "5000".into())], b"{}".to_vec(), 400, "Inference-Header-Content-Length"),
+        ("KServe bad header length", "POST", infer, vec![("inference-header-content-length", "lots".into())], b"{}".to_vec(), 400, "byte count"),
+        ("KServe unknown model", "POST", "/v2/models/other/infer", vec![], kserve(json!([1, 784]), "UINT8", json!(vec![0; 784])).to_string().into_bytes(), 404, "serves `emnist`"),
+        ("KServe unknown model route", "GET", "/v2/models/emnist/stats", vec![], vec![], 404, "no model route"),
+        ("unknown route", "GET", "/v3/anything", vec![], vec![], 404, "no route"),
+        ("wrong method", "DELETE", "/v2/health/ready", vec![], vec![], 405, ""),
+        ("body over --max-body", "POST", infer, vec![], vec![b' '; (1 << 20) + 1], 413, ""),
+    ];
+    for (what, method, path, headers, body, status, text) in cases {
+        let a = call(&app, method, path, &headers, body).await;
+        assert_eq!(a.status.as_u16(), status, "{what}: {}", String::from_utf8_lossy(&a.body));
+        let message = if path == "/" && method == "POST" {
+            let (outs, errs) = gp::decode_infer_response(&a.body).unwrap_or_else(|e| panic!("{what}: the error is not a GraphPipe answer: {e}"));
+            assert!(outs.is_empty() && errs.len() == 1, "{what}");
+            assert_eq!(errs[0].code, status as i64);
+            errs[0].message.clone()
+        } else {
+            String::from_utf8_lossy(&a.body).into_owned()
+        };
+        assert!(message.contains(text), "{what}: {message:?} lacks {text:?}");
+        if a.headers.get("content-type").is_some_and(|c| c == "application/json") {
+            assert!(a.json()["error"].is_string(), "{what}: JSON errors carry `error`");
+        }
+    }
+    // Still serving, and the metrics saw it all.
+    let a = call(&app, "POST", "/", &[], valid_gp).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let m = String::from_utf8(get(&app, "/metrics").await.body).unwrap();
+    assert!(m.contains("emnist_requests_total{protocol=\"graphpipe\",status=\"400\"} 11"), "{m}");
+    assert!(m.contains("emnist_requests_total{protocol=\"graphpipe\",status=\"200\"} 1"), "{m}");
+    assert!(m.contains("emnist_requests_total{protocol=\"kserve\",status=\"413\"} 1"), "{m}");
+    assert!(m.contains("# TYPE emnist_request_duration_seconds histogram"));
+    assert!(m.contains("emnist_inflight_requests 1"), "only the /metrics request itself is in flight: {m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_are_batched_and_answered_as_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Arc::new(app(&model_file(dir.path(), 5), |c| {
+        c.batch.max_batch = 64;
+        c.batch.timeout = Duration::from_millis(200);
+        c.batch.workers = 1;
+    }));
+    let test = test_images();
+    let n = 24;
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let app = app.clone();
+            let px = test.image(i % test.len()).to_vec();
+            tokio::spawn(async move {
+                let body = json!({ "inputs": [{ "name": "image", "shape": [1, 784], "datatype": "UINT8", "data": px }] });
+                let a = post_json(&app, "/v2/models/emnist/infer", &body).await;
+                assert_eq!(a.status, StatusCode::OK);
+                (px, emnist::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1)
+            })
+        })
+        .collect();
+    let mut worst = 0.0f32;
+    for t in tasks {
+        let (px, got) = t.await.unwrap();
+        let alone = local(&app.tract, &px);
+        assert_eq!(emnist::protocol::tensor::argmax_rows(&got, 10), emnist::protocol::tensor::argmax_rows(&alone, 10));
+        worst = got.iter().zip(&alone).fold(worst, |m, (a, b)| m.max((a - b).abs()));
+    }
+    assert!(worst <= 1e-6, "batched answers differ from one-image runs by {worst}");
+    let m = String::from_utf8(get(&app, "/metrics").await.body).unwrap();
+    let calls: u64 = m.lines().find_map(|l| l.strip_prefix("emnist_batch_size_count ")).unwrap().parse().unwrap();
+    assert!(calls < n as u64, "{n} concurrent requests took {calls} model calls: nothing was coalesced\n{m}");
+    assert!(m.contains(&format!("emnist_images_total {n}")), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_max_inflight_the_answer_is_503_and_slow_requests_time_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_file(dir.path(), 6);
+    // One request parks in the batcher for 2 s while a second arrives.
+    let held = Arc::new(app(&model, |c| {
+        c.max_inflight = 1;
+        c.batch.timeout = Duration::from_secs(2);
+    }));
+    let body = json!({ "inputs": [{ "name": "image", "shape": [1, 784], "datatype": "UINT8", "data": vec![0; 784] }] });
+    let first = {
+        let (held, body) = (held.clone(), body.clone());
+        tokio::spawn(async move { post_json(&held, "/v2/models/emnist/infer", &body).await.status })
+    };
+    while held.state.inflight() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let second = post_json(&held, "/v2/models/emnist/infer", &body).await;
+    assert_eq!(second.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(second.headers["retry-after"], "1");
+    assert!(second.json()["error"].as_str().unwrap().contains("limit of 1"));
+    assert_eq!(get(&held, "/v2/health/ready").await.status, StatusCode::OK, "health is never turned away");
+    assert_eq!(first.await.unwrap(), StatusCode::OK);
+
+    let slow = app(&model, |c| {
+        c.request_timeout = Duration::from_millis(100);
+        c.batch.timeout = Duration::from_secs(2);
+    });
+    assert_eq!(post_json(&slow, "/v2/models/emnist/infer", &body).await.status, StatusCode::REQUEST_TIMEOUT);
+}
+
+/// The real binary on a real socket: `--port 0`, the printed address, SIGINT.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(model: &Path, extra: &[&str]) -> Server {
+        let mut child = emnist_cmd()
+            .args(["serve", "--port", "0", "--model"])
+            .arg(model)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next().expect("the server exited before listening").unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, url }
+    }
+
+    fn signal(&self, sig: &str) {
+        assert!(std::process::Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn sigint_finishes_the_requests_in_flight_then_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_file(dir.path(), 7);
+    let mut server = Server::start(&model, &["--batch-timeout-us", "700000"]);
+    let url = format!("{}/v2/models/emnist/infer", server.url);
+    let pending = std::thread::spawn(move || {
+        let body = json!({ "inputs": [{ "name": "image", "shape": [1, 784], "datatype": "UINT8", "data": vec![0; 784] }] });
+        let mut r = ureq::post(&url).header("content-type", "application/json").send(body.to_string()).unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    });
+    std::thread::sleep(Duration::from_millis(250));
+    server.signal("-INT");
+    let (status, body) = pending.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("probabilities"));
+    let code = server.child.wait().unwrap();
+    assert_eq!(code.code(), Some(0), "graceful shutdown exits 0");
+    assert!(ureq::get(format!("{}/v2/health/live", server.url)).call().is_err(), "nothing listens after shutdown");
+}
+
+#[test]
+fn query_checks_every_protocol_against_local_inference() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_file(dir.path(), 8);
+    let server = Server::start(&model, &[]);
+    let q = |model: &Path, extra: &[&str]| {
+        emnist_cmd()
+            .args(["query", "--json", "--url", &server.url, "--data"])
+            .arg(fixture("mnist-style"))
+            .arg("--model")
+            .arg(model)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = q(&model, &["--n", "all", "--batch", "3", "--concurrency", "4"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["passed"], true);
+    assert_eq!(r["server_sha256_matches"], true);
+    let protocols: Vec<&str> = r["protocols"].as_array().unwrap().iter().map(|p| p["protocol"].as_str().unwrap()).collect();
+    assert_eq!(protocols, ["graphpipe", "tfserving", "kserve"]);
+    for p in r["protocols"].as_array().unwrap() {
+        assert_eq!(p["agreement"], 1.0, "{p}");
+        assert_eq!(p["failed_requests"], 0);
+        assert_eq!(p["images"], r["images"]);
+        assert!((p["accuracy"].as_f64().unwrap() - r["local_accuracy"].as_f64().unwrap()).abs() < 1e-12);
+        assert!(p["latency"]["p99_ms"].as_f64().unwrap() >= p["latency"]["p50_ms"].as_f64().unwrap());
+    }
+    // Another file than the one served: refused before anything is sent.
+    let other = model_file(dir.path(), 9);
+    let o = q(&other, &["--protocol", "kserve"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("serves a different model") && err.contains("--model"), "{err}");
+    // Nothing listening: a clear error.
+    drop(server);
+    let o = emnist_cmd().args(["query", "--url", "http://127.0.0.1:9", "--model"]).arg(&model).args(["--data"]).arg(fixture("mnist-style")).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is `emnist serve` running there?"));
+}
+
+#[test]
+fn serve_refuses_a_missing_or_broken_model_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = emnist_cmd().args(["serve", "--port", "0", "--model"]).arg(dir.path().join("none.onnx")).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("none.onnx"));
+    let junk = dir.path().join("junk.onnx");
+    std::fs::write(&junk, b"not a model at all").unwrap();
+    let o = emnist_cmd().args(["serve", "--port", "0", "--model"]).arg(&junk).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("junk.onnx") && err.lines().count() <= 3, "{err}");
+}
