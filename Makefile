@@ -8,8 +8,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages: real Fashion-MNIST images for tests and the demo's second dataset.
-APT_PACKAGES := dataset-fashion-mnist time
+# Debian packages: real Fashion-MNIST images for tests and the demo's second dataset; wrk, the
+# load generator of the serving benchmark.
+APT_PACKAGES := dataset-fashion-mnist time wrk
 
 .PHONY: help setup apt venv build demo test test-rust test-nolibtorch test-python fixtures bench-load bench-train clean
 
@@ -29,10 +30,13 @@ apt:
 	fi
 
 # The project's Python: the pinned torch wheel (libtorch for tch) and the test/bench tools.
+# GraphPipe's own client (graphpipe 1.0.4) pins requests 2.18.4 and flatbuffers 1.9.0; it runs on
+# the versions requirements.txt installs, so it goes in last, without its pins.
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: requirements.txt
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps graphpipe==1.0.4
 	@touch $@
 
 # A stable path to the wheel's libtorch (include/ + lib/), named by .cargo/config.toml.
@@ -61,6 +65,8 @@ demo: build
 	$(EMNIST) export --onnx --model models/linear
 	$(EMNIST) export --onnx --model models/dnn
 	$(EMNIST) export --onnx --model models/cnn
+	@echo "== 4. serve the DNN (GraphPipe, TF-Serving REST, KServe v2) and check the deployment over every protocol"
+	bash scripts/serve_and_query.sh $(EMNIST) models/dnn.onnx
 
 test: setup test-nolibtorch test-rust test-python
 
@@ -71,7 +77,8 @@ test-nolibtorch:
 test-rust:
 	$(CARGO) test
 
-# Independent consumers of `emnist export --onnx`: onnx's checker, onnxruntime vs PyTorch.
+# Independent consumers of `emnist export --onnx` (onnx's checker, onnxruntime vs PyTorch) and
+# third-party clients of `emnist serve` (graphpipe, tritonclient, TF-Serving REST over requests).
 # EMNIST_BIN: the binary `cargo test` just built (a `cargo build` here would relink it).
 test-python: venv
 	EMNIST_BIN=target/debug/emnist $(PY) -m pytest -q tests/python

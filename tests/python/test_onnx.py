@@ -9,7 +9,6 @@ The binary is `$EMNIST_BIN`, else `target/debug/emnist` after a `cargo build` (a
 
 import gzip
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -34,14 +33,6 @@ ARCHITECTURES = {
     "dnn": {"kind": "dnn", "hidden": [512, 256]},
     "cnn": {"kind": "cnn", "channels": [32, 64], "hidden": 128, "dropout": 0.25},
 }
-
-
-@pytest.fixture(scope="session")
-def emnist_bin():
-    if os.environ.get("EMNIST_BIN"):
-        return Path(os.environ["EMNIST_BIN"])
-    subprocess.run(["cargo", "build", "--quiet", "--bin", "emnist"], cwd=ROOT, check=True)
-    return ROOT / "target" / "debug" / "emnist"
 
 
 def parameter_shapes(arch, k):
