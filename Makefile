@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # load generator of the serving benchmark.
 APT_PACKAGES := dataset-fashion-mnist time wrk
 
-.PHONY: help setup apt venv build demo test test-rust test-nolibtorch test-python fixtures bench-load bench-train clean
+.PHONY: help setup apt venv build demo test test-rust test-nolibtorch test-python fixtures protocol bench-load bench-train clean
 
 help:
 	@echo "make demo   set up, build, and run the pipeline end to end on the default dataset"
@@ -82,6 +82,10 @@ test-rust:
 # EMNIST_BIN: the binary `cargo test` just built (a `cargo build` here would relink it).
 test-python: venv
 	EMNIST_BIN=target/debug/emnist $(PY) -m pytest -q tests/python
+
+# Regenerate the GraphPipe flatbuffers code from its schema (needs `cargo install planus-cli --version 1.3.0`).
+protocol:
+	planus rust -o src/protocol/graphpipe_generated.rs src/protocol/graphpipe.fbs
 
 # Regenerate the committed fixtures with the independent writer (scipy).
 fixtures: venv
