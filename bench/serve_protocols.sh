@@ -4,7 +4,7 @@
 # The same 128 real images (Fashion-MNIST test set) in every body; bodies are written beforehand
 # by bench/make_serve_bodies.py and replayed by wrk (bench/wrk_post.lua), loopback only.
 #
-#   bash bench/serve_protocols.sh [MODEL] [ROUNDS] [DURATION]      (defaults: models/dnn.onnx 2 10s)
+#   bash bench/serve_protocols.sh [MODEL] [ROUNDS] [DURATION]      (defaults: models/dnn.onnx 3 10s)
 #
 # Environment: EMNIST_BIN (use this binary instead of building one), CONNS (default 8),
 # WRK_THREADS (2), SERVE_ARGS (extra `emnist serve` flags), PORT_E (9313).
@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${1:-models/dnn.onnx}
-ROUNDS=${2:-2}
+ROUNDS=${2:-3}
 DUR=${3:-10s}
 export CONNS=${CONNS:-8} WRK_THREADS=${WRK_THREADS:-2}
 PORT_E=${PORT_E:-9313}

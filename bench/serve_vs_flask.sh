@@ -3,7 +3,7 @@
 # own threaded server), the same ONNX model, the same TF-Serving JSON request (one real
 # Fashion-MNIST test image scaled to [0, 1]), the same load generator (wrk, loopback), side by side.
 #
-#   bash bench/serve_vs_flask.sh [MODEL] [ROUNDS] [DURATION]      (defaults: models/dnn.onnx 2 10s)
+#   bash bench/serve_vs_flask.sh [MODEL] [ROUNDS] [DURATION]      (defaults: models/dnn.onnx 3 10s)
 #
 # Environment: EMNIST_BIN (use this binary instead of building one), CONNS (default 32),
 # WRK_THREADS (2), FLASK_ORT_THREADS (onnxruntime intra-op threads in Flask, default 1),
@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${1:-models/dnn.onnx}
-ROUNDS=${2:-2}
+ROUNDS=${2:-3}
 DUR=${3:-10s}
 export CONNS=${CONNS:-32} WRK_THREADS=${WRK_THREADS:-2}
 FLASK_ORT_THREADS=${FLASK_ORT_THREADS:-1}
