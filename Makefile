@@ -9,8 +9,8 @@ PY := $(VENV)/bin/python
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: real Fashion-MNIST images for tests and the demo's second dataset; wrk, the
-# load generator of the serving benchmark.
-APT_PACKAGES := dataset-fashion-mnist time wrk
+# load generator of the serving benchmark; Chromium and its WebDriver for the browser tests.
+APT_PACKAGES := dataset-fashion-mnist time wrk chromium chromium-driver
 
 .PHONY: help setup apt venv build demo test test-rust test-nolibtorch test-python fixtures protocol bench-load bench-train clean
 
@@ -67,6 +67,9 @@ demo: build
 	$(EMNIST) export --onnx --model models/cnn
 	@echo "== 4. serve the DNN (GraphPipe, TF-Serving REST, KServe v2) and check the deployment over every protocol"
 	bash scripts/serve_and_query.sh $(EMNIST) models/dnn.onnx
+	@echo "== 5. the notebooks' equivalent: one HTML page from everything above"
+	$(EMNIST) report --models models --out reports/index.html
+	@echo "report: $$(pwd)/reports/index.html"
 
 test: setup test-nolibtorch test-rust test-python
 

@@ -36,6 +36,9 @@ pub enum Command {
     /// Check a running server: send test images over each protocol, compare with the labels and
     /// with local inference of the same ONNX file, and measure throughput and latency.
     Query(QueryArgs),
+    /// Write one self-contained HTML page from what the other commands left in the models folder:
+    /// dataset statistics and figures, every run, the export checks and the latest query.
+    Report(ReportArgs),
 }
 
 /// Which dataset to read: shared by every command that reads one.
@@ -409,4 +412,20 @@ impl QueryArgs {
             timeout: std::time::Duration::from_millis(self.timeout_ms),
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The folder of run directories, `.onnx` files and their `.export.json` / `.query.json`.
+    #[arg(long, value_name = "DIR", default_value = "models")]
+    pub models: PathBuf,
+    /// The HTML file to write.
+    #[arg(long, value_name = "FILE", default_value = "reports/index.html")]
+    pub out: PathBuf,
+    /// The dataset the statistics and figures describe.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -8,6 +8,8 @@
 //! - [`onnx`]: export to ONNX, checked with tract against a pure-Rust forward pass
 //! - [`serve`] ↔ [`query`]: the model server (GraphPipe, TF-Serving REST, KServe v2) and its check
 //! - [`protocol`]: the wire formats both sides share
+//! - [`preprocess`]: any picture of a character → a 28×28 model input (the web page's path)
+//! - [`report`]: the notebooks' equivalent, one self-contained HTML page
 //!
 //! The library never prints; long work reports through [`progress::Progress`].
 
@@ -19,9 +21,11 @@ pub mod fsutil;
 pub mod model;
 pub mod onnx;
 pub mod plot;
+pub mod preprocess;
 pub mod progress;
 pub mod protocol;
 pub mod query;
+pub mod report;
 pub mod rng;
 pub mod serve;
 #[cfg(feature = "train")]

@@ -2,7 +2,7 @@
 //! print the report (stdout) or the error chain (stderr).
 
 mod cli;
-mod report;
+mod print;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         Ok(Exit::Ok) => ExitCode::SUCCESS,
         Ok(Exit::Interrupted) => ExitCode::from(INTERRUPTED),
         Err(e) => {
-            report::print_error(&e);
+            print::print_error(&e);
             ExitCode::from(1)
         }
     }
@@ -58,7 +58,7 @@ fn train(args: cli::TrainArgs, progress: &Terminal, t0: Instant) -> Result<Exit>
     use std::sync::Arc;
     let cfg = args.to_config()?;
     let loaded = emnist::data::source::load(&args.data.to_config(), progress)?;
-    report::announce_dataset(&loaded, progress);
+    print::announce_dataset(&loaded, progress);
     // First signal: finish the step, checkpoint, exit 130. Second: exit at once.
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -70,11 +70,11 @@ fn train(args: cli::TrainArgs, progress: &Terminal, t0: Instant) -> Result<Exit>
     match emnist::train::train(&cfg, &loaded.dataset, progress, &stop)? {
         emnist::train::TrainOutcome::Finished(r) => {
             if args.json {
-                report::print_json(&r.record)?;
+                print::print_json(&r.record)?;
             } else {
-                report::print_train(&r.record);
+                print::print_train(&r.record);
             }
-            report::done(
+            print::done(
                 progress,
                 t0,
                 &format!(
@@ -107,22 +107,22 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
     match command {
         Command::Explore(args) => {
             let loaded = emnist::data::source::load(&args.data.to_config(), progress)?;
-            report::announce_dataset(&loaded, progress);
+            print::announce_dataset(&loaded, progress);
             let r = emnist::explore::explore(&loaded.dataset);
             let figures = match &args.out {
                 Some(dir) => emnist::plot::explore_figures(&loaded.dataset, &r, dir)?,
                 None => Vec::new(),
             };
             if args.json {
-                report::print_json(&report::ExploreJson { report: &r, figures: &figures })?;
+                print::print_json(&print::ExploreJson { report: &r, figures: &figures })?;
             } else {
-                report::print_explore(&r);
+                print::print_explore(&r);
             }
             let place = match &args.out {
                 Some(d) => format!("; {} figures in `{}`", figures.len(), d.display()),
                 None => String::new(),
             };
-            report::done(
+            print::done(
                 progress,
                 t0,
                 &format!("explored {} ({} images, {} classes){place}", r.dataset.name, r.train_images + r.test_images, r.classes),
@@ -132,31 +132,31 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
         Command::Compare(args) => {
             let r = emnist::compare::compare(&args.runs, &args.out)?;
             if args.json {
-                report::print_json(&r)?;
+                print::print_json(&r)?;
             } else {
-                report::print_compare(&r);
+                print::print_compare(&r);
             }
-            report::done(progress, t0, &format!("compared {} runs; plot in `{}`", r.runs.len(), r.plot.display()));
+            print::done(progress, t0, &format!("compared {} runs; plot in `{}`", r.runs.len(), r.plot.display()));
         }
         Command::Download(args) => {
             let cfg = args.to_config();
             let r = emnist::download::download(&cfg, progress)?;
             if args.json {
-                report::print_json(&r)?;
+                print::print_json(&r)?;
             } else {
-                report::print_download(&r);
+                print::print_download(&r);
             }
-            report::done(progress, t0, &format!("downloaded; use `--data {}`", r.data_path.display()));
+            print::done(progress, t0, &format!("downloaded; use `--data {}`", r.data_path.display()));
         }
         Command::Export(args) => {
             let prepared = emnist::onnx::prepare_export(&args.to_config())?;
             let loaded = emnist::data::source::load(&args.data.to_config(), progress)?;
-            report::announce_dataset(&loaded, progress);
+            print::announce_dataset(&loaded, progress);
             let r = emnist::onnx::export_onnx(prepared, &loaded.dataset, progress)?;
             if args.json {
-                report::print_json(&r)?;
+                print::print_json(&r)?;
             } else {
-                report::print_export(&r);
+                print::print_export(&r);
             }
             let p = &r.parity;
             if !r.written {
@@ -168,7 +168,7 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
                     p.images
                 );
             }
-            report::done(
+            print::done(
                 progress,
                 t0,
                 &format!(
@@ -191,17 +191,33 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
         Command::Query(args) => {
             let cfg = args.to_config();
             let loaded = emnist::data::source::load(&args.data.to_config(), progress)?;
-            report::announce_dataset(&loaded, progress);
+            print::announce_dataset(&loaded, progress);
             let r = emnist::query::query(&cfg, &loaded.dataset.test, progress)?;
             if args.json {
-                report::print_json(&r)?;
+                print::print_json(&r)?;
             } else {
-                report::print_query(&r);
+                print::print_query(&r);
             }
             if !r.passed {
                 anyhow::bail!("the deployment does not behave like the model: see the table above (agreement must be 100 % and every request answered)");
             }
-            report::done(progress, t0, &format!("queried {} images over {} protocol(s): 100 % agreement", r.images, r.protocols.len()));
+            print::done(progress, t0, &format!("queried {} images over {} protocol(s): 100 % agreement", r.images, r.protocols.len()));
+        }
+        Command::Report(args) => {
+            let loaded = emnist::data::source::load(&args.data.to_config(), progress)?;
+            print::announce_dataset(&loaded, progress);
+            let ex = emnist::explore::explore(&loaded.dataset);
+            let cfg = emnist::report::ReportConfig { models: args.models.clone(), out: args.out.clone() };
+            let r = emnist::report::report(&cfg, &loaded.dataset, &ex)?;
+            if args.json {
+                print::print_json(&r)?;
+            } else {
+                println!("report       `{}` ({} KiB)", r.out.display(), r.bytes / 1024);
+                println!("runs         {}", if r.runs.is_empty() { "none".to_string() } else { r.runs.join(", ") });
+                println!("exports      {}", if r.exports.is_empty() { "none".to_string() } else { r.exports.join(", ") });
+                println!("queries      {}", if r.queries.is_empty() { "none".to_string() } else { r.queries.join(", ") });
+            }
+            print::done(progress, t0, &format!("report written to `{}`; open it in a browser", r.out.display()));
         }
     }
     Ok(Exit::Ok)

@@ -109,6 +109,8 @@ pub struct QueryReport {
     pub protocols: Vec<ProtocolReport>,
     /// Every protocol answered every request and agreed with local inference on every image.
     pub passed: bool,
+    /// Where this report was saved (`<model>.query.json`), if it could be.
+    pub saved: Option<PathBuf>,
 }
 
 /// Runs the check against a server.
@@ -146,7 +148,7 @@ pub fn query(cfg: &QueryConfig, test: &Part, progress: &dyn Progress) -> Result<
         reports.push(r?);
     }
     let passed = reports.iter().all(|r| r.failed_requests == 0 && r.disagreements == 0);
-    Ok(QueryReport {
+    let report = QueryReport {
         url,
         model: cfg.model.clone(),
         model_sha256: model.sha256.clone(),
@@ -157,7 +159,13 @@ pub fn query(cfg: &QueryConfig, test: &Part, progress: &dyn Progress) -> Result<
         local_accuracy,
         protocols: reports,
         passed,
-    })
+        saved: None,
+    };
+    // The latest check beside the model file, for `emnist report`; a read-only folder only loses that.
+    let path = crate::onnx::report_path(&cfg.model, "query");
+    let mut report = report;
+    report.saved = serde_json::to_vec_pretty(&report).ok().and_then(|j| crate::fsutil::write_atomic(&path, &j).ok()).map(|_| path);
+    Ok(report)
 }
 
 fn agent(timeout: Duration) -> ureq::Agent {

@@ -176,7 +176,7 @@ pub fn export_onnx(prepared: PreparedExport, dataset: &Dataset, progress: &dyn P
     if parity.passed {
         crate::fsutil::write_atomic(&vi, value_inputs(&record).as_bytes())?;
     }
-    Ok(ExportReport {
+    let report = ExportReport {
         model_dir: cfg.model_dir,
         onnx: cfg.out,
         value_inputs: vi,
@@ -194,7 +194,20 @@ pub fn export_onnx(prepared: PreparedExport, dataset: &Dataset, progress: &dyn P
         recorded_test_accuracy: record.metrics.test_accuracy,
         parity,
         build_ms,
-    })
+    };
+    if report.written {
+        // The report beside the file: `emnist report` shows it.
+        let json = serde_json::to_vec_pretty(&report)?;
+        crate::fsutil::write_atomic(&report_path(&report.onnx, "export"), &json)?;
+    }
+    Ok(report)
+}
+
+/// `models/dnn.onnx` → `models/dnn.<kind>.json` (`export`: the export report; `query`: the latest
+/// deployment check of that file).
+pub fn report_path(onnx: &Path, kind: &str) -> PathBuf {
+    let stem = onnx.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+    onnx.with_file_name(format!("{stem}.{kind}.json"))
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -7,6 +7,7 @@ mod graphpipe;
 mod kserve;
 pub mod metrics;
 mod tfserving;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -153,7 +154,9 @@ impl IntoResponse for ApiError {
 /// Every route; `/` takes GraphPipe's POSTs.
 pub fn router(state: Shared, max_body: usize, request_timeout: Duration) -> Router {
     Router::new()
-        .route("/", post(graphpipe::handle).get(index))
+        .route("/", post(graphpipe::handle).get(web::page))
+        .route("/predict", post(web::predict))
+        .route("/endpoints", get(index))
         .route("/v1/models/{*rest}", get(tfserving::get).post(tfserving::post))
         .route("/v2", get(kserve::server_metadata))
         .route("/v2/health/live", get(kserve::live))
@@ -231,7 +234,7 @@ async fn index(State(state): State<Shared>) -> impl IntoResponse {
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found(format!("no route for {method} {}: see GET / for the endpoints", uri.path()))
+    ApiError::not_found(format!("no route for {method} {}: see GET /endpoints", uri.path()))
 }
 
 /// Binds, serves until SIGINT/SIGTERM, then finishes the requests in flight and returns.

@@ -23,7 +23,7 @@ use emnist::serve::{router, AppState, ServeConfig};
 use crate::common::{emnist_cmd, fixture, hand_built_run};
 
 /// Writes a small hand-built DNN (10 classes) as ONNX and returns its path.
-fn model_file(dir: &Path, seed: u64) -> PathBuf {
+pub fn model_file(dir: &Path, seed: u64) -> PathBuf {
     let run = dir.join(format!("dnn-{seed}"));
     let (record, weights) = hand_built_run(&run, Architecture::Dnn { hidden: vec![32, 16] }, ClassTable::numbered(10), seed, None);
     let model = graph::build_model(&record, &weights, graph::DEFAULT_OPSET).unwrap();
@@ -79,7 +79,7 @@ async fn post_json(app: &App, path: &str, body: &Value) -> Answer {
     call(app, "POST", path, &[("content-type", "application/json".into())], body.to_string().into_bytes()).await
 }
 
-fn test_images() -> Part {
+pub fn test_images() -> Part {
     let ds = emnist::data::source::load(
         &emnist::data::source::LoadConfig { data: Some(fixture("mnist-style")), cache: false, cache_dir: None, ..Default::default() },
         &emnist::progress::Silent,
@@ -235,6 +235,7 @@ async fn bad_inputs_get_clear_4xx_and_the_server_keeps_working() {
         ("KServe unknown model", "POST", "/v2/models/other/infer", vec![], kserve(json!([1, 784]), "UINT8", json!(vec![0; 784])).to_string().into_bytes(), 404, "serves `emnist`"),
         ("KServe unknown model route", "GET", "/v2/models/emnist/stats", vec![], vec![], 404, "no model route"),
         ("unknown route", "GET", "/v3/anything", vec![], vec![], 404, "no route"),
+        ("GET on the GraphPipe route is the page, POST of nothing is an error", "POST", "/predict", vec![], vec![], 400, "send a PNG or JPEG"),
         ("wrong method", "DELETE", "/v2/health/ready", vec![], vec![], 405, ""),
         ("body over --max-body", "POST", infer, vec![], vec![b' '; (1 << 20) + 1], 413, ""),
     ];

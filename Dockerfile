@@ -1,0 +1,30 @@
+# emnist serve in a small runtime image: no libtorch, no Python.
+#
+#   docker build -t emnist-serve:0.1.0 --build-arg MODEL=models/dnn.onnx .
+#   docker run --rm -p 9000:9000 emnist-serve:0.1.0
+#
+# MODEL is an ONNX file written by `emnist export --onnx` (run `make demo` first for models/dnn.onnx).
+
+# Stage 1: the binary without libtorch (`--no-default-features`: explore, export, serve, query).
+FROM rust:1.91-slim-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --no-default-features --bin emnist \
+ && strip target/release/emnist
+
+# Stage 2: the runtime image. curl only serves the HEALTHCHECK.
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends curl ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --no-create-home emnist
+ARG MODEL=models/dnn.onnx
+COPY --from=build /src/target/release/emnist /usr/local/bin/emnist
+COPY ${MODEL} /models/model.onnx
+USER 10001
+EXPOSE 9000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD curl -fsS http://127.0.0.1:9000/v2/health/ready || exit 1
+ENTRYPOINT ["emnist", "serve"]
+# Kubernetes `args` replace these: give them all there (see deploy/kubernetes.yaml).
+CMD ["--model", "/models/model.onnx", "--host", "0.0.0.0", "--port", "9000"]

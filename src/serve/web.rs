@@ -1,0 +1,147 @@
+//! The draw-and-predict page (`GET /`, embedded in the binary) and the image endpoint
+//! (`POST /predict`: a PNG or JPEG as the raw body or as the multipart field `image`), which the
+//! page uses too, so both go through the same preprocessing.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{ApiError, Shared};
+use crate::preprocess::{self, ImageError};
+use crate::protocol::tensor::{InputTensor, Values};
+
+const PAGE: &str = include_str!("../../assets/web/index.html");
+
+/// The page, with the model's description filled in.
+pub async fn page(State(state): State<Shared>) -> impl IntoResponse {
+    let model = json!({
+        "name": state.name,
+        "classes": state.model.classes(),
+        "architecture": state.model.architecture(),
+        "test_accuracy": state.model.test_accuracy(),
+        "dataset": state.model.metadata.get("dataset"),
+        "sha256": state.model.sha256,
+    });
+    // `<` escaped so the JSON cannot close the script element.
+    let model = model.to_string().replace('<', "\\u003c");
+    Html(PAGE.replacen("/*MODEL_JSON*/null", &model, 1))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PredictParams {
+    /// How many classes to return, most probable first.
+    k: Option<usize>,
+    /// Also return what the model saw and how the picture was read.
+    detail: Option<u8>,
+}
+
+/// One class of the answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Prediction {
+    pub label: String,
+    pub probability: f32,
+}
+
+pub async fn predict(State(state): State<Shared>, Query(params): Query<PredictParams>, req: Request) -> Response {
+    match run(&state, &params, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn run(state: &Shared, params: &PredictParams, req: Request) -> Result<Response, ApiError> {
+    let classes = state.model.classes();
+    let k = params.k.unwrap_or(5);
+    if k == 0 || k > classes {
+        return Err(bad(format!("`k` must be between 1 and {classes}")));
+    }
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
+    let bytes = if is_multipart { image_field(req, state).await? } else { body(req, state).await? };
+    if bytes.is_empty() {
+        return Err(bad("send a PNG or JPEG image as the body, or as the multipart field `image`".into()));
+    }
+    let prepared = tokio::task::spawn_blocking(move || preprocess::prepare(&bytes))
+        .await
+        .map_err(|_| ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, message: "image decoding failed".into() })?
+        .map_err(|e| match e {
+            ImageError::Decode(_) => ApiError { status: StatusCode::UNSUPPORTED_MEDIA_TYPE, message: e.to_string() },
+            ImageError::Blank => bad(e.to_string()),
+        })?;
+    let input = InputTensor { shape: vec![1, 784], values: Values::U8(prepared.pixels.clone()) };
+    let out = state.infer(&input).await?;
+    let top = top_k(&out.probabilities, &state.model.class_names, k);
+    if params.detail.unwrap_or(0) == 0 {
+        return Ok(Json(top).into_response());
+    }
+    Ok(Json(json!({
+        "predictions": top,
+        "preview": prepared.pixels,
+        "inverted": prepared.inverted,
+        "as_is": prepared.as_is,
+        "source": [prepared.source.0, prepared.source.1],
+        "model": state.name,
+    }))
+    .into_response())
+}
+
+fn bad(message: String) -> ApiError {
+    ApiError { status: StatusCode::BAD_REQUEST, message }
+}
+
+async fn body(req: Request, state: &Shared) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| ApiError { status: e.status(), message: e.body_text() })
+}
+
+/// The bytes of the multipart field `image`.
+async fn image_field(req: Request, state: &Shared) -> Result<Bytes, ApiError> {
+    let mut form = Multipart::from_request(req, state).await.map_err(|e| ApiError { status: e.status(), message: e.body_text() })?;
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) if field.name() == Some("image") => {
+                return field.bytes().await.map_err(|e| ApiError { status: e.status(), message: e.body_text() });
+            }
+            Ok(Some(_)) => continue,
+            Ok(None) => return Err(bad("the form has no field named `image`".into())),
+            Err(e) => return Err(ApiError { status: e.status(), message: e.body_text() }),
+        }
+    }
+}
+
+/// The `k` most probable classes, most probable first (the lower index first on ties).
+pub fn top_k(probabilities: &[f32], names: &[String], k: usize) -> Vec<Prediction> {
+    let mut idx: Vec<usize> = (0..probabilities.len()).collect();
+    idx.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]).then(a.cmp(&b)));
+    idx.into_iter()
+        .take(k)
+        .map(|i| Prediction { label: names.get(i).cloned().unwrap_or_else(|| i.to_string()), probability: probabilities[i] })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_orders_by_probability() {
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let top = top_k(&[0.2, 0.5, 0.3], &names, 2);
+        assert_eq!(top.iter().map(|p| p.label.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(top_k(&[0.5, 0.5, 0.0], &names, 3)[0].label, "a");
+    }
+
+    #[test]
+    fn the_page_is_self_contained() {
+        for needle in ["http://", "https://", "<link", "src=\""] {
+            assert!(!PAGE.contains(needle), "the page must fetch nothing from elsewhere: {needle}");
+        }
+        assert!(PAGE.contains("/*MODEL_JSON*/null"));
+    }
+}

@@ -1,0 +1,349 @@
+//! The draw-and-predict page and `POST /predict`, and the HTML report, in a real browser: Debian's
+//! Chromium driven headless through chromedriver (WebDriver) with fantoccini.
+//!
+//! `make test` installs `chromium` and `chromium-driver`. Without them these tests fail with a
+//! message saying so; `EMNIST_SKIP_BROWSER=1` skips the browser part explicitly.
+
+use std::io::Cursor;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use emnist::serve::{router, AppState, ServeConfig};
+
+use crate::common::{emnist_cmd, fixture};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+fn skip_browser() -> bool {
+    if std::env::var_os("EMNIST_SKIP_BROWSER").is_some() {
+        eprintln!("EMNIST_SKIP_BROWSER is set: the browser checks are skipped");
+        return true;
+    }
+    assert!(
+        Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists(),
+        "the browser tests need Debian's chromium and chromium-driver (`make setup` installs them), or EMNIST_SKIP_BROWSER=1"
+    );
+    false
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// chromedriver on a free port, stopped on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let t0 = Instant::now();
+        while ureq::get(format!("{url}/status")).call().is_err() {
+            assert!(t0.elapsed() < Duration::from_secs(20), "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Driver { child, url }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Headless Chromium with the flags this machine needs (no sandbox as root, no network chatter).
+async fn browser(driver: &Driver, profile: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage",
+                     format!("--user-data-dir={}", profile.display()), "--window-size=900,640"]
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("cannot start Chromium through chromedriver")
+}
+
+/// The server in this process on a real socket; returns its base URL.
+async fn serve(model: &Path) -> String {
+    let cfg = ServeConfig::new(model.to_path_buf());
+    let state = AppState::new(emnist::onnx::ServedModel::load(model).unwrap(), &cfg);
+    let app = router(state, cfg.max_body, cfg.request_timeout);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// The model the page test uses: `EMNIST_PAGE_MODEL` (e.g. the demo's `models/dnn.onnx`, for a
+/// screenshot with meaningful predictions), else a small hand-built one.
+fn page_model(dir: &Path) -> PathBuf {
+    match std::env::var_os("EMNIST_PAGE_MODEL") {
+        Some(p) => PathBuf::from(p),
+        None => crate::serve::model_file(dir, 21),
+    }
+}
+
+fn decode_base64(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').map(val).collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for c in bytes.chunks(4) {
+        let n = c.iter().enumerate().fold(0u32, |n, (i, &v)| n | (v as u32) << (18 - 6 * i));
+        out.extend_from_slice(&n.to_be_bytes()[1..c.len()]);
+    }
+    out
+}
+
+fn predictions(v: &Value) -> Vec<(String, f64)> {
+    v.as_array().unwrap().iter().map(|p| (p["label"].as_str().unwrap().to_string(), p["probability"].as_f64().unwrap())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_draws_and_predicts_like_the_endpoint() {
+    if skip_browser() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = page_model(dir.path());
+    let url = serve(&model).await;
+    let driver = Driver::start();
+    let c = browser(&driver, &dir.path().join("profile")).await;
+    c.goto(&url).await.unwrap();
+    assert_eq!(c.title().await.unwrap(), "emnist — draw a character");
+    let info = c.find(Locator::Id("model")).await.unwrap().text().await.unwrap();
+    assert!(info.contains("classes") && info.contains("emnist"), "{info}");
+    assert_eq!(c.find_all(Locator::Css("#predictions li")).await.unwrap().len(), 0);
+
+    // A "7": a bar across the top and a stroke down to the left, with real pointer events.
+    let canvas = c.find(Locator::Id("canvas")).await.unwrap();
+    let at = |x: f64, y: f64| PointerAction::MoveToElement { element: canvas.clone(), duration: Some(Duration::from_millis(150)), x, y };
+    let strokes = MouseActions::new("pen".to_string())
+        .then(at(-70.0, -90.0))
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(at(0.0, -92.0))
+        .then(at(70.0, -90.0))
+        .then(at(20.0, 10.0))
+        .then(at(-15.0, 100.0))
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    c.perform_actions(strokes).await.unwrap();
+    c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#predictions li")).await.expect("no prediction appeared");
+    // The answer for the finished drawing (sent on pointerup) has landed when the page is idle.
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("body[data-state=idle]"))
+        .await
+        .expect("the page never settled");
+    let shown = c
+        .execute("return Array.from(document.querySelectorAll('#predictions li')).map(li => ({label: li.dataset.label, probability: Number(li.dataset.probability)}))", vec![])
+        .await
+        .unwrap();
+    let shown = predictions(&shown);
+    assert_eq!(shown.len(), 5);
+    assert!(shown.windows(2).all(|w| w[0].1 >= w[1].1), "sorted: {shown:?}");
+
+    // The canvas as the page sent it, POSTed to /predict directly: the same answer.
+    let data_url = c.execute("return document.getElementById('canvas').toDataURL('image/png')", vec![]).await.unwrap();
+    let png = decode_base64(data_url.as_str().unwrap().strip_prefix("data:image/png;base64,").unwrap());
+    let mut resp = ureq::post(format!("{url}/predict?k=5")).header("content-type", "image/png").send(&png[..]).unwrap();
+    let direct: Value = serde_json::from_slice(&resp.body_mut().read_to_vec().unwrap()).unwrap();
+    let direct = predictions(&direct);
+    assert_eq!(shown.iter().map(|p| &p.0).collect::<Vec<_>>(), direct.iter().map(|p| &p.0).collect::<Vec<_>>());
+    for (a, b) in shown.iter().zip(&direct) {
+        assert!((a.1 - b.1).abs() < 1e-6, "{shown:?} vs {direct:?}");
+    }
+    // What the model saw is shown too (a 28×28 preview with ink in it).
+    let ink: f64 = c
+        .execute("const d = document.getElementById('seen').getContext('2d').getImageData(0, 0, 28, 28).data; let s = 0; for (let i = 0; i < d.length; i += 4) s += d[i]; return s;", vec![])
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(ink > 0.0);
+    save_screenshot(&c, "page.png").await;
+
+    // Clear empties the canvas and the list.
+    c.find(Locator::Id("clear")).await.unwrap().click().await.unwrap();
+    assert_eq!(c.find_all(Locator::Css("#predictions li")).await.unwrap().len(), 0);
+    c.close().await.unwrap();
+}
+
+/// Screenshots go to `target/screenshots/` (the README's come from there).
+async fn save_screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+/// A models folder as the pipeline leaves it: two runs (hand-built weights, a metrics.csv each),
+/// both exported, the DNN served and queried.
+async fn pipeline_artifacts(models: &Path) {
+    use emnist::model::record::{metrics_csv, MetricsRow};
+    use emnist::model::Architecture;
+    for (name, arch) in [("linear", Architecture::Linear), ("dnn", Architecture::Dnn { hidden: vec![32, 16] })] {
+        let run = models.join(name);
+        crate::common::hand_built_run(&run, arch, emnist::data::ClassTable::numbered(10), 31, None);
+        let rows: Vec<MetricsRow> = (1..=5)
+            .map(|i| MetricsRow { step: i * 10, epoch: i as f64 / 5.0, train_loss: 2.0 / i as f64, train_acc: 0.1 * i as f64, test_loss: 2.1 / i as f64, test_acc: 0.09 * i as f64 })
+            .collect();
+        std::fs::write(run.join("metrics.csv"), metrics_csv(&rows)).unwrap();
+        let o = emnist_cmd().args(["export", "--onnx", "--model"]).arg(&run).arg("--data").arg(fixture("mnist-style")).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(models.join(format!("{name}.export.json")).is_file(), "export leaves its report beside the file");
+    }
+    let onnx = models.join("dnn.onnx");
+    let url = serve(&onnx).await;
+    let query = tokio::task::spawn_blocking({
+        let onnx = onnx.clone();
+        move || emnist_cmd().args(["query", "--n", "20", "--url", &url, "--model"]).arg(&onnx).arg("--data").arg(fixture("mnist-style")).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(query.status.success(), "{}", String::from_utf8_lossy(&query.stderr));
+    assert!(models.join("dnn.query.json").is_file(), "query leaves its report beside the model file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_gathers_every_artifact_and_renders_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    pipeline_artifacts(&models).await;
+    let out = dir.path().join("reports/index.html");
+    let o = emnist_cmd()
+        .args(["report", "--json", "--models"])
+        .arg(&models)
+        .arg("--out")
+        .arg(&out)
+        .arg("--data")
+        .arg(fixture("mnist-style"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["runs"], json!(["dnn", "linear"]));
+    assert_eq!(summary["exports"], json!(["dnn", "linear"]));
+    assert_eq!(summary["queries"], json!(["dnn"]));
+    let html = std::fs::read_to_string(&out).unwrap();
+    for id in emnist::report::SECTIONS {
+        assert!(html.contains(&format!("<section id=\"{id}\">")), "section {id} missing");
+    }
+    for text in ["graphpipe", "tfserving", "kserve", "PASS", "data:image/png;base64,", "test accuracy", "train + "] {
+        assert!(html.contains(text), "the report lacks {text:?}");
+    }
+    assert!(!html.contains("src=\"http") && !html.contains("<link"), "self-contained");
+
+    if skip_browser() {
+        return;
+    }
+    let driver = Driver::start();
+    let c = browser(&driver, &dir.path().join("profile")).await;
+    c.goto(&format!("file://{}", out.display())).await.unwrap();
+    assert_eq!(c.title().await.unwrap(), "emnist report");
+    let state = c
+        .execute(
+            "const imgs = Array.from(document.images);
+             return { images: imgs.length, broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).length,
+                      sections: Array.from(document.querySelectorAll('section')).map(s => s.id),
+                      height: document.body.scrollHeight };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(state["broken"], 0, "every inlined image decodes: {state}");
+    assert!(state["images"].as_u64().unwrap() >= 4, "{state}");
+    assert_eq!(state["sections"], json!(emnist::report::SECTIONS));
+    assert!(state["height"].as_f64().unwrap() > 1000.0, "{state}");
+    save_screenshot(&c, "report.png").await;
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predict_takes_png_jpeg_multipart_and_emnist_crops() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = crate::serve::model_file(dir.path(), 22);
+    let url = serve(&model).await;
+    let tract = emnist::onnx::TractModel::load(&model).unwrap();
+    let test = crate::serve::test_images();
+    // A real 28×28 test image as a PNG: used as it is, so /predict equals the model on its pixels.
+    let img = image::GrayImage::from_raw(28, 28, test.image(0).to_vec()).unwrap();
+    let mut png = Vec::new();
+    img.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    let post = |url: String, ct: String, body: Vec<u8>| {
+        tokio::task::spawn_blocking(move || {
+            let mut r = ureq::post(url).config().http_status_as_error(false).build().header("content-type", ct).send(&body[..]).unwrap();
+            (r.status().as_u16(), serde_json::from_slice::<Value>(&r.body_mut().read_to_vec().unwrap()).unwrap())
+        })
+    };
+    let (status, v) = post(format!("{url}/predict?k=10&detail=1"), "image/png".into(), png.clone()).await.unwrap();
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["as_is"], true);
+    assert_eq!(v["inverted"], false);
+    let x: Vec<f32> = test.image(0).iter().map(|&p| p as f32 * emnist::protocol::tensor::U8_SCALE).collect();
+    let want = tract.run(&x).unwrap().probabilities;
+    for p in v["predictions"].as_array().unwrap() {
+        let i: usize = p["label"].as_str().unwrap().parse().unwrap();
+        assert!((p["probability"].as_f64().unwrap() as f32 - want[i]).abs() < 1e-6);
+    }
+    // The same picture as a multipart form field named `image`, as the seed's Flask app took it.
+    let boundary = "emnist-test-boundary";
+    let mut form = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n").into_bytes();
+    form.extend_from_slice(&png);
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let (status, multipart) = post(format!("{url}/predict"), format!("multipart/form-data; boundary={boundary}"), form).await.unwrap();
+    assert_eq!(status, 200, "{multipart}");
+    assert_eq!(multipart.as_array().unwrap().len(), 5);
+    assert_eq!(multipart[0]["label"], v["predictions"][0]["label"]);
+    // A big dark-on-light JPEG photo-like drawing: inverted and framed.
+    let big = image::GrayImage::from_fn(400, 300, |x, y| image::Luma([if (180..220).contains(&x) && (50..250).contains(&y) { 20 } else { 235 }]));
+    let mut jpeg = Vec::new();
+    image::DynamicImage::ImageLuma8(big).write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+    let (status, v) = post(format!("{url}/predict?detail=1"), "image/jpeg".into(), jpeg).await.unwrap();
+    assert_eq!(status, 200, "{v}");
+    assert_eq!((v["inverted"].as_bool(), v["as_is"].as_bool()), (Some(true), Some(false)));
+    // Bad input: 4xx with a message.
+    for (ct, body, q, status, text) in [
+        ("image/png", b"not a picture".to_vec(), "", 415, "PNG or JPEG"),
+        ("image/png", Vec::new(), "", 400, "send a PNG or JPEG"),
+        ("image/png", png.clone(), "?k=0", 400, "`k`"),
+        ("image/png", png.clone(), "?k=11", 400, "`k`"),
+        ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--x--\r\n".to_vec(), "", 400, "`image`"),
+        ("multipart/form-data; boundary=x", b"garbage".to_vec(), "", 400, ""),
+    ] {
+        let (got, v) = post(format!("{url}/predict{q}"), ct.into(), body).await.unwrap();
+        assert_eq!(got, status, "{ct} {q}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(text), "{v}");
+    }
+    let blank = image::GrayImage::from_pixel(64, 64, image::Luma([255]));
+    let mut png = Vec::new();
+    blank.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    let (status, v) = post(format!("{url}/predict"), "image/png".into(), png).await.unwrap();
+    assert_eq!(status, 400);
+    assert!(v["error"].as_str().unwrap().contains("no ink"));
+}

@@ -1,0 +1,104 @@
+"""The deployment files, checked without a Docker engine or a cluster: deploy/kubernetes.yaml
+parses and says what it should (probes on the KServe v2 health routes, resources, autoscaling, a
+KServe InferenceService), the Dockerfile is a two-stage build of the binary without libtorch, and
+every `emnist serve` command line in them is one the binary accepts (it is started with each and
+must answer on the health route the probes use).
+"""
+
+import json
+import re
+import shlex
+import signal
+import subprocess
+import urllib.request
+
+import pytest
+import yaml
+
+from test_onnx import ROOT, export, write_run
+
+DEPLOY = ROOT / "deploy" / "kubernetes.yaml"
+DOCKERFILE = ROOT / "Dockerfile"
+
+
+def documents():
+    return {d["kind"]: d for d in yaml.safe_load_all(DEPLOY.read_text())}
+
+
+def test_kubernetes_manifests():
+    docs = documents()
+    assert set(docs) == {"Deployment", "Service", "HorizontalPodAutoscaler", "InferenceService"}
+    dep = docs["Deployment"]
+    assert dep["apiVersion"] == "apps/v1"
+    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    assert c["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
+    assert dep["spec"]["selector"]["matchLabels"] == dep["spec"]["template"]["metadata"]["labels"]
+    svc = docs["Service"]
+    assert svc["spec"]["selector"] == dep["spec"]["template"]["metadata"]["labels"]
+    hpa = docs["HorizontalPodAutoscaler"]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"]["name"] == dep["metadata"]["name"]
+    assert hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"]
+    isvc = docs["InferenceService"]
+    assert isvc["apiVersion"] == "serving.kserve.io/v1beta1"
+    (k,) = isvc["spec"]["predictor"]["containers"]
+    assert k["image"] == c["image"]
+    assert k["ports"][0]["containerPort"] == 8080
+
+
+def dockerfile():
+    text = DOCKERFILE.read_text()
+    lines = [l for l in text.replace("\\\n", " ").splitlines() if l.strip() and not l.lstrip().startswith("#")]
+    return text, lines
+
+
+def test_dockerfile_is_a_small_two_stage_build():
+    text, lines = dockerfile()
+    froms = [l for l in lines if l.startswith("FROM ")]
+    assert len(froms) == 2 and " AS build" in froms[0]
+    assert "--no-default-features" in text, "the runtime image carries no libtorch"
+    assert "torch" not in froms[1] and "python" not in text.lower().split("from debian")[1]
+    assert any(l.startswith("COPY --from=build") for l in lines)
+    health = next(l for l in lines if l.startswith("HEALTHCHECK"))
+    assert "/v2/health/ready" in health
+    entry = json.loads(next(l for l in lines if l.startswith("ENTRYPOINT")).split(None, 1)[1])
+    assert entry == ["emnist", "serve"]
+
+
+def serve_args():
+    """Every `emnist serve` argument list the deployment files hold."""
+    _, lines = dockerfile()
+    cmd = json.loads(next(l for l in lines if l.startswith("CMD")).split(None, 1)[1])
+    docs = documents()
+    dep = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    kserve = docs["InferenceService"]["spec"]["predictor"]["containers"][0]["args"]
+    return {"Dockerfile CMD": cmd, "Deployment": dep, "InferenceService": kserve}
+
+
+@pytest.mark.parametrize("where", ["Dockerfile CMD", "Deployment", "InferenceService"])
+def test_the_serve_command_lines_work(emnist_bin, tmp_path, where):
+    args = serve_args()[where]
+    run = write_run(tmp_path / "dnn", "dnn", seed=3)
+    model = tmp_path / "model.onnx"
+    export(emnist_bin, run, model)
+    # The image's paths and port, mapped onto this machine: the model file, loopback, a free port.
+    args = [str(model) if a == "/models/model.onnx" else a for a in args]
+    args = ["127.0.0.1" if a == "0.0.0.0" else a for a in args]
+    port_at = args.index("--port") + 1
+    args[port_at] = "0"
+    proc = subprocess.Popen([str(emnist_bin), "serve", *args], stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        for line in proc.stderr:
+            m = re.search(r"listening on (http://\S+)", line)
+            if m:
+                url = m.group(1)
+                break
+        assert url, f"{where}: `emnist serve {shlex.join(args)}` did not start"
+        with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=10) as r:
+            assert r.status == 200 and json.load(r)["ready"] is True
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
