@@ -118,7 +118,7 @@ fn build(cfg: &ReportConfig, ds: &Dataset, ex: &ExploreReport, runs: &[(String, 
         "<table class=\"kv\"><tr><th>dataset</th><td>{}</td></tr><tr><th>images</th><td>{} train + {} test = {} ({:.1} % test)</td></tr>\
          <tr><th>classes</th><td>{}</td></tr><tr><th>imbalance</th><td>the most frequent class has {:.1}× the images of the least</td></tr>\
          <tr><th>train vs test</th><td>class shares differ by at most {:.2} points ({})</td></tr>\
-         <tr><th>pixels</th><td>mean {:.1}, std {:.1}, {:.1} % ink</td></tr></table>\n",
+         <tr><th>pixels</th><td>mean {:.3}, std {:.3} (of 1.0), {:.1} % ink</td></tr></table>\n",
         esc(&ex.dataset.name),
         crate::plot::thousands(ex.train_images),
         crate::plot::thousands(ex.test_images),
@@ -336,11 +336,11 @@ header { padding-top: 24px; } h1 { margin: 0; font-size: 1.6rem; }
 .sub { color: #6b7280; font-size: .9rem; font-weight: normal; }
 nav { display: flex; gap: 14px; flex-wrap: wrap; padding-top: 8px; padding-bottom: 8px; position: sticky; top: 0; background: #f6f7f9; border-bottom: 1px solid #e3e6eb; z-index: 1; }
 nav a { color: #2563eb; text-decoration: none; font-size: .92rem; }
-section { background: #fff; border: 1px solid #e3e6eb; border-radius: 10px; padding: 4px 22px 18px; margin: 18px 0; }
+section { overflow-x: hidden; scroll-margin-top: 44px; background: #fff; border: 1px solid #e3e6eb; border-radius: 10px; padding: 4px 22px 18px; margin: 18px 0; }
 h2 { font-size: 1.2rem; } h3 { font-size: 1rem; margin: 20px 0 6px; }
 pre.cell { background: #f3f4f6; border-left: 3px solid #2563eb; padding: 8px 12px; font-size: .86rem; overflow-x: auto; }
 pre.cell span { color: #2563eb; }
-table { border-collapse: collapse; margin: 10px 0; font-size: .88rem; font-variant-numeric: tabular-nums; }
+table { border-collapse: collapse; margin: 10px 0; font-size: .88rem; font-variant-numeric: tabular-nums; display: block; max-width: 100%; overflow-x: auto; }
 th, td { border-bottom: 1px solid #eceef2; padding: 4px 10px; text-align: left; }
 th { color: #4b5563; font-weight: 600; } table.kv th { width: 9em; }
 .figs { display: flex; flex-wrap: wrap; gap: 14px; }
