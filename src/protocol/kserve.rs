@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::json_tensor::JsonTensor;
 use super::tensor::{check_input_names, select_outputs, InputError, InputTensor, Outputs, Values, INPUT, OUTPUTS};
 
 /// The HTTP header that carries the JSON part's length in binary requests and answers.
@@ -18,8 +19,9 @@ pub struct RequestInput {
     pub datatype: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Map<String, Value>>,
+    /// Flat or nested numbers, read without a JSON tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
+    pub data: Option<JsonTensor>,
 }
 
 /// One requested output.
@@ -149,40 +151,30 @@ fn binary_values(datatype: &str, shape: &[i64], bytes: &[u8]) -> Result<Values, 
     })
 }
 
-fn json_values(datatype: &str, data: &Value) -> Result<Values, InputError> {
+fn json_values(datatype: &str, data: &JsonTensor) -> Result<Values, InputError> {
     if !matches!(datatype, "UINT8" | "FP32" | "FP64") {
         return Err(InputError::Type(datatype.to_string()));
     }
-    let mut flat = Vec::new();
-    collect_numbers(data, &mut flat, 0)?;
+    if data.strings {
+        return Err(InputError::Malformed("`data` must be a list of numbers, flat or nested".into()));
+    }
     match datatype {
-        "UINT8" => flat
+        "UINT8" => data
+            .values
             .iter()
             .enumerate()
-            .map(|(i, x)| match x.as_u64().filter(|&v| v <= 255) {
-                Some(v) => Ok(v as u8),
-                None => Err(InputError::Malformed(format!("UINT8 value at index {i} is {x}, not an integer 0..255"))),
+            .map(|(i, &x)| {
+                if x.fract() == 0.0 && (0.0..=255.0).contains(&x) {
+                    Ok(x as u8)
+                } else {
+                    Err(InputError::Malformed(format!("UINT8 value at index {i} is {x}, not an integer 0..255")))
+                }
             })
             .collect::<Result<Vec<u8>, _>>()
             .map(Values::U8),
-        "FP32" | "FP64" => {
-            let v: Vec<f64> = flat.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect();
-            Ok(if datatype == "FP32" { Values::F32(v.into_iter().map(|x| x as f32).collect()) } else { Values::F64(v) })
-        }
+        "FP32" => Ok(Values::F32(data.values.iter().map(|&x| x as f32).collect())),
+        "FP64" => Ok(Values::F64(data.values.clone())),
         other => Err(InputError::Type(other.to_string())),
-    }
-}
-
-/// Flattens `data` (flat or nested lists, row-major) into numbers.
-fn collect_numbers<'a>(v: &'a Value, out: &mut Vec<&'a serde_json::Number>, depth: usize) -> Result<(), InputError> {
-    match v {
-        Value::Number(n) => {
-            out.push(n);
-            Ok(())
-        }
-        Value::Array(a) if depth < 8 => a.iter().try_for_each(|x| collect_numbers(x, out, depth + 1)),
-        Value::Null => Err(InputError::NotFinite { index: out.len(), value: "null".into() }),
-        _ => Err(InputError::Malformed("`data` must be a list of numbers, flat or nested".into())),
     }
 }
 

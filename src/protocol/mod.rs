@@ -3,6 +3,7 @@
 //! to ([`tensor`]).
 
 pub mod graphpipe;
+pub mod json_tensor;
 pub mod kserve;
 pub mod tensor;
 pub mod tfserving;

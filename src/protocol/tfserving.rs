@@ -3,7 +3,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::tensor::{InputError, InputTensor, Outputs, Values, INPUT, OUTPUTS};
+use super::json_tensor::JsonTensor;
+use super::tensor::{InputError, InputTensor, Outputs, Values, OUTPUTS};
 
 /// How the request was laid out, which decides how the answer is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,79 +22,43 @@ pub struct PredictRequest {
     pub input: InputTensor,
 }
 
-/// Parses a predict request body.
+#[derive(serde::Deserialize)]
+struct PredictBody {
+    #[serde(default)]
+    instances: Option<JsonTensor>,
+    #[serde(default)]
+    inputs: Option<JsonTensor>,
+}
+
+/// Parses a predict request body. The numbers go straight into one flat list (no JSON tree).
 pub fn parse_predict(body: &[u8]) -> Result<PredictRequest, InputError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| InputError::Malformed(format!("the body is not valid JSON: {e}")))?;
-    let Value::Object(mut obj) = v else {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(InputError::Malformed("the body must be a JSON object with `instances` or `inputs`".into()));
+    }
+    let req: PredictBody = serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            InputError::Malformed(format!("the body is not valid JSON: {e}"))
+        }
+        _ => InputError::Malformed(format!("the body is not a predict request: {e}")),
+    })?;
+    let (format, t) = match (req.instances, req.inputs) {
+        (Some(_), Some(_)) => return Err(InputError::Malformed("send either `instances` or `inputs`, not both".into())),
+        (Some(t), None) => {
+            match t.shape.first() {
+                None => return Err(InputError::Malformed("`instances` must be a list with one entry per image".into())),
+                Some(0) => return Err(InputError::Malformed("`instances` is empty".into())),
+                Some(_) => {}
+            }
+            (Format::Row, t)
+        }
+        (None, Some(t)) => (Format::Columnar, t),
+        (None, None) => return Err(InputError::Malformed("the body needs `instances` (one entry per image) or `inputs`".into())),
     };
-    match (obj.remove("instances"), obj.remove("inputs")) {
-        (Some(_), Some(_)) => Err(InputError::Malformed("send either `instances` or `inputs`, not both".into())),
-        (Some(instances), None) => {
-            let Value::Array(rows) = instances else {
-                return Err(InputError::Malformed("`instances` must be a list with one entry per image".into()));
-            };
-            if rows.is_empty() {
-                return Err(InputError::Malformed("`instances` is empty".into()));
-            }
-            // Named row format: each instance is {"image": ...}.
-            let rows: Vec<Value> = rows.into_iter().map(named_input).collect::<Result<_, _>>()?;
-            let input = tensor(&Value::Array(rows))?;
-            Ok(PredictRequest { format: Format::Row, input })
-        }
-        (None, Some(inputs)) => Ok(PredictRequest { format: Format::Columnar, input: tensor(&named_input(inputs)?)? }),
-        (None, None) => Err(InputError::Malformed("the body needs `instances` (one entry per image) or `inputs`".into())),
+    if t.strings {
+        return Err(InputError::Malformed("the input must be a nested list of numbers, not strings".into()));
     }
-}
-
-/// `{"image": x}` → `x`; a bare tensor stays as it is.
-fn named_input(v: Value) -> Result<Value, InputError> {
-    match v {
-        Value::Object(mut m) => {
-            if let Some(k) = m.keys().find(|k| k.as_str() != INPUT) {
-                return Err(InputError::UnknownInput(k.clone()));
-            }
-            m.remove(INPUT).ok_or(InputError::Missing)
-        }
-        other => Ok(other),
-    }
-}
-
-/// A nested JSON list of numbers → shape and row-major values (rectangular, numbers only).
-pub fn tensor(v: &Value) -> Result<InputTensor, InputError> {
-    let mut shape = Vec::new();
-    let mut cur = v;
-    while let Value::Array(a) = cur {
-        shape.push(a.len() as i64);
-        match a.first() {
-            Some(first) => cur = first,
-            None => break,
-        }
-    }
-    if shape.is_empty() {
-        return Err(InputError::Malformed("the input must be a nested list of numbers".into()));
-    }
-    super::tensor::batch_of(&shape)?;
-    let mut values = Vec::new();
-    flatten(v, &shape, &mut values)?;
-    Ok(InputTensor { shape, values: Values::F64(values) })
-}
-
-fn flatten(v: &Value, shape: &[i64], out: &mut Vec<f64>) -> Result<(), InputError> {
-    match (v, shape.split_first()) {
-        (Value::Array(a), Some((&n, rest))) => {
-            if a.len() as i64 != n {
-                return Err(InputError::Malformed(format!("the input is ragged: a list of {} where {n} were expected", a.len())));
-            }
-            a.iter().try_for_each(|x| flatten(x, rest, out))
-        }
-        (Value::Number(x), None) => {
-            out.push(x.as_f64().ok_or_else(|| InputError::Malformed(format!("{x} is not a number we can read")))?);
-            Ok(())
-        }
-        (Value::Null, None) => Err(InputError::NotFinite { index: out.len(), value: "null".into() }),
-        _ => Err(InputError::Malformed("the input must be a rectangular nested list of numbers".into())),
-    }
+    super::tensor::batch_of(&t.shape)?;
+    Ok(PredictRequest { format, input: InputTensor { shape: t.shape, values: Values::F64(t.values) } })
 }
 
 /// The answer in the layout of the request; `outputs` selects which model outputs, in order.
@@ -179,7 +144,7 @@ mod tests {
             (r#"{"instances": []}"#, "empty"),
             (r#"{"instances": [[1, 2, 3]]}"#, "[N, 784]"),
             (r#"{"instances": [{"x": [1]}]}"#, "unknown input `x`"),
-            (r#"{"instances": [[[0.5, 0.5], [0.5]]]}"#, "[N, 784]"),
+            (r#"{"instances": [[[0.5, 0.5], [0.5]]]}"#, "ragged"),
             (r#"{"instances": "abc"}"#, "list"),
         ] {
             let e = parse_predict(body.as_bytes()).unwrap_err().to_string();
