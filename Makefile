@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # load generator of the serving benchmark; Chromium and its WebDriver for the browser tests.
 APT_PACKAGES := dataset-fashion-mnist time wrk chromium chromium-driver
 
-.PHONY: help setup apt venv build demo test test-rust test-nolibtorch test-python fixtures protocol bench-load bench-train clean
+.PHONY: help setup apt venv build demo test test-rust test-nolibtorch test-python fixtures protocol bench-load bench-train bench-serve clean
 
 help:
 	@echo "make demo   set up, build, and run the pipeline end to end on the default dataset"
@@ -101,6 +101,13 @@ bench-load: build
 # The training benchmark: emnist train vs plain PyTorch loops, same DNN and data.
 bench-train: build
 	bash bench/train_vs_pytorch.sh
+
+# The serving benchmarks (need `make demo`'s models/dnn.onnx and models/cnn.onnx): emnist serve vs
+# Flask + onnxruntime under wrk, batch-128 rows/s by protocol, tract vs onnxruntime alone.
+bench-serve: setup
+	bash bench/serve_vs_flask.sh
+	bash bench/serve_protocols.sh
+	bash bench/engine_vs_ort.sh
 
 clean:
 	$(CARGO) clean
