@@ -228,6 +228,7 @@ async fn index(State(state): State<Shared>) -> impl IntoResponse {
             "graphpipe": "POST / (flatbuffers InferRequest or MetadataRequest)",
             "tfserving": [format!("GET /v1/models/{}", state.name), format!("GET /v1/models/{}/metadata", state.name), format!("POST /v1/models/{}:predict", state.name)],
             "kserve": ["GET /v2", "GET /v2/health/live", "GET /v2/health/ready", format!("GET /v2/models/{}", state.name), format!("GET /v2/models/{}/ready", state.name), format!("POST /v2/models/{}/infer", state.name)],
+            "web": ["GET / (draw a character, see the top 5)", "POST /predict?k=5 (a PNG or JPEG: raw body or multipart field `image`)"],
             "metrics": "GET /metrics",
         }
     }))
