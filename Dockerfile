@@ -6,7 +6,7 @@
 # MODEL is an ONNX file written by `emnist export --onnx` (run `make demo` first for models/dnn.onnx).
 
 # Stage 1: the binary without libtorch (`--no-default-features`: explore, export, serve, query).
-FROM rust:1.91-slim-bookworm AS build
+FROM rust:1.92-slim-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --no-default-features --bin emnist \

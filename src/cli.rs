@@ -314,10 +314,24 @@ pub struct ServeArgs {
     /// Threads for requests and for model calls [default: the number of cores].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
+    /// What runs the model: tract (pure Rust), or onnxruntime loaded from `--onnxruntime-lib`
+    /// (faster on convolutional models).
+    #[arg(long, value_enum, default_value_t = EngineArg::Tract)]
+    pub engine: EngineArg,
+    /// The `libonnxruntime.so` for `--engine onnxruntime` (the PyPI wheel has one in
+    /// `onnxruntime/capi/`) [default: the one in this project's `.venv`].
+    #[arg(long, value_name = "FILE", env = "ORT_DYLIB_PATH")]
+    pub onnxruntime_lib: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    Tract,
+    Onnxruntime,
 }
 
 impl ServeArgs {
-    pub fn to_config(&self) -> emnist::serve::ServeConfig {
+    pub fn to_config(&self) -> anyhow::Result<emnist::serve::ServeConfig> {
         let mut cfg = emnist::serve::ServeConfig::new(self.model.clone());
         cfg.host = self.host.clone();
         cfg.port = self.port;
@@ -331,7 +345,19 @@ impl ServeArgs {
             cfg.threads = t as usize;
             cfg.batch.workers = t as usize;
         }
-        cfg
+        cfg.engine = match self.engine {
+            EngineArg::Tract => emnist::onnx::EngineKind::Tract,
+            EngineArg::Onnxruntime => {
+                let library = match &self.onnxruntime_lib {
+                    Some(p) => p.clone(),
+                    None => emnist::onnx::engine::venv_onnxruntime(std::path::Path::new(".")).ok_or_else(|| {
+                        anyhow::anyhow!("`--engine onnxruntime` needs `--onnxruntime-lib PATH` (a libonnxruntime.so; `make setup` puts one in `.venv`)")
+                    })?,
+                };
+                emnist::onnx::EngineKind::Onnxruntime { library }
+            }
+        };
+        Ok(cfg)
     }
 }
 

@@ -182,7 +182,7 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
         }
         Command::Serve(args) => {
             init_logging();
-            let cfg = args.to_config();
+            let cfg = args.to_config()?;
             // Always printed, even with -q: with `--port 0` it is the only way to learn the port.
             emnist::serve::serve(cfg, |addr, model| {
                 eprintln!("emnist serve: listening on http://{addr} ({} classes, sha256 {}…); stop with Ctrl-C", model.classes(), &model.sha256[..12]);

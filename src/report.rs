@@ -97,9 +97,9 @@ fn json_files(models: &Path, suffix: &str) -> Vec<(String, Value)> {
 fn build(cfg: &ReportConfig, ds: &Dataset, ex: &ExploreReport, runs: &[(String, PathBuf, ModelRecord)], scratch: &Path) -> Result<(String, ReportSummary)> {
     let mut h = String::with_capacity(1 << 20);
     h.push_str(HEAD);
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<header><h1>emnist report</h1><p class=\"sub\">{} · {} runs · written by emnist {} · the seed's notebooks, from the artifacts in <code>{}</code></p></header>\n",
+        "<header><h1>emnist report</h1><p class=\"sub\">{} · {} runs · written by emnist {} · the seed's notebooks, from the artifacts in <code>{}</code></p></header>",
         esc(&ex.dataset.name),
         runs.len(),
         env!("CARGO_PKG_VERSION"),
@@ -113,12 +113,12 @@ fn build(cfg: &ReportConfig, ds: &Dataset, ex: &ExploreReport, runs: &[(String, 
 
     // 1. Dataset.
     section(&mut h, "dataset", 1, "emnist explore --out models/explore");
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<table class=\"kv\"><tr><th>dataset</th><td>{}</td></tr><tr><th>images</th><td>{} train + {} test = {} ({:.1} % test)</td></tr>\
          <tr><th>classes</th><td>{}</td></tr><tr><th>imbalance</th><td>the most frequent class has {:.1}× the images of the least</td></tr>\
          <tr><th>train vs test</th><td>class shares differ by at most {:.2} points ({})</td></tr>\
-         <tr><th>pixels</th><td>mean {:.3}, std {:.3} (of 1.0), {:.1} % ink</td></tr></table>\n",
+         <tr><th>pixels</th><td>mean {:.3}, std {:.3} (of 1.0), {:.1} % ink</td></tr></table>",
         esc(&ex.dataset.name),
         crate::plot::thousands(ex.train_images),
         crate::plot::thousands(ex.test_images),
@@ -286,7 +286,7 @@ fn build(cfg: &ReportConfig, ds: &Dataset, ex: &ExploreReport, runs: &[(String, 
 const TITLES: [&str; 5] = ["1 · Dataset", "2 · Models", "3 · Comparison", "4 · Export to ONNX", "5 · Deployment check"];
 
 fn section(h: &mut String, id: &str, n: usize, command: &str) {
-    let _ = write!(h, "<section id=\"{id}\"><h2>{}</h2><pre class=\"cell\"><span>In [{n}]:</span> {}</pre>\n", TITLES[n - 1], esc(command));
+    let _ = writeln!(h, "<section id=\"{id}\"><h2>{}</h2><pre class=\"cell\"><span>In [{n}]:</span> {}</pre>", TITLES[n - 1], esc(command));
 }
 
 /// An inlined PNG with its caption.

@@ -4,6 +4,7 @@
 //!
 //! Only this module knows tract and the ONNX protobuf types.
 
+pub mod engine;
 pub mod graph;
 pub mod parity;
 pub mod served;
@@ -20,6 +21,7 @@ use crate::model::weights::Weights;
 use crate::progress::Progress;
 pub use graph::{GraphError, DEFAULT_OPSET, OPSETS};
 pub use parity::{ParityConfig, ParityReport, TractModel};
+pub use engine::{Engine, EngineKind};
 pub use served::ServedModel;
 
 /// What to export, where, and how to check it.

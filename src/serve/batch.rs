@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
 
 use super::metrics::Metrics;
-use crate::onnx::TractModel;
+use crate::onnx::Engine;
 use crate::protocol::tensor::Images;
 use crate::protocol::Outputs;
 
@@ -37,7 +37,7 @@ pub struct Batcher {
 
 impl Batcher {
     /// Starts the batching task on the current tokio runtime.
-    pub fn start(model: Arc<TractModel>, cfg: BatchConfig, metrics: Arc<Metrics>) -> Batcher {
+    pub fn start(model: Arc<Engine>, cfg: BatchConfig, metrics: Arc<Metrics>) -> Batcher {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(rx, model, cfg, metrics));
         Batcher { tx }
@@ -51,7 +51,7 @@ impl Batcher {
     }
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<Job>, model: Arc<TractModel>, cfg: BatchConfig, metrics: Arc<Metrics>) {
+async fn run(mut rx: mpsc::UnboundedReceiver<Job>, model: Arc<Engine>, cfg: BatchConfig, metrics: Arc<Metrics>) {
     let workers = Arc::new(Semaphore::new(cfg.workers.max(1)));
     let max = cfg.max_batch.max(1);
     let mut pending: Option<Job> = None;
@@ -104,7 +104,7 @@ fn add(jobs: &mut Vec<Job>, rows: &mut usize, pending: &mut Option<Job>, j: Job,
 }
 
 /// One model call for all `jobs`; each gets its own rows back.
-fn run_batch(model: &TractModel, jobs: Vec<Job>, rows: usize, metrics: &Metrics) {
+fn run_batch(model: &Engine, jobs: Vec<Job>, rows: usize, metrics: &Metrics) {
     let classes = model.classes();
     let result = if jobs.len() == 1 {
         model.run(&jobs[0].images.pixels)

@@ -96,6 +96,7 @@ fn metadata(state: &Shared) -> Value {
             "test_accuracy": state.model.test_accuracy(),
             "dataset": state.model.metadata.get("dataset").cloned().unwrap_or_default(),
             "classes": k,
+            "engine": state.engine,
         },
         "class_names": state.model.class_names,
     })

@@ -49,6 +49,8 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// Async worker threads (the model calls have their own `batch.workers`).
     pub threads: usize,
+    /// tract (default) or onnxruntime.
+    pub engine: crate::onnx::EngineKind,
 }
 
 impl ServeConfig {
@@ -65,6 +67,7 @@ impl ServeConfig {
             max_inflight: 1024,
             request_timeout: Duration::from_secs(30),
             threads: cores,
+            engine: crate::onnx::EngineKind::Tract,
         }
     }
 }
@@ -72,6 +75,8 @@ impl ServeConfig {
 /// What the handlers share.
 pub struct AppState {
     pub model: Arc<ServedModel>,
+    /// Which engine runs the model (`tract` or `onnxruntime`).
+    pub engine: &'static str,
     pub name: String,
     pub metrics: Arc<Metrics>,
     batcher: Batcher,
@@ -83,21 +88,24 @@ pub struct AppState {
 type Shared = Arc<AppState>;
 
 impl AppState {
-    /// Loads nothing: wraps a loaded model and starts the batcher (on the current runtime).
-    pub fn new(model: ServedModel, cfg: &ServeConfig) -> Shared {
+    /// Wraps a loaded model, loads the engine that will run it, and starts the batcher (on the
+    /// current runtime).
+    pub fn new(model: ServedModel, cfg: &ServeConfig) -> Result<Shared> {
+        let engine = crate::onnx::Engine::load(&cfg.engine, &model.path, &model.model, cfg.batch.workers)?;
         let model = Arc::new(model);
         let metrics = Arc::new(Metrics::default());
-        let tract = Arc::new(model.model.clone());
-        let batcher = Batcher::start(tract, cfg.batch.clone(), metrics.clone());
-        Arc::new(AppState {
+        let name = engine.name();
+        let batcher = Batcher::start(Arc::new(engine), cfg.batch.clone(), metrics.clone());
+        Ok(Arc::new(AppState {
             model,
+            engine: name,
             name: cfg.name.clone(),
             metrics,
             batcher,
             inflight: AtomicUsize::new(0),
             max_inflight: cfg.max_inflight.max(1),
             started: Instant::now(),
-        })
+        }))
     }
 
     /// Validates an input tensor and runs it through the batcher.
@@ -223,6 +231,7 @@ async fn index(State(state): State<Shared>) -> impl IntoResponse {
         "server": "emnist",
         "version": env!("CARGO_PKG_VERSION"),
         "model": state.name,
+        "engine": state.engine,
         "uptime_s": state.started.elapsed().as_secs_f64(),
         "endpoints": {
             "graphpipe": "POST / (flatbuffers InferRequest or MetadataRequest)",
@@ -249,14 +258,14 @@ pub fn serve(cfg: ServeConfig, on_listen: impl FnOnce(SocketAddr, &ServedModel))
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
+        let state = AppState::new(model, &cfg)?;
         let addr = format!("{}:{}", cfg.host, cfg.port);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .with_context(|| format!("cannot listen on `{addr}`: is another server using the port? pick another with `--port`"))?;
         let local = listener.local_addr()?;
-        on_listen(local, &model);
-        tracing::info!(addr = %local, model = %cfg.model.display(), classes = model.classes(), "serving");
-        let state = AppState::new(model, &cfg);
+        on_listen(local, &state.model);
+        tracing::info!(addr = %local, model = %cfg.model.display(), classes = state.model.classes(), engine = state.engine, "serving");
         let app = router(state, cfg.max_body, cfg.request_timeout);
         axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("the server failed")?;
         tracing::info!("stopped: every request in flight was answered");

@@ -43,7 +43,7 @@ fn app(model: &Path, configure: impl FnOnce(&mut ServeConfig)) -> App {
     configure(&mut cfg);
     let served = ServedModel::load(model).unwrap();
     let tract = served.model.clone();
-    let state = AppState::new(served, &cfg);
+    let state = AppState::new(served, &cfg).unwrap();
     App { router: router(state.clone(), cfg.max_body, cfg.request_timeout), state, tract }
 }
 
@@ -204,7 +204,8 @@ async fn bad_inputs_get_clear_4xx_and_the_server_keeps_working() {
     let predict = "/v1/models/emnist:predict";
     let kserve = |shape: Value, datatype: &str, data: Value| json!({ "inputs": [{ "name": "image", "shape": shape, "datatype": datatype, "data": data }] });
     // (what, method, path, headers, body, status, text the error must contain)
-    let cases: Vec<(&str, &str, &str, Vec<(&str, String)>, Vec<u8>, u16, &str)> = vec![
+    type Case<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, String)>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("empty GraphPipe body", "POST", "/", vec![], vec![], 400, "flatbuffer"),
         ("garbage GraphPipe body", "POST", "/", vec![], b"\x10\x00\x00\x00garbage bytes here".to_vec(), 400, ""),
         ("truncated GraphPipe request", "POST", "/", vec![], valid_gp[..valid_gp.len() / 2].to_vec(), 400, ""),
@@ -428,6 +429,20 @@ fn query_checks_every_protocol_against_local_inference() {
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("serves a different model") && err.contains("--model"), "{err}");
+    // The same check against the binary serving with onnxruntime.
+    let lib = onnxruntime_library();
+    let ort_server = Server::start(&model, &["--engine", "onnxruntime", "--onnxruntime-lib", lib.to_str().unwrap()]);
+    let o = emnist_cmd()
+        .args(["query", "--json", "--protocol", "graphpipe", "--n", "all", "--url", &ort_server.url, "--data"])
+        .arg(fixture("mnist-style"))
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["protocols"][0]["agreement"], 1.0, "onnxruntime's answers agree with local tract");
+    drop(ort_server);
     // Nothing listening: a clear error.
     drop(server);
     let o = emnist_cmd().args(["query", "--url", "http://127.0.0.1:9", "--model"]).arg(&model).args(["--data"]).arg(fixture("mnist-style")).output().unwrap();
@@ -447,4 +462,39 @@ fn serve_refuses_a_missing_or_broken_model_file() {
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("junk.onnx") && err.lines().count() <= 3, "{err}");
+}
+
+/// The wheel's libonnxruntime.so that `make setup` installs in `.venv`.
+fn onnxruntime_library() -> PathBuf {
+    emnist::onnx::engine::venv_onnxruntime(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("no libonnxruntime.so under .venv: run `make setup` (it installs the onnxruntime wheel)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_onnxruntime_engine_answers_like_tract() {
+    let dir = tempfile::tempdir().unwrap();
+    let test = test_images();
+    for arch in [Architecture::Dnn { hidden: vec![32, 16] }, Architecture::Cnn { channels: vec![4, 8], hidden: 16, dropout: 0.25 }] {
+        let name = arch.name();
+        let run = dir.path().join(name);
+        let (record, weights) = hand_built_run(&run, arch, ClassTable::numbered(10), 12, None);
+        let path = dir.path().join(format!("{name}.onnx"));
+        std::fs::write(&path, graph::encode(&graph::build_model(&record, &weights, graph::DEFAULT_OPSET).unwrap())).unwrap();
+        let app = app(&path, |c| c.engine = emnist::onnx::EngineKind::Onnxruntime { library: onnxruntime_library() });
+        assert_eq!(app.state.engine, "onnxruntime");
+        let px = pixels(&test, 7);
+        let want = local(&app.tract, &px);
+        let body = json!({ "inputs": [{ "name": "image", "shape": [7, 784], "datatype": "UINT8", "data": px }] });
+        let a = post_json(&app, "/v2/models/emnist/infer", &body).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", String::from_utf8_lossy(&a.body));
+        let got = emnist::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1;
+        assert!(close(&got, &want, 1e-5), "{name}: onnxruntime and tract differ");
+        assert_eq!(emnist::protocol::tensor::argmax_rows(&got, 10), emnist::protocol::tensor::argmax_rows(&want, 10));
+        assert_eq!(get(&app, "/v2/models/emnist").await.json()["parameters"]["engine"], "onnxruntime");
+    }
+    // A missing library is a clear error at start, not at the first request.
+    let mut cfg = ServeConfig::new(model_file(dir.path(), 13));
+    cfg.engine = emnist::onnx::EngineKind::Onnxruntime { library: dir.path().join("libnothing.so") };
+    let err = AppState::new(ServedModel::load(&cfg.model).unwrap(), &cfg).err().unwrap().to_string();
+    assert!(err.contains("libnothing.so") && err.contains("onnxruntime"), "{err}");
 }
