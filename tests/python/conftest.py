@@ -17,3 +17,23 @@ def emnist_bin():
         return Path(os.environ["EMNIST_BIN"])
     subprocess.run(["cargo", "build", "--quiet", "--bin", "emnist"], cwd=ROOT, check=True)
     return ROOT / "target" / "debug" / "emnist"
+
+
+def start_server(emnist_bin, args):
+    """`emnist serve ARGS` (with `--port 0` among them) in the background; returns the process and
+    the URL it printed. Its stderr keeps draining on a thread so the logs never block it."""
+    import re
+    import threading
+
+    proc = subprocess.Popen([str(emnist_bin), "serve", *args], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
+    url = None
+    for line in proc.stderr:
+        m = re.search(r"listening on (http://\S+)", line)
+        if m:
+            url = m.group(1)
+            break
+    if url is None:
+        proc.wait(timeout=30)
+        raise AssertionError(f"`emnist serve {' '.join(map(str, args))}` did not start (exit {proc.returncode})")
+    threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
+    return proc, url

@@ -6,15 +6,13 @@ must answer on the health route the probes use).
 """
 
 import json
-import re
-import shlex
 import signal
-import subprocess
 import urllib.request
 
 import pytest
 import yaml
 
+from conftest import start_server
 from test_onnx import ROOT, export, write_run
 
 DEPLOY = ROOT / "deploy" / "kubernetes.yaml"
@@ -88,15 +86,8 @@ def test_the_serve_command_lines_work(emnist_bin, tmp_path, where):
     args = ["127.0.0.1" if a == "0.0.0.0" else a for a in args]
     port_at = args.index("--port") + 1
     args[port_at] = "0"
-    proc = subprocess.Popen([str(emnist_bin), "serve", *args], stderr=subprocess.PIPE, text=True)
+    proc, url = start_server(emnist_bin, args)
     try:
-        url = None
-        for line in proc.stderr:
-            m = re.search(r"listening on (http://\S+)", line)
-            if m:
-                url = m.group(1)
-                break
-        assert url, f"{where}: `emnist serve {shlex.join(args)}` did not start"
         with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=10) as r:
             assert r.status == 200 and json.load(r)["ready"] is True
     finally:

@@ -6,11 +6,8 @@ The server is the real binary (`$EMNIST_BIN`), started on a free port and stoppe
 which must end it with exit status 0.
 """
 
-import json
 import re
 import signal
-import subprocess
-import threading
 
 import numpy as np
 import onnxruntime as ort
@@ -20,7 +17,8 @@ import tritonclient.http as triton
 from graphpipe import convert, remote
 from tritonclient.utils import InferenceServerException
 
-from test_onnx import CLASSES, ROOT, export, inputs, write_run
+from conftest import start_server
+from test_onnx import CLASSES, export, inputs, write_run
 
 TOLERANCE = 1e-5
 K = len(CLASSES)
@@ -35,18 +33,7 @@ def served(emnist_bin, tmp_path_factory):
     run = write_run(tmp / "cnn", "cnn", seed=11)
     onnx_path = tmp / "cnn.onnx"
     export(emnist_bin, run, onnx_path)
-    proc = subprocess.Popen(
-        [str(emnist_bin), "serve", "--model", str(onnx_path), "--port", "0"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT,
-    )
-    url = None
-    for line in proc.stderr:
-        m = re.search(r"listening on (http://\S+)", line)
-        if m:
-            url = m.group(1)
-            break
-    assert url, "the server did not start"
-    threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
+    proc, url = start_server(emnist_bin, ["--model", str(onnx_path), "--port", "0"])
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     yield url, session
     proc.send_signal(signal.SIGTERM)
