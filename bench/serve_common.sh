@@ -73,3 +73,18 @@ run_wrk() {
       "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.3f", b - a}')" "$(cut -d' ' -f1 /proc/loadavg)" >>"$result.cpu"
   fi
 }
+
+# The preamble both serving benchmarks share: checks, the binary, the request bodies, cleanup.
+# Sets PY, EMNIST and OUT; needs MODEL.
+bench_setup() {
+  PY=.venv/bin/python
+  [ -f "$MODEL" ] || { echo "needs $MODEL (emnist export --onnx)"; exit 1; }
+  command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
+  EMNIST=${EMNIST_BIN:-./target/release/emnist}
+  [ -n "${EMNIST_BIN:-}" ] || cargo build -q --release --no-default-features
+  OUT=bench/out/serve
+  mkdir -p "$OUT"
+  trap stop_servers EXIT
+  trap 'exit 130' INT TERM
+  $PY bench/make_serve_bodies.py "$OUT" >/dev/null
+}

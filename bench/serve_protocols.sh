@@ -17,18 +17,8 @@ ROUNDS=${2:-3}
 DUR=${3:-10s}
 export CONNS=${CONNS:-8} WRK_THREADS=${WRK_THREADS:-2}
 PORT_E=${PORT_E:-9313}
-PY=.venv/bin/python
-[ -f "$MODEL" ] || { echo "needs $MODEL (emnist export --onnx)"; exit 1; }
-command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
-EMNIST=${EMNIST_BIN:-./target/release/emnist}
-[ -n "${EMNIST_BIN:-}" ] || cargo build -q --release --no-default-features
-OUT=bench/out/serve
-mkdir -p "$OUT"
 . bench/serve_common.sh
-trap stop_servers EXIT
-trap 'exit 130' INT TERM
-
-$PY bench/make_serve_bodies.py "$OUT" >/dev/null
+bench_setup
 BASE=http://127.0.0.1:$PORT_E
 # label | path | body | content type | extra header
 PROTOS=(

@@ -20,18 +20,8 @@ export CONNS=${CONNS:-32} WRK_THREADS=${WRK_THREADS:-2}
 FLASK_ORT_THREADS=${FLASK_ORT_THREADS:-1}
 PORT_E=${PORT_E:-9311}
 PORT_F=${PORT_F:-9312}
-PY=.venv/bin/python
-[ -f "$MODEL" ] || { echo "needs $MODEL (emnist export --onnx)"; exit 1; }
-command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
-EMNIST=${EMNIST_BIN:-./target/release/emnist}
-[ -n "${EMNIST_BIN:-}" ] || cargo build -q --release --no-default-features
-OUT=bench/out/serve
-mkdir -p "$OUT"
 . bench/serve_common.sh
-trap stop_servers EXIT
-trap 'exit 130' INT TERM
-
-$PY bench/make_serve_bodies.py "$OUT" >/dev/null
+bench_setup
 BODY=$OUT/tfs_1.json
 URL_E=http://127.0.0.1:$PORT_E/v1/models/emnist:predict
 URL_F=http://127.0.0.1:$PORT_F/v1/models/emnist:predict
