@@ -9,8 +9,9 @@ PY := $(VENV)/bin/python
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: real Fashion-MNIST images for tests and the demo's second dataset; wrk, the
-# load generator of the serving benchmark; Chromium and its WebDriver for the browser tests.
-APT_PACKAGES := dataset-fashion-mnist time wrk chromium chromium-driver
+# load generator of the serving benchmark; curl, a client in the serving tests; Chromium and its
+# WebDriver for the browser tests.
+APT_PACKAGES := dataset-fashion-mnist time wrk curl chromium chromium-driver
 
 .PHONY: help setup apt venv build demo test test-rust test-nolibtorch test-python fixtures protocol bench-load bench-train bench-serve clean
 

@@ -311,6 +311,20 @@ pub struct ServeArgs {
     /// Longest a request may take, body included, milliseconds (longer: 408).
     #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_ms: u64,
+    /// Connections open at once; beyond it a new connection gets 503 and is closed.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Longest a request head (request line and headers) may take from its first byte,
+    /// milliseconds; a slower connection is closed.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_ms: u64,
+    /// Longest a connection may stay open with nothing to do, milliseconds (keep-alive idle).
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_ms: u64,
+    /// After SIGINT/SIGTERM, seconds the requests in flight may take before every connection is
+    /// closed (below Kubernetes' default 30 s termination grace period).
+    #[arg(long, default_value_t = 20.0, value_parser = grace_seconds)]
+    pub shutdown_grace_s: f64,
     /// Threads for requests and for model calls [default: the number of cores].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
@@ -322,6 +336,14 @@ pub struct ServeArgs {
     /// `onnxruntime/capi/`) [default: the one in this project's `.venv`].
     #[arg(long, value_name = "FILE", env = "ORT_DYLIB_PATH")]
     pub onnxruntime_lib: Option<PathBuf>,
+}
+
+/// `--shutdown-grace-s`: 0 to 3600 seconds, fractions allowed.
+fn grace_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds between 0 and 3600")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -341,6 +363,12 @@ impl ServeArgs {
         cfg.max_body = self.max_body;
         cfg.max_inflight = self.max_inflight as usize;
         cfg.request_timeout = std::time::Duration::from_millis(self.request_timeout_ms);
+        cfg.conn = emnist::serve::ConnConfig {
+            max_connections: self.max_connections as usize,
+            header_timeout: std::time::Duration::from_millis(self.header_timeout_ms),
+            idle_timeout: std::time::Duration::from_millis(self.idle_timeout_ms),
+            shutdown_grace: std::time::Duration::from_secs_f64(self.shutdown_grace_s),
+        };
         if let Some(t) = self.threads {
             cfg.threads = t as usize;
             cfg.batch.workers = t as usize;

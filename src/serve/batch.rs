@@ -26,7 +26,18 @@ pub struct BatchConfig {
 
 struct Job {
     images: Images,
-    reply: oneshot::Sender<Result<Outputs, String>>,
+    reply: oneshot::Sender<Result<Outputs, BatchError>>,
+}
+
+/// Why a request got no outputs.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BatchError {
+    /// The batching task is gone: the server cannot run the model any more.
+    #[error("the server cannot run the model now (it is shutting down or its model worker stopped); retry on another instance")]
+    Unavailable,
+    /// The model call failed.
+    #[error("inference failed: {0}")]
+    Failed(String),
 }
 
 /// The handle requests use; cheap to clone.
@@ -43,11 +54,18 @@ impl Batcher {
         Batcher { tx }
     }
 
-    /// Runs `images` through the model, batched with whatever else is waiting.
-    pub async fn infer(&self, images: Images) -> Result<Outputs, String> {
+    /// Runs `images` through the model, batched with whatever else is waiting. Dropping the
+    /// future before it resolves withdraws the images: a model call that has not started leaves
+    /// them out.
+    pub async fn infer(&self, images: Images) -> Result<Outputs, BatchError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Job { images, reply }).map_err(|_| "the server is shutting down".to_string())?;
-        rx.await.map_err(|_| "inference failed".to_string())?
+        self.tx.send(Job { images, reply }).map_err(|_| BatchError::Unavailable)?;
+        rx.await.map_err(|_| BatchError::Failed("the model call was lost (a worker stopped)".into()))?
+    }
+
+    /// Whether the batching task still takes requests.
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
     }
 }
 
@@ -84,6 +102,17 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Job>, model: Arc<Engine>, cfg: Batc
                 Ok(j) => add(&mut jobs, &mut rows, &mut pending, j, max),
                 Err(_) => break,
             }
+        }
+        // Requests that went away while queued (timed out, client gone) are not run.
+        let before = jobs.len();
+        jobs.retain(|j| !j.reply.is_closed());
+        if jobs.len() < before {
+            let kept: usize = jobs.iter().map(|j| j.images.n).sum();
+            metrics.abandoned(rows - kept);
+            rows = kept;
+        }
+        if jobs.is_empty() {
+            continue;
         }
         let model = model.clone();
         let metrics = metrics.clone();
@@ -134,7 +163,7 @@ fn run_batch(model: &Engine, jobs: Vec<Job>, rows: usize, metrics: &Metrics) {
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), rows, "model call failed");
             for j in jobs {
-                let _ = j.reply.send(Err(format!("inference failed: {e}")));
+                let _ = j.reply.send(Err(BatchError::Failed(format!("{e:#}"))));
             }
         }
     }

@@ -16,12 +16,28 @@ pub async fn server_metadata() -> Json<Value> {
     Json(json!({ "name": "emnist", "version": env!("CARGO_PKG_VERSION"), "extensions": ["binary_tensor_data"] }))
 }
 
-pub async fn live() -> Json<Value> {
-    Json(json!({ "live": true }))
+/// Live while the model can still be run (the batching task runs); 503 otherwise, so that an
+/// orchestrator restarts the instance.
+pub async fn live(State(state): State<Shared>) -> Response {
+    if state.is_live() {
+        Json(json!({ "live": true })).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "live": false, "reason": "the model worker stopped" }))).into_response()
+    }
 }
 
-pub async fn ready() -> Json<Value> {
-    Json(json!({ "ready": true }))
+/// Ready while a predict request would be taken. Not ready (HTTP 400, as the protocol has it: "a
+/// 4xx status indicating false") while shutting down, without a model worker, or at
+/// `--max-inflight`, so that a load balancer sends requests elsewhere.
+pub async fn ready(State(state): State<Shared>) -> Response {
+    model_ready(&state, json!({ "ready": true }))
+}
+
+fn model_ready(state: &Shared, ok: Value) -> Response {
+    match state.not_ready() {
+        None => Json(ok).into_response(),
+        Some(reason) => (StatusCode::BAD_REQUEST, Json(json!({ "ready": false, "reason": reason }))).into_response(),
+    }
 }
 
 /// What follows `/v2/models/`: `{name}[/versions/{v}][/{action}]`.
@@ -41,10 +57,10 @@ fn parse<'a>(state: &Shared, rest: &'a str) -> Result<&'a str, ApiError> {
     Ok(tail)
 }
 
-pub async fn get(State(state): State<Shared>, Path(rest): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get(State(state): State<Shared>, Path(rest): Path<String>) -> Result<Response, ApiError> {
     match parse(&state, &rest)? {
-        "" => Ok(Json(metadata(&state))),
-        "ready" => Ok(Json(json!({ "name": state.name, "ready": true }))),
+        "" => Ok(Json(metadata(&state)).into_response()),
+        "ready" => Ok(model_ready(&state, json!({ "name": state.name, "ready": true }))),
         other => Err(ApiError::not_found(format!("no model route `{other}`: use `ready`, or POST `infer`"))),
     }
 }

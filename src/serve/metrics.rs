@@ -54,6 +54,9 @@ pub struct Metrics {
     inflight: AtomicI64,
     images: AtomicU64,
     rejected: AtomicU64,
+    abandoned: AtomicU64,
+    connections: AtomicI64,
+    closed: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Default for Metrics {
@@ -65,6 +68,9 @@ impl Default for Metrics {
             inflight: AtomicI64::new(0),
             images: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            abandoned: AtomicU64::new(0),
+            connections: AtomicI64::new(0),
+            closed: Mutex::default(),
         }
     }
 }
@@ -95,6 +101,28 @@ impl Metrics {
     /// A request turned away by back-pressure.
     pub fn rejected(&self) {
         self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Images left out of a model call because their request was gone (timed out, disconnected).
+    pub fn abandoned(&self, images: usize) {
+        self.abandoned.fetch_add(images as u64, Ordering::Relaxed);
+    }
+
+    /// A connection opened; the gauge goes down when the guard is dropped.
+    pub fn connection_opened(&self) -> OpenConnection<'_> {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(self)
+    }
+
+    /// A connection the server closed (or refused) on its own, and why: `refused` (beyond
+    /// `--max-connections`), `header_timeout`, `idle`, `shutdown_grace`.
+    pub fn connection_closed(&self, reason: &'static str) {
+        *self.closed.lock().unwrap_or_else(|e| e.into_inner()).entry(reason).or_default() += 1;
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> i64 {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// Requests answered so far with `status` under `protocol`.
@@ -128,7 +156,27 @@ impl Metrics {
         out.push_str("# HELP emnist_rejected_total Requests answered 503 because --max-inflight was reached.\n");
         out.push_str("# TYPE emnist_rejected_total counter\n");
         let _ = writeln!(out, "emnist_rejected_total {}", self.rejected.load(Ordering::Relaxed));
+        out.push_str("# HELP emnist_abandoned_images_total Images not run because their request was gone before its model call.\n");
+        out.push_str("# TYPE emnist_abandoned_images_total counter\n");
+        let _ = writeln!(out, "emnist_abandoned_images_total {}", self.abandoned.load(Ordering::Relaxed));
+        out.push_str("# HELP emnist_open_connections Client connections open now.\n");
+        out.push_str("# TYPE emnist_open_connections gauge\n");
+        let _ = writeln!(out, "emnist_open_connections {}", self.open_connections());
+        out.push_str("# HELP emnist_connections_closed_total Connections the server closed or refused on its own, by reason.\n");
+        out.push_str("# TYPE emnist_connections_closed_total counter\n");
+        for (reason, c) in self.closed.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(out, "emnist_connections_closed_total{{reason=\"{reason}\"}} {c}");
+        }
         out
+    }
+}
+
+/// Holds the open-connections gauge up while a connection lives.
+pub struct OpenConnection<'a>(&'a Metrics);
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

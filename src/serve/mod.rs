@@ -1,8 +1,9 @@
 //! `emnist serve`: one exported ONNX file behind three protocols (GraphPipe, TensorFlow Serving
 //! REST, KServe v2), with dynamic batching, Prometheus metrics, back-pressure, body limits,
-//! request timeouts and graceful shutdown. Only this module knows axum.
+//! request timeouts and graceful shutdown. Only this module knows axum and hyper.
 
 mod batch;
+pub mod conn;
 mod graphpipe;
 mod kserve;
 pub mod metrics;
@@ -11,7 +12,7 @@ mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,8 +25,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-pub use batch::BatchConfig;
+pub use batch::{BatchConfig, BatchError};
 use batch::Batcher;
+pub use conn::ConnConfig;
 use metrics::Metrics;
 
 use crate::onnx::ServedModel;
@@ -47,6 +49,8 @@ pub struct ServeConfig {
     pub max_inflight: usize,
     /// Longest a request may take, body included (longer: 408).
     pub request_timeout: Duration,
+    /// Connection limits and timeouts, and the shutdown grace period.
+    pub conn: ConnConfig,
     /// Async worker threads (the model calls have their own `batch.workers`).
     pub threads: usize,
     /// tract (default) or onnxruntime.
@@ -66,6 +70,7 @@ impl ServeConfig {
             max_body: 16 << 20,
             max_inflight: 1024,
             request_timeout: Duration::from_secs(30),
+            conn: ConnConfig::default(),
             threads: cores,
             engine: crate::onnx::EngineKind::Tract,
         }
@@ -82,6 +87,9 @@ pub struct AppState {
     batcher: Batcher,
     inflight: AtomicUsize,
     max_inflight: usize,
+    max_body: usize,
+    request_timeout: Duration,
+    shutting_down: AtomicBool,
     started: Instant,
 }
 
@@ -104,6 +112,9 @@ impl AppState {
             batcher,
             inflight: AtomicUsize::new(0),
             max_inflight: cfg.max_inflight.max(1),
+            max_body: cfg.max_body,
+            request_timeout: cfg.request_timeout,
+            shutting_down: AtomicBool::new(false),
             started: Instant::now(),
         }))
     }
@@ -111,12 +122,42 @@ impl AppState {
     /// Validates an input tensor and runs it through the batcher.
     pub async fn infer(&self, input: &InputTensor) -> Result<Outputs, ApiError> {
         let images = to_images(input).map_err(ApiError::bad_request)?;
-        self.batcher.infer(images).await.map_err(|m| ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, message: m })
+        self.batcher.infer(images).await.map_err(|e| {
+            let status = match e {
+                BatchError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                BatchError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            ApiError { status, message: e.to_string() }
+        })
     }
 
-    /// Requests being handled now.
+    /// Requests being handled now (health and metrics routes are not counted).
     pub fn inflight(&self) -> usize {
         self.inflight.load(Ordering::Acquire)
+    }
+
+    /// Why the server cannot take a predict request now, if it cannot: shutting down, the model
+    /// worker gone, or `--max-inflight` reached. `/v2/health/ready` answers from this.
+    pub fn not_ready(&self) -> Option<String> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            Some("the server is shutting down".into())
+        } else if !self.batcher.is_running() {
+            Some("the model worker stopped".into())
+        } else if self.inflight() >= self.max_inflight {
+            Some(format!("the server is at its limit of {} requests in flight", self.max_inflight))
+        } else {
+            None
+        }
+    }
+
+    /// Whether the server can still run its model at all (`/v2/health/live`).
+    pub fn is_live(&self) -> bool {
+        self.batcher.is_running()
+    }
+
+    /// From now on readiness is false (SIGINT/SIGTERM received).
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
     }
 
     /// The model's version string: the first 12 hex digits of its sha256.
@@ -160,7 +201,7 @@ impl IntoResponse for ApiError {
 }
 
 /// Every route; `/` takes GraphPipe's POSTs.
-pub fn router(state: Shared, max_body: usize, request_timeout: Duration) -> Router {
+pub fn router(state: Shared) -> Router {
     Router::new()
         .route("/", post(graphpipe::handle).get(web::page))
         .route("/predict", post(web::predict))
@@ -172,9 +213,8 @@ pub fn router(state: Shared, max_body: usize, request_timeout: Duration) -> Rout
         .route("/v2/models/{*rest}", get(kserve::get).post(kserve::post))
         .route("/metrics", get(metrics_text))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(max_body))
+        .layer(DefaultBodyLimit::max(state.max_body))
         .layer(middleware::from_fn_with_state(state.clone(), track))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
         .with_state(state)
 }
 
@@ -189,15 +229,69 @@ fn protocol(method: &Method, path: &str) -> &'static str {
     }
 }
 
-/// Counts, times and logs every request; turns requests away beyond `--max-inflight`.
+/// Status recorded for a request whose client went away (or whose connection the shutdown cut)
+/// before it was answered, as nginx logs it.
+pub const CLIENT_GONE: u16 = 499;
+
+/// One request's accounting: counted in flight from creation to drop, recorded in the metrics
+/// and the log exactly once, whichever way it ends (answered, timed out, dropped half-way).
+struct Tracked {
+    state: Shared,
+    counted: bool,
+    proto: &'static str,
+    method: Method,
+    path: String,
+    t0: Instant,
+    status: Option<u16>,
+}
+
+impl Tracked {
+    fn new(state: &Shared, req: &Request) -> Tracked {
+        let path = req.uri().path();
+        let proto = protocol(req.method(), path);
+        // Health checks and scrapes are cheap and must get through: not counted, never turned away.
+        let counted = !(proto == "metrics" || path.starts_with("/v2/health"));
+        if counted {
+            state.inflight.fetch_add(1, Ordering::AcqRel);
+            state.metrics.inflight(1);
+        }
+        Tracked { state: state.clone(), counted, proto, method: req.method().clone(), path: path.to_string(), t0: Instant::now(), status: None }
+    }
+
+    fn finish(mut self, resp: Response) -> Response {
+        self.status = Some(resp.status().as_u16());
+        resp
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if self.counted {
+            self.state.inflight.fetch_sub(1, Ordering::AcqRel);
+            self.state.metrics.inflight(-1);
+        }
+        let secs = self.t0.elapsed().as_secs_f64();
+        let status = self.status.unwrap_or(CLIENT_GONE);
+        self.state.metrics.request(self.proto, status, secs);
+        let (method, path, latency_ms) = (&self.method, &self.path, secs * 1e3);
+        if self.status.is_none() {
+            tracing::debug!(%method, %path, status, latency_ms, "the client went away before the answer");
+        } else if status >= 500 {
+            tracing::warn!(%method, %path, status, latency_ms, "request failed");
+        } else {
+            tracing::debug!(%method, %path, status, latency_ms, "request");
+        }
+    }
+}
+
+/// Counts, times and logs every request; refuses over-limit bodies from their `Content-Length`,
+/// turns requests away beyond `--max-inflight`, and answers 408 past `--request-timeout-ms`.
 async fn track(State(state): State<Shared>, req: Request, next: Next) -> Response {
-    let t0 = Instant::now();
-    let proto = protocol(req.method(), req.uri().path());
-    let exempt = proto == "metrics" || req.uri().path().starts_with("/v2/health");
-    let (method, path) = (req.method().clone(), req.uri().path().to_string());
-    let n = state.inflight.fetch_add(1, Ordering::AcqRel);
-    state.metrics.inflight(1);
-    let resp = if n >= state.max_inflight && !exempt {
+    let tracked = Tracked::new(&state, &req);
+    if let Some(len) = declared_length(&req).filter(|&n| n > state.max_body as u64) {
+        return tracked.finish(too_large(req, len, &state));
+    }
+    if tracked.counted && state.inflight() > state.max_inflight {
         state.metrics.rejected();
         let mut r = ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
@@ -205,21 +299,82 @@ async fn track(State(state): State<Shared>, req: Request, next: Next) -> Respons
         }
         .into_response();
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        r
-    } else {
-        next.run(req).await
-    };
-    state.inflight.fetch_sub(1, Ordering::AcqRel);
-    state.metrics.inflight(-1);
-    let secs = t0.elapsed().as_secs_f64();
-    let status = resp.status().as_u16();
-    state.metrics.request(proto, status, secs);
-    if status >= 500 {
-        tracing::warn!(%method, %path, status, latency_ms = secs * 1e3, "request failed");
-    } else {
-        tracing::debug!(%method, %path, status, latency_ms = secs * 1e3, "request");
+        return tracked.finish(r);
     }
-    resp
+    let resp = match tokio::time::timeout(state.request_timeout, next.run(req)).await {
+        Ok(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => as_json_413(r, state.max_body),
+        Ok(r) => r,
+        Err(_) => ApiError {
+            status: StatusCode::REQUEST_TIMEOUT,
+            message: format!(
+                "the request took longer than {} ms (body included); send it faster or raise `--request-timeout-ms`",
+                state.request_timeout.as_millis()
+            ),
+        }
+        .into_response(),
+    };
+    tracked.finish(resp)
+}
+
+/// The request's `Content-Length`, when it declares one.
+fn declared_length(req: &Request) -> Option<u64> {
+    req.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn body_limit_message(max_body: usize) -> String {
+    format!("the request body is larger than the server's limit of {max_body} bytes; send fewer images per request or raise `--max-body`")
+}
+
+/// 413 before reading a byte of the body. The connection closes after the answer; the body the
+/// client is still sending is read and dropped (up to a bound, within the request timeout) so that
+/// the client gets to read the 413 instead of a reset. A client that waits for `100 Continue` is
+/// answered at once and sends nothing.
+fn too_large(req: Request, declared: u64, state: &Shared) -> Response {
+    let expects_continue = req
+        .headers()
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    if !expects_continue {
+        let body = req.into_body();
+        let budget = declared.min(DRAIN_LIMIT_BYTES);
+        let deadline = tokio::time::Instant::now() + state.request_timeout;
+        tokio::spawn(drain(body, budget, deadline));
+    }
+    let mut r = ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, message: body_limit_message(state.max_body) }.into_response();
+    r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+/// The most an over-limit body is read (and dropped) for, so that its client sees the 413.
+const DRAIN_LIMIT_BYTES: u64 = 1 << 30;
+
+async fn drain(body: axum::body::Body, budget: u64, deadline: tokio::time::Instant) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut seen = 0u64;
+    while seen < budget {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => seen += frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => break,
+        }
+    }
+}
+
+/// axum's own 413 (a chunked body that grew past the limit) says so in plain text: answer in the
+/// same JSON as every other error.
+fn as_json_413(resp: Response, max_body: usize) -> Response {
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let mut r = ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, message: body_limit_message(max_body) }.into_response();
+    r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
 }
 
 async fn metrics_text(State(state): State<Shared>) -> impl IntoResponse {
@@ -247,8 +402,9 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no route for {method} {}: see GET /endpoints", uri.path()))
 }
 
-/// Binds, serves until SIGINT/SIGTERM, then finishes the requests in flight and returns.
-/// `on_listen` hears the bound address (the port when `port` is 0).
+/// Binds, serves until SIGINT/SIGTERM, then finishes the requests in flight (within
+/// `cfg.conn.shutdown_grace`) and returns. `on_listen` hears the bound address (the port when
+/// `port` is 0).
 pub fn serve(cfg: ServeConfig, on_listen: impl FnOnce(SocketAddr, &ServedModel)) -> Result<()> {
     let model = ServedModel::load(&cfg.model)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -257,7 +413,7 @@ pub fn serve(cfg: ServeConfig, on_listen: impl FnOnce(SocketAddr, &ServedModel))
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let state = AppState::new(model, &cfg)?;
         let addr = format!("{}:{}", cfg.host, cfg.port);
         let listener = tokio::net::TcpListener::bind(&addr)
@@ -266,11 +422,29 @@ pub fn serve(cfg: ServeConfig, on_listen: impl FnOnce(SocketAddr, &ServedModel))
         let local = listener.local_addr()?;
         on_listen(local, &state.model);
         tracing::info!(addr = %local, model = %cfg.model.display(), classes = state.model.classes(), engine = state.engine, "serving");
-        let app = router(state, cfg.max_body, cfg.request_timeout);
-        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("the server failed")?;
-        tracing::info!("stopped: every request in flight was answered");
+        let app = router(state.clone());
+        let signalled = {
+            let state = state.clone();
+            async move {
+                shutdown_signal().await;
+                state.begin_shutdown();
+            }
+        };
+        let closed = conn::serve(listener, app, cfg.conn.clone(), state.metrics.clone(), signalled).await;
+        if closed.cut_at_grace_end > 0 {
+            tracing::warn!(
+                connections = closed.cut_at_grace_end,
+                grace_s = cfg.conn.shutdown_grace.as_secs_f64(),
+                "stopped: closed the connections still open at the end of the grace period"
+            );
+        } else {
+            tracing::info!("stopped: every request in flight was answered");
+        }
         Ok(())
-    })
+    });
+    // A model call still running on a blocking thread is not waited for beyond a moment.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -291,7 +465,7 @@ async fn shutdown_signal() {
         _ = int => {},
         _ = term => {},
     }
-    tracing::info!("shutting down: no new connections, finishing the requests in flight");
+    tracing::info!("shutting down: no new connections, finishing the requests in flight, closing idle connections");
 }
 
 #[cfg(test)]

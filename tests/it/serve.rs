@@ -44,7 +44,7 @@ fn app(model: &Path, configure: impl FnOnce(&mut ServeConfig)) -> App {
     let served = ServedModel::load(model).unwrap();
     let tract = served.model.clone();
     let state = AppState::new(served, &cfg).unwrap();
-    App { router: router(state.clone(), cfg.max_body, cfg.request_timeout), state, tract }
+    App { router: router(state.clone()), state, tract }
 }
 
 struct Answer {
@@ -252,6 +252,9 @@ async fn bad_inputs_get_clear_4xx_and_the_server_keeps_working() {
             String::from_utf8_lossy(&a.body).into_owned()
         };
         assert!(message.contains(text), "{what}: {message:?} lacks {text:?}");
+        if a.status == StatusCode::PAYLOAD_TOO_LARGE {
+            assert!(a.json()["error"].as_str().unwrap().contains("--max-body"), "{what}: the 413 is JSON too");
+        }
         if a.headers.get("content-type").is_some_and(|c| c == "application/json") {
             assert!(a.json()["error"].is_string(), "{what}: JSON errors carry `error`");
         }
@@ -264,7 +267,7 @@ async fn bad_inputs_get_clear_4xx_and_the_server_keeps_working() {
     assert!(m.contains("emnist_requests_total{protocol=\"graphpipe\",status=\"200\"} 1"), "{m}");
     assert!(m.contains("emnist_requests_total{protocol=\"kserve\",status=\"413\"} 1"), "{m}");
     assert!(m.contains("# TYPE emnist_request_duration_seconds histogram"));
-    assert!(m.contains("emnist_inflight_requests 1"), "only the /metrics request itself is in flight: {m}");
+    assert!(m.contains("emnist_inflight_requests 0"), "nothing in flight (scrapes are not counted): {m}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -324,14 +327,30 @@ async fn beyond_max_inflight_the_answer_is_503_and_slow_requests_time_out() {
     assert_eq!(second.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(second.headers["retry-after"], "1");
     assert!(second.json()["error"].as_str().unwrap().contains("limit of 1"));
-    assert_eq!(get(&held, "/v2/health/ready").await.status, StatusCode::OK, "health is never turned away");
+    // Health is never turned away; at the limit the server is live but not ready (a 4xx, as KServe v2 has it).
+    let ready = get(&held, "/v2/health/ready").await;
+    assert_eq!(ready.status, StatusCode::BAD_REQUEST);
+    assert!(ready.json()["reason"].as_str().unwrap().contains("limit of 1"), "{}", ready.json());
+    assert_eq!(get(&held, "/v2/health/live").await.status, StatusCode::OK);
     assert_eq!(first.await.unwrap(), StatusCode::OK);
+    assert_eq!(get(&held, "/v2/health/ready").await.status, StatusCode::OK, "ready again once the request is answered");
+    assert_eq!(held.state.inflight(), 0);
 
     let slow = app(&model, |c| {
         c.request_timeout = Duration::from_millis(100);
         c.batch.timeout = Duration::from_secs(2);
     });
-    assert_eq!(post_json(&slow, "/v2/models/emnist/infer", &body).await.status, StatusCode::REQUEST_TIMEOUT);
+    let timed_out = post_json(&slow, "/v2/models/emnist/infer", &body).await;
+    assert_eq!(timed_out.status, StatusCode::REQUEST_TIMEOUT);
+    assert!(timed_out.json()["error"].as_str().unwrap().contains("--request-timeout-ms"));
+    // The timed-out request left no slot taken, was counted, and its images were never run.
+    assert_eq!(slow.state.inflight(), 0);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let m = String::from_utf8(get(&slow, "/metrics").await.body).unwrap();
+    assert!(m.contains("emnist_requests_total{protocol=\"kserve\",status=\"408\"} 1"), "{m}");
+    assert!(m.contains("emnist_inflight_requests 0"), "{m}");
+    assert!(m.contains("emnist_abandoned_images_total 1"), "{m}");
+    assert!(m.contains("emnist_batch_size_count 0"), "the abandoned request's model call was not run\n{m}");
 }
 
 /// The real binary on a real socket: `--port 0`, the printed address, SIGINT.
@@ -392,6 +411,181 @@ fn sigint_finishes_the_requests_in_flight_then_exits_0() {
     let code = server.child.wait().unwrap();
     assert_eq!(code.code(), Some(0), "graceful shutdown exits 0");
     assert!(ureq::get(format!("{}/v2/health/live", server.url)).call().is_err(), "nothing listens after shutdown");
+}
+
+/// A connection to the server's socket.
+fn connect(server: &Server) -> std::net::TcpStream {
+    let addr = server.url.trim_start_matches("http://");
+    let s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s
+}
+
+/// Everything the server sends until it closes the connection (or the read times out).
+fn read_all(s: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn metrics_of(server: &Server) -> String {
+    ureq::get(format!("{}/metrics", server.url)).call().unwrap().body_mut().read_to_string().unwrap()
+}
+
+fn predict_one(server: &Server) -> u16 {
+    let body = json!({ "instances": [vec![0u8; 784]] });
+    match ureq::post(format!("{}/v1/models/emnist:predict", server.url)).header("content-type", "application/json").send(body.to_string()) {
+        Ok(r) => r.status().as_u16(),
+        Err(ureq::Error::StatusCode(c)) => c,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The reproduction from the reliability issue: requests whose bodies never arrive time out
+/// (408) and must not keep their in-flight slots, or the server answers 503 for ever.
+#[test]
+fn timed_out_requests_give_back_their_slots() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_file(dir.path(), 31);
+    let server = Server::start(&model, &["--max-inflight", "2", "--request-timeout-ms", "500"]);
+    for _ in 0..2 {
+        let mut s = connect(&server);
+        s.write_all(b"POST /v1/models/emnist:predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{").unwrap();
+        let answer = read_all(&mut s);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("--request-timeout-ms"), "a JSON error that says what to do: {answer}");
+    }
+    for _ in 0..3 {
+        assert_eq!(predict_one(&server), 200, "the slots of the timed-out requests were given back");
+    }
+    let m = metrics_of(&server);
+    assert!(m.contains("emnist_inflight_requests 0"), "{m}");
+    assert!(m.contains("emnist_requests_total{protocol=\"tfserving\",status=\"408\"} 2"), "{m}");
+    assert!(m.contains("emnist_requests_total{protocol=\"tfserving\",status=\"200\"} 3"), "{m}");
+    assert_eq!(ureq::get(format!("{}/v2/health/ready", server.url)).call().unwrap().status().as_u16(), 200);
+}
+
+/// Slow request heads and idle keep-alive connections are closed; beyond `--max-connections` a
+/// connection gets a 503 and is closed; the server keeps answering everyone else.
+#[test]
+fn slow_heads_idle_and_surplus_connections_are_closed() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_file(dir.path(), 32);
+    let server =
+        Server::start(&model, &["--header-timeout-ms", "300", "--idle-timeout-ms", "600", "--max-connections", "3"]);
+    // A head trickling in: closed without an answer.
+    let mut slow = connect(&server);
+    slow.write_all(b"POST /v1/models/emnist:predict HTTP/1.1\r\nhost: x\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    slow.write_all(b"x-slow: 1\r\n").unwrap();
+    assert_eq!(read_all(&mut slow), "", "closed, nothing answered");
+    // One request, then nothing: the idle keep-alive connection is closed.
+    let mut idle = connect(&server);
+    idle.write_all(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    let answer = read_all(&mut idle);
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("\"live\":true"), "{answer}");
+    // Three connections held open, the fourth is refused with a JSON 503.
+    let held: Vec<_> = (0..3).map(|_| connect(&server)).collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut extra = connect(&server);
+    let _ = extra.write_all(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n");
+    let answer = read_all(&mut extra);
+    assert!(answer.starts_with("HTTP/1.1 503") && answer.contains("--max-connections"), "{answer}");
+    drop(held);
+    // The held connections sent nothing: the idle timeout closes them, and everyone else is served.
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(predict_one(&server), 200);
+    let m = metrics_of(&server);
+    assert!(m.contains("emnist_connections_closed_total{reason=\"header_timeout\"} 1"), "{m}");
+    assert!(m.contains("emnist_connections_closed_total{reason=\"refused\"} 1"), "{m}");
+    assert!(m.contains("emnist_connections_closed_total{reason=\"idle\"}"), "{m}");
+}
+
+/// SIGTERM with slow and idle clients connected: the request in flight is answered, and the
+/// server exits 0 at the end of its grace period instead of waiting for the clients to give up.
+#[test]
+fn sigterm_with_slow_clients_exits_within_the_grace_period() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_file(dir.path(), 33);
+    let mut server = Server::start(
+        &model,
+        &["--shutdown-grace-s", "1", "--header-timeout-ms", "60000", "--batch-timeout-us", "500000"],
+    );
+    // Five slow clients: three trickle a head, two never send a byte.
+    let mut slow: Vec<_> = (0..5).map(|_| connect(&server)).collect();
+    for s in &mut slow[..3] {
+        s.write_all(b"POST /v1/models/emnist:predict HTTP/1.1\r\nhost: x\r\n").unwrap();
+    }
+    let url = format!("{}/v2/models/emnist/infer", server.url);
+    let pending = std::thread::spawn(move || {
+        let body = json!({ "inputs": [{ "name": "image", "shape": [1, 784], "datatype": "UINT8", "data": vec![0; 784] }] });
+        let mut r = ureq::post(&url).header("content-type", "application/json").send(body.to_string()).unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let t0 = std::time::Instant::now();
+    server.signal("-TERM");
+    let (status, body) = pending.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    // Generous bound: before, the server waited as long as its slowest client (for ever here).
+    let code = loop {
+        if let Some(code) = server.child.try_wait().unwrap() {
+            break code;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(15), "still running 15 s after SIGTERM with a 1 s grace period");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code.code(), Some(0));
+    for s in &mut slow {
+        assert_eq!(read_all(s), "", "the slow clients' connections were closed");
+    }
+}
+
+/// An over-limit body declared by `Content-Length` is refused before it is read, with the JSON
+/// error every other 4xx uses, and the client that keeps sending still reads the answer.
+#[test]
+fn oversized_bodies_get_a_json_413_that_clients_receive() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_file(dir.path(), 34);
+    let server = Server::start(&model, &["--max-body", "100000"]);
+    // A raw client that sends its whole 8 MB body before reading.
+    let mut s = connect(&server);
+    let body = vec![b'1'; 8 << 20];
+    s.write_all(format!("POST /v2/models/emnist/infer HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n", body.len()).as_bytes()).unwrap();
+    s.write_all(&body).expect("the server reads the refused body instead of resetting the connection");
+    let answer = read_all(&mut s);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let json: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert!(json["error"].as_str().unwrap().contains("--max-body"), "{json}");
+    // curl (it asks `Expect: 100-continue` for large bodies).
+    let file = dir.path().join("big.json");
+    std::fs::write(&file, &body).unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "-H", "content-type: application/json", "--data-binary"])
+        .arg(format!("@{}", file.display()))
+        .arg(format!("{}/v1/models/emnist:predict", server.url))
+        .output()
+        .expect("curl is needed for this test: `make setup` installs it");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (json, code) = text.rsplit_once('\n').unwrap();
+    assert_eq!(code, "413", "{text}");
+    assert!(serde_json::from_str::<Value>(json).unwrap()["error"].as_str().unwrap().contains("--max-body"), "{text}");
+    assert_eq!(predict_one(&server), 200);
+    let m = metrics_of(&server);
+    assert!(m.contains("emnist_requests_total{protocol=\"kserve\",status=\"413\"} 1"), "{m}");
+    assert!(m.contains("emnist_requests_total{protocol=\"tfserving\",status=\"413\"} 1"), "{m}");
 }
 
 #[test]

@@ -87,7 +87,7 @@ async fn browser(driver: &Driver, profile: &Path) -> Client {
 async fn serve(model: &Path) -> String {
     let cfg = ServeConfig::new(model.to_path_buf());
     let state = AppState::new(emnist::onnx::ServedModel::load(model).unwrap(), &cfg).unwrap();
-    let app = router(state, cfg.max_body, cfg.request_timeout);
+    let app = router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
