@@ -176,3 +176,31 @@ def test_metrics_saw_every_protocol(served):
     for proto in ("graphpipe", "kserve", "tfserving"):
         assert re.search(rf'emnist_requests_total{{protocol="{proto}",status="200"}} [1-9]', text), text
     assert "emnist_batch_size_bucket" in text and "emnist_inflight_requests" in text
+
+
+def test_oversized_bodies_reach_real_clients_as_a_json_413(emnist_bin, tmp_path):
+    """A body over `--max-body` is refused from its Content-Length before it is read; tritonclient
+    and requests, which send the whole body before reading, still receive the JSON 413 (not a
+    BrokenPipeError), and the server goes on serving."""
+    run = write_run(tmp_path / "dnn", "dnn", seed=12)
+    onnx_path = tmp_path / "dnn.onnx"
+    export(emnist_bin, run, onnx_path)
+    proc, small = start_server(emnist_bin, ["--model", str(onnx_path), "--port", "0", "--max-body", "100000"])
+    try:
+        client = triton.InferenceServerClient(url=small.removeprefix("http://"))
+        big = np.zeros((4000, 784), np.uint8)  # 3.1 MB of binary tensor data
+        inp = triton.InferInput("image", list(big.shape), "UINT8")
+        inp.set_data_from_numpy(big, binary_data=True)
+        with pytest.raises(InferenceServerException) as e:
+            client.infer("emnist", [inp])
+        assert "413" in str(e.value.status()) and "--max-body" in e.value.message(), e.value
+        client.close()
+        r = requests.post(f"{small}/v1/models/emnist:predict", data=b"[" + b"0," * 2_000_000 + b"0]",
+                          headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "--max-body" in r.json()["error"], r.text
+        u8 = images(2)
+        r = requests.post(f"{small}/v1/models/emnist:predict", json={"instances": (u8.reshape(-1, 784) / 255.0).tolist()})
+        assert r.status_code == 200, r.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
