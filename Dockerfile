@@ -24,7 +24,7 @@ COPY ${MODEL} /models/model.onnx
 USER 10001
 EXPOSE 9000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD curl -fsS http://127.0.0.1:9000/v2/health/ready || exit 1
+  CMD curl -fsS http://127.0.0.1:9000/v2/health/live || exit 1
 ENTRYPOINT ["emnist", "serve"]
 # Kubernetes `args` replace these: give them all there (see deploy/kubernetes.yaml).
 CMD ["--model", "/models/model.onnx", "--host", "0.0.0.0", "--port", "9000"]
