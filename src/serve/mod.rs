@@ -302,8 +302,7 @@ async fn track(State(state): State<Shared>, req: Request, next: Next) -> Respons
         return tracked.finish(r);
     }
     let resp = match tokio::time::timeout(state.request_timeout, next.run(req)).await {
-        Ok(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => as_json_413(r, state.max_body),
-        Ok(r) => r,
+        Ok(r) => as_json_error(r, state.max_body).await,
         Err(_) => ApiError {
             status: StatusCode::REQUEST_TIMEOUT,
             message: format!(
@@ -361,20 +360,31 @@ async fn drain(body: axum::body::Body, budget: u64, deadline: tokio::time::Insta
     }
 }
 
-/// axum's own 413 (a chunked body that grew past the limit) says so in plain text: answer in the
-/// same JSON as every other error.
-fn as_json_413(resp: Response, max_body: usize) -> Response {
-    let is_json = resp
+/// axum's extractors answer their rejections in plain text (a chunked body past the limit: 413; a
+/// body that broke off: 400): answer in the same JSON as every other error. (GraphPipe's errors
+/// are flatbuffers and stay as they are.)
+async fn as_json_error(resp: Response, max_body: usize) -> Response {
+    let status = resp.status();
+    let plain_text = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !plain_text || !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
-    let mut r = ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, message: body_limit_message(max_body) }.into_response();
-    r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-    r
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        let mut r = ApiError { status, message: body_limit_message(max_body) }.into_response();
+        r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return r;
+    }
+    let text = axum::body::to_bytes(resp.into_body(), 64 << 10).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_string(),
+        t => t.to_string(),
+    };
+    ApiError { status, message }.into_response()
 }
 
 async fn metrics_text(State(state): State<Shared>) -> impl IntoResponse {
