@@ -1,4 +1,9 @@
 //! `emnist download`: fetch one of NIST's EMNIST archives (resumable), check its digest, extract one split.
+//!
+//! Extraction guards the disk: an entry declaring more bytes than its split can hold is refused
+//! (a zip bomb), no entry yields more bytes than it declares, the declared sizes must fit in the
+//! free space, and a bad archive is deleted (unless kept on request) so the next run downloads
+//! it afresh.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
@@ -21,6 +26,29 @@ const MATLAB_SHA256: &str = "e1fa805cdeae699a52da0b77c2db17f6feb77eed125f9b45c02
 /// From NIST's dataset page: a mismatch fails unless verification is off.
 const GZIP_MD5: &str = "58c8d27c78d21e728a6bc7b3cc06412e";
 const CHUNK_BYTES: usize = 256 * 1024;
+/// Free space left over after extracting, on top of the declared sizes.
+const DISK_MARGIN: u64 = 64 << 20;
+
+/// Images in each split, train and test together, as NIST publishes them.
+pub fn split_images(split: &str) -> Option<u64> {
+    Some(match split {
+        "byclass" | "bymerge" => 814_255,
+        "balanced" => 131_600,
+        "letters" => 145_600,
+        "digits" => 280_000,
+        "mnist" => 70_000,
+        _ => return None,
+    })
+}
+
+/// The most bytes one extracted entry of `split` may declare. The biggest an entry can honestly
+/// be is the split stored without compression: per image 784 pixel bytes, plus its label and its
+/// writer id as 8-byte doubles (the Matlab release's types; the idx files hold one byte per
+/// label), plus 1 MiB for headers and the mapping. NIST's files are compressed and far smaller;
+/// more than this is refused as a zip bomb before anything is written.
+pub fn entry_size_limit(split: &str) -> u64 {
+    split_images(split).unwrap_or(814_255) * (784 + 8 + 8) + (1 << 20)
+}
 
 /// Which of NIST's two archives to fetch; both hold every split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,23 +139,62 @@ pub enum DownloadError {
     /// The connection failed or broke; `kept_bytes` of the archive are in `part` for the next try.
     #[error("cannot download `{url}`")]
     Network { url: String, part: PathBuf, kept_bytes: u64, source: Box<dyn std::error::Error + Send + Sync> },
+    /// `deleted`, here and in the other variants that mean a bad archive: the archive was deleted
+    /// (as it is unless asked to keep it), so that the next run downloads it again.
     #[error("{algorithm} of `{}` is {actual}, expected {expected}", .path.display())]
-    DigestMismatch { path: PathBuf, algorithm: &'static str, expected: String, actual: String },
+    DigestMismatch { path: PathBuf, algorithm: &'static str, expected: String, actual: String, deleted: bool },
     #[error("`{}` is not a valid zip archive", .path.display())]
-    BadZip { path: PathBuf, source: zip::result::ZipError },
+    BadZip { path: PathBuf, source: zip::result::ZipError, deleted: bool },
     #[error("entry `{entry}` of `{}` is corrupt", .archive.display())]
-    CorruptEntry { archive: PathBuf, entry: String, source: io::Error },
+    CorruptEntry { archive: PathBuf, entry: String, source: io::Error, deleted: bool },
     #[error("`{}` has no entry `{entry}`", .archive.display())]
     MissingEntry { archive: PathBuf, entry: String },
     #[error("`{}` holds an entry with an unsafe path `{entry}`", .archive.display())]
-    UnsafeEntry { archive: PathBuf, entry: String },
+    UnsafeEntry { archive: PathBuf, entry: String, deleted: bool },
+    /// A zip bomb, or not an EMNIST archive: see [`entry_size_limit`].
+    #[error(
+        "entry `{entry}` of `{}` declares {declared} bytes, more than the {limit} an EMNIST {split} file can hold; refusing to extract it",
+        .archive.display()
+    )]
+    OversizedEntry { archive: PathBuf, entry: String, split: String, declared: u64, limit: u64, deleted: bool },
+    #[error(
+        "extracting needs {} in `{}` (with a margin of {}), but only {} is free",
+        mib(*.needed), .folder.display(), mib(DISK_MARGIN), mib(*.available)
+    )]
+    NoSpace { folder: PathBuf, needed: u64, available: u64 },
     #[error("cannot {action} `{}`", .path.display())]
     Io { action: &'static str, path: PathBuf, source: io::Error },
+}
+
+/// `1.5 MiB`.
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
 }
 
 impl DownloadError {
     /// A fix worth printing as a `hint: ` line after the error, when one is known.
     pub fn hint(&self) -> Option<String> {
+        if let Some((archive, deleted)) = self.bad_archive() {
+            let again = match self {
+                DownloadError::DigestMismatch { .. } => {
+                    "run the same command again to download it afresh, or add `--no-verify` to skip the check"
+                }
+                _ => "run the same command again to download it afresh",
+            };
+            return Some(if deleted {
+                format!(
+                    "the bad archive `{}` was deleted; {again} (`--keep-archive` keeps a bad archive)",
+                    archive.display()
+                )
+            } else if matches!(self, DownloadError::DigestMismatch { .. }) {
+                format!(
+                    "delete `{}` to download it again, or turn digest verification off to use it as is",
+                    archive.display()
+                )
+            } else {
+                format!("the bad archive `{}` was kept; delete it to download it afresh", archive.display())
+            });
+        }
         match self {
             DownloadError::Network { kept_bytes, part, .. } if *kept_bytes > 0 => Some(format!(
                 "run the same command again to resume from the {kept_bytes} bytes kept in `{}`",
@@ -140,11 +207,35 @@ impl DownloadError {
                 "save `{url}` as `{}` another way (a browser) and run again: an archive in place is used as is",
                 archive.display()
             )),
-            DownloadError::DigestMismatch { path, .. } => Some(format!(
-                "delete `{}` to download it again, or turn digest verification off to use it as is",
-                path.display()
-            )),
+            DownloadError::NoSpace { .. } => {
+                Some("free some disk space, or download into another folder (`--dir`)".into())
+            }
             _ => None,
+        }
+    }
+
+    /// The archive, and whether it was deleted, when this error means the archive itself is bad.
+    fn bad_archive(&self) -> Option<(&Path, bool)> {
+        match self {
+            DownloadError::DigestMismatch { path, deleted, .. } | DownloadError::BadZip { path, deleted, .. } => {
+                Some((path, *deleted))
+            }
+            DownloadError::CorruptEntry { archive, deleted, .. }
+            | DownloadError::UnsafeEntry { archive, deleted, .. }
+            | DownloadError::OversizedEntry { archive, deleted, .. } => Some((archive, *deleted)),
+            _ => None,
+        }
+    }
+
+    /// Records that the bad archive was deleted.
+    fn mark_deleted(&mut self) {
+        match self {
+            DownloadError::DigestMismatch { deleted, .. }
+            | DownloadError::BadZip { deleted, .. }
+            | DownloadError::CorruptEntry { deleted, .. }
+            | DownloadError::UnsafeEntry { deleted, .. }
+            | DownloadError::OversizedEntry { deleted, .. } => *deleted = true,
+            _ => {}
         }
     }
 }
@@ -156,6 +247,7 @@ pub fn download(cfg: &DownloadConfig, progress: &dyn Progress) -> Result<Downloa
         return Err(DownloadError::UnknownSplit(cfg.split.clone()));
     }
     fs::create_dir_all(&cfg.dir).map_err(io_error("create", &cfg.dir))?;
+    crate::fsutil::remove_stale_temps(&cfg.dir);
     let name = cfg.format.archive_name();
     let archive = cfg.dir.join(name);
     let (algorithm, expected, mut hasher) = cfg.format.digest();
@@ -174,19 +266,39 @@ pub fn download(cfg: &DownloadConfig, progress: &dyn Progress) -> Result<Downloa
     hasher.finalize_into_reset(&mut bytes).expect("buffer sized by output_size");
     let digest: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let digest_verified = cfg.verify && digest == expected;
-    if cfg.verify && !digest_verified {
+    let checked = if cfg.verify && !digest_verified {
         let shown = archive.display();
         match cfg.format {
-            ArchiveFormat::Matlab => progress.note(&format!(
-                "warning: {algorithm} of `{shown}` is {digest}, not the {expected} another loader recorded; continuing"
-            )),
-            ArchiveFormat::Gzip => {
-                let (path, expected, actual) = (archive, expected.to_owned(), digest);
-                return Err(DownloadError::DigestMismatch { path, algorithm, expected, actual });
+            ArchiveFormat::Matlab => {
+                progress.note(&format!(
+                    "warning: {algorithm} of `{shown}` is {digest}, not the {expected} another loader recorded; continuing"
+                ));
+                Ok(())
             }
+            ArchiveFormat::Gzip => Err(DownloadError::DigestMismatch {
+                path: archive.clone(),
+                algorithm,
+                expected: expected.to_owned(),
+                actual: digest.clone(),
+                deleted: false,
+            }),
         }
-    }
-    let extracted = extract(&archive, &cfg.dir, &cfg.format.entries(&cfg.split), progress)?;
+    } else {
+        Ok(())
+    };
+    let extracted =
+        checked.and_then(|()| extract(&archive, &cfg.dir, &cfg.split, &cfg.format.entries(&cfg.split), progress));
+    let extracted = match extracted {
+        Ok(files) => files,
+        // A bad archive would fail the same way next time: delete it so that the next run downloads it again.
+        Err(mut e) if e.bad_archive().is_some() && !cfg.keep_archive => {
+            if fs::remove_file(&archive).is_ok() {
+                e.mark_deleted();
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     if !cfg.keep_archive {
         fs::remove_file(&archive).map_err(io_error("delete", &archive))?;
         progress.note(&format!("deleted `{}` after extracting", archive.display()));
@@ -269,52 +381,165 @@ fn hash_file(path: &Path, hasher: &mut dyn DynDigest, progress: &dyn Progress) -
     Ok(())
 }
 
-/// Extracts the named entries under `dir` (each through a temporary file, CRC checked), after
-/// refusing archives that hold any absolute or `..` path.
+/// Extracts the named entries of `split` under `dir`, refusing first, before anything is written:
+/// archives that hold any absolute or `..` path, entries declaring more than [`entry_size_limit`],
+/// and entries that would not fit in the free space. Each entry goes to a temporary file (never
+/// more bytes than it declares; the CRC checked), and all are renamed into place once all are
+/// written; on any failure every temporary is removed.
 fn extract(
     archive: &Path,
     dir: &Path,
+    split: &str,
     entries: &[String],
     progress: &dyn Progress,
 ) -> Result<Vec<PathBuf>, DownloadError> {
     let file = File::open(archive).map_err(io_error("open", archive))?;
-    let bad_zip = |source| DownloadError::BadZip { path: archive.to_owned(), source };
+    let bad_zip = |source| DownloadError::BadZip { path: archive.to_owned(), source, deleted: false };
     let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(bad_zip)?;
     if let Some(entry) = zip.file_names_raw().map(String::from_utf8_lossy).find(|n| !is_safe_entry_name(n)) {
-        return Err(DownloadError::UnsafeEntry { archive: archive.to_owned(), entry: entry.into_owned() });
+        return Err(DownloadError::UnsafeEntry {
+            archive: archive.to_owned(),
+            entry: entry.into_owned(),
+            deleted: false,
+        });
     }
-    let mut extracted = Vec::with_capacity(entries.len());
+    let limit = entry_size_limit(split);
+    let mut plan = Vec::with_capacity(entries.len());
     for name in entries {
-        let mut entry = zip.by_name(name).map_err(|e| match e {
+        let entry = zip.by_name(name).map_err(|e| match e {
             zip::result::ZipError::FileNotFound => {
                 DownloadError::MissingEntry { archive: archive.to_owned(), entry: name.clone() }
             }
             other => bad_zip(other),
         })?;
+        let declared = entry.size();
+        if declared > limit {
+            return Err(DownloadError::OversizedEntry {
+                archive: archive.to_owned(),
+                entry: name.clone(),
+                split: split.to_owned(),
+                declared,
+                limit,
+                deleted: false,
+            });
+        }
         let dest = name.split('/').fold(dir.to_path_buf(), |path, part| path.join(part));
-        let folder = dest.parent().unwrap_or(dir);
+        plan.push((name, dest, declared));
+    }
+    let mut needed: Vec<(PathBuf, u64)> = Vec::new();
+    for (_, dest, declared) in &plan {
+        let folder = dest.parent().unwrap_or(dir).to_path_buf();
+        match needed.iter_mut().find(|(f, _)| *f == folder) {
+            Some((_, n)) => *n += declared,
+            None => needed.push((folder, *declared)),
+        }
+    }
+    for (folder, bytes) in &needed {
         fs::create_dir_all(folder).map_err(io_error("create", folder))?;
-        let tmp = folder.join(format!(".{}.partial", file_name(&dest)));
-        let _stage = Stage::start(progress, &format!("extracting {}", file_name(&dest)), Some(entry.size()));
-        // Reading to the end is where the zip crate checks the CRC.
+        crate::fsutil::remove_stale_temps(folder);
+        check_space(folder, *bytes, available_bytes(folder))?;
+    }
+    let mut written: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(plan.len());
+    let remove_all = |written: &[(PathBuf, PathBuf)]| {
+        for (tmp, _) in written {
+            let _ = fs::remove_file(tmp);
+        }
+    };
+    for (name, dest, declared) in &plan {
+        let tmp = crate::fsutil::temp_path(dest);
+        written.push((tmp.clone(), dest.clone()));
+        let mut entry = match zip.by_name(name) {
+            Ok(e) => e,
+            Err(e) => {
+                remove_all(&written);
+                return Err(bad_zip(e));
+            }
+        };
+        let _stage = Stage::start(progress, &format!("extracting {}", file_name(dest)), Some(*declared));
         let copied = File::create(&tmp).map_err(Side::Write).and_then(|mut out| {
-            pump(&mut entry, &mut out, None, progress)?;
+            copy_declared(&mut entry, *declared, &mut out, progress)?;
             out.sync_all().map_err(Side::Write)
         });
-        let result = match copied {
-            Ok(()) => fs::rename(&tmp, &dest).map_err(io_error("rename", &tmp)),
-            Err(Side::Read(source)) => {
-                Err(DownloadError::CorruptEntry { archive: archive.to_owned(), entry: name.clone(), source })
-            }
-            Err(Side::Write(source)) => Err(DownloadError::Io { action: "write", path: tmp.clone(), source }),
+        let failed = match copied {
+            Ok(()) => None,
+            Err(Side::Read(source)) => Some(DownloadError::CorruptEntry {
+                archive: archive.to_owned(),
+                entry: (*name).clone(),
+                source,
+                deleted: false,
+            }),
+            Err(Side::Write(source)) => Some(DownloadError::Io { action: "write", path: tmp.clone(), source }),
         };
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
+        if let Some(e) = failed {
+            remove_all(&written);
             return Err(e);
         }
-        extracted.push(dest);
     }
-    Ok(extracted)
+    for (i, (tmp, dest)) in written.iter().enumerate() {
+        if let Err(e) = fs::rename(tmp, dest) {
+            remove_all(&written[i..]);
+            return Err(io_error("rename", tmp)(e));
+        }
+    }
+    Ok(written.into_iter().map(|(_, dest)| dest).collect())
+}
+
+/// Copies exactly the `declared` bytes of an entry, then makes sure the entry ends there (reading
+/// to the end is also where the zip crate checks the CRC): a header that under-states its entry
+/// never gets more than it declared written.
+fn copy_declared<R: Read>(
+    entry: &mut R,
+    declared: u64,
+    out: &mut dyn Write,
+    progress: &dyn Progress,
+) -> Result<(), Side> {
+    let copied = pump(&mut entry.by_ref().take(declared), out, None, progress)?;
+    let invalid = |what: String| Side::Read(io::Error::new(io::ErrorKind::InvalidData, what));
+    if copied < declared {
+        return Err(invalid(format!("it holds {copied} bytes, not the {declared} its header declares")));
+    }
+    let mut extra = [0u8; 1];
+    let more = loop {
+        match entry.read(&mut extra) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => break other,
+        }
+    };
+    match more {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(invalid(format!("it holds more than the {declared} bytes its header declares"))),
+        Err(e) => Err(Side::Read(e)),
+    }
+}
+
+/// Refuses to extract `needed` bytes into `folder` unless they fit in the `available` space with
+/// [`DISK_MARGIN`] to spare; passes when the free space is unknown.
+fn check_space(folder: &Path, needed: u64, available: Option<u64>) -> Result<(), DownloadError> {
+    match available {
+        Some(available) if needed.saturating_add(DISK_MARGIN) > available => {
+            Err(DownloadError::NoSpace { folder: folder.to_owned(), needed, available })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Bytes an unprivileged process may still write on the file system holding `path` (statvfs).
+#[cfg(unix)]
+fn available_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs only writes into the struct we own, and `c_path` is a NUL-terminated string.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stats) } != 0 {
+        return None;
+    }
+    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+    Some((stats.f_bavail as u64).saturating_mul(stats.f_frsize as u64))
+}
+
+#[cfg(not(unix))]
+fn available_bytes(_path: &Path) -> Option<u64> {
+    None
 }
 
 /// Which side of a copy failed.
@@ -413,6 +638,46 @@ mod tests {
                 "gzip/emnist-mnist-mapping.txt",
             ]
         );
+    }
+
+    #[test]
+    fn size_limits_follow_the_split_image_counts() {
+        assert_eq!(entry_size_limit("mnist"), 70_000 * 800 + (1 << 20));
+        assert_eq!(entry_size_limit("byclass"), entry_size_limit("bymerge"));
+        assert!(SPLITS.iter().all(|s| split_images(s).is_some()));
+    }
+
+    #[test]
+    fn space_check_keeps_a_margin_and_passes_when_unknown() {
+        let dir = Path::new("data/matlab");
+        assert!(check_space(dir, 100, None).is_ok());
+        assert!(check_space(dir, 100, Some(100 + DISK_MARGIN)).is_ok());
+        let err = check_space(dir, 100 << 20, Some(100 << 20)).unwrap_err();
+        assert!(matches!(err, DownloadError::NoSpace { .. }));
+        assert_eq!(
+            err.to_string(),
+            "extracting needs 100.0 MiB in `data/matlab` (with a margin of 64.0 MiB), but only 100.0 MiB is free"
+        );
+        assert!(err.hint().unwrap().contains("free some disk space"));
+        assert!(available_bytes(Path::new(".")).is_some_and(|b| b > 0));
+    }
+
+    #[test]
+    fn declared_sizes_are_never_exceeded() {
+        let silent = &crate::progress::Silent;
+        let mut out = Vec::new();
+        assert!(copy_declared(&mut &b"abcdef"[..], 6, &mut out, silent).is_ok());
+        assert_eq!(out, b"abcdef");
+        let mut out = Vec::new();
+        let Err(Side::Read(e)) = copy_declared(&mut &b"abcdef"[..], 4, &mut out, silent) else {
+            panic!("a longer entry passed")
+        };
+        assert_eq!(out, b"abcd", "nothing past the declared size is written");
+        assert!(e.to_string().contains("more than the 4 bytes its header declares"), "{e}");
+        let Err(Side::Read(e)) = copy_declared(&mut &b"ab"[..], 4, &mut Vec::new(), silent) else {
+            panic!("a shorter entry passed")
+        };
+        assert!(e.to_string().contains("holds 2 bytes, not the 4"), "{e}");
     }
 
     #[test]

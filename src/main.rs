@@ -57,6 +57,8 @@ fn train(args: cli::TrainArgs, progress: &Terminal, t0: Instant) -> Result<Exit>
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     let cfg = args.to_config()?;
+    // Before the data: a second run into the same `--out` fails at once.
+    let run_dir = emnist::train::open_run_dir(&cfg)?;
     let loaded = emnist::data::source::load(&args.data.to_config(), progress)?;
     print::announce_dataset(&loaded, progress);
     // First signal: finish the step, checkpoint, exit 130. Second: exit at once.
@@ -67,7 +69,7 @@ fn train(args: cli::TrainArgs, progress: &Terminal, t0: Instant) -> Result<Exit>
             std::process::exit(INTERRUPTED as i32);
         }
     })?;
-    match emnist::train::train(&cfg, &loaded.dataset, progress, &stop)? {
+    match emnist::train::train_in(&cfg, run_dir, &loaded.dataset, progress, &stop)? {
         emnist::train::TrainOutcome::Finished(r) => {
             if args.json {
                 print::print_json(&r.record)?;

@@ -39,6 +39,7 @@ pub const SECTIONS: [&str; 5] = ["dataset", "models", "comparison", "export", "d
 
 /// Builds and writes the page.
 pub fn report(cfg: &ReportConfig, dataset: &Dataset, explore: &ExploreReport) -> Result<ReportSummary> {
+    crate::fsutil::remove_stale_temps(crate::fsutil::parent_dir(&cfg.out));
     let runs = find_runs(&cfg.models)?;
     let scratch = tempfile_dir(&cfg.out)?;
     let result = build(cfg, dataset, explore, &runs, &scratch);
@@ -48,12 +49,10 @@ pub fn report(cfg: &ReportConfig, dataset: &Dataset, explore: &ExploreReport) ->
     Ok(summary)
 }
 
+/// A scratch folder for the figures, beside the page under a temporary name
+/// (`.<stem>.figures.<pid>.tmp`), so a killed run's leftovers are found and removed by the next.
 fn tempfile_dir(out: &Path) -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!(
-        "emnist-report-{}-{}",
-        std::process::id(),
-        out.file_stem().map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned())
-    ));
+    let dir = crate::fsutil::temp_path(&out.with_extension("figures"));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     Ok(dir)
 }

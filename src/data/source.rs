@@ -113,13 +113,18 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
     };
     let cache_dir = cfg.cache_dir.as_deref().filter(|_| cfg.cache);
     if let Some(dir) = cache_dir {
+        let path = dir.join(key.file_name());
         match cache::load(dir, &key) {
-            Ok(Some(dataset)) => {
-                let path = dir.join(key.file_name());
+            Ok(cache::Lookup::Hit(dataset)) => {
                 progress.note(&format!("using the cached decode `{}`", path.display()));
-                return Ok(Loaded { dataset, source, cache_path: Some(path), from_cache: true });
+                return Ok(Loaded { dataset: *dataset, source, cache_path: Some(path), from_cache: true });
             }
-            Ok(None) => {}
+            // No entry, or one for another version of the source: decode and store, silently.
+            Ok(cache::Lookup::Miss) => {}
+            Ok(cache::Lookup::Damaged(what)) => progress.note(&format!(
+                "warning: the cached decode `{}` is damaged ({what}); decoding the source again",
+                path.display()
+            )),
             Err(e) => progress.note(&format!("ignoring an unreadable cache entry: {e:#}")),
         }
     }

@@ -49,6 +49,41 @@ impl Weights {
         Ok(())
     }
 
+    /// Checks that every value is finite; the error names each tensor holding NaN or infinity
+    /// (the first three, then a count) with how many of its values are.
+    pub fn check_finite(&self) -> Result<()> {
+        const SHOWN: usize = 3;
+        let bad: Vec<String> = self
+            .tensors
+            .iter()
+            .filter_map(|t| {
+                let nan = t.values.iter().filter(|v| v.is_nan()).count();
+                let inf = t.values.iter().filter(|v| v.is_infinite()).count();
+                let of = crate::plot::thousands(t.values.len());
+                match (nan, inf) {
+                    (0, 0) => None,
+                    (n, 0) => Some(format!("`{}` has {} NaN of {of}", t.name, crate::plot::thousands(n))),
+                    (0, i) => Some(format!("`{}` has {} infinite of {of}", t.name, crate::plot::thousands(i))),
+                    (n, i) => Some(format!(
+                        "`{}` has {} NaN and {} infinite of {of}",
+                        t.name,
+                        crate::plot::thousands(n),
+                        crate::plot::thousands(i)
+                    )),
+                }
+            })
+            .collect();
+        if bad.is_empty() {
+            return Ok(());
+        }
+        let mut list = bad[..bad.len().min(SHOWN)].join(", ");
+        if bad.len() > SHOWN {
+            let more = bad.len() - SHOWN;
+            list.push_str(&format!(" and {more} more tensor{}", if more == 1 { "" } else { "s" }));
+        }
+        bail!("{list} (the training diverged; retrain with a lower `--lr`)")
+    }
+
     /// Serialises to safetensors bytes (little-endian f32), in a deterministic order.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         self.to_bytes_with_metadata(None)
@@ -127,5 +162,27 @@ mod tests {
         let other = ModelSpec::new(Architecture::Linear, ClassTable::numbered(4));
         assert!(format!("{:#}", back.check(&other).unwrap_err()).contains("shape"));
         assert!(Weights::from_bytes(b"garbage").is_err());
+    }
+
+    #[test]
+    fn non_finite_values_are_counted_per_tensor() {
+        let t = |name: &str, values: Vec<f32>| Tensor { name: name.into(), shape: vec![values.len()], values };
+        let ok = Weights { tensors: vec![t("a", vec![0.0, -1.0, f32::MAX])] };
+        ok.check_finite().unwrap();
+        let bad = Weights {
+            tensors: vec![
+                t("a", vec![f32::NAN, 1.0, f32::INFINITY, f32::NAN]),
+                t("b", vec![1.0; 2000]),
+                t("c", vec![f32::NEG_INFINITY]),
+                t("d", vec![f32::NAN]),
+                t("e", vec![f32::NAN]),
+            ],
+        };
+        let e = bad.check_finite().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "`a` has 2 NaN and 1 infinite of 4, `c` has 1 infinite of 1, `d` has 1 NaN of 1 and 1 more tensor \
+             (the training diverged; retrain with a lower `--lr`)"
+        );
     }
 }

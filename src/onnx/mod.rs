@@ -105,6 +105,8 @@ pub fn prepare_export(cfg: &ExportConfig) -> Result<PreparedExport> {
     let st = cfg.model_dir.join("model.safetensors");
     let weights = Weights::read(&st)?;
     weights.check(&record.spec).with_context(|| format!("`{}` does not fit `{}`", st.display(), json.display()))?;
+    // NaN or infinity would fail the parity check as a graph mismatch: name them instead.
+    weights.check_finite().with_context(|| format!("`{}` holds non-finite values", st.display()))?;
     let model = graph::build_model(&record, &weights, cfg.opset)?;
     let ops = model.graph.iter().flat_map(|g| g.node.iter().map(|n| n.op_type.clone())).collect();
     let bytes = graph::encode(&model);
@@ -139,9 +141,10 @@ pub struct ExportReport {
 }
 
 /// Writes the model to a temporary file beside `out`, checks it with tract against the reference
-/// forward pass on `dataset`'s test images, and only then moves it into place and writes
-/// `value_inputs.json`. A failed check leaves nothing behind and returns a report with
-/// `written: false`.
+/// forward pass on `dataset`'s test images, and only then writes `value_inputs.json` and the
+/// export report under temporary names too and moves all three into place, the `.onnx` last. A
+/// failed check leaves nothing behind and returns a report with `written: false`; any other
+/// failure removes every temporary and every file it had moved into place, and returns the error.
 pub fn export_onnx(prepared: PreparedExport, dataset: &Dataset, progress: &dyn Progress) -> Result<ExportReport> {
     let PreparedExport { cfg, record, weights, bytes, ops, build_ms } = prepared;
     let same_dataset = record::fingerprint(dataset) == record.dataset.fingerprint;
@@ -153,8 +156,12 @@ pub fn export_onnx(prepared: PreparedExport, dataset: &Dataset, progress: &dyn P
             dataset.info.name
         ));
     }
+    let ir_version = graph::ir_version(cfg.opset)?;
+    let folder = crate::fsutil::parent_dir(&cfg.out);
+    std::fs::create_dir_all(folder).with_context(|| format!("cannot create `{}`", folder.display()))?;
+    crate::fsutil::remove_stale_temps(folder);
     let tmp = crate::fsutil::temp_path(&cfg.out);
-    if let Err(e) = write_synced(&tmp, &bytes) {
+    if let Err(e) = crate::fsutil::write_synced(&tmp, &bytes) {
         let _ = std::fs::remove_file(&tmp);
         return Err(e).with_context(|| format!("cannot write `{}`", cfg.out.display()));
     }
@@ -162,31 +169,21 @@ pub fn export_onnx(prepared: PreparedExport, dataset: &Dataset, progress: &dyn P
     let parity = parity::check_parity(&tmp, &record.spec, &weights, &dataset.test, &cfg.parity);
     progress.finish();
     let parity = match parity {
-        Ok(p) if p.passed => {
-            if let Err(e) = std::fs::rename(&tmp, &cfg.out) {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(e).with_context(|| format!("cannot write `{}`", cfg.out.display()));
-            }
-            p
-        }
+        Ok(p) if p.passed => p,
         other => {
             let _ = std::fs::remove_file(&tmp);
             other?
         }
     };
-    let vi = value_inputs_path(&cfg.out);
-    if parity.passed {
-        crate::fsutil::write_atomic(&vi, value_inputs(&record).as_bytes())?;
-    }
     let report = ExportReport {
         model_dir: cfg.model_dir,
+        value_inputs: value_inputs_path(&cfg.out),
         onnx: cfg.out,
-        value_inputs: vi,
         written: parity.passed,
         bytes: bytes.len(),
         sha256: sha256_hex(&bytes),
         opset: cfg.opset,
-        ir_version: graph::ir_version(cfg.opset)?,
+        ir_version,
         architecture: record.spec.architecture.name().into(),
         classes: record.spec.classes.len(),
         parameters: record.spec.parameter_count(),
@@ -197,12 +194,58 @@ pub fn export_onnx(prepared: PreparedExport, dataset: &Dataset, progress: &dyn P
         parity,
         build_ms,
     };
-    if report.written {
-        // The report beside the file: `emnist report` shows it.
-        let json = serde_json::to_vec_pretty(&report)?;
-        crate::fsutil::write_atomic(&report_path(&report.onnx, "export"), &json)?;
+    if !report.written {
+        let _ = std::fs::remove_file(&tmp);
+        return Ok(report);
     }
+    // value_inputs.json and the report beside the file (`emnist report` shows it), then the model.
+    let files = match serde_json::to_vec_pretty(&report) {
+        Ok(json) => vec![
+            (report.value_inputs.clone(), value_inputs(&record).into_bytes()),
+            (report_path(&report.onnx, "export"), json),
+        ],
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.into());
+        }
+    };
+    place_all(files, (tmp, &report.onnx))?;
     Ok(report)
+}
+
+/// Writes each of `files` to its temporary name, then renames them into place followed by the
+/// already written `last` (temporary, final). On any failure, removes every temporary (`last`'s
+/// too) and every file already renamed into place, so no new file is left under a final name.
+fn place_all(files: Vec<(PathBuf, Vec<u8>)>, last: (PathBuf, &Path)) -> Result<()> {
+    let mut pending: Vec<(PathBuf, &Path)> = Vec::with_capacity(files.len() + 1);
+    let mut failure = None;
+    for (path, bytes) in &files {
+        let tmp = crate::fsutil::temp_path(path);
+        pending.push((tmp.clone(), path));
+        if let Err(e) = crate::fsutil::write_synced(&tmp, bytes) {
+            failure = Some(anyhow::Error::from(e).context(format!("cannot write `{}`", path.display())));
+            break;
+        }
+    }
+    pending.push(last);
+    let mut placed: Vec<&Path> = Vec::new();
+    if failure.is_none() {
+        for (tmp, path) in &pending {
+            if let Err(e) = std::fs::rename(tmp, path) {
+                failure = Some(anyhow::Error::from(e).context(format!("cannot write `{}`", path.display())));
+                break;
+            }
+            placed.push(path);
+        }
+    }
+    let Some(e) = failure else { return Ok(()) };
+    for (tmp, _) in &pending {
+        let _ = std::fs::remove_file(tmp);
+    }
+    for path in placed {
+        let _ = std::fs::remove_file(path);
+    }
+    Err(e)
 }
 
 /// `models/dnn.onnx` → `models/dnn.<kind>.json` (`export`: the export report; `query`: the latest
@@ -210,16 +253,6 @@ pub fn export_onnx(prepared: PreparedExport, dataset: &Dataset, progress: &dyn P
 pub fn report_path(onnx: &Path, kind: &str) -> PathBuf {
     let stem = onnx.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
     onnx.with_file_name(format!("{stem}.{kind}.json"))
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut f = std::fs::File::create(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
 }
 
 /// Lowercase hex sha256.

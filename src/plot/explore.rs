@@ -25,6 +25,7 @@ const TEST_COLOUR: RGBColor = RGBColor(255, 127, 14);
 /// `class_distribution.png`, `samples.png` and `mean_images.png`, in that order.
 pub fn explore_figures(ds: &Dataset, report: &ExploreReport, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    crate::fsutil::remove_stale_temps(dir);
     register_font()?;
     let label = dataset_label(report);
     let mut written = Vec::new();

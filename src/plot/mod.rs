@@ -99,14 +99,14 @@ fn register_font() -> Result<()> {
     }
 }
 
-/// Renders into `.<name>.tmp.png` beside `path` on a white background, then renames it into place.
+/// Renders into `.<name>.<pid>.tmp.png` beside `path` (plotters picks the encoder by the
+/// extension) on a white background, then renames it into place.
 fn write_png(
     path: &Path,
     size: (u32, u32),
     draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
 ) -> Result<()> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("figure.png");
-    let tmp = path.with_file_name(format!(".{}.tmp.png", name.trim_end_matches(".png")));
+    let tmp = crate::fsutil::temp_path_with_extension(path, "png");
     let rendered = (|| {
         let root = BitMapBackend::new(&tmp, size).into_drawing_area();
         root.fill(&WHITE)?;

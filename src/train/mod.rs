@@ -189,7 +189,58 @@ fn step_seed(seed: u64, step: usize) -> i64 {
     (Rng::derive(seed, 0x5eed, step as u64).next_u64() >> 1) as i64
 }
 
-/// Trains a model on `ds` as configured, writing artifacts into `cfg.out`.
+/// The lock file in a run directory: held, while it runs, by the `emnist train` writing there.
+pub const LOCK_FILE: &str = ".lock";
+
+/// An exclusive hold on a run directory (a lock on its [`LOCK_FILE`]), from [`open_run_dir`];
+/// released when dropped, or by the system when the process ends however it ends.
+#[derive(Debug)]
+pub struct RunDirLock {
+    _file: std::fs::File,
+}
+
+/// Checks `cfg.out` for a new run (`--force` to overwrite one, `--resume` to continue one),
+/// creates it, locks it against other `emnist train` processes, and removes what killed runs left
+/// there. Call it before loading the data, so that a second run into the same folder fails at once.
+pub fn open_run_dir(cfg: &TrainConfig) -> Result<RunDirLock> {
+    let out = &cfg.out;
+    if out.exists() && !out.is_dir() {
+        bail!("`{}` exists and is not a folder", out.display());
+    }
+    if cfg.resume && !out.join(checkpoint::FILE).is_file() {
+        bail!("`{}` has no checkpoint to resume from; start a new run without `--resume`", out.display());
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
+    let lock = lock_dir(out)?;
+    crate::fsutil::remove_stale_temps(out);
+    prepare_out_dir(cfg)?;
+    Ok(lock)
+}
+
+fn lock_dir(out: &Path) -> Result<RunDirLock> {
+    let path = out.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot create `{}`", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(RunDirLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "`{}` is being written by another `emnist train`; wait for it to finish, or choose another `--out`",
+            out.display()
+        ),
+        // A file system without locks: run unguarded, as before locks existed.
+        Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+            Ok(RunDirLock { _file: file })
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock `{}`", path.display())),
+    }
+}
+
+/// Trains a model on `ds` as configured, writing artifacts into `cfg.out` (locked for the run,
+/// see [`open_run_dir`]).
 ///
 /// `stop` is polled after every step (the binary sets it on SIGINT/SIGTERM): the run then writes
 /// a checkpoint and returns [`TrainOutcome::Interrupted`].
@@ -197,6 +248,19 @@ fn step_seed(seed: u64, step: usize) -> i64 {
 /// libtorch's random generator and thread count are process-wide: for reproducible results, run
 /// one training at a time per process.
 pub fn train(cfg: &TrainConfig, ds: &Dataset, progress: &dyn Progress, stop: &AtomicBool) -> Result<TrainOutcome> {
+    let lock = open_run_dir(cfg)?;
+    train_in(cfg, lock, ds, progress, stop)
+}
+
+/// [`train`] into a run directory already opened (and locked) by [`open_run_dir`].
+pub fn train_in(
+    cfg: &TrainConfig,
+    lock: RunDirLock,
+    ds: &Dataset,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<TrainOutcome> {
+    let _lock = lock;
     if cfg.batch_size == 0 {
         bail!("the batch size must be at least 1");
     }
@@ -209,7 +273,6 @@ pub fn train(cfg: &TrainConfig, ds: &Dataset, progress: &dyn Progress, stop: &At
     if ds.train.is_empty() || ds.test.is_empty() {
         bail!("`{}` has no train or no test images", ds.info.name);
     }
-    prepare_out_dir(cfg)?;
     if let Some(t) = cfg.threads {
         if t == 0 {
             bail!("`--threads` must be at least 1");
@@ -409,6 +472,7 @@ pub fn train(cfg: &TrainConfig, ds: &Dataset, progress: &dyn Progress, stop: &At
     Ok(TrainOutcome::Finished(Box::new(TrainReport { record, rows: state.rows, confusion, files })))
 }
 
+/// The checks of a locked run directory: a checkpoint to resume, or no earlier run unless `--force`.
 fn prepare_out_dir(cfg: &TrainConfig) -> Result<()> {
     let out = &cfg.out;
     let ckpt = out.join(checkpoint::FILE);
@@ -418,10 +482,8 @@ fn prepare_out_dir(cfg: &TrainConfig) -> Result<()> {
         }
         return Ok(());
     }
-    let occupied = out.is_dir() && std::fs::read_dir(out)?.next().is_some();
-    if out.exists() && !out.is_dir() {
-        bail!("`{}` exists and is not a folder", out.display());
-    }
+    // Our own lock file does not make a folder a run.
+    let occupied = std::fs::read_dir(out)?.flatten().any(|e| e.file_name() != LOCK_FILE);
     if occupied && !cfg.force {
         bail!(
             "`{}` already holds a run; pass `--force` to overwrite it, `--resume` to continue it, or choose another `--out`",
@@ -431,7 +493,7 @@ fn prepare_out_dir(cfg: &TrainConfig) -> Result<()> {
     if occupied {
         let _ = std::fs::remove_file(&ckpt);
     }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))
+    Ok(())
 }
 
 fn class_weight_tensor(w: ClassWeights, train: &Part, k: usize, device: Device) -> Option<Tensor> {

@@ -212,3 +212,108 @@ fn cache_round_trips_and_is_invalidated_by_a_changed_source() {
     let nocache = LoadConfig { cache: false, ..cfg };
     assert!(!source::load(&nocache, &Silent).unwrap().from_cache);
 }
+
+/// Collects the notes the library reports.
+#[derive(Default)]
+struct Notes(std::sync::Mutex<Vec<String>>);
+
+impl emnist::progress::Progress for Notes {
+    fn start(&self, _: &str, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+    fn note(&self, message: &str) {
+        self.0.lock().unwrap().push(message.to_owned());
+    }
+}
+
+impl Notes {
+    fn warnings(&self) -> Vec<String> {
+        self.0.lock().unwrap().iter().filter(|n| n.starts_with("warning: ")).cloned().collect()
+    }
+}
+
+/// Rewrites `len` bytes of `path` from `at` with `change`, in place: same size, same modification time.
+fn rewrite_in_place(path: &Path, at: usize, len: usize, change: impl Fn(u8) -> u8) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
+    let mut f = std::fs::OpenOptions::new().read(true).write(true).open(path).unwrap();
+    let mut bytes = vec![0u8; len];
+    f.seek(SeekFrom::Start(at as u64)).unwrap();
+    f.read_exact(&mut bytes).unwrap();
+    let changed: Vec<u8> = bytes.iter().map(|&b| change(b)).collect();
+    assert_ne!(changed, bytes);
+    f.seek(SeekFrom::Start(at as u64)).unwrap();
+    f.write_all(&changed).unwrap();
+    f.set_modified(mtime).unwrap();
+    drop(f);
+    assert_eq!(std::fs::metadata(path).unwrap().modified().unwrap(), mtime);
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack.windows(needle.len()).position(|w| w == needle).expect("the section is in the cache file")
+}
+
+#[test]
+fn damaged_cache_entry_is_detected_reported_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("emnist-letters.mat");
+    std::fs::copy(fixture("emnist-letters.mat"), &src).unwrap();
+    let cfg =
+        LoadConfig { data: Some(src.clone()), cache_dir: Some(dir.path().join("cache")), ..LoadConfig::default() };
+    let source = matlab::load(&src, &Silent).unwrap();
+    let first = source::load(&cfg, &Silent).unwrap();
+    let entry = first.cache_path.clone().unwrap();
+    let pristine = std::fs::read(&entry).unwrap();
+    let same_as_source = |ds: &Dataset| {
+        for (a, b) in [(&ds.train, &source.train), (&ds.test, &source.test)] {
+            assert_eq!(&a.images[..], &b.images[..]);
+            assert_eq!(&a.labels[..], &b.labels[..]);
+            assert_eq!(a.writers, b.writers);
+        }
+        assert_eq!(ds.classes, source.classes);
+    };
+    let classes = source.classes.len() as u8;
+    let labels_at = find(&pristine, &source.train.labels);
+    let pixels_at = find(&pristine, source.train.image(0));
+    let test_labels_at = find(&pristine, &source.test.labels);
+    // Every train label moved to the next class (all still valid classes), then 1,000 pixels
+    // inverted, then the test labels: each is found, named, and the entry rebuilt as it was.
+    type Damage<'a> = (usize, usize, &'a dyn Fn(u8) -> u8, &'a str);
+    let damages: [Damage; 3] = [
+        (labels_at, source.train.len(), &|l| (l + 1) % classes, "train labels"),
+        (pixels_at, 1000, &|p| !p, "train images"),
+        (test_labels_at, source.test.len(), &|l| (l + 1) % classes, "test labels"),
+    ];
+    for (at, len, change, what) in damages {
+        rewrite_in_place(&entry, at, len, change);
+        let notes = Notes::default();
+        let loaded = source::load(&cfg, &notes).unwrap();
+        assert!(!loaded.from_cache, "{what}: a damaged entry is not used");
+        same_as_source(&loaded.dataset);
+        assert_eq!(
+            notes.warnings(),
+            [format!(
+                "warning: the cached decode `{}` is damaged (checksum mismatch in {what}); decoding the source again",
+                entry.display()
+            )],
+            "{what}"
+        );
+        assert!(std::fs::read(&entry).unwrap() == pristine, "{what}: the entry is rebuilt");
+        let notes = Notes::default();
+        let again = source::load(&cfg, &notes).unwrap();
+        assert!(again.from_cache && notes.warnings().is_empty(), "{what}: the rebuilt entry serves");
+        same_as_source(&again.dataset);
+    }
+    // An entry of an older cache format, or of an older version of the source: rebuilt silently.
+    rewrite_in_place(&entry, 7, 1, |_| 1);
+    let notes = Notes::default();
+    assert!(!source::load(&cfg, &notes).unwrap().from_cache);
+    assert!(notes.warnings().is_empty(), "{:?}", notes.warnings());
+    let f = std::fs::File::options().write(true).open(&src).unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600)).unwrap();
+    drop(f);
+    let notes = Notes::default();
+    assert!(!source::load(&cfg, &notes).unwrap().from_cache);
+    assert!(notes.warnings().is_empty(), "{:?}", notes.warnings());
+    assert!(source::load(&cfg, &notes).unwrap().from_cache);
+}

@@ -1,4 +1,5 @@
-//! `emnist download` against a tiny local HTTP server: fetch, resume, status and digest errors, unsafe archives.
+//! `emnist download` against a tiny local HTTP server: fetch, resume, status and digest errors,
+//! unsafe archives, zip bombs and lying headers, and what happens to a bad archive.
 
 use std::io::{BufRead, BufReader, Cursor, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -323,10 +324,17 @@ fn gzip_md5_mismatch_fails_unless_verification_is_off() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config("digits", ArchiveFormat::Gzip, dir.path(), &server.base_url);
     let err = download(&cfg, &Recorder::default()).unwrap_err();
-    assert!(matches!(err, DownloadError::DigestMismatch { algorithm: "md5", .. }), "{err:?}");
+    assert!(matches!(err, DownloadError::DigestMismatch { algorithm: "md5", deleted: true, .. }), "{err:?}");
     assert!(err.to_string().ends_with("expected 58c8d27c78d21e728a6bc7b3cc06412e"), "{err}");
-    assert!(dir.path().join("gzip.zip").exists(), "a mismatching archive is kept for inspection");
+    assert!(!dir.path().join("gzip.zip").exists(), "a mismatching archive is deleted");
+    assert!(err.hint().unwrap().contains("was deleted"), "{:?}", err.hint());
     assert!(!dir.path().join("gzip").exists(), "nothing extracted");
+
+    cfg.keep_archive = true;
+    let err = download(&cfg, &Recorder::default()).unwrap_err();
+    assert!(matches!(err, DownloadError::DigestMismatch { deleted: false, .. }), "{err:?}");
+    assert!(dir.path().join("gzip.zip").exists(), "kept for inspection when asked");
+    assert!(err.hint().unwrap().starts_with("delete `"), "{:?}", err.hint());
 
     cfg.verify = false;
     let report = download(&cfg, &Recorder::default()).unwrap();
@@ -338,7 +346,7 @@ fn gzip_md5_mismatch_fails_unless_verification_is_off() {
         assert_eq!(path, &dir.path().join(&name));
         assert!(path.is_file(), "{name}");
     }
-    assert_eq!(server.seen().len(), 1);
+    assert_eq!(server.seen().len(), 2, "downloaded again after the deletion, not after keeping it");
 }
 
 #[test]
@@ -364,9 +372,10 @@ fn archive_with_a_parent_dir_entry_is_rejected() {
     let dir = parent.path().join("data");
     let err =
         download(&config("letters", ArchiveFormat::Matlab, &dir, &server.base_url), &Recorder::default()).unwrap_err();
-    assert!(matches!(&err, DownloadError::UnsafeEntry { entry, .. } if entry == "../evil"), "{err:?}");
+    assert!(matches!(&err, DownloadError::UnsafeEntry { entry, deleted: true, .. } if entry == "../evil"), "{err:?}");
     assert!(!parent.path().join("evil").exists());
     assert!(!dir.join("matlab").exists());
+    assert!(!dir.join("matlab.zip").exists(), "the bad archive is deleted");
 }
 
 #[test]
@@ -390,9 +399,111 @@ fn corrupt_entry_fails_its_crc_and_leaves_no_file() {
     std::fs::write(dir.path().join("matlab.zip"), archive).unwrap();
     let err = download(&config("mnist", ArchiveFormat::Matlab, dir.path(), "http://127.0.0.1:9"), &Recorder::default())
         .unwrap_err();
-    assert!(matches!(err, DownloadError::CorruptEntry { .. }), "{err:?}");
+    assert!(matches!(err, DownloadError::CorruptEntry { deleted: true, .. }), "{err:?}");
     let left: Vec<_> = std::fs::read_dir(dir.path().join("matlab")).unwrap().collect();
     assert!(left.is_empty(), "no extracted or temporary file left: {left:?}");
+    assert!(!dir.path().join("matlab.zip").exists(), "the bad archive is deleted");
+}
+
+/// A deflated entry of `len` zeros: a few hundred kilobytes that declare `len` bytes.
+fn zeros_zip(name: &str, len: usize) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    zip.start_file(name, SimpleFileOptions::default().compression_level(Some(1))).unwrap();
+    let block = vec![0u8; 1 << 20];
+    for _ in 0..len >> 20 {
+        zip.write_all(&block).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+#[test]
+fn zip_bomb_is_refused_before_anything_is_written_and_deleted_unless_kept() {
+    // 64 MiB of zeros declared for the mnist split, which can hold at most 70,000 × 800 bytes + 1 MiB.
+    let limit = emnist::download::entry_size_limit("mnist");
+    let bomb = zeros_zip("matlab/emnist-mnist.mat", 64 << 20);
+    assert!(bomb.len() < 1 << 20 && (64 << 20) > limit);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("matlab.zip");
+    std::fs::write(&archive, &bomb).unwrap();
+    let mut cfg = config("mnist", ArchiveFormat::Matlab, dir.path(), "http://127.0.0.1:9");
+    let err = download(&cfg, &Recorder::default()).unwrap_err();
+    assert!(
+        matches!(&err, DownloadError::OversizedEntry { declared, limit: l, deleted: true, .. } if *declared == 64 << 20 && *l == limit),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("declares 67108864 bytes"), "{err}");
+    assert!(err.hint().unwrap().contains("was deleted"), "{:?}", err.hint());
+    assert!(!dir.path().join("matlab").exists(), "nothing extracted");
+    assert!(!archive.exists(), "the bomb is deleted");
+
+    std::fs::write(&archive, &bomb).unwrap();
+    cfg.keep_archive = true;
+    let err = download(&cfg, &Recorder::default()).unwrap_err();
+    assert!(matches!(err, DownloadError::OversizedEntry { deleted: false, .. }), "{err:?}");
+    assert!(archive.exists(), "kept when asked");
+    assert!(err.hint().unwrap().contains("was kept"), "{:?}", err.hint());
+    assert!(!dir.path().join("matlab").exists(), "nothing extracted");
+
+    // The binary: one error line and the hint, exit 1; the archive stays with `--keep-archive`.
+    let out = crate::common::emnist_cmd()
+        .args(["download", "--split", "mnist", "--base-url", "http://127.0.0.1:9", "--keep-archive", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("emnist-mnist.mat") && errors[0].contains("refusing"), "{stderr}");
+    assert!(stderr.lines().any(|l| l.starts_with("hint: ")), "{stderr}");
+    assert!(archive.exists());
+}
+
+/// Rewrites the uncompressed size that the local and central headers of the only entry declare.
+fn declare_size(archive: &mut [u8], size: u32) {
+    for (signature, offset) in [([0x50, 0x4b, 0x03, 0x04], 22), ([0x50, 0x4b, 0x01, 0x02], 24)] {
+        let at = archive.windows(4).position(|w| w == signature).unwrap() + offset;
+        archive[at..at + 4].copy_from_slice(&size.to_le_bytes());
+    }
+}
+
+#[test]
+fn entry_longer_than_its_header_declares_is_cut_and_refused() {
+    let content = noise(50_000, 3);
+    let mut archive = build_zip(&[("matlab/emnist-digits.mat", &content)], SimpleFileOptions::default());
+    declare_size(&mut archive, 1000);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("matlab.zip"), archive).unwrap();
+    let mut cfg = config("digits", ArchiveFormat::Matlab, dir.path(), "http://127.0.0.1:9");
+    cfg.keep_archive = true;
+    let err = download(&cfg, &Recorder::default()).unwrap_err();
+    assert!(matches!(err, DownloadError::CorruptEntry { deleted: false, .. }), "{err:?}");
+    let cause = std::error::Error::source(&err).unwrap().to_string();
+    // Caught by us (`more than the 1000 bytes its header declares`) or by the zip crate itself.
+    assert!(cause.contains("declared") || cause.contains("declares"), "{cause}");
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("matlab")).unwrap().collect();
+    assert!(left.is_empty(), "no extracted or temporary file left: {left:?}");
+    assert!(dir.path().join("matlab.zip").exists(), "kept when asked");
+}
+
+#[test]
+fn stale_temporaries_of_dead_processes_are_removed_and_live_ones_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("matlab.zip"), matlab_zip()).unwrap();
+    std::fs::create_dir(dir.path().join("matlab")).unwrap();
+    let dead =
+        [dir.path().join(".matlab.zip.999999999.tmp"), dir.path().join("matlab/.emnist-letters.mat.999999999.tmp")];
+    let live = dir.path().join(format!("matlab/.emnist-digits.mat.{}.tmp", std::process::id()));
+    for f in dead.iter().chain([&live]) {
+        std::fs::write(f, b"left over").unwrap();
+    }
+    let mut cfg = config("letters", ArchiveFormat::Matlab, dir.path(), "http://127.0.0.1:9");
+    cfg.keep_archive = true;
+    download(&cfg, &Recorder::default()).unwrap();
+    for f in &dead {
+        assert!(!f.exists(), "{} is a dead process's and goes", f.display());
+    }
+    assert!(live.exists(), "a live process's temporary stays");
 }
 
 #[test]

@@ -29,6 +29,11 @@ fn json_report_has_the_figures_a_notebook_would_show() {
 #[test]
 fn figures_are_written_as_png() {
     let dir = tempfile::tempdir().unwrap();
+    // A figure a killed run was writing, and one a live process (this test) is writing.
+    let dead = dir.path().join(".samples.png.999999999.tmp.png");
+    let live = dir.path().join(format!(".samples.png.{}.tmp.png", std::process::id()));
+    std::fs::write(&dead, b"half a png").unwrap();
+    std::fs::write(&live, b"half a png").unwrap();
     let data = fixture("gzip-letters");
     let out = emnist_cmd()
         .args(["explore", "--no-cache", "--data", data.to_str().unwrap(), "--out"])
@@ -41,6 +46,8 @@ fn figures_are_written_as_png() {
         assert_eq!(&bytes[1..4], b"PNG", "{name}");
         assert!(bytes.len() > 2000, "{name}");
     }
+    assert!(!dead.exists(), "a killed run's temporary is removed");
+    std::fs::remove_file(&live).expect("a live process's temporary is kept");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains("tmp")).collect();
     assert!(leftovers.is_empty(), "no temporary files left behind");
 }

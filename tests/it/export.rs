@@ -315,3 +315,100 @@ mod trained {
         }
     }
 }
+
+#[test]
+fn non_finite_weights_are_named_instead_of_blaming_the_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("x");
+    let (_, mut weights) =
+        hand_built_run(&run, Architecture::Dnn { hidden: vec![8] }, ClassTable::numbered(10), 1, None);
+    let fc1 = weights.tensors.iter_mut().find(|t| t.name == "fc1.weight").unwrap();
+    for (i, v) in [f32::NAN, f32::NAN, f32::NAN, f32::INFINITY].into_iter().enumerate() {
+        fc1.values[i * 100] = v;
+    }
+    let n = fc1.values.len();
+    weights.tensors.iter_mut().find(|t| t.name == "out.bias").unwrap().values[0] = f32::NEG_INFINITY;
+    weights.write(&run.join("model.safetensors")).unwrap();
+    let out = dir.path().join("out").join("x.onnx");
+    refused(&["--model", run.to_str().unwrap(), "--out", out.to_str().unwrap()], "non-finite", &out);
+    let o = emnist_cmd()
+        .args(["export", "--onnx", "--data"])
+        .arg(fixture("mnist-style"))
+        .arg("--model")
+        .arg(&run)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap();
+    let expected = format!(
+        "error: `{}` holds non-finite values: `fc1.weight` has 3 NaN and 1 infinite of {}, `out.bias` has 1 infinite of 10 \
+         (the training diverged; retrain with a lower `--lr`)",
+        run.join("model.safetensors").display(),
+        emnist::plot::thousands(n)
+    );
+    assert_eq!(line, expected, "{stderr}");
+    assert!(!stderr.contains("does not match"), "{stderr}");
+}
+
+/// The names in `dir` that look like our temporaries.
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| emnist::fsutil::temp_owner(n).is_some())
+        .collect()
+}
+
+#[test]
+fn failed_write_after_the_check_leaves_no_final_file_and_no_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("x");
+    hand_built_run(&run, Architecture::Linear, ClassTable::numbered(10), 1, None);
+    let models = dir.path().join("models");
+    for blocked in ["x.value_inputs.json", "x.export.json"] {
+        // A folder where a file must go: its rename fails, after the parity check passed.
+        std::fs::create_dir_all(models.join(blocked).join("inside")).unwrap();
+        let out = models.join("x.onnx");
+        let o = emnist_cmd()
+            .args(["export", "--onnx", "--data"])
+            .arg(fixture("mnist-style"))
+            .arg("--model")
+            .arg(&run)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{blocked}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+        assert_eq!(errors.len(), 1, "{blocked}: {stderr}");
+        assert!(errors[0].contains(blocked), "{blocked}: {stderr}");
+        assert!(!out.exists(), "{blocked}: no `x.onnx` under its final name");
+        let mut left: Vec<String> = std::fs::read_dir(&models)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [blocked], "{blocked}: only the folder in the way is left");
+        std::fs::remove_dir_all(models.join(blocked)).unwrap();
+    }
+}
+
+#[test]
+fn export_removes_the_temporaries_of_killed_runs_and_keeps_live_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("x");
+    hand_built_run(&run, Architecture::Linear, ClassTable::numbered(10), 1, None);
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    // What a `kill -9` during an earlier export or training left, and a write in progress (this test's pid).
+    let dead = [".x.onnx.999999999.tmp", ".model.json.999999999.tmp", ".samples.png.999999998.tmp.png"];
+    let live = format!(".x.onnx.{}.tmp", std::process::id());
+    for name in dead.iter().copied().chain([live.as_str()]) {
+        std::fs::write(models.join(name), b"left over").unwrap();
+    }
+    export(&run, &models.join("x.onnx"), &fixture("mnist-style"), &[]);
+    assert_eq!(temporaries(&models), [live]);
+    assert!(models.join("x.onnx").is_file() && models.join("x.value_inputs.json").is_file());
+}

@@ -268,3 +268,100 @@ fn compare_plots_runs_and_tables_their_metrics() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a finished training run"));
 }
+
+#[test]
+fn a_locked_run_directory_is_refused_at_once_and_left_untouched() {
+    let ds = small_dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut cfg = config(Architecture::Linear, &out);
+    cfg.epochs = 1;
+    run(&cfg, &ds);
+    let snapshot = |dir: &Path| {
+        let mut files: Vec<(String, Vec<u8>, std::time::SystemTime)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| {
+                let modified = e.metadata().unwrap().modified().unwrap();
+                (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap(), modified)
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = snapshot(&out);
+
+    // Another `emnist train` writing the folder holds its lock, as this test does now.
+    let lock = std::fs::File::options().write(true).open(out.join(emnist::train::LOCK_FILE)).unwrap();
+    lock.try_lock().expect("the finished run released its lock");
+    let empty = dir.path().join("no-data");
+    std::fs::create_dir(&empty).unwrap();
+    for extra in [&["--force"][..], &["--resume"][..], &[]] {
+        if extra == ["--resume"] {
+            // A checkpoint to resume from, so that the lock is what refuses.
+            std::fs::write(out.join("checkpoint.safetensors"), b"not read").unwrap();
+        }
+        let o = emnist_cmd()
+            .args(["train", "--model", "linear", "--epochs", "1", "--threads", "1", "--data-dir"])
+            .arg(&empty)
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+        let expected = format!(
+            "error: `{}` is being written by another `emnist train`; wait for it to finish, or choose another `--out`",
+            out.display()
+        );
+        assert_eq!(errors, [expected], "{extra:?}: {stderr}");
+        assert!(!stderr.contains("using the"), "{extra:?}: refused before loading any data: {stderr}");
+        let _ = std::fs::remove_file(out.join("checkpoint.safetensors"));
+        assert_eq!(snapshot(&out), before, "{extra:?}: the first run's files are untouched");
+    }
+    let in_process = {
+        let _turn = torch_lock();
+        train(&TrainConfig { force: true, ..cfg.clone() }, &ds, &Silent, &AtomicBool::new(false)).err().expect("locked")
+    };
+    assert!(format!("{in_process:#}").contains("is being written by another `emnist train`"), "{in_process:#}");
+    drop(lock);
+
+    // Released: `--force` overwrites; the lock file alone does not make a folder a run.
+    run(&TrainConfig { force: true, ..cfg.clone() }, &ds);
+    let fresh = dir.path().join("fresh");
+    std::fs::create_dir(&fresh).unwrap();
+    std::fs::write(fresh.join(emnist::train::LOCK_FILE), b"").unwrap();
+    run(&TrainConfig { out: fresh.clone(), ..cfg.clone() }, &ds);
+    assert!(fresh.join("model.json").is_file());
+    let plot = dir.path().join("c.png");
+    let o = emnist_cmd().arg("compare").arg(&out).arg(&fresh).arg("--out").arg(&plot).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn train_removes_the_temporaries_of_killed_runs_and_keeps_live_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    std::fs::create_dir(&out).unwrap();
+    // `kill -9` while writing the artifacts left these; the last belongs to a live process (this test).
+    let dead = [out.join(".model.json.999999999.tmp"), out.join(".curves.png.999999999.tmp.png")];
+    let live = out.join(format!(".model.json.{}.tmp", std::process::id()));
+    for f in dead.iter().chain([&live]) {
+        std::fs::write(f, b"left over").unwrap();
+    }
+    let o = emnist_cmd()
+        .args(["train", "--model", "linear", "--epochs", "1", "--threads", "1", "--force", "--data"])
+        .arg(crate::common::fixture("mnist-style"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in &dead {
+        assert!(!f.exists(), "{} is a dead process's and goes", f.display());
+    }
+    assert!(live.exists(), "a live process's temporary stays");
+    assert!(out.join("model.json").is_file());
+}
