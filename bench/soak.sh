@@ -54,13 +54,13 @@ READY=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v2/health
 AFTER_KB=$(rss_kb)
 PEAK_KB=$(hwm_kb)
 # Phase C, the memory bound for valid bodies: 32 concurrent valid requests just under the 16 MiB
-# limit (KServe v2 JSON, UINT8 data, 5,100 images each), nothing else running.
+# limit (KServe v2 JSON, UINT8 data, 4,500 images each: 15.4 MiB), nothing else running.
 echo "== phase C: 32 concurrent valid 15.5 MiB requests"
 $PY - "$PORT" >"$SOAK/big.txt" <<'PYEOF'
 import concurrent.futures, json, sys
 import numpy as np
 import requests
-n = 5100
+n = 4500
 data = np.random.default_rng(0).integers(0, 256, n * 784).tolist()
 body = json.dumps({"inputs": [{"name": "image", "shape": [n, 784], "datatype": "UINT8", "data": data}]}).encode()
 url = f"http://127.0.0.1:{sys.argv[1]}/v2/models/emnist/infer"

@@ -163,6 +163,7 @@ pub fn query(cfg: &QueryConfig, test: &Part, progress: &dyn Progress) -> Result<
     };
     // The latest check beside the model file, for `emnist report`; a read-only folder only loses that.
     let path = crate::onnx::report_path(&cfg.model, "query");
+    crate::fsutil::remove_stale_temps(crate::fsutil::parent_dir(&path));
     let mut report = report;
     report.saved = serde_json::to_vec_pretty(&report).ok().and_then(|j| crate::fsutil::write_atomic(&path, &j).ok()).map(|_| path);
     Ok(report)
@@ -192,7 +193,7 @@ fn check_digest(agent: &ureq::Agent, url: &str, name: &str, model: &ServedModel)
         Some(s) if s == model.sha256 => Ok(Some(true)),
         Some(s) => bail!(
             "the server serves a different model (sha256 {}…) than `{}` (sha256 {}…): pass the file it serves with `--model`",
-            &s[..s.len().min(12)],
+            s.chars().take(12).collect::<String>(),
             model.path.display(),
             &model.sha256[..12]
         ),
