@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # WebDriver for the browser tests.
 APT_PACKAGES := dataset-fashion-mnist time wrk curl chromium chromium-driver
 
-.PHONY: help setup apt venv build demo test test-rust test-nolibtorch test-python fixtures protocol bench-load bench-train bench-serve clean
+.PHONY: help setup apt venv build demo test lint test-rust test-nolibtorch test-python fixtures protocol bench-load bench-train bench-serve bench-soak clean
 
 help:
 	@echo "make demo   set up, build, and run the pipeline end to end on the default dataset"
@@ -72,7 +72,15 @@ demo: build
 	$(EMNIST) report --models models --out reports/index.html
 	@echo "report: $$(pwd)/reports/index.html"
 
-test: setup test-nolibtorch test-rust test-python
+test: setup lint test-nolibtorch test-rust test-python
+
+# Checks that keep the code clean: formatting (rustfmt.toml; generated code is skipped), clippy with
+# every warning an error in both builds, and the API docs with warnings denied.
+lint: setup
+	$(CARGO) fmt --check
+	$(CARGO) clippy --no-default-features --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 
 # The build without libtorch must build and pass its own tests.
 test-nolibtorch:
@@ -109,6 +117,11 @@ bench-serve: setup
 	bash bench/serve_vs_flask.sh
 	bash bench/serve_protocols.sh
 	bash bench/engine_vs_ort.sh
+
+# The reliability soak (needs `make demo`'s models/dnn.onnx): saturation plus slow, idle, oversized
+# and vanishing clients for 60 s, then 32 concurrent valid bodies near the limit.
+bench-soak: setup
+	bash bench/soak.sh
 
 clean:
 	$(CARGO) clean

@@ -254,7 +254,11 @@ pub fn explore(ds: &Dataset) -> ExploreReport {
         most_frequent,
         least_frequent,
         imbalance_ratio,
-        share_agreement: ShareAgreement { max_diff_pp: 100.0 * max_diff, max_diff_class: max_class, total_variation: tv / 2.0 },
+        share_agreement: ShareAgreement {
+            max_diff_pp: 100.0 * max_diff,
+            max_diff_class: max_class,
+            total_variation: tv / 2.0,
+        },
     }
 }
 

@@ -127,7 +127,12 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
             print::done(
                 progress,
                 t0,
-                &format!("explored {} ({} images, {} classes){place}", r.dataset.name, r.train_images + r.test_images, r.classes),
+                &format!(
+                    "explored {} ({} images, {} classes){place}",
+                    r.dataset.name,
+                    r.train_images + r.test_images,
+                    r.classes
+                ),
             );
         }
         Command::Train(args) => return train(args, progress, t0),
@@ -187,7 +192,11 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
             let cfg = args.to_config()?;
             // Always printed, even with -q: with `--port 0` it is the only way to learn the port.
             emnist::serve::serve(cfg, |addr, model| {
-                eprintln!("emnist serve: listening on http://{addr} ({} classes, sha256 {}…); stop with Ctrl-C", model.classes(), &model.sha256[..12]);
+                eprintln!(
+                    "emnist serve: listening on http://{addr} ({} classes, sha256 {}…); stop with Ctrl-C",
+                    model.classes(),
+                    &model.sha256[..12]
+                );
             })?;
         }
         Command::Query(args) => {
@@ -203,7 +212,11 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
             if !r.passed {
                 anyhow::bail!("the deployment does not behave like the model: see the table above (agreement must be 100 % and every request answered)");
             }
-            print::done(progress, t0, &format!("queried {} images over {} protocol(s): 100 % agreement", r.images, r.protocols.len()));
+            print::done(
+                progress,
+                t0,
+                &format!("queried {} images over {} protocol(s): 100 % agreement", r.images, r.protocols.len()),
+            );
         }
         Command::Report(args) => {
             let loaded = emnist::data::source::load(&args.data.to_config(), progress)?;
@@ -216,8 +229,14 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
             } else {
                 println!("report       `{}` ({} KiB)", r.out.display(), r.bytes / 1024);
                 println!("runs         {}", if r.runs.is_empty() { "none".to_string() } else { r.runs.join(", ") });
-                println!("exports      {}", if r.exports.is_empty() { "none".to_string() } else { r.exports.join(", ") });
-                println!("queries      {}", if r.queries.is_empty() { "none".to_string() } else { r.queries.join(", ") });
+                println!(
+                    "exports      {}",
+                    if r.exports.is_empty() { "none".to_string() } else { r.exports.join(", ") }
+                );
+                println!(
+                    "queries      {}",
+                    if r.queries.is_empty() { "none".to_string() } else { r.queries.join(", ") }
+                );
             }
             print::done(progress, t0, &format!("report written to `{}`; open it in a browser", r.out.display()));
         }

@@ -47,7 +47,8 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared, ImageError> {
 
 /// Decodes to 8-bit grey; transparency is laid over white (a drawing on a transparent canvas).
 pub fn decode(bytes: &[u8]) -> Result<GrayImage, ImageError> {
-    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| ImageError::Decode(e.to_string()))?;
+    let mut reader =
+        ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| ImageError::Decode(e.to_string()))?;
     match reader.format() {
         Some(image::ImageFormat::Png | image::ImageFormat::Jpeg) => {}
         Some(other) => return Err(ImageError::Decode(format!("{other:?} is not supported"))),
@@ -84,14 +85,21 @@ pub fn prepare_grey(img: &GrayImage) -> Result<Prepared, ImageError> {
     let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
     let side = bw.max(bh);
     let mut square = GrayImage::new(side, side);
-    image::imageops::replace(&mut square, &image::imageops::crop(&mut grey, x0, y0, bw, bh).to_image(), ((side - bw) / 2) as i64, ((side - bh) / 2) as i64);
+    image::imageops::replace(
+        &mut square,
+        &image::imageops::crop(&mut grey, x0, y0, bw, bh).to_image(),
+        ((side - bw) / 2) as i64,
+        ((side - bh) / 2) as i64,
+    );
     let small = image::imageops::resize(&square, BOX, BOX, FilterType::Triangle);
     let max = small.pixels().map(|p| p.0[0]).max().unwrap_or(0);
     if max == 0 {
         return Err(ImageError::Blank);
     }
     // Stretch so the darkest stroke is full ink, as the MNIST scans are.
-    let small = GrayImage::from_fn(BOX, BOX, |x, y| Luma([((small.get_pixel(x, y).0[0] as u32 * 255 + max as u32 / 2) / max as u32) as u8]));
+    let small = GrayImage::from_fn(BOX, BOX, |x, y| {
+        Luma([((small.get_pixel(x, y).0[0] as u32 * 255 + max as u32 / 2) / max as u32) as u8])
+    });
     let (cx, cy) = centre_of_mass(&small);
     let half = SIDE as f64 / 2.0;
     let limit = (SIDE as u32 - BOX) as f64;
@@ -158,7 +166,9 @@ mod tests {
 
     /// A dark bar on white, off-centre, in a large picture.
     fn drawing() -> GrayImage {
-        GrayImage::from_fn(300, 200, |x, y| Luma([if (40..60).contains(&x) && (20..140).contains(&y) { 0 } else { 255 }]))
+        GrayImage::from_fn(300, 200, |x, y| {
+            Luma([if (40..60).contains(&x) && (20..140).contains(&y) { 0 } else { 255 }])
+        })
     }
 
     #[test]
@@ -193,7 +203,9 @@ mod tests {
 
     #[test]
     fn an_emnist_crop_is_used_as_it_is() {
-        let crop = GrayImage::from_fn(28, 28, |x, y| Luma([if (6..22).contains(&x) && (4..24).contains(&y) { ((x * 9 + y * 3) % 256) as u8 } else { 0 }]));
+        let crop = GrayImage::from_fn(28, 28, |x, y| {
+            Luma([if (6..22).contains(&x) && (4..24).contains(&y) { ((x * 9 + y * 3) % 256) as u8 } else { 0 }])
+        });
         let p = prepare(&png(&crop)).unwrap();
         assert!(p.as_is && !p.inverted);
         assert_eq!(p.pixels, crop.into_raw());

@@ -158,7 +158,12 @@ pub fn print_download(r: &DownloadReport) {
 pub fn print_train(r: &emnist::model::record::ModelRecord) {
     let m = &r.metrics;
     println!("model        {} ({} parameters)", r.spec.architecture.name(), thousands(r.parameters));
-    println!("dataset      {} ({} train, {} test)", r.dataset.name, thousands(r.dataset.train_images), thousands(r.dataset.test_images));
+    println!(
+        "dataset      {} ({} train, {} test)",
+        r.dataset.name,
+        thousands(r.dataset.train_images),
+        thousands(r.dataset.test_images)
+    );
     println!(
         "training     {} epochs, {} steps, batch {}, Adam lr {}, class weights {}, {} ({} threads), {:.1} s",
         m.epochs_completed,
@@ -170,13 +175,23 @@ pub fn print_train(r: &emnist::model::record::ModelRecord) {
         r.training.threads,
         r.wall_time_s
     );
-    println!("test         accuracy {} %, balanced accuracy {} %, loss {:.4} (whole test set)", pct(m.test_accuracy), pct(m.balanced_accuracy), m.test_loss);
+    println!(
+        "test         accuracy {} %, balanced accuracy {} %, loss {:.4} (whole test set)",
+        pct(m.test_accuracy),
+        pct(m.balanced_accuracy),
+        m.test_loss
+    );
     let mut worst: Vec<(usize, f64)> = m.per_class_accuracy.iter().copied().enumerate().collect();
     worst.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let list: Vec<String> = worst.iter().take(5).map(|(i, a)| format!("{} {} %", r.spec.classes.names[*i], pct(*a))).collect();
+    let list: Vec<String> =
+        worst.iter().take(5).map(|(i, a)| format!("{} {} %", r.spec.classes.names[*i], pct(*a))).collect();
     println!("hardest      {}", list.join(", "));
-    let conf: Vec<String> =
-        m.top_confusions.iter().take(8).map(|c| format!("{}→{} {} ({} %)", c.truth, c.predicted, c.count, pct(c.rate))).collect();
+    let conf: Vec<String> = m
+        .top_confusions
+        .iter()
+        .take(8)
+        .map(|c| format!("{}→{} {} ({} %)", c.truth, c.predicted, c.count, pct(c.rate)))
+        .collect();
     println!("confused     {}", conf.join(", "));
 }
 
@@ -204,14 +219,32 @@ pub fn print_compare(r: &emnist::compare::CompareReport) {
 pub fn print_export(r: &emnist::onnx::ExportReport) {
     let p = &r.parity;
     let state = if r.written { "written" } else { "NOT written (parity check failed)" };
-    println!("model        {} ({} parameters, {} classes) from `{}`", r.architecture, thousands(r.parameters), r.classes, r.model_dir.display());
-    println!("onnx         `{}` {state}: {} bytes, opset {}, IR {}, sha256 {}", r.onnx.display(), thousands(r.bytes), r.opset, r.ir_version, r.sha256);
+    println!(
+        "model        {} ({} parameters, {} classes) from `{}`",
+        r.architecture,
+        thousands(r.parameters),
+        r.classes,
+        r.model_dir.display()
+    );
+    println!(
+        "onnx         `{}` {state}: {} bytes, opset {}, IR {}, sha256 {}",
+        r.onnx.display(),
+        thousands(r.bytes),
+        r.opset,
+        r.ir_version,
+        r.sha256
+    );
     println!("graph        image [N,1,28,28] → {} → logits, probabilities [N,{}]", r.ops.join(" → "), r.classes);
     if r.written {
         println!("graphpipe    `{}`", r.value_inputs.display());
     }
     let same = if r.same_dataset { "the training dataset" } else { "NOT the training dataset" };
-    println!("checked on   {} test images of {} ({same}), tract in batches of {}", thousands(p.images), r.dataset, p.batch_size);
+    println!(
+        "checked on   {} test images of {} ({same}), tract in batches of {}",
+        thousands(p.images),
+        r.dataset,
+        p.batch_size
+    );
     println!(
         "parity       max |Δ probability| {:.2e} (tolerance {:.0e}), max |Δ logit| {:.2e}, argmax agreement {} % ({} disagreements): {}",
         p.max_abs_diff_probabilities,
@@ -221,7 +254,11 @@ pub fn print_export(r: &emnist::onnx::ExportReport) {
         p.argmax_disagreements,
         if p.passed { "PASS" } else { "FAIL" }
     );
-    println!("accuracy     {} % on these images (model.json: {} % on the whole test set)", pct(p.accuracy), pct(r.recorded_test_accuracy));
+    println!(
+        "accuracy     {} % on these images (model.json: {} % on the whole test set)",
+        pct(p.accuracy),
+        pct(r.recorded_test_accuracy)
+    );
     println!("time         build {:.0} ms, tract {:.0} ms, reference {:.0} ms", r.build_ms, p.tract_ms, p.reference_ms);
 }
 
@@ -242,7 +279,17 @@ pub fn print_query(r: &emnist::query::QueryReport) {
     println!();
     println!(
         "{:<10} {:>9} {:>7} {:>10} {:>10} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9}",
-        "protocol", "requests", "failed", "accuracy", "agreement", "max|Δp|", "images/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+        "protocol",
+        "requests",
+        "failed",
+        "accuracy",
+        "agreement",
+        "max|Δp|",
+        "images/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms"
     );
     for p in &r.protocols {
         let l = &p.latency;
@@ -265,5 +312,8 @@ pub fn print_query(r: &emnist::query::QueryReport) {
         }
     }
     println!();
-    println!("verdict      {}", if r.passed { "PASS: every answer agrees with local inference of the same file" } else { "FAIL" });
+    println!(
+        "verdict      {}",
+        if r.passed { "PASS: every answer agrees with local inference of the same file" } else { "FAIL" }
+    );
 }

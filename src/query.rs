@@ -165,13 +165,18 @@ pub fn query(cfg: &QueryConfig, test: &Part, progress: &dyn Progress) -> Result<
     let path = crate::onnx::report_path(&cfg.model, "query");
     crate::fsutil::remove_stale_temps(crate::fsutil::parent_dir(&path));
     let mut report = report;
-    report.saved = serde_json::to_vec_pretty(&report).ok().and_then(|j| crate::fsutil::write_atomic(&path, &j).ok()).map(|_| path);
+    report.saved =
+        serde_json::to_vec_pretty(&report).ok().and_then(|j| crate::fsutil::write_atomic(&path, &j).ok()).map(|_| path);
     Ok(report)
 }
 
 fn agent(timeout: Duration) -> ureq::Agent {
     ureq::Agent::new_with_config(
-        ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).max_idle_connections_per_host(64).build(),
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .max_idle_connections_per_host(64)
+            .build(),
     )
 }
 
@@ -297,14 +302,29 @@ pub fn percentiles(mut ms: Vec<f64>) -> Latency {
     }
     ms.sort_by(f64::total_cmp);
     let at = |q: f64| ms[((q * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
-    Latency { p50_ms: at(0.5), p90_ms: at(0.9), p99_ms: at(0.99), max_ms: ms[ms.len() - 1], mean_ms: ms.iter().sum::<f64>() / ms.len() as f64 }
+    Latency {
+        p50_ms: at(0.5),
+        p90_ms: at(0.9),
+        p99_ms: at(0.99),
+        max_ms: ms[ms.len() - 1],
+        mean_ms: ms.iter().sum::<f64>() / ms.len() as f64,
+    }
 }
 
 /// One request of `n` images over protocol `p`; the answer's probabilities, `n × k`.
-fn send(p: Protocol, agent: &ureq::Agent, url: &str, name: &str, pixels: &[u8], n: usize, k: usize) -> Result<Vec<f32>, String> {
+fn send(
+    p: Protocol,
+    agent: &ureq::Agent,
+    url: &str,
+    name: &str,
+    pixels: &[u8],
+    n: usize,
+    k: usize,
+) -> Result<Vec<f32>, String> {
     let (target, content_type, body) = match p {
         Protocol::Graphpipe => {
-            let t = InputTensor { shape: vec![n as i64, SIDE as i64, SIDE as i64], values: Values::U8(pixels.to_vec()) };
+            let t =
+                InputTensor { shape: vec![n as i64, SIDE as i64, SIDE as i64], values: Values::U8(pixels.to_vec()) };
             (format!("{url}/"), "application/octet-stream", graphpipe::encode_infer_request(&t, &["probabilities"]))
         }
         Protocol::Tfserving => {
@@ -312,7 +332,11 @@ fn send(p: Protocol, agent: &ureq::Agent, url: &str, name: &str, pixels: &[u8], 
                 .chunks(PIXELS)
                 .map(|im| im.chunks(SIDE).map(|row| row.iter().map(|&v| v as f32 * U8_SCALE).collect()).collect())
                 .collect();
-            (format!("{url}/v1/models/{name}:predict"), "application/json", json!({ "instances": instances }).to_string().into_bytes())
+            (
+                format!("{url}/v1/models/{name}:predict"),
+                "application/json",
+                json!({ "instances": instances }).to_string().into_bytes(),
+            )
         }
         Protocol::Kserve => {
             let body = json!({
@@ -322,7 +346,8 @@ fn send(p: Protocol, agent: &ureq::Agent, url: &str, name: &str, pixels: &[u8], 
             (format!("{url}/v2/models/{name}/infer"), "application/json", body.to_string().into_bytes())
         }
     };
-    let mut resp = agent.post(&target).header("Content-Type", content_type).send(&body[..]).map_err(|e| e.to_string())?;
+    let mut resp =
+        agent.post(&target).header("Content-Type", content_type).send(&body[..]).map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
     let header_length =
         resp.headers().get(kserve::HEADER_LENGTH).and_then(|v| v.to_str().ok()).and_then(|s| s.parse::<usize>().ok());
@@ -335,7 +360,9 @@ fn send(p: Protocol, agent: &ureq::Agent, url: &str, name: &str, pixels: &[u8], 
             }
             outs.into_iter().next().map(|t| t.values).ok_or_else(|| format!("HTTP {status}: no output tensor"))?
         }
-        _ if status != 200 => return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)]))),
+        _ if status != 200 => {
+            return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)])))
+        }
         Protocol::Tfserving => {
             let v: Value = serde_json::from_slice(&bytes).map_err(|e| format!("the answer is not JSON: {e}"))?;
             tfserving::read_probabilities(&v, n, k)?

@@ -45,7 +45,8 @@ pub fn report(cfg: &ReportConfig, dataset: &Dataset, explore: &ExploreReport) ->
     let result = build(cfg, dataset, explore, &runs, &scratch);
     let _ = std::fs::remove_dir_all(&scratch);
     let (html, summary) = result?;
-    crate::fsutil::write_atomic(&cfg.out, html.as_bytes()).with_context(|| format!("cannot write `{}`", cfg.out.display()))?;
+    crate::fsutil::write_atomic(&cfg.out, html.as_bytes())
+        .with_context(|| format!("cannot write `{}`", cfg.out.display()))?;
     Ok(summary)
 }
 
@@ -83,7 +84,10 @@ fn json_files(models: &Path, suffix: &str) -> Vec<(String, Value)> {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if let Some(stem) = name.strip_suffix(suffix) {
-                if let Ok(v) = std::fs::read(e.path()).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string())) {
+                if let Ok(v) = std::fs::read(e.path())
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string()))
+                {
                     out.push((stem.to_string(), v));
                 }
             }
@@ -93,7 +97,13 @@ fn json_files(models: &Path, suffix: &str) -> Vec<(String, Value)> {
     out
 }
 
-fn build(cfg: &ReportConfig, ds: &Dataset, ex: &ExploreReport, runs: &[(String, PathBuf, ModelRecord)], scratch: &Path) -> Result<(String, ReportSummary)> {
+fn build(
+    cfg: &ReportConfig,
+    ds: &Dataset,
+    ex: &ExploreReport,
+    runs: &[(String, PathBuf, ModelRecord)],
+    scratch: &Path,
+) -> Result<(String, ReportSummary)> {
     let mut h = String::with_capacity(1 << 20);
     h.push_str(HEAD);
     let _ = writeln!(
@@ -173,8 +183,17 @@ fn build(cfg: &ReportConfig, ds: &Dataset, ex: &ExploreReport, runs: &[(String, 
         }
         h.push_str("</table>\n");
         for (name, dir, r) in runs {
-            let _ = write!(h, "<h3>{} <span class=\"sub\">{}</span></h3><div class=\"figs\">", esc(name), r.spec.architecture.name());
-            for (file, caption) in [("curves.png", "test accuracy and loss during training"), ("confusion.png", "confusion matrix"), ("per_class.png", "accuracy per class")] {
+            let _ = write!(
+                h,
+                "<h3>{} <span class=\"sub\">{}</span></h3><div class=\"figs\">",
+                esc(name),
+                r.spec.architecture.name()
+            );
+            for (file, caption) in [
+                ("curves.png", "test accuracy and loss during training"),
+                ("confusion.png", "confusion matrix"),
+                ("per_class.png", "accuracy per class"),
+            ] {
                 if dir.join(file).is_file() {
                     figure(&mut h, &dir.join(file), caption)?;
                 }
@@ -182,8 +201,15 @@ fn build(cfg: &ReportConfig, ds: &Dataset, ex: &ExploreReport, runs: &[(String, 
             h.push_str("</div>");
             if !r.metrics.top_confusions.is_empty() {
                 h.push_str("<p class=\"sub\">most confused: ");
-                let parts: Vec<String> =
-                    r.metrics.top_confusions.iter().take(5).map(|c| esc(&format!("{} → {} ({} images, {:.1} %)", c.truth, c.predicted, c.count, 100.0 * c.rate))).collect();
+                let parts: Vec<String> = r
+                    .metrics
+                    .top_confusions
+                    .iter()
+                    .take(5)
+                    .map(|c| {
+                        esc(&format!("{} → {} ({} images, {:.1} %)", c.truth, c.predicted, c.count, 100.0 * c.rate))
+                    })
+                    .collect();
                 h.push_str(&parts.join(" · "));
                 h.push_str("</p>");
             }
@@ -285,13 +311,24 @@ fn build(cfg: &ReportConfig, ds: &Dataset, ex: &ExploreReport, runs: &[(String, 
 const TITLES: [&str; 5] = ["1 · Dataset", "2 · Models", "3 · Comparison", "4 · Export to ONNX", "5 · Deployment check"];
 
 fn section(h: &mut String, id: &str, n: usize, command: &str) {
-    let _ = writeln!(h, "<section id=\"{id}\"><h2>{}</h2><pre class=\"cell\"><span>In [{n}]:</span> {}</pre>", TITLES[n - 1], esc(command));
+    let _ = writeln!(
+        h,
+        "<section id=\"{id}\"><h2>{}</h2><pre class=\"cell\"><span>In [{n}]:</span> {}</pre>",
+        TITLES[n - 1],
+        esc(command)
+    );
 }
 
 /// An inlined PNG with its caption.
 fn figure(h: &mut String, png: &Path, caption: &str) -> Result<()> {
     let bytes = std::fs::read(png).with_context(|| format!("cannot read `{}`", png.display()))?;
-    let _ = write!(h, "<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\"><figcaption>{}</figcaption></figure>", esc(caption), base64(&bytes), esc(caption));
+    let _ = write!(
+        h,
+        "<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\"><figcaption>{}</figcaption></figure>",
+        esc(caption),
+        base64(&bytes),
+        esc(caption)
+    );
     Ok(())
 }
 
@@ -357,7 +394,15 @@ mod tests {
 
     #[test]
     fn base64_matches_the_rfc_examples() {
-        for (plain, enc) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (plain, enc) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64(plain.as_bytes()), enc);
         }
     }

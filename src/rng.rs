@@ -44,7 +44,6 @@ impl Rng {
     }
 }
 
-
 /// A random permutation of `0..n` (Fisher–Yates) from `rng`.
 pub fn permutation(n: usize, rng: &mut Rng) -> Vec<usize> {
     let mut p: Vec<usize> = (0..n).collect();

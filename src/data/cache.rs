@@ -117,7 +117,7 @@ pub enum Lookup {
     Damaged(String),
 }
 
-/// The checksum of a section: xxh3-64 of each [`BLOCK`] of `bytes`, then xxh3-64 of those
+/// The checksum of a section: xxh3-64 of each `BLOCK` of `bytes`, then xxh3-64 of those
 /// (little-endian); blocks are hashed on up to 4 threads. Independent of the thread count.
 pub fn checksum(bytes: &[u8]) -> u64 {
     let blocks = bytes.len().div_ceil(BLOCK);

@@ -126,7 +126,8 @@ impl ClassTable {
 
     /// Fashion-MNIST's ten classes, by name.
     pub fn fashion_mnist() -> Self {
-        let names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+        let names =
+            ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
         ClassTable { labels: (0..10).collect(), names: names.iter().map(|s| s.to_string()).collect() }
     }
 }

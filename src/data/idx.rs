@@ -48,10 +48,8 @@ pub fn find_files(dir: &Path, split: Option<&str>) -> Result<IdxFiles> {
         .with_context(|| format!("cannot read the folder `{}`", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect();
-    let mut prefixes: Vec<String> = names
-        .iter()
-        .filter_map(|n| n.find("train-images-idx3-ubyte").map(|at| n[..at].to_string()))
-        .collect();
+    let mut prefixes: Vec<String> =
+        names.iter().filter_map(|n| n.find("train-images-idx3-ubyte").map(|at| n[..at].to_string())).collect();
     prefixes.sort();
     prefixes.dedup();
     let prefix = match prefixes.len() {
@@ -128,9 +126,8 @@ pub fn load(dir: &Path, split: Option<&str>, progress: &dyn Progress) -> Result<
             .iter()
             .enumerate()
             .map(|(i, &l)| {
-                lookup(l as i64).ok_or_else(|| {
-                    anyhow!("`{}`: label {l} of item {i} is not in the mapping", path.display())
-                })
+                lookup(l as i64)
+                    .ok_or_else(|| anyhow!("`{}`: label {l} of item {i} is not in the mapping", path.display()))
             })
             .collect()
     };

@@ -452,16 +452,21 @@ fn read_matrix_body<R: Read>(
             let (ty, data) = src.element("char data", src.left)?;
             let text = match ty {
                 MI_UINT16 | MI_UTF16 => {
-                    let units: Vec<u16> = data
-                        .chunks_exact(2)
-                        .map(|c| if src.be { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) })
-                        .collect();
+                    let units: Vec<u16> =
+                        data.chunks_exact(2)
+                            .map(|c| {
+                                if src.be {
+                                    u16::from_be_bytes([c[0], c[1]])
+                                } else {
+                                    u16::from_le_bytes([c[0], c[1]])
+                                }
+                            })
+                            .collect();
                     String::from_utf16_lossy(&units)
                 }
-                MI_UTF32 | MI_UINT32 => data
-                    .chunks_exact(4)
-                    .filter_map(|c| char::from_u32(u32_at(c, 0, src.be)))
-                    .collect(),
+                MI_UTF32 | MI_UINT32 => {
+                    data.chunks_exact(4).filter_map(|c| char::from_u32(u32_at(c, 0, src.be))).collect()
+                }
                 _ => String::from_utf8_lossy(&data).into_owned(),
             };
             Ok(Value::Char(text))
@@ -549,9 +554,7 @@ fn read_numeric<R: Read>(
         other => return Err(MatError::Unsupported(format!("numeric data of element type {other}"))),
     };
     if nbytes != (n as u64).saturating_mul(width) {
-        return Err(MatError::Corrupt(format!(
-            "an array of {n} values holds {nbytes} bytes of {width}-byte elements"
-        )));
+        return Err(MatError::Corrupt(format!("an array of {n} values holds {nbytes} bytes of {width}-byte elements")));
     }
     if nbytes > src.left {
         return Err(MatError::Truncated("numeric data overruns its array".into()));
@@ -637,7 +640,8 @@ fn read_u8_row_major<R: Read>(
     let mut out = vec![0u8; total];
     let mut first = true;
     let mut scratch = vec![0u8; cols];
-    let square28 = perm.is_some_and(|p| p.len() == 784 && p.iter().enumerate().all(|(j, &p)| p == (j % 28) * 28 + j / 28));
+    let square28 =
+        perm.is_some_and(|p| p.len() == 784 && p.iter().enumerate().all(|(j, &p)| p == (j % 28) * 28 + j / 28));
     let mut j0 = 0;
     while j0 < cols {
         let bc = block_cols.min(cols - j0);

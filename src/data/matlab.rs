@@ -133,7 +133,10 @@ fn part(mut v: Value, what: &str, classes: &ClassTable) -> Result<Part> {
     let mut idx = Vec::with_capacity(n);
     for (i, &l) in lvals.iter().enumerate() {
         let c = (l.fract() == 0.0).then(|| lookup(l as i64)).flatten().ok_or_else(|| {
-            anyhow!("`{what}.labels`: label {l} of image {i} is not in the mapping (labels there: {})", label_range(classes))
+            anyhow!(
+                "`{what}.labels`: label {l} of image {i} is not in the mapping (labels there: {})",
+                label_range(classes)
+            )
         })?;
         idx.push(c);
     }

@@ -7,8 +7,8 @@ pub mod classes;
 pub mod idx;
 pub mod inflate;
 pub mod mat;
-pub mod source;
 pub mod matlab;
+pub mod source;
 pub mod synthetic;
 
 pub use bytes::Bytes;

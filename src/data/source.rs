@@ -68,7 +68,8 @@ pub fn resolve(cfg: &LoadConfig) -> Result<Source> {
     }
     for dir in [d.clone(), d.join("gzip")] {
         let has = |stem: &str| {
-            dir.join(format!("emnist-{split}-{stem}")).is_file() || dir.join(format!("emnist-{split}-{stem}.gz")).is_file()
+            dir.join(format!("emnist-{split}-{stem}")).is_file()
+                || dir.join(format!("emnist-{split}-{stem}.gz")).is_file()
         };
         if has("train-images-idx3-ubyte") {
             return Ok(Source::Idx(dir));
@@ -153,4 +154,3 @@ pub fn describe(source: &Source) -> String {
         Source::Synthetic(_) => "generated in memory".into(),
     }
 }
-

@@ -19,11 +19,28 @@ pub struct Network<'w> {
 
 enum Step<'w> {
     Flatten,
-    Linear { weight: &'w [f32], bias: &'w [f32], inputs: usize, outputs: usize },
-    Elu { alpha: f32 },
+    Linear {
+        weight: &'w [f32],
+        bias: &'w [f32],
+        inputs: usize,
+        outputs: usize,
+    },
+    Elu {
+        alpha: f32,
+    },
     Relu,
-    Conv2d { weight: &'w [f32], bias: &'w [f32], in_channels: usize, out_channels: usize, kernel: usize, padding: usize },
-    MaxPool2d { kernel: usize, stride: usize },
+    Conv2d {
+        weight: &'w [f32],
+        bias: &'w [f32],
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        padding: usize,
+    },
+    MaxPool2d {
+        kernel: usize,
+        stride: usize,
+    },
 }
 
 /// One example's activation shape: `[features]` or `[channels, height, width]`.
@@ -64,7 +81,11 @@ impl<'w> Network<'w> {
         let net = Network { steps, input, classes: spec.classes.len() };
         let out = net.output_shape()?;
         if out != [net.classes] {
-            bail!("the {} model's layers end in shape {out:?}, not [{}] classes", spec.architecture.name(), net.classes);
+            bail!(
+                "the {} model's layers end in shape {out:?}, not [{}] classes",
+                spec.architecture.name(),
+                net.classes
+            );
         }
         Ok(net)
     }
@@ -194,7 +215,15 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Stride-1 convolution with zero padding; `x` is `[cin, h, w]`, weights `[cout, cin, k, k]`.
-fn conv2d(x: &[f32], (h, w): (usize, usize), weight: &[f32], bias: &[f32], (cin, cout): (usize, usize), k: usize, pad: usize) -> Vec<f32> {
+fn conv2d(
+    x: &[f32],
+    (h, w): (usize, usize),
+    weight: &[f32],
+    bias: &[f32],
+    (cin, cout): (usize, usize),
+    k: usize,
+    pad: usize,
+) -> Vec<f32> {
     let (oh, ow) = (h + 2 * pad - k + 1, w + 2 * pad - k + 1);
     let mut out = vec![0.0f32; cout * oh * ow];
     for (o, plane) in out.chunks_exact_mut(oh * ow).enumerate() {
@@ -308,7 +337,9 @@ mod tests {
     #[test]
     fn cnn_and_dnn_shapes_line_up_and_elu_matches_its_definition() {
         let k = ClassTable::numbered(5);
-        for arch in [Architecture::Cnn { channels: vec![2, 3], hidden: 4, dropout: 0.5 }, Architecture::Dnn { hidden: vec![6] }] {
+        for arch in
+            [Architecture::Cnn { channels: vec![2, 3], hidden: 4, dropout: 0.5 }, Architecture::Dnn { hidden: vec![6] }]
+        {
             let spec = ModelSpec::new(arch, k.clone());
             let w = weights(&spec, |_, i| ((i * 37 % 11) as f32 - 5.0) * 0.01);
             let net = Network::new(&spec, &w).unwrap();

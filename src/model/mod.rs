@@ -92,15 +92,32 @@ impl Architecture {
 pub enum Layer {
     /// [N, C, H, W] → [N, C·H·W].
     Flatten,
-    /// `y = x Wᵀ + b`, weights `<name>.weight` [outputs, inputs] and `<name>.bias` [outputs].
-    Linear { name: String, inputs: usize, outputs: usize },
-    Elu { alpha: f32 },
+    /// `y = x Wᵀ + b`, weights `<name>.weight` `[outputs, inputs]` and `<name>.bias` `[outputs]`.
+    Linear {
+        name: String,
+        inputs: usize,
+        outputs: usize,
+    },
+    Elu {
+        alpha: f32,
+    },
     Relu,
-    /// Square kernel, stride 1; weights `<name>.weight` [out, in, k, k] and `<name>.bias` [out].
-    Conv2d { name: String, in_channels: usize, out_channels: usize, kernel: usize, padding: usize },
-    MaxPool2d { kernel: usize, stride: usize },
+    /// Square kernel, stride 1; weights `<name>.weight` `[out, in, k, k]` and `<name>.bias` `[out]`.
+    Conv2d {
+        name: String,
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        padding: usize,
+    },
+    MaxPool2d {
+        kernel: usize,
+        stride: usize,
+    },
     /// Active in training only; the identity at inference.
-    Dropout { p: f32 },
+    Dropout {
+        p: f32,
+    },
 }
 
 impl Layer {
@@ -174,7 +191,19 @@ mod tests {
         assert_eq!(ModelSpec::new(Architecture::dnn(), k.clone()).parameter_count(), 549_182);
         let cnn = ModelSpec::new(Architecture::cnn(), k);
         let names: Vec<String> = cnn.parameters().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias", "out.weight", "out.bias"]);
+        assert_eq!(
+            names,
+            [
+                "conv1.weight",
+                "conv1.bias",
+                "conv2.weight",
+                "conv2.bias",
+                "fc1.weight",
+                "fc1.bias",
+                "out.weight",
+                "out.bias"
+            ]
+        );
         assert_eq!(cnn.parameters()[4].1, vec![128, 64 * 7 * 7]);
     }
 

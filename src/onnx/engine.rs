@@ -20,7 +20,9 @@ use crate::data::PIXELS;
 pub enum EngineKind {
     Tract,
     /// onnxruntime from this shared library.
-    Onnxruntime { library: PathBuf },
+    Onnxruntime {
+        library: PathBuf,
+    },
 }
 
 /// A loaded engine; `run` may be called from several threads at once.
@@ -35,7 +37,9 @@ impl Engine {
     pub fn load(kind: &EngineKind, path: &Path, tract: &TractModel, workers: usize) -> Result<Engine> {
         match kind {
             EngineKind::Tract => Ok(Engine::Tract(tract.clone())),
-            EngineKind::Onnxruntime { library } => Ok(Engine::Onnxruntime(OrtPool::load(library, path, tract.classes(), workers)?)),
+            EngineKind::Onnxruntime { library } => {
+                Ok(Engine::Onnxruntime(OrtPool::load(library, path, tract.classes(), workers)?))
+            }
         }
     }
 
@@ -79,7 +83,8 @@ impl OrtPool {
         let env = environment(library)?;
         let mut sessions = Vec::new();
         for _ in 0..workers.max(1) {
-            let s = session(&env, model).map_err(|e| anyhow::anyhow!("onnxruntime cannot load `{}`: {e}", model.display()))?;
+            let s = session(&env, model)
+                .map_err(|e| anyhow::anyhow!("onnxruntime cannot load `{}`: {e}", model.display()))?;
             sessions.push(Mutex::new(s));
         }
         Ok(OrtPool { sessions, next: AtomicUsize::new(0), classes })
@@ -117,7 +122,11 @@ fn environment(library: &Path) -> Result<ort::environment::Environment> {
     let mut env = ENV.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((loaded, e)) = env.as_ref() {
         if loaded != library {
-            bail!("onnxruntime is already loaded from `{}` in this process; `{}` cannot be loaded too", loaded.display(), library.display());
+            bail!(
+                "onnxruntime is already loaded from `{}` in this process; `{}` cannot be loaded too",
+                loaded.display(),
+                library.display()
+            );
         }
         return Ok(e.clone());
     }

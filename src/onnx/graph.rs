@@ -218,7 +218,10 @@ fn build_graph(spec: &ModelSpec, weights: &Weights) -> Result<GraphProto> {
         name: format!("emnist_{}", spec.architecture.name()),
         initializer,
         doc_string: format!("{} classifier: image -> logits -> probabilities", spec.architecture.name()),
-        input: vec![value_info(INPUT, &[None, Some(input.channels as i64), Some(input.height as i64), Some(input.width as i64)])],
+        input: vec![value_info(
+            INPUT,
+            &[None, Some(input.channels as i64), Some(input.height as i64), Some(input.width as i64)],
+        )],
         output: vec![value_info(LOGITS, &[None, Some(k)]), value_info(PROBABILITIES, &[None, Some(k)])],
         ..Default::default()
     })
@@ -310,7 +313,9 @@ mod tests {
         assert_eq!((conv.name.as_str(), conv.dims.as_slice()), ("conv1.weight", &[2, 1, 3, 3][..]));
         assert_eq!(&conv.raw_data[..4], &0.5f32.to_le_bytes());
         let keys: Vec<&str> = model.metadata_props.iter().map(|e| e.key.as_str()).collect();
-        assert!(keys.contains(&"class_names") && keys.contains(&"input_normalisation") && keys.contains(&"test_accuracy"));
+        assert!(
+            keys.contains(&"class_names") && keys.contains(&"input_normalisation") && keys.contains(&"test_accuracy")
+        );
         assert_eq!(model.metadata_props[0].value, r#"["0","1","2"]"#);
     }
 

@@ -19,9 +19,9 @@ use crate::data::Dataset;
 use crate::model::record::{self, ModelRecord};
 use crate::model::weights::Weights;
 use crate::progress::Progress;
+pub use engine::{Engine, EngineKind};
 pub use graph::{GraphError, DEFAULT_OPSET, OPSETS};
 pub use parity::{ParityConfig, ParityReport, TractModel};
-pub use engine::{Engine, EngineKind};
 pub use served::ServedModel;
 
 /// What to export, where, and how to check it.

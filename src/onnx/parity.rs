@@ -41,8 +41,7 @@ impl TractModel {
         let model = tract_onnx::onnx()
             .model_for_read(&mut &bytes[..])
             .with_context(|| format!("tract cannot read `{}` as ONNX", path.display()))?;
-        let outputs: Vec<&str> =
-            model.output_outlets()?.iter().map(|&o| model.outlet_label(o).unwrap_or("")).collect();
+        let outputs: Vec<&str> = model.output_outlets()?.iter().map(|&o| model.outlet_label(o).unwrap_or("")).collect();
         if outputs != [LOGITS, PROBABILITIES] {
             bail!("`{}` has outputs {outputs:?}, not [`{LOGITS}`, `{PROBABILITIES}`]", path.display());
         }
@@ -127,7 +126,13 @@ pub fn sample_indices(n: usize, count: usize) -> Vec<usize> {
 }
 
 /// Compares the model in `path` (run by tract) with the reference forward pass over `weights`.
-pub fn check_parity(path: &Path, spec: &ModelSpec, weights: &Weights, test: &Part, cfg: &ParityConfig) -> Result<ParityReport> {
+pub fn check_parity(
+    path: &Path,
+    spec: &ModelSpec,
+    weights: &Weights,
+    test: &Part,
+    cfg: &ParityConfig,
+) -> Result<ParityReport> {
     if test.is_empty() {
         bail!("the dataset has no test images to check the export on");
     }
@@ -181,7 +186,10 @@ pub fn check_parity(path: &Path, spec: &ModelSpec, weights: &Weights, test: &Par
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f64 {
     // NaN anywhere counts as an infinite difference.
-    a.iter().zip(b).map(|(x, y)| (x - y).abs() as f64).fold(0.0, |m, d| if d.is_nan() { f64::INFINITY } else { m.max(d) })
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() as f64)
+        .fold(0.0, |m, d| if d.is_nan() { f64::INFINITY } else { m.max(d) })
 }
 
 /// Index of the largest value (the first on ties).

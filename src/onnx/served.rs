@@ -27,14 +27,22 @@ impl ServedModel {
     /// Reads, checks and optimises the file.
     pub fn load(path: &Path) -> Result<ServedModel> {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-        let proto = ModelProto::decode(&bytes[..]).with_context(|| format!("`{}` is not an ONNX file", path.display()))?;
+        let proto =
+            ModelProto::decode(&bytes[..]).with_context(|| format!("`{}` is not an ONNX file", path.display()))?;
         let metadata: BTreeMap<String, String> = proto.metadata_props.into_iter().map(|e| (e.key, e.value)).collect();
         let model = TractModel::from_bytes(&bytes, path)?;
         let class_names = match metadata.get("class_names").map(|s| serde_json::from_str::<Vec<String>>(s)) {
             Some(Ok(names)) if names.len() == model.classes() => names,
             _ => (0..model.classes()).map(|i| i.to_string()).collect(),
         };
-        Ok(ServedModel { sha256: super::sha256_hex(&bytes), bytes: bytes.len(), path: path.to_path_buf(), model, class_names, metadata })
+        Ok(ServedModel {
+            sha256: super::sha256_hex(&bytes),
+            bytes: bytes.len(),
+            path: path.to_path_buf(),
+            model,
+            class_names,
+            metadata,
+        })
     }
 
     /// Number of classes.

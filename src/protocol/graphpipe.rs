@@ -7,6 +7,7 @@ use planus::{Builder, ReadAsRoot};
 use super::tensor::{InputTensor, Values};
 
 #[allow(clippy::all, unused_imports, dead_code, missing_docs)]
+#[rustfmt::skip] // generated: `make protocol` regenerates it
 #[path = "graphpipe_generated.rs"]
 mod generated;
 
@@ -211,7 +212,12 @@ pub fn encode_infer_request(input: &InputTensor, output_names: &[&str]) -> Vec<u
         req: Some(fb::Req::InferRequest(Box::new(fb::InferRequest {
             config: None,
             input_names: None,
-            input_tensors: Some(vec![fb::Tensor { type_, shape: Some(input.shape.clone()), data: Some(data), string_val: None }]),
+            input_tensors: Some(vec![fb::Tensor {
+                type_,
+                shape: Some(input.shape.clone()),
+                data: Some(data),
+                string_val: None,
+            }]),
             output_names: Some(output_names.iter().map(|s| s.to_string()).collect()),
         }))),
     };
@@ -232,7 +238,9 @@ pub fn decode_infer_response(bytes: &[u8]) -> Result<(Vec<TensorOut>, Vec<ErrorO
         for (index, t) in ts.iter().enumerate() {
             let t = t?;
             match decode_tensor(&t).map_err(|message| DecodeError::Tensor { index, message })? {
-                TensorIn::Values(InputTensor { shape, values: Values::F32(values) }) => outputs.push(TensorOut { shape, values }),
+                TensorIn::Values(InputTensor { shape, values: Values::F32(values) }) => {
+                    outputs.push(TensorOut { shape, values })
+                }
                 _ => return Err(DecodeError::Tensor { index, message: "the output is not float32".into() }),
             }
         }
@@ -250,19 +258,20 @@ pub fn decode_infer_response(bytes: &[u8]) -> Result<(Vec<TensorOut>, Vec<ErrorO
 /// Decodes a `MetadataResponse` (the client side).
 pub fn decode_metadata_response(bytes: &[u8]) -> Result<Metadata, DecodeError> {
     let r = fb::MetadataResponseRef::read_as_root(bytes)?;
-    let io = |v: Option<planus::Vector<'_, planus::Result<fb::IoMetadataRef<'_>>>>| -> Result<Vec<IoMetadata>, DecodeError> {
-        let mut out = Vec::new();
-        for x in v.iter().flat_map(|v| v.iter()) {
-            let x = x?;
-            out.push(IoMetadata {
-                name: x.name()?.unwrap_or_default().to_string(),
-                description: x.description()?.unwrap_or_default().to_string(),
-                shape: x.shape()?.map(|s| s.iter().collect()).unwrap_or_default(),
-                type_: x.type_()?,
-            });
-        }
-        Ok(out)
-    };
+    let io =
+        |v: Option<planus::Vector<'_, planus::Result<fb::IoMetadataRef<'_>>>>| -> Result<Vec<IoMetadata>, DecodeError> {
+            let mut out = Vec::new();
+            for x in v.iter().flat_map(|v| v.iter()) {
+                let x = x?;
+                out.push(IoMetadata {
+                    name: x.name()?.unwrap_or_default().to_string(),
+                    description: x.description()?.unwrap_or_default().to_string(),
+                    shape: x.shape()?.map(|s| s.iter().collect()).unwrap_or_default(),
+                    type_: x.type_()?,
+                });
+            }
+            Ok(out)
+        };
     Ok(Metadata {
         name: r.name()?.unwrap_or_default().to_string(),
         version: r.version()?.unwrap_or_default().to_string(),
@@ -302,7 +311,12 @@ mod tests {
             version: "1".into(),
             server: "emnist".into(),
             description: "d".into(),
-            inputs: vec![IoMetadata { name: "image".into(), description: "x".into(), shape: vec![-1, 1, 28, 28], type_: Type::Float32 }],
+            inputs: vec![IoMetadata {
+                name: "image".into(),
+                description: "x".into(),
+                shape: vec![-1, 1, 28, 28],
+                type_: Type::Float32,
+            }],
             outputs: vec![],
         };
         assert_eq!(decode_metadata_response(&encode_metadata_response(&m)).unwrap(), m);

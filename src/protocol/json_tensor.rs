@@ -150,11 +150,17 @@ mod tests {
 
     #[test]
     fn shapes_and_values() {
-        assert_eq!(read("[[1, 2, 3], [4, 5, 6]]").unwrap(), JsonTensor { shape: vec![2, 3], values: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], strings: false });
+        assert_eq!(
+            read("[[1, 2, 3], [4, 5, 6]]").unwrap(),
+            JsonTensor { shape: vec![2, 3], values: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], strings: false }
+        );
         assert_eq!(read("[[[0.5]]]").unwrap().shape, vec![1, 1, 1]);
         assert_eq!(read("[]").unwrap().shape, vec![0]);
         assert_eq!(read("7").unwrap().shape, Vec::<i64>::new());
-        assert_eq!(read(r#"[{"image": [1, 2]}, {"image": [3, 4]}]"#).unwrap(), JsonTensor { shape: vec![2, 2], values: vec![1.0, 2.0, 3.0, 4.0], strings: false });
+        assert_eq!(
+            read(r#"[{"image": [1, 2]}, {"image": [3, 4]}]"#).unwrap(),
+            JsonTensor { shape: vec![2, 2], values: vec![1.0, 2.0, 3.0, 4.0], strings: false }
+        );
         assert!(read(r#"["a", "b"]"#).unwrap().strings);
         assert_eq!(read(r#"{"image": [[1e0, -2]]}"#).unwrap().values, vec![1.0, -2.0]);
     }

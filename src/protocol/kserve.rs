@@ -91,8 +91,8 @@ pub fn parse_infer(body: &[u8], header_length: Option<usize>) -> Result<Parsed, 
         Some(n) => body.split_at(n),
         None => (body, &[][..]),
     };
-    let req: InferRequest =
-        serde_json::from_slice(json).map_err(|e| InputError::Malformed(format!("the body is not a KServe v2 inference request: {e}")))?;
+    let req: InferRequest = serde_json::from_slice(json)
+        .map_err(|e| InputError::Malformed(format!("the body is not a KServe v2 inference request: {e}")))?;
     let names: Vec<&str> = req.inputs.iter().map(|i| i.name.as_str()).collect();
     check_input_names(&names)?;
     let input = match req.inputs.len() {
@@ -103,15 +103,21 @@ pub fn parse_infer(body: &[u8], header_length: Option<usize>) -> Result<Parsed, 
     super::tensor::batch_of(&input.shape)?;
     let values = match input.parameters.as_ref().and_then(|p| p.get("binary_data_size")) {
         Some(size) => {
-            let size = size.as_u64().and_then(|s| usize::try_from(s).ok()).filter(|&s| s <= binary.len()).ok_or_else(|| {
-                InputError::Malformed(format!("`binary_data_size` of `{INPUT}` is not a size within the {} bytes sent", binary.len()))
-            })?;
+            let size = size.as_u64().and_then(|s| usize::try_from(s).ok()).filter(|&s| s <= binary.len()).ok_or_else(
+                || {
+                    InputError::Malformed(format!(
+                        "`binary_data_size` of `{INPUT}` is not a size within the {} bytes sent",
+                        binary.len()
+                    ))
+                },
+            )?;
             let (mine, rest) = binary.split_at(size);
             binary = rest;
             binary_values(&input.datatype, &input.shape, mine)?
         }
         None => {
-            let data = input.data.as_ref().ok_or_else(|| InputError::Malformed(format!("input `{INPUT}` has no `data`")))?;
+            let data =
+                input.data.as_ref().ok_or_else(|| InputError::Malformed(format!("input `{INPUT}` has no `data`")))?;
             json_values(&input.datatype, data)?
         }
     };
@@ -124,10 +130,18 @@ pub fn parse_infer(body: &[u8], header_length: Option<usize>) -> Result<Parsed, 
         Some(outs) => {
             let names: Vec<&str> = outs.iter().map(|o| o.name.as_str()).collect();
             let idx = select_outputs(&names)?;
-            if let Some(o) = outs.iter().find(|o| o.parameters.as_ref().is_some_and(|p| p.contains_key("classification"))) {
-                return Err(InputError::Malformed(format!("output `{}` asks for classification, which this server does not offer", o.name)));
+            if let Some(o) =
+                outs.iter().find(|o| o.parameters.as_ref().is_some_and(|p| p.contains_key("classification")))
+            {
+                return Err(InputError::Malformed(format!(
+                    "output `{}` asks for classification, which this server does not offer",
+                    o.name
+                )));
             }
-            idx.into_iter().zip(outs).map(|(i, o)| (i, flag(&o.parameters, "binary_data").unwrap_or(all_binary))).collect()
+            idx.into_iter()
+                .zip(outs)
+                .map(|(i, o)| (i, flag(&o.parameters, "binary_data").unwrap_or(all_binary)))
+                .collect()
         }
     };
     Ok(Parsed { id: req.id, input: InputTensor { shape: input.shape.clone(), values }, outputs })
@@ -142,7 +156,10 @@ fn binary_values(datatype: &str, shape: &[i64], bytes: &[u8]) -> Result<Values, 
     };
     let count = super::tensor::check_count(shape, bytes.len() / size).map(|n| n * crate::data::PIXELS)?;
     if count * size != bytes.len() {
-        return Err(InputError::Malformed(format!("{} bytes of {datatype} data is not a whole number of values", bytes.len())));
+        return Err(InputError::Malformed(format!(
+            "{} bytes of {datatype} data is not a whole number of values",
+            bytes.len()
+        )));
     }
     Ok(match size {
         1 => Values::U8(bytes.to_vec()),
@@ -204,7 +221,8 @@ pub fn infer_response(model_name: &str, version: &str, p: &Parsed, out: &Outputs
             o
         })
         .collect();
-    let resp = InferResponse { model_name: model_name.into(), model_version: Some(version.into()), id: p.id.clone(), outputs };
+    let resp =
+        InferResponse { model_name: model_name.into(), model_version: Some(version.into()), id: p.id.clone(), outputs };
     (serde_json::to_vec(&resp).expect("a response serialises"), binary)
 }
 
@@ -218,13 +236,17 @@ pub fn read_output(body: &[u8], header_length: Option<usize>, name: &str) -> Res
     let resp: InferResponse = serde_json::from_slice(json).map_err(|e| format!("not a KServe v2 answer: {e}"))?;
     let mut offset = 0;
     for o in resp.outputs {
-        let size = o.parameters.as_ref().and_then(|p| p.get("binary_data_size")).and_then(Value::as_u64).map(|s| s as usize);
+        let size =
+            o.parameters.as_ref().and_then(|p| p.get("binary_data_size")).and_then(Value::as_u64).map(|s| s as usize);
         if o.name == name {
             return match (o.data, size) {
                 (Some(d), _) => Ok((o.shape, d)),
                 (None, Some(s)) if offset + s <= binary.len() => Ok((
                     o.shape,
-                    binary[offset..offset + s].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect(),
+                    binary[offset..offset + s]
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                        .collect(),
                 )),
                 _ => Err(format!("output `{name}` has no data")),
             };
@@ -261,7 +283,8 @@ mod tests {
         body.extend((0..2 * 784).flat_map(|i| ((i % 10) as f32 / 10.0).to_le_bytes()));
         let p = parse_infer(&body, Some(header.len())).unwrap();
         assert_eq!(p.outputs, vec![(0, true), (1, true)]);
-        let out = Outputs { n: 2, classes: 2, logits: vec![1.0, 2.0, 3.0, 4.0], probabilities: vec![0.1, 0.9, 0.2, 0.8] };
+        let out =
+            Outputs { n: 2, classes: 2, logits: vec![1.0, 2.0, 3.0, 4.0], probabilities: vec![0.1, 0.9, 0.2, 0.8] };
         let (json, bin) = infer_response("m", "1", &p, &out);
         let n = json.len();
         let mut all = json;
@@ -274,14 +297,32 @@ mod tests {
     fn bad_requests_say_why() {
         let cases = [
             (json!({"inputs": []}), "no input"),
-            (json!({"inputs": [{"name": "x", "shape": [1, 784], "datatype": "FP32", "data": [0]}]}), "unknown input `x`"),
-            (json!({"inputs": [{"name": "image", "shape": [1, 784], "datatype": "INT64", "data": vec![0; 784]}]}), "INT64"),
+            (
+                json!({"inputs": [{"name": "x", "shape": [1, 784], "datatype": "FP32", "data": [0]}]}),
+                "unknown input `x`",
+            ),
+            (
+                json!({"inputs": [{"name": "image", "shape": [1, 784], "datatype": "INT64", "data": vec![0; 784]}]}),
+                "INT64",
+            ),
             (json!({"inputs": [{"name": "image", "shape": [1, 5], "datatype": "FP32", "data": [0]}]}), "[N, 784]"),
-            (json!({"inputs": [{"name": "image", "shape": [1, 784], "datatype": "UINT8", "data": vec![300; 784]}]}), "0..255"),
+            (
+                json!({"inputs": [{"name": "image", "shape": [1, 784], "datatype": "UINT8", "data": vec![300; 784]}]}),
+                "0..255",
+            ),
             (json!({"inputs": [{"name": "image", "shape": [1, 784], "datatype": "FP32"}]}), "no `data`"),
-            (json!({"inputs": [{"name": "image", "shape": [1, 784], "datatype": "FP32", "data": ["a"]}]}), "list of numbers"),
-            (json!({"inputs": [{"name": "image", "shape": [1, 784], "datatype": "FP32", "data": vec![0; 784]}], "outputs": [{"name": "y"}]}), "unknown output `y`"),
-            (json!({"inputs": [{"name": "image", "shape": [1, 784], "datatype": "FP32", "parameters": {"binary_data_size": 99999}}]}), "binary_data_size"),
+            (
+                json!({"inputs": [{"name": "image", "shape": [1, 784], "datatype": "FP32", "data": ["a"]}]}),
+                "list of numbers",
+            ),
+            (
+                json!({"inputs": [{"name": "image", "shape": [1, 784], "datatype": "FP32", "data": vec![0; 784]}], "outputs": [{"name": "y"}]}),
+                "unknown output `y`",
+            ),
+            (
+                json!({"inputs": [{"name": "image", "shape": [1, 784], "datatype": "FP32", "parameters": {"binary_data_size": 99999}}]}),
+                "binary_data_size",
+            ),
         ];
         for (body, want) in cases {
             let e = parse_infer(body.to_string().as_bytes(), None).unwrap_err().to_string();

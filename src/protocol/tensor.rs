@@ -144,7 +144,10 @@ pub fn select_outputs<S: AsRef<str>>(names: &[S]) -> Result<Vec<usize>, InputErr
     names
         .iter()
         .map(|n| {
-            OUTPUTS.iter().position(|o| *o == n.as_ref()).ok_or_else(|| InputError::UnknownOutput(n.as_ref().to_string()))
+            OUTPUTS
+                .iter()
+                .position(|o| *o == n.as_ref())
+                .ok_or_else(|| InputError::UnknownOutput(n.as_ref().to_string()))
         })
         .collect()
 }
@@ -199,7 +202,9 @@ mod tests {
         assert_eq!(batch_of(&[3, 784]).unwrap(), 3);
         assert_eq!(batch_of(&[2, 28, 28]).unwrap(), 2);
         assert_eq!(batch_of(&[1, 1, 28, 28]).unwrap(), 1);
-        for bad in [vec![784], vec![0, 784], vec![-1, 784], vec![1, 3, 28, 28], vec![1, 28, 27], vec![1, 1, 1, 28, 28], vec![]] {
+        for bad in
+            [vec![784], vec![0, 784], vec![-1, 784], vec![1, 3, 28, 28], vec![1, 28, 27], vec![1, 1, 1, 28, 28], vec![]]
+        {
             assert!(matches!(batch_of(&bad), Err(InputError::Shape { .. })), "{bad:?}");
         }
     }
@@ -223,7 +228,8 @@ mod tests {
         v[7] = 2.0;
         let e = to_images(&InputTensor { shape: vec![1, 784], values: Values::F32(v) }).unwrap_err();
         assert!(e.to_string().contains("outside [0, 1]"));
-        let e = to_images(&InputTensor { shape: vec![1, 784], values: Values::F64(vec![f64::INFINITY; 784]) }).unwrap_err();
+        let e =
+            to_images(&InputTensor { shape: vec![1, 784], values: Values::F64(vec![f64::INFINITY; 784]) }).unwrap_err();
         assert!(matches!(e, InputError::NotFinite { index: 0, .. }));
     }
 

@@ -42,17 +42,23 @@ pub fn parse_predict(body: &[u8]) -> Result<PredictRequest, InputError> {
         _ => InputError::Malformed(format!("the body is not a predict request: {e}")),
     })?;
     let (format, t) = match (req.instances, req.inputs) {
-        (Some(_), Some(_)) => return Err(InputError::Malformed("send either `instances` or `inputs`, not both".into())),
+        (Some(_), Some(_)) => {
+            return Err(InputError::Malformed("send either `instances` or `inputs`, not both".into()))
+        }
         (Some(t), None) => {
             match t.shape.first() {
-                None => return Err(InputError::Malformed("`instances` must be a list with one entry per image".into())),
+                None => {
+                    return Err(InputError::Malformed("`instances` must be a list with one entry per image".into()))
+                }
                 Some(0) => return Err(InputError::Malformed("`instances` is empty".into())),
                 Some(_) => {}
             }
             (Format::Row, t)
         }
         (None, Some(t)) => (Format::Columnar, t),
-        (None, None) => return Err(InputError::Malformed("the body needs `instances` (one entry per image) or `inputs`".into())),
+        (None, None) => {
+            return Err(InputError::Malformed("the body needs `instances` (one entry per image) or `inputs`".into()))
+        }
     };
     if t.strings {
         return Err(InputError::Malformed("the input must be a nested list of numbers, not strings".into()));
@@ -69,7 +75,8 @@ pub fn predict_response(format: Format, out: &Outputs, outputs: &[usize]) -> Val
             let per: Vec<Vec<&[f32]>> = outputs.iter().map(|&i| rows(i)).collect();
             let predictions: Vec<Value> = (0..out.n)
                 .map(|r| {
-                    let m: Map<String, Value> = outputs.iter().zip(&per).map(|(&i, p)| (OUTPUTS[i].to_string(), json!(p[r]))).collect();
+                    let m: Map<String, Value> =
+                        outputs.iter().zip(&per).map(|(&i, p)| (OUTPUTS[i].to_string(), json!(p[r]))).collect();
                     Value::Object(m)
                 })
                 .collect();
@@ -158,7 +165,8 @@ mod tests {
 
     #[test]
     fn answers_follow_the_request_layout() {
-        let out = Outputs { n: 2, classes: 2, logits: vec![1.0, 2.0, 3.0, 4.0], probabilities: vec![0.25, 0.75, 0.5, 0.5] };
+        let out =
+            Outputs { n: 2, classes: 2, logits: vec![1.0, 2.0, 3.0, 4.0], probabilities: vec![0.25, 0.75, 0.5, 0.5] };
         let row = predict_response(Format::Row, &out, &[0, 1]);
         assert_eq!(row["predictions"][1]["logits"], json!([3.0, 4.0]));
         assert_eq!(read_probabilities(&row, 2, 2).unwrap(), vec![0.25, 0.75, 0.5, 0.5]);

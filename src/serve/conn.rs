@@ -211,7 +211,13 @@ pub async fn serve(
 
 /// Serves one connection: hyper's HTTP/1 over the router, watched for header and idle timeouts
 /// and for the server's shutdown.
-async fn connection(stream: TcpStream, app: Router, cfg: &ConnConfig, metrics: &Metrics, mut stop: watch::Receiver<bool>) {
+async fn connection(
+    stream: TcpStream,
+    app: Router,
+    cfg: &ConnConfig,
+    metrics: &Metrics,
+    mut stop: watch::Receiver<bool>,
+) {
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(Activity::default());
     activity.touch();
@@ -333,7 +339,11 @@ mod tests {
     use super::*;
 
     fn cfg() -> ConnConfig {
-        ConnConfig { header_timeout: Duration::from_millis(500), idle_timeout: Duration::from_millis(2000), ..Default::default() }
+        ConnConfig {
+            header_timeout: Duration::from_millis(500),
+            idle_timeout: Duration::from_millis(2000),
+            ..Default::default()
+        }
     }
 
     fn activity(last_io_ms: u64, head_started_ms: u64, busy: usize) -> Activity {

@@ -44,7 +44,12 @@ async fn infer(state: &Shared, req: gp::InferRequest) -> Result<Vec<TensorOut>, 
 
 fn metadata(state: &Shared) -> Metadata {
     let k = state.model.classes() as i64;
-    let out = |name: &str, what: &str| IoMetadata { name: name.into(), description: what.into(), shape: vec![-1, k], type_: Type::Float32 };
+    let out = |name: &str, what: &str| IoMetadata {
+        name: name.into(),
+        description: what.into(),
+        shape: vec![-1, k],
+        type_: Type::Float32,
+    };
     Metadata {
         name: state.name.clone(),
         version: state.version(),

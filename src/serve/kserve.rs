@@ -22,7 +22,8 @@ pub async fn live(State(state): State<Shared>) -> Response {
     if state.is_live() {
         Json(json!({ "live": true })).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "live": false, "reason": "the model worker stopped" }))).into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "live": false, "reason": "the model worker stopped" })))
+            .into_response()
     }
 }
 
@@ -48,7 +49,10 @@ fn parse<'a>(state: &Shared, rest: &'a str) -> Result<&'a str, ApiError> {
         Some(v) => {
             let (version, after) = v.split_once('/').unwrap_or((v, ""));
             if version != state.version() {
-                return Err(ApiError::not_found(format!("model `{name}` has version `{}` only, not `{version}`", state.version())));
+                return Err(ApiError::not_found(format!(
+                    "model `{name}` has version `{}` only, not `{version}`",
+                    state.version()
+                )));
             }
             after
         }
@@ -93,13 +97,20 @@ async fn infer(state: &Shared, rest: &str, headers: &HeaderMap, body: &[u8]) -> 
     let length = HeaderValue::from(json.len());
     let mut all = json;
     all.extend_from_slice(&binary);
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")), (header::HeaderName::from_static(HEADER_LENGTH), length)], all)
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
+            (header::HeaderName::from_static(HEADER_LENGTH), length),
+        ],
+        all,
+    )
         .into_response())
 }
 
 fn metadata(state: &Shared) -> Value {
     let k = state.model.classes() as i64;
-    let outputs: Vec<Value> = OUTPUTS.iter().map(|o| json!({ "name": o, "datatype": "FP32", "shape": [-1, k] })).collect();
+    let outputs: Vec<Value> =
+        OUTPUTS.iter().map(|o| json!({ "name": o, "datatype": "FP32", "shape": [-1, k] })).collect();
     json!({
         "name": state.name,
         "versions": [state.version()],

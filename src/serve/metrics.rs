@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Request latency buckets, seconds.
-const LATENCY_BOUNDS: [f64; 14] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const LATENCY_BOUNDS: [f64; 14] =
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 /// Rows per model call.
 const BATCH_BOUNDS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
@@ -162,7 +163,9 @@ impl Metrics {
         out.push_str("# HELP emnist_open_connections Client connections open now.\n");
         out.push_str("# TYPE emnist_open_connections gauge\n");
         let _ = writeln!(out, "emnist_open_connections {}", self.open_connections());
-        out.push_str("# HELP emnist_connections_closed_total Connections the server closed or refused on its own, by reason.\n");
+        out.push_str(
+            "# HELP emnist_connections_closed_total Connections the server closed or refused on its own, by reason.\n",
+        );
         out.push_str("# TYPE emnist_connections_closed_total counter\n");
         for (reason, c) in self.closed.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             let _ = writeln!(out, "emnist_connections_closed_total{{reason=\"{reason}\"}} {c}");

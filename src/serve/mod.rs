@@ -25,8 +25,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-pub use batch::{BatchConfig, BatchError};
 use batch::Batcher;
+pub use batch::{BatchConfig, BatchError};
 pub use conn::ConnConfig;
 use metrics::Metrics;
 
@@ -255,7 +255,15 @@ impl Tracked {
             state.inflight.fetch_add(1, Ordering::AcqRel);
             state.metrics.inflight(1);
         }
-        Tracked { state: state.clone(), counted, proto, method: req.method().clone(), path: path.to_string(), t0: Instant::now(), status: None }
+        Tracked {
+            state: state.clone(),
+            counted,
+            proto,
+            method: req.method().clone(),
+            path: path.to_string(),
+            t0: Instant::now(),
+            status: None,
+        }
     }
 
     fn finish(mut self, resp: Response) -> Response {
@@ -340,7 +348,8 @@ fn too_large(req: Request, declared: u64, state: &Shared) -> Response {
         let deadline = tokio::time::Instant::now() + state.request_timeout;
         tokio::spawn(drain(body, budget, deadline));
     }
-    let mut r = ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, message: body_limit_message(state.max_body) }.into_response();
+    let mut r =
+        ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, message: body_limit_message(state.max_body) }.into_response();
     r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     r
 }

@@ -23,7 +23,9 @@ fn model_of<'a>(state: &Shared, spec: &'a str) -> Result<&'a str, ApiError> {
     };
     state.check_name(name)?;
     match version {
-        Some(v) if v != VERSION => Err(ApiError::not_found(format!("model `{name}` has version {VERSION} only, not `{v}`"))),
+        Some(v) if v != VERSION => {
+            Err(ApiError::not_found(format!("model `{name}` has version {VERSION} only, not `{v}`")))
+        }
         _ => Ok(name),
     }
 }
@@ -52,7 +54,10 @@ pub async fn post(State(state): State<Shared>, Path(rest): Path<String>, body: B
 
 async fn predict(state: &Shared, rest: &str, body: &[u8]) -> Result<Value, ApiError> {
     let Some((spec, verb)) = rest.rsplit_once(':') else {
-        return Err(ApiError { status: StatusCode::METHOD_NOT_ALLOWED, message: format!("POST needs a verb: /v1/models/{rest}:predict") });
+        return Err(ApiError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            message: format!("POST needs a verb: /v1/models/{rest}:predict"),
+        });
     };
     model_of(state, spec)?;
     if verb != "predict" {
@@ -67,7 +72,8 @@ fn metadata(state: &Shared, name: &str) -> Value {
     let k = state.model.classes();
     let dims = |d: &[i64]| -> Vec<Value> { d.iter().map(|s| json!({ "size": s.to_string(), "name": "" })).collect() };
     let tensor = |n: &str, d: &[i64]| json!({ "dtype": "DT_FLOAT", "tensor_shape": { "dim": dims(d), "unknown_rank": false }, "name": n });
-    let outputs: serde_json::Map<String, Value> = OUTPUTS.iter().map(|o| (o.to_string(), tensor(o, &[-1, k as i64]))).collect();
+    let outputs: serde_json::Map<String, Value> =
+        OUTPUTS.iter().map(|o| (o.to_string(), tensor(o, &[-1, k as i64]))).collect();
     json!({
         "model_spec": { "name": name, "signature_name": "", "version": VERSION },
         "metadata": { "signature_def": { "signature_def": { "serving_default": {

@@ -102,7 +102,9 @@ async fn body(req: Request, state: &Shared) -> Result<Bytes, ApiError> {
 
 /// The bytes of the multipart field `image`.
 async fn image_field(req: Request, state: &Shared) -> Result<Bytes, ApiError> {
-    let mut form = Multipart::from_request(req, state).await.map_err(|e| ApiError { status: e.status(), message: e.body_text() })?;
+    let mut form = Multipart::from_request(req, state)
+        .await
+        .map_err(|e| ApiError { status: e.status(), message: e.body_text() })?;
     loop {
         match form.next_field().await {
             Ok(Some(field)) if field.name() == Some("image") => {
@@ -121,7 +123,10 @@ pub fn top_k(probabilities: &[f32], names: &[String], k: usize) -> Vec<Predictio
     idx.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]).then(a.cmp(&b)));
     idx.into_iter()
         .take(k)
-        .map(|i| Prediction { label: names.get(i).cloned().unwrap_or_else(|| i.to_string()), probability: probabilities[i] })
+        .map(|i| Prediction {
+            label: names.get(i).cloned().unwrap_or_else(|| i.to_string()),
+            probability: probabilities[i],
+        })
         .collect()
 }
 

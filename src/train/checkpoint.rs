@@ -82,21 +82,27 @@ impl Checkpoint {
 
     pub fn read(path: &Path) -> Result<Checkpoint> {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-        let (w, meta) = Weights::from_bytes_with_metadata(&bytes).with_context(|| format!("reading `{}`", path.display()))?;
+        let (w, meta) =
+            Weights::from_bytes_with_metadata(&bytes).with_context(|| format!("reading `{}`", path.display()))?;
         let text = meta.get(META_KEY).with_context(|| format!("`{}` is not an emnist checkpoint", path.display()))?;
-        let m: Meta = serde_json::from_str(text).with_context(|| format!("`{}` has a damaged header", path.display()))?;
+        let m: Meta =
+            serde_json::from_str(text).with_context(|| format!("`{}` has a damaged header", path.display()))?;
         Ok(Checkpoint { spec: m.spec, settings: m.settings, dataset: m.dataset, state: m.state, tensors: w.tensors })
     }
 
     /// Refuses to resume with another model, other hyper-parameters or other data.
     pub fn check_compatible(&self, spec: &ModelSpec, settings: &TrainSettings, dataset: &DatasetRef) -> Result<()> {
         if &self.spec != spec {
-            bail!("the checkpoint is of another model ({}); resume with the same `--model` and options", self.spec.architecture.name());
+            bail!(
+                "the checkpoint is of another model ({}); resume with the same `--model` and options",
+                self.spec.architecture.name()
+            );
         }
         if self.dataset.fingerprint != dataset.fingerprint {
             bail!("the checkpoint was trained on other data ({}); resume with the same `--data`", self.dataset.name);
         }
-        let mine = TrainSettings { device: settings.device.clone(), threads: settings.threads, ..self.settings.clone() };
+        let mine =
+            TrainSettings { device: settings.device.clone(), threads: settings.threads, ..self.settings.clone() };
         if &mine != settings {
             bail!(
                 "the checkpoint was made with other settings (learning rate {}, batch {}, epochs {}, seed {}, class weights {}, eval every {}); resume with the same ones",

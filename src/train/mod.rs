@@ -118,7 +118,11 @@ pub fn default_learning_rate(a: &Architecture) -> f64 {
 pub enum TrainOutcome {
     Finished(Box<TrainReport>),
     /// Stopped by a signal after a step; the checkpoint holds everything to `--resume`.
-    Interrupted { checkpoint: PathBuf, epoch: usize, step: usize },
+    Interrupted {
+        checkpoint: PathBuf,
+        epoch: usize,
+        step: usize,
+    },
 }
 
 /// A finished run: its record (also in `model.json`), curves and confusion matrix, and files.
@@ -352,7 +356,8 @@ pub fn train_in(
         tensors.extend(adam.state()?);
         let mut state = state.clone();
         state.wall_time_before_s += t0.elapsed().as_secs_f64();
-        let ck = Checkpoint { spec: spec.clone(), settings: settings.clone(), dataset: dataset.clone(), state, tensors };
+        let ck =
+            Checkpoint { spec: spec.clone(), settings: settings.clone(), dataset: dataset.clone(), state, tensors };
         ck.write(&ckpt_path)
     };
 
@@ -397,7 +402,11 @@ pub fn train_in(
                     test_acc,
                 };
                 let rate = (state.step_in_epoch - first_step) as f64 * b as f64 / t_epoch.elapsed().as_secs_f64();
-                progress.status(&format!("loss {train_loss:.3} acc {:.1} % test {:.1} % {rate:.0}/s", 100.0 * train_acc, 100.0 * test_acc));
+                progress.status(&format!(
+                    "loss {train_loss:.3} acc {:.1} % test {:.1} % {rate:.0}/s",
+                    100.0 * train_acc,
+                    100.0 * test_acc
+                ));
                 progress.report(&format!(
                     "step {:>6}  epoch {:>5.2}  train loss {train_loss:.4} acc {:.2} %  test loss {test_loss:.4} acc {:.2} %  ({rate:.0} samples/s)",
                     row.step,
@@ -599,7 +608,9 @@ fn evaluate(
         }
         Ok(())
     })?;
-    let labels = Vec::<i64>::try_from(part.y.index_select(0, &Tensor::from_slice(rows).to_device(device)).to_device(Device::Cpu))?;
+    let labels = Vec::<i64>::try_from(
+        part.y.index_select(0, &Tensor::from_slice(rows).to_device(device)).to_device(Device::Cpu),
+    )?;
     let correct = preds.iter().zip(&labels).filter(|(p, l)| p == l).count();
     let n = rows.len().max(1) as f64;
     Ok((loss_sum / n, correct as f64 / n, preds))

@@ -29,7 +29,13 @@ impl Net {
                 Layer::Relu => seq.add_fn(|x| x.relu()),
                 Layer::Conv2d { name, in_channels, out_channels, kernel, padding } => {
                     let cfg = nn::ConvConfig { padding: padding as i64, ..Default::default() };
-                    seq.add(nn::conv2d(root / name.as_str(), in_channels as i64, out_channels as i64, kernel as i64, cfg))
+                    seq.add(nn::conv2d(
+                        root / name.as_str(),
+                        in_channels as i64,
+                        out_channels as i64,
+                        kernel as i64,
+                        cfg,
+                    ))
                 }
                 Layer::MaxPool2d { kernel, stride } => {
                     let (k, s) = (kernel as i64, stride as i64);

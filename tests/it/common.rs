@@ -40,7 +40,13 @@ pub fn small_architectures() -> Vec<Architecture> {
 
 /// A run directory as `emnist train` leaves it (model.json + model.safetensors), with weights
 /// drawn from `seed`: uniform in ±2^-k, exact in binary, so every platform gets the same bits.
-pub fn hand_built_run(dir: &Path, arch: Architecture, classes: ClassTable, seed: u64, ds: Option<&Dataset>) -> (ModelRecord, Weights) {
+pub fn hand_built_run(
+    dir: &Path,
+    arch: Architecture,
+    classes: ClassTable,
+    seed: u64,
+    ds: Option<&Dataset>,
+) -> (ModelRecord, Weights) {
     let spec = ModelSpec::new(arch, classes);
     let tensors = spec
         .parameters()

@@ -46,7 +46,8 @@ fn check(ds: &Dataset, name: &str) {
     let e = expected(name);
     check_part(&ds.train, &e["train"], &format!("{name} train"));
     check_part(&ds.test, &e["test"], &format!("{name} test"));
-    let names: Vec<String> = e["classes"]["names"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    let names: Vec<String> =
+        e["classes"]["names"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
     assert_eq!(ds.classes.names, names, "{name}: class names");
     assert_eq!(ds.classes.labels, ints(&e["classes"]["labels"]), "{name}: label values");
 }
@@ -180,11 +181,8 @@ fn cache_round_trips_and_is_invalidated_by_a_changed_source() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("emnist-letters.mat");
     std::fs::copy(fixture("emnist-letters.mat"), &src).unwrap();
-    let cfg = LoadConfig {
-        data: Some(src.clone()),
-        cache_dir: Some(dir.path().join("cache")),
-        ..LoadConfig::default()
-    };
+    let cfg =
+        LoadConfig { data: Some(src.clone()), cache_dir: Some(dir.path().join("cache")), ..LoadConfig::default() };
     let first = source::load(&cfg, &Silent).unwrap();
     assert!(!first.from_cache);
     let second = source::load(&cfg, &Silent).unwrap();

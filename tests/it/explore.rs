@@ -15,7 +15,10 @@ fn json_report_has_the_figures_a_notebook_would_show() {
     let data = fixture("emnist-byclass.mat");
     let r = json(&["explore", "--json", "--no-cache", "--data", data.to_str().unwrap()]);
     assert_eq!(r["dataset"]["name"], "EMNIST byclass");
-    assert_eq!((r["train_images"].as_u64(), r["test_images"].as_u64(), r["classes"].as_u64()), (Some(124), Some(62), Some(62)));
+    assert_eq!(
+        (r["train_images"].as_u64(), r["test_images"].as_u64(), r["classes"].as_u64()),
+        (Some(124), Some(62), Some(62))
+    );
     assert_eq!(r["per_class"].as_array().unwrap().len(), 62);
     let groups: Vec<&str> = r["groups"].as_array().unwrap().iter().map(|g| g["group"].as_str().unwrap()).collect();
     assert_eq!(groups, ["digit", "uppercase", "lowercase"]);
@@ -48,7 +51,11 @@ fn figures_are_written_as_png() {
     }
     assert!(!dead.exists(), "a killed run's temporary is removed");
     std::fs::remove_file(&live).expect("a live process's temporary is kept");
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains("tmp")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("tmp"))
+        .collect();
     assert!(leftovers.is_empty(), "no temporary files left behind");
 }
 
@@ -60,7 +67,10 @@ fn synthetic_default_is_used_and_labelled_when_data_is_empty() {
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["synthetic"], true);
     assert!(r["dataset"]["name"].as_str().unwrap().contains("not EMNIST"));
-    assert_eq!((r["train_images"].as_u64(), r["test_images"].as_u64(), r["classes"].as_u64()), (Some(62_000), Some(12_400), Some(62)));
+    assert_eq!(
+        (r["train_images"].as_u64(), r["test_images"].as_u64(), r["classes"].as_u64()),
+        (Some(62_000), Some(12_400), Some(62))
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("synthetic") && stderr.contains("emnist download"), "{stderr}");
 }

@@ -139,7 +139,8 @@ fn exports_are_deterministic_and_identical_in_every_build() {
     }
     let golden = std::fs::read_to_string(&golden_path).unwrap_or_default();
     assert_eq!(
-        text, golden,
+        text,
+        golden,
         "the exported bytes differ from `{}`; if the change is intended, rerun with EMNIST_UPDATE_GOLDEN=1",
         golden_path.display()
     );
@@ -217,7 +218,13 @@ fn parity_check_fails_when_the_graph_and_the_reference_differ() {
     let out = dir.path().join("dnn.onnx");
     export(&run, &out, &fixture("mnist-style"), &[]);
     let ds = emnist::data::idx::load(&fixture("mnist-style"), None, &Silent).unwrap();
-    let (_, other) = hand_built_run(&dir.path().join("other"), Architecture::Dnn { hidden: vec![8] }, ClassTable::numbered(10), 2, None);
+    let (_, other) = hand_built_run(
+        &dir.path().join("other"),
+        Architecture::Dnn { hidden: vec![8] },
+        ClassTable::numbered(10),
+        2,
+        None,
+    );
     let cfg = parity::ParityConfig::default();
     let r = parity::check_parity(&out, &record.spec, &other, &ds.test, &cfg).unwrap();
     assert!(!r.passed && r.max_abs_diff_probabilities > 1e-5, "{r:?}");

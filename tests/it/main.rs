@@ -6,6 +6,6 @@ mod download;
 mod explore;
 mod export;
 mod serve;
-mod web;
 #[cfg(feature = "train")]
 mod train;
+mod web;

@@ -25,7 +25,8 @@ use crate::common::{emnist_cmd, fixture, hand_built_run};
 /// Writes a small hand-built DNN (10 classes) as ONNX and returns its path.
 pub fn model_file(dir: &Path, seed: u64) -> PathBuf {
     let run = dir.join(format!("dnn-{seed}"));
-    let (record, weights) = hand_built_run(&run, Architecture::Dnn { hidden: vec![32, 16] }, ClassTable::numbered(10), seed, None);
+    let (record, weights) =
+        hand_built_run(&run, Architecture::Dnn { hidden: vec![32, 16] }, ClassTable::numbered(10), seed, None);
     let model = graph::build_model(&record, &weights, graph::DEFAULT_OPSET).unwrap();
     let path = dir.join(format!("dnn-{seed}.onnx"));
     std::fs::write(&path, graph::encode(&model)).unwrap();
@@ -55,7 +56,8 @@ struct Answer {
 
 impl Answer {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 }
 
@@ -81,7 +83,12 @@ async fn post_json(app: &App, path: &str, body: &Value) -> Answer {
 
 pub fn test_images() -> Part {
     let ds = emnist::data::source::load(
-        &emnist::data::source::LoadConfig { data: Some(fixture("mnist-style")), cache: false, cache_dir: None, ..Default::default() },
+        &emnist::data::source::LoadConfig {
+            data: Some(fixture("mnist-style")),
+            cache: false,
+            cache_dir: None,
+            ..Default::default()
+        },
         &emnist::progress::Silent,
     )
     .unwrap()
@@ -125,7 +132,8 @@ async fn every_protocol_answers_like_tract_on_the_same_file() {
         assert_eq!(probs.shape, vec![5, 10]);
         assert!(close(&probs.values, &want, 1e-6));
     }
-    let meta = gp::decode_metadata_response(&call(&app, "POST", "/", &[], gp::encode_metadata_request()).await.body).unwrap();
+    let meta =
+        gp::decode_metadata_response(&call(&app, "POST", "/", &[], gp::encode_metadata_request()).await.body).unwrap();
     assert_eq!(meta.inputs[0].name, "image");
     assert_eq!(meta.outputs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["logits", "probabilities"]);
     assert_eq!(meta.outputs[1].shape, vec![-1, 10]);
@@ -143,7 +151,10 @@ async fn every_protocol_answers_like_tract_on_the_same_file() {
     assert!(close(&emnist::protocol::tfserving::read_probabilities(&a.json(), 5, 10).unwrap(), &want, 1e-6));
     assert_eq!(get(&app, "/v1/models/emnist").await.json()["model_version_status"][0]["state"], "AVAILABLE");
     let m = get(&app, "/v1/models/emnist/metadata").await.json();
-    assert_eq!(m["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]["image"]["dtype"], "DT_FLOAT");
+    assert_eq!(
+        m["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]["image"]["dtype"],
+        "DT_FLOAT"
+    );
 
     // KServe v2: UINT8 JSON, FP32 nested JSON, and the binary extension both ways.
     let a = post_json(
@@ -165,7 +176,14 @@ async fn every_protocol_answers_like_tract_on_the_same_file() {
     .to_string();
     let mut body = header.clone().into_bytes();
     body.extend(floats.iter().flat_map(|f| f.to_le_bytes()));
-    let a = call(&app, "POST", "/v2/models/emnist/infer", &[("inference-header-content-length", header.len().to_string())], body).await;
+    let a = call(
+        &app,
+        "POST",
+        "/v2/models/emnist/infer",
+        &[("inference-header-content-length", header.len().to_string())],
+        body,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK, "{}", String::from_utf8_lossy(&a.body));
     let n: usize = a.headers["inference-header-content-length"].to_str().unwrap().parse().unwrap();
     assert!(close(&emnist::protocol::kserve::read_output(&a.body, Some(n), "probabilities").unwrap().1, &want, 1e-6));
@@ -199,7 +217,8 @@ async fn bad_inputs_get_clear_4xx_and_the_server_keeps_working() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(&model_file(dir.path(), 4), |c| c.max_body = 1 << 20);
     let f32s = |v: f32, n: usize| -> Vec<u8> { (0..n).flat_map(|_| v.to_le_bytes()).collect() };
-    let valid_gp = gp::encode_infer_request(&InputTensor { shape: vec![1, 784], values: Values::U8(vec![9; 784]) }, &[]);
+    let valid_gp =
+        gp::encode_infer_request(&InputTensor { shape: vec![1, 784], values: Values::U8(vec![9; 784]) }, &[]);
     let infer = "/v2/models/emnist/infer";
     let predict = "/v1/models/emnist:predict";
     let kserve = |shape: Value, datatype: &str, data: Value| json!({ "inputs": [{ "name": "image", "shape": shape, "datatype": datatype, "data": data }] });
@@ -209,34 +228,210 @@ async fn bad_inputs_get_clear_4xx_and_the_server_keeps_working() {
         ("empty GraphPipe body", "POST", "/", vec![], vec![], 400, "flatbuffer"),
         ("garbage GraphPipe body", "POST", "/", vec![], b"\x10\x00\x00\x00garbage bytes here".to_vec(), 400, ""),
         ("truncated GraphPipe request", "POST", "/", vec![], valid_gp[..valid_gp.len() / 2].to_vec(), 400, ""),
-        ("GraphPipe int64 tensor", "POST", "/", vec![], graphpipe_raw(fb::Type::Int64, vec![1, 784], vec![0; 784 * 8], 1, vec![]), 400, "int64"),
-        ("GraphPipe wrong shape", "POST", "/", vec![], graphpipe_raw(fb::Type::Uint8, vec![1, 27, 28], vec![0; 27 * 28], 1, vec![]), 400, "[N, 784]"),
-        ("GraphPipe huge declared shape", "POST", "/", vec![], graphpipe_raw(fb::Type::Float32, vec![1 << 40, 784], vec![0; 16], 1, vec![]), 400, "bytes of data"),
-        ("GraphPipe negative shape", "POST", "/", vec![], graphpipe_raw(fb::Type::Uint8, vec![-1, 784], vec![0; 784], 1, vec![]), 400, "shape"),
-        ("GraphPipe NaN", "POST", "/", vec![], graphpipe_raw(fb::Type::Float32, vec![1, 784], f32s(f32::NAN, 784), 1, vec![]), 400, "finite"),
-        ("GraphPipe infinity", "POST", "/", vec![], graphpipe_raw(fb::Type::Float32, vec![1, 784], f32s(f32::INFINITY, 784), 1, vec![]), 400, "finite"),
-        ("GraphPipe two inputs", "POST", "/", vec![], graphpipe_raw(fb::Type::Uint8, vec![1, 784], vec![0; 784], 2, vec![]), 400, "one"),
-        ("GraphPipe unknown output", "POST", "/", vec![], graphpipe_raw(fb::Type::Uint8, vec![1, 784], vec![0; 784], 1, vec!["softmax".into()]), 400, "unknown output `softmax`"),
+        (
+            "GraphPipe int64 tensor",
+            "POST",
+            "/",
+            vec![],
+            graphpipe_raw(fb::Type::Int64, vec![1, 784], vec![0; 784 * 8], 1, vec![]),
+            400,
+            "int64",
+        ),
+        (
+            "GraphPipe wrong shape",
+            "POST",
+            "/",
+            vec![],
+            graphpipe_raw(fb::Type::Uint8, vec![1, 27, 28], vec![0; 27 * 28], 1, vec![]),
+            400,
+            "[N, 784]",
+        ),
+        (
+            "GraphPipe huge declared shape",
+            "POST",
+            "/",
+            vec![],
+            graphpipe_raw(fb::Type::Float32, vec![1 << 40, 784], vec![0; 16], 1, vec![]),
+            400,
+            "bytes of data",
+        ),
+        (
+            "GraphPipe negative shape",
+            "POST",
+            "/",
+            vec![],
+            graphpipe_raw(fb::Type::Uint8, vec![-1, 784], vec![0; 784], 1, vec![]),
+            400,
+            "shape",
+        ),
+        (
+            "GraphPipe NaN",
+            "POST",
+            "/",
+            vec![],
+            graphpipe_raw(fb::Type::Float32, vec![1, 784], f32s(f32::NAN, 784), 1, vec![]),
+            400,
+            "finite",
+        ),
+        (
+            "GraphPipe infinity",
+            "POST",
+            "/",
+            vec![],
+            graphpipe_raw(fb::Type::Float32, vec![1, 784], f32s(f32::INFINITY, 784), 1, vec![]),
+            400,
+            "finite",
+        ),
+        (
+            "GraphPipe two inputs",
+            "POST",
+            "/",
+            vec![],
+            graphpipe_raw(fb::Type::Uint8, vec![1, 784], vec![0; 784], 2, vec![]),
+            400,
+            "one",
+        ),
+        (
+            "GraphPipe unknown output",
+            "POST",
+            "/",
+            vec![],
+            graphpipe_raw(fb::Type::Uint8, vec![1, 784], vec![0; 784], 1, vec!["softmax".into()]),
+            400,
+            "unknown output `softmax`",
+        ),
         ("TF-Serving invalid JSON", "POST", predict, vec![], b"{\"instances\": [".to_vec(), 400, "not valid JSON"),
-        ("TF-Serving wrong shape", "POST", predict, vec![], json!({"instances": [[0.5, 0.5]]}).to_string().into_bytes(), 400, "[N, 784]"),
-        ("TF-Serving out of range", "POST", predict, vec![], json!({"instances": [vec![255; 784]]}).to_string().into_bytes(), 400, "outside [0, 1]"),
-        ("TF-Serving null pixel", "POST", predict, vec![], json!({"instances": [[null]]}).to_string().into_bytes(), 400, ""),
-        ("TF-Serving strings", "POST", predict, vec![], json!({"instances": ["abc"]}).to_string().into_bytes(), 400, ""),
-        ("TF-Serving unknown model", "POST", "/v1/models/mnist:predict", vec![], json!({"instances": [vec![0; 784]]}).to_string().into_bytes(), 404, "serves `emnist`"),
+        (
+            "TF-Serving wrong shape",
+            "POST",
+            predict,
+            vec![],
+            json!({"instances": [[0.5, 0.5]]}).to_string().into_bytes(),
+            400,
+            "[N, 784]",
+        ),
+        (
+            "TF-Serving out of range",
+            "POST",
+            predict,
+            vec![],
+            json!({"instances": [vec![255; 784]]}).to_string().into_bytes(),
+            400,
+            "outside [0, 1]",
+        ),
+        (
+            "TF-Serving null pixel",
+            "POST",
+            predict,
+            vec![],
+            json!({"instances": [[null]]}).to_string().into_bytes(),
+            400,
+            "",
+        ),
+        (
+            "TF-Serving strings",
+            "POST",
+            predict,
+            vec![],
+            json!({"instances": ["abc"]}).to_string().into_bytes(),
+            400,
+            "",
+        ),
+        (
+            "TF-Serving unknown model",
+            "POST",
+            "/v1/models/mnist:predict",
+            vec![],
+            json!({"instances": [vec![0; 784]]}).to_string().into_bytes(),
+            404,
+            "serves `emnist`",
+        ),
         ("TF-Serving unknown version", "GET", "/v1/models/emnist/versions/7", vec![], vec![], 404, "version"),
         ("TF-Serving unknown verb", "POST", "/v1/models/emnist:classify", vec![], b"{}".to_vec(), 404, ":predict"),
         ("KServe invalid JSON", "POST", infer, vec![], b"not json".to_vec(), 400, "KServe v2"),
-        ("KServe INT64", "POST", infer, vec![], kserve(json!([1, 784]), "INT64", json!(vec![0; 784])).to_string().into_bytes(), 400, "INT64"),
-        ("KServe BYTES", "POST", infer, vec![], kserve(json!([1, 784]), "BYTES", json!(["a"])).to_string().into_bytes(), 400, "BYTES"),
-        ("KServe wrong shape", "POST", infer, vec![], kserve(json!([1, 3, 28, 28]), "FP32", json!([0])).to_string().into_bytes(), 400, "[N, 1, 28, 28]"),
-        ("KServe count mismatch", "POST", infer, vec![], kserve(json!([2, 784]), "FP32", json!(vec![0; 784])).to_string().into_bytes(), 400, "holds 1568 values"),
-        ("KServe huge declared shape", "POST", infer, vec![], kserve(json!([1u64 << 60, 784]), "UINT8", json!([1])).to_string().into_bytes(), 400, "holds more values"),
-        ("KServe binary size lies", "POST", infer, vec![("inference-header-content-length", "5000".into())], b"{}".to_vec(), 400, "Inference-Header-Content-Length"),
-        ("KServe bad header length", "POST", infer, vec![("inference-header-content-length", "lots".into())], b"{}".to_vec(), 400, "byte count"),
-        ("KServe unknown model", "POST", "/v2/models/other/infer", vec![], kserve(json!([1, 784]), "UINT8", json!(vec![0; 784])).to_string().into_bytes(), 404, "serves `emnist`"),
+        (
+            "KServe INT64",
+            "POST",
+            infer,
+            vec![],
+            kserve(json!([1, 784]), "INT64", json!(vec![0; 784])).to_string().into_bytes(),
+            400,
+            "INT64",
+        ),
+        (
+            "KServe BYTES",
+            "POST",
+            infer,
+            vec![],
+            kserve(json!([1, 784]), "BYTES", json!(["a"])).to_string().into_bytes(),
+            400,
+            "BYTES",
+        ),
+        (
+            "KServe wrong shape",
+            "POST",
+            infer,
+            vec![],
+            kserve(json!([1, 3, 28, 28]), "FP32", json!([0])).to_string().into_bytes(),
+            400,
+            "[N, 1, 28, 28]",
+        ),
+        (
+            "KServe count mismatch",
+            "POST",
+            infer,
+            vec![],
+            kserve(json!([2, 784]), "FP32", json!(vec![0; 784])).to_string().into_bytes(),
+            400,
+            "holds 1568 values",
+        ),
+        (
+            "KServe huge declared shape",
+            "POST",
+            infer,
+            vec![],
+            kserve(json!([1u64 << 60, 784]), "UINT8", json!([1])).to_string().into_bytes(),
+            400,
+            "holds more values",
+        ),
+        (
+            "KServe binary size lies",
+            "POST",
+            infer,
+            vec![("inference-header-content-length", "5000".into())],
+            b"{}".to_vec(),
+            400,
+            "Inference-Header-Content-Length",
+        ),
+        (
+            "KServe bad header length",
+            "POST",
+            infer,
+            vec![("inference-header-content-length", "lots".into())],
+            b"{}".to_vec(),
+            400,
+            "byte count",
+        ),
+        (
+            "KServe unknown model",
+            "POST",
+            "/v2/models/other/infer",
+            vec![],
+            kserve(json!([1, 784]), "UINT8", json!(vec![0; 784])).to_string().into_bytes(),
+            404,
+            "serves `emnist`",
+        ),
         ("KServe unknown model route", "GET", "/v2/models/emnist/stats", vec![], vec![], 404, "no model route"),
         ("unknown route", "GET", "/v3/anything", vec![], vec![], 404, "no route"),
-        ("GET on the GraphPipe route is the page, POST of nothing is an error", "POST", "/predict", vec![], vec![], 400, "send a PNG or JPEG"),
+        (
+            "GET on the GraphPipe route is the page, POST of nothing is an error",
+            "POST",
+            "/predict",
+            vec![],
+            vec![],
+            400,
+            "send a PNG or JPEG",
+        ),
         ("wrong method", "DELETE", "/v2/health/ready", vec![], vec![], 405, ""),
         ("body over --max-body", "POST", infer, vec![], vec![b' '; (1 << 20) + 1], 413, ""),
     ];
@@ -244,7 +439,8 @@ async fn bad_inputs_get_clear_4xx_and_the_server_keeps_working() {
         let a = call(&app, method, path, &headers, body).await;
         assert_eq!(a.status.as_u16(), status, "{what}: {}", String::from_utf8_lossy(&a.body));
         let message = if path == "/" && method == "POST" {
-            let (outs, errs) = gp::decode_infer_response(&a.body).unwrap_or_else(|e| panic!("{what}: the error is not a GraphPipe answer: {e}"));
+            let (outs, errs) = gp::decode_infer_response(&a.body)
+                .unwrap_or_else(|e| panic!("{what}: the error is not a GraphPipe answer: {e}"));
             assert!(outs.is_empty() && errs.len() == 1, "{what}");
             assert_eq!(errs[0].code, status as i64);
             errs[0].message.clone()
@@ -285,7 +481,8 @@ async fn concurrent_requests_are_batched_and_answered_as_alone() {
             let app = app.clone();
             let px = test.image(i % test.len()).to_vec();
             tokio::spawn(async move {
-                let body = json!({ "inputs": [{ "name": "image", "shape": [1, 784], "datatype": "UINT8", "data": px }] });
+                let body =
+                    json!({ "inputs": [{ "name": "image", "shape": [1, 784], "datatype": "UINT8", "data": px }] });
                 let a = post_json(&app, "/v2/models/emnist/infer", &body).await;
                 assert_eq!(a.status, StatusCode::OK);
                 (px, emnist::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1)
@@ -381,7 +578,11 @@ impl Server {
     }
 
     fn signal(&self, sig: &str) {
-        assert!(std::process::Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success());
+        assert!(std::process::Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
     }
 }
 
@@ -399,7 +600,8 @@ fn sigint_finishes_the_requests_in_flight_then_exits_0() {
     let mut server = Server::start(&model, &["--batch-timeout-us", "700000"]);
     let url = format!("{}/v2/models/emnist/infer", server.url);
     let pending = std::thread::spawn(move || {
-        let body = json!({ "inputs": [{ "name": "image", "shape": [1, 784], "datatype": "UINT8", "data": vec![0; 784] }] });
+        let body =
+            json!({ "inputs": [{ "name": "image", "shape": [1, 784], "datatype": "UINT8", "data": vec![0; 784] }] });
         let mut r = ureq::post(&url).header("content-type", "application/json").send(body.to_string()).unwrap();
         (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
     });
@@ -442,7 +644,10 @@ fn metrics_of(server: &Server) -> String {
 
 fn predict_one(server: &Server) -> u16 {
     let body = json!({ "instances": [vec![0u8; 784]] });
-    match ureq::post(format!("{}/v1/models/emnist:predict", server.url)).header("content-type", "application/json").send(body.to_string()) {
+    match ureq::post(format!("{}/v1/models/emnist:predict", server.url))
+        .header("content-type", "application/json")
+        .send(body.to_string())
+    {
         Ok(r) => r.status().as_u16(),
         Err(ureq::Error::StatusCode(c)) => c,
         Err(e) => panic!("{e}"),
@@ -529,7 +734,8 @@ fn sigterm_with_slow_clients_exits_within_the_grace_period() {
     }
     let url = format!("{}/v2/models/emnist/infer", server.url);
     let pending = std::thread::spawn(move || {
-        let body = json!({ "inputs": [{ "name": "image", "shape": [1, 784], "datatype": "UINT8", "data": vec![0; 784] }] });
+        let body =
+            json!({ "inputs": [{ "name": "image", "shape": [1, 784], "datatype": "UINT8", "data": vec![0; 784] }] });
         let mut r = ureq::post(&url).header("content-type", "application/json").send(body.to_string()).unwrap();
         (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
     });
@@ -563,7 +769,11 @@ fn oversized_bodies_get_a_json_413_that_clients_receive() {
     // A raw client that sends its whole 8 MB body before reading.
     let mut s = connect(&server);
     let body = vec![b'1'; 8 << 20];
-    s.write_all(format!("POST /v2/models/emnist/infer HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n", body.len()).as_bytes()).unwrap();
+    s.write_all(
+        format!("POST /v2/models/emnist/infer HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n", body.len())
+            .as_bytes(),
+    )
+    .unwrap();
     s.write_all(&body).expect("the server reads the refused body instead of resetting the connection");
     let answer = read_all(&mut s);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
@@ -608,7 +818,8 @@ fn query_checks_every_protocol_against_local_inference() {
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["passed"], true);
     assert_eq!(r["server_sha256_matches"], true);
-    let protocols: Vec<&str> = r["protocols"].as_array().unwrap().iter().map(|p| p["protocol"].as_str().unwrap()).collect();
+    let protocols: Vec<&str> =
+        r["protocols"].as_array().unwrap().iter().map(|p| p["protocol"].as_str().unwrap()).collect();
     assert_eq!(protocols, ["graphpipe", "tfserving", "kserve"]);
     for p in r["protocols"].as_array().unwrap() {
         assert_eq!(p["agreement"], 1.0, "{p}");
@@ -639,7 +850,13 @@ fn query_checks_every_protocol_against_local_inference() {
     drop(ort_server);
     // Nothing listening: a clear error.
     drop(server);
-    let o = emnist_cmd().args(["query", "--url", "http://127.0.0.1:9", "--model"]).arg(&model).args(["--data"]).arg(fixture("mnist-style")).output().unwrap();
+    let o = emnist_cmd()
+        .args(["query", "--url", "http://127.0.0.1:9", "--model"])
+        .arg(&model)
+        .args(["--data"])
+        .arg(fixture("mnist-style"))
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is `emnist serve` running there?"));
 }
@@ -668,12 +885,16 @@ fn onnxruntime_library() -> PathBuf {
 async fn the_onnxruntime_engine_answers_like_tract() {
     let dir = tempfile::tempdir().unwrap();
     let test = test_images();
-    for arch in [Architecture::Dnn { hidden: vec![32, 16] }, Architecture::Cnn { channels: vec![4, 8], hidden: 16, dropout: 0.25 }] {
+    for arch in [
+        Architecture::Dnn { hidden: vec![32, 16] },
+        Architecture::Cnn { channels: vec![4, 8], hidden: 16, dropout: 0.25 },
+    ] {
         let name = arch.name();
         let run = dir.path().join(name);
         let (record, weights) = hand_built_run(&run, arch, ClassTable::numbered(10), 12, None);
         let path = dir.path().join(format!("{name}.onnx"));
-        std::fs::write(&path, graph::encode(&graph::build_model(&record, &weights, graph::DEFAULT_OPSET).unwrap())).unwrap();
+        std::fs::write(&path, graph::encode(&graph::build_model(&record, &weights, graph::DEFAULT_OPSET).unwrap()))
+            .unwrap();
         let app = app(&path, |c| c.engine = emnist::onnx::EngineKind::Onnxruntime { library: onnxruntime_library() });
         assert_eq!(app.state.engine, "onnxruntime");
         let px = pixels(&test, 7);

@@ -42,7 +42,6 @@ fn finished(outcome: TrainOutcome) -> TrainReport {
     }
 }
 
-
 fn run(cfg: &TrainConfig, ds: &Dataset) -> TrainReport {
     let _turn = torch_lock();
     finished(train(cfg, ds, &Silent, &AtomicBool::new(false)).unwrap())
@@ -53,7 +52,9 @@ fn every_model_learns_far_above_chance() {
     let ds = small_dataset();
     let dir = tempfile::tempdir().unwrap();
     let chance = 1.0 / 62.0;
-    for (arch, epochs) in [(Architecture::Linear, 2), (Architecture::Dnn { hidden: vec![128, 64] }, 4), (Architecture::cnn(), 3)] {
+    for (arch, epochs) in
+        [(Architecture::Linear, 2), (Architecture::Dnn { hidden: vec![128, 64] }, 4), (Architecture::cnn(), 3)]
+    {
         let name = arch.name();
         let mut cfg = config(arch, &dir.path().join(name));
         cfg.epochs = epochs;
@@ -73,7 +74,15 @@ fn artifacts_are_complete_and_model_json_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let r = run(&config(Architecture::Linear, &out), &ds);
-    for f in ["model.safetensors", "model.json", "metrics.csv", "confusion.csv", "curves.png", "confusion.png", "per_class.png"] {
+    for f in [
+        "model.safetensors",
+        "model.json",
+        "metrics.csv",
+        "confusion.csv",
+        "curves.png",
+        "confusion.png",
+        "per_class.png",
+    ] {
         assert!(out.join(f).is_file(), "{f} is missing");
     }
     assert!(!out.join("checkpoint.safetensors").exists(), "a finished run leaves no checkpoint");
@@ -165,7 +174,11 @@ fn class_weights_favour_rare_classes() {
     let dir = tempfile::tempdir().unwrap();
     let mut plain = config(Architecture::Linear, &dir.path().join("plain"));
     plain.epochs = 3;
-    let weighted = TrainConfig { class_weights: ClassWeights::InverseFrequency, out: dir.path().join("weighted"), ..plain.clone() };
+    let weighted = TrainConfig {
+        class_weights: ClassWeights::InverseFrequency,
+        out: dir.path().join("weighted"),
+        ..plain.clone()
+    };
     let a = run(&plain, &ds);
     let b = run(&weighted, &ds);
     assert_eq!(b.record.training.class_weights, "inverse-frequency");
@@ -194,7 +207,10 @@ fn bad_settings_are_refused_clearly() {
     empty.test = emnist::data::Part { images: Vec::new().into(), labels: Vec::new().into(), writers: None };
     let e = {
         let _turn = torch_lock();
-        format!("{:#}", train(&TrainConfig { force: true, ..base }, &empty, &Silent, &AtomicBool::new(false)).err().unwrap())
+        format!(
+            "{:#}",
+            train(&TrainConfig { force: true, ..base }, &empty, &Silent, &AtomicBool::new(false)).err().unwrap()
+        )
     };
     assert!(e.contains("no train or no test"), "{e}");
 }

@@ -46,7 +46,12 @@ struct Driver {
 impl Driver {
     fn start() -> Driver {
         let port = free_port();
-        let child = Command::new(CHROMEDRIVER).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let url = format!("http://127.0.0.1:{port}");
         let t0 = Instant::now();
         while ureq::get(format!("{url}/status")).call().is_err() {
@@ -122,7 +127,11 @@ fn decode_base64(s: &str) -> Vec<u8> {
 }
 
 fn predictions(v: &Value) -> Vec<(String, f64)> {
-    v.as_array().unwrap().iter().map(|p| (p["label"].as_str().unwrap().to_string(), p["probability"].as_f64().unwrap())).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["label"].as_str().unwrap().to_string(), p["probability"].as_f64().unwrap()))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,7 +152,12 @@ async fn the_page_draws_and_predicts_like_the_endpoint() {
 
     // A "7": a bar across the top and a stroke down to the left, with real pointer events.
     let canvas = c.find(Locator::Id("canvas")).await.unwrap();
-    let at = |x: f64, y: f64| PointerAction::MoveToElement { element: canvas.clone(), duration: Some(Duration::from_millis(150)), x, y };
+    let at = |x: f64, y: f64| PointerAction::MoveToElement {
+        element: canvas.clone(),
+        duration: Some(Duration::from_millis(150)),
+        x,
+        y,
+    };
     let strokes = MouseActions::new("pen".to_string())
         .then(at(-70.0, -90.0))
         .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
@@ -153,7 +167,11 @@ async fn the_page_draws_and_predicts_like_the_endpoint() {
         .then(at(-15.0, 100.0))
         .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
     c.perform_actions(strokes).await.unwrap();
-    c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#predictions li")).await.expect("no prediction appeared");
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#predictions li"))
+        .await
+        .expect("no prediction appeared");
     // The answer for the finished drawing (sent on pointerup) has landed when the page is idle.
     c.wait()
         .at_most(Duration::from_secs(15))
@@ -211,10 +229,23 @@ async fn pipeline_artifacts(models: &Path) {
         let run = models.join(name);
         crate::common::hand_built_run(&run, arch, emnist::data::ClassTable::numbered(10), 31, None);
         let rows: Vec<MetricsRow> = (1..=5)
-            .map(|i| MetricsRow { step: i * 10, epoch: i as f64 / 5.0, train_loss: 2.0 / i as f64, train_acc: 0.1 * i as f64, test_loss: 2.1 / i as f64, test_acc: 0.09 * i as f64 })
+            .map(|i| MetricsRow {
+                step: i * 10,
+                epoch: i as f64 / 5.0,
+                train_loss: 2.0 / i as f64,
+                train_acc: 0.1 * i as f64,
+                test_loss: 2.1 / i as f64,
+                test_acc: 0.09 * i as f64,
+            })
             .collect();
         std::fs::write(run.join("metrics.csv"), metrics_csv(&rows)).unwrap();
-        let o = emnist_cmd().args(["export", "--onnx", "--model"]).arg(&run).arg("--data").arg(fixture("mnist-style")).output().unwrap();
+        let o = emnist_cmd()
+            .args(["export", "--onnx", "--model"])
+            .arg(&run)
+            .arg("--data")
+            .arg(fixture("mnist-style"))
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert!(models.join(format!("{name}.export.json")).is_file(), "export leaves its report beside the file");
     }
@@ -222,7 +253,15 @@ async fn pipeline_artifacts(models: &Path) {
     let url = serve(&onnx).await;
     let query = tokio::task::spawn_blocking({
         let onnx = onnx.clone();
-        move || emnist_cmd().args(["query", "--n", "20", "--url", &url, "--model"]).arg(&onnx).arg("--data").arg(fixture("mnist-style")).output().unwrap()
+        move || {
+            emnist_cmd()
+                .args(["query", "--n", "20", "--url", &url, "--model"])
+                .arg(&onnx)
+                .arg("--data")
+                .arg(fixture("mnist-style"))
+                .output()
+                .unwrap()
+        }
     })
     .await
     .unwrap();
@@ -302,7 +341,13 @@ async fn predict_takes_png_jpeg_multipart_and_emnist_crops() {
     img.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
     let post = |url: String, ct: String, body: Vec<u8>| {
         tokio::task::spawn_blocking(move || {
-            let mut r = ureq::post(url).config().http_status_as_error(false).build().header("content-type", ct).send(&body[..]).unwrap();
+            let mut r = ureq::post(url)
+                .config()
+                .http_status_as_error(false)
+                .build()
+                .header("content-type", ct)
+                .send(&body[..])
+                .unwrap();
             (r.status().as_u16(), serde_json::from_slice::<Value>(&r.body_mut().read_to_vec().unwrap()).unwrap())
         })
     };
@@ -321,12 +366,15 @@ async fn predict_takes_png_jpeg_multipart_and_emnist_crops() {
     let mut form = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n").into_bytes();
     form.extend_from_slice(&png);
     form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let (status, multipart) = post(format!("{url}/predict"), format!("multipart/form-data; boundary={boundary}"), form).await.unwrap();
+    let (status, multipart) =
+        post(format!("{url}/predict"), format!("multipart/form-data; boundary={boundary}"), form).await.unwrap();
     assert_eq!(status, 200, "{multipart}");
     assert_eq!(multipart.as_array().unwrap().len(), 5);
     assert_eq!(multipart[0]["label"], v["predictions"][0]["label"]);
     // A big dark-on-light JPEG photo-like drawing: inverted and framed.
-    let big = image::GrayImage::from_fn(400, 300, |x, y| image::Luma([if (180..220).contains(&x) && (50..250).contains(&y) { 20 } else { 235 }]));
+    let big = image::GrayImage::from_fn(400, 300, |x, y| {
+        image::Luma([if (180..220).contains(&x) && (50..250).contains(&y) { 20 } else { 235 }])
+    });
     let mut jpeg = Vec::new();
     image::DynamicImage::ImageLuma8(big).write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
     let (status, v) = post(format!("{url}/predict?detail=1"), "image/jpeg".into(), jpeg).await.unwrap();
@@ -338,7 +386,13 @@ async fn predict_takes_png_jpeg_multipart_and_emnist_crops() {
         ("image/png", Vec::new(), "", 400, "send a PNG or JPEG"),
         ("image/png", png.clone(), "?k=0", 400, "`k`"),
         ("image/png", png.clone(), "?k=11", 400, "`k`"),
-        ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--x--\r\n".to_vec(), "", 400, "`image`"),
+        (
+            "multipart/form-data; boundary=x",
+            b"--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--x--\r\n".to_vec(),
+            "",
+            400,
+            "`image`",
+        ),
         ("multipart/form-data; boundary=x", b"garbage".to_vec(), "", 400, ""),
     ] {
         let (got, v) = post(format!("{url}/predict{q}"), ct.into(), body).await.unwrap();
