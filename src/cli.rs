@@ -179,7 +179,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.05)]
     pub eval_fraction: f64,
     /// `auto` (CUDA when libtorch sees a GPU), `cpu`, `cuda` or `cuda:N`.
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_parser = device_arg)]
     pub device: String,
     /// libtorch CPU threads [default: libtorch's choice].
     #[arg(long)]
@@ -336,6 +336,13 @@ pub struct ServeArgs {
     /// `onnxruntime/capi/`) [default: the one in this project's `.venv`].
     #[arg(long, value_name = "FILE", env = "ORT_DYLIB_PATH")]
     pub onnxruntime_lib: Option<PathBuf>,
+}
+
+/// `--device`: checked as it is parsed, so that a typo is a usage error (exit 2).
+fn device_arg(s: &str) -> Result<String, String> {
+    #[cfg(feature = "train")]
+    s.parse::<emnist::train::DeviceChoice>()?;
+    Ok(s.to_string())
 }
 
 /// `--shutdown-grace-s`: 0 to 3600 seconds, fractions allowed.

@@ -216,6 +216,20 @@ fn bad_settings_are_refused_clearly() {
 }
 
 #[test]
+fn a_malformed_device_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = emnist_cmd()
+        .args(["train", "--model", "linear", "--device", "cuda:x", "--out"])
+        .arg(dir.path().join("run"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "usage errors exit 2");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("`cuda:x` is not a device"), "{err}");
+    assert!(!dir.path().join("run").exists(), "nothing is created for a command line that does not parse");
+}
+
+#[test]
 fn sigint_checkpoints_exits_130_and_resume_completes() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
