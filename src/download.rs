@@ -439,22 +439,11 @@ fn extract(
         crate::fsutil::remove_stale_temps(folder);
         check_space(folder, *bytes, available_bytes(folder))?;
     }
-    let mut written: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(plan.len());
-    let remove_all = |written: &[(PathBuf, PathBuf)]| {
-        for (tmp, _) in written {
-            let _ = fs::remove_file(tmp);
-        }
-    };
+    // Every entry under a temporary name; all move into place only when all were written.
+    let mut staged = crate::fsutil::Staged::default();
     for (name, dest, declared) in &plan {
-        let tmp = crate::fsutil::temp_path(dest);
-        written.push((tmp.clone(), dest.clone()));
-        let mut entry = match zip.by_name(name) {
-            Ok(e) => e,
-            Err(e) => {
-                remove_all(&written);
-                return Err(bad_zip(e));
-            }
-        };
+        let tmp = staged.temp_for(dest);
+        let mut entry = zip.by_name(name).map_err(bad_zip)?;
         let _stage = Stage::start(progress, &format!("extracting {}", file_name(dest)), Some(*declared));
         let copied = File::create(&tmp).map_err(Side::Write).and_then(|mut out| {
             copy_declared(&mut entry, *declared, &mut out, progress)?;
@@ -471,17 +460,10 @@ fn extract(
             Err(Side::Write(source)) => Some(DownloadError::Io { action: "write", path: tmp.clone(), source }),
         };
         if let Some(e) = failed {
-            remove_all(&written);
             return Err(e);
         }
     }
-    for (i, (tmp, dest)) in written.iter().enumerate() {
-        if let Err(e) = fs::rename(tmp, dest) {
-            remove_all(&written[i..]);
-            return Err(io_error("rename", tmp)(e));
-        }
-    }
-    Ok(written.into_iter().map(|(_, dest)| dest).collect())
+    staged.commit().map_err(|(dest, e)| io_error("rename", &dest)(e))
 }
 
 /// Copies exactly the `declared` bytes of an entry, then makes sure the entry ends there (reading

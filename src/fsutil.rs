@@ -103,6 +103,55 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Files written under temporary names and moved into place together. [`Staged::commit`] renames
+/// them, the first one registered last (its presence says the set is complete); dropped without a
+/// commit (an error on the way), it removes every temporary, and a commit that fails half-way also
+/// removes the files it had already moved, so no new file is left under a final name.
+#[derive(Debug, Default)]
+pub struct Staged {
+    /// (temporary, final) in registration order.
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Staged {
+    /// Registers `path` and returns the temporary name to write it under.
+    pub fn temp_for(&mut self, path: &Path) -> PathBuf {
+        let tmp = temp_path(path);
+        self.files.push((tmp.clone(), path.to_owned()));
+        tmp
+    }
+
+    /// Registers `path` and writes `bytes` (synced) under its temporary name.
+    pub fn write(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let tmp = self.temp_for(path);
+        write_synced(&tmp, bytes).with_context(|| format!("cannot write `{}`", path.display()))
+    }
+
+    /// Moves every file into place; on failure, the final path that could not be written and why.
+    pub fn commit(mut self) -> std::result::Result<Vec<PathBuf>, (PathBuf, std::io::Error)> {
+        let mut order: Vec<usize> = (1..self.files.len()).collect();
+        order.extend((!self.files.is_empty()).then_some(0));
+        for (n, &i) in order.iter().enumerate() {
+            let (tmp, path) = &self.files[i];
+            if let Err(e) = fs::rename(tmp, path) {
+                for &j in &order[..n] {
+                    let _ = fs::remove_file(&self.files[j].1);
+                }
+                return Err((path.clone(), e));
+            }
+        }
+        Ok(std::mem::take(&mut self.files).into_iter().map(|(_, path)| path).collect())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for (tmp, _) in &self.files {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

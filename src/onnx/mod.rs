@@ -160,21 +160,14 @@ pub fn export_onnx(prepared: PreparedExport, dataset: &Dataset, progress: &dyn P
     let folder = crate::fsutil::parent_dir(&cfg.out);
     std::fs::create_dir_all(folder).with_context(|| format!("cannot create `{}`", folder.display()))?;
     crate::fsutil::remove_stale_temps(folder);
-    let tmp = crate::fsutil::temp_path(&cfg.out);
-    if let Err(e) = crate::fsutil::write_synced(&tmp, &bytes) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("cannot write `{}`", cfg.out.display()));
-    }
+    // The model first: it is checked under its temporary name, and moved into place last.
+    let mut staged = crate::fsutil::Staged::default();
+    staged.write(&cfg.out, &bytes)?;
     progress.start("checking the export with tract", None);
-    let parity = parity::check_parity(&tmp, &record.spec, &weights, &dataset.test, &cfg.parity);
+    let parity =
+        parity::check_parity(&crate::fsutil::temp_path(&cfg.out), &record.spec, &weights, &dataset.test, &cfg.parity);
     progress.finish();
-    let parity = match parity {
-        Ok(p) if p.passed => p,
-        other => {
-            let _ = std::fs::remove_file(&tmp);
-            other?
-        }
-    };
+    let parity = parity?;
     let report = ExportReport {
         model_dir: cfg.model_dir,
         value_inputs: value_inputs_path(&cfg.out),
@@ -195,57 +188,15 @@ pub fn export_onnx(prepared: PreparedExport, dataset: &Dataset, progress: &dyn P
         build_ms,
     };
     if !report.written {
-        let _ = std::fs::remove_file(&tmp);
         return Ok(report);
     }
     // value_inputs.json and the report beside the file (`emnist report` shows it), then the model.
-    let files = match serde_json::to_vec_pretty(&report) {
-        Ok(json) => vec![
-            (report.value_inputs.clone(), value_inputs(&record).into_bytes()),
-            (report_path(&report.onnx, "export"), json),
-        ],
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e.into());
-        }
-    };
-    place_all(files, (tmp, &report.onnx))?;
+    staged.write(&report.value_inputs, value_inputs(&record).as_bytes())?;
+    staged.write(&report_path(&report.onnx, "export"), &serde_json::to_vec_pretty(&report)?)?;
+    staged
+        .commit()
+        .map_err(|(path, e)| anyhow::Error::from(e).context(format!("cannot write `{}`", path.display())))?;
     Ok(report)
-}
-
-/// Writes each of `files` to its temporary name, then renames them into place followed by the
-/// already written `last` (temporary, final). On any failure, removes every temporary (`last`'s
-/// too) and every file already renamed into place, so no new file is left under a final name.
-fn place_all(files: Vec<(PathBuf, Vec<u8>)>, last: (PathBuf, &Path)) -> Result<()> {
-    let mut pending: Vec<(PathBuf, &Path)> = Vec::with_capacity(files.len() + 1);
-    let mut failure = None;
-    for (path, bytes) in &files {
-        let tmp = crate::fsutil::temp_path(path);
-        pending.push((tmp.clone(), path));
-        if let Err(e) = crate::fsutil::write_synced(&tmp, bytes) {
-            failure = Some(anyhow::Error::from(e).context(format!("cannot write `{}`", path.display())));
-            break;
-        }
-    }
-    pending.push(last);
-    let mut placed: Vec<&Path> = Vec::new();
-    if failure.is_none() {
-        for (tmp, path) in &pending {
-            if let Err(e) = std::fs::rename(tmp, path) {
-                failure = Some(anyhow::Error::from(e).context(format!("cannot write `{}`", path.display())));
-                break;
-            }
-            placed.push(path);
-        }
-    }
-    let Some(e) = failure else { return Ok(()) };
-    for (tmp, _) in &pending {
-        let _ = std::fs::remove_file(tmp);
-    }
-    for path in placed {
-        let _ = std::fs::remove_file(path);
-    }
-    Err(e)
 }
 
 /// `models/dnn.onnx` → `models/dnn.<kind>.json` (`export`: the export report; `query`: the latest
