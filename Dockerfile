@@ -5,11 +5,12 @@
 #
 # MODEL is an ONNX file written by `emnist export --onnx` (run `make demo` first for models/dnn.onnx).
 
-# Stage 1: the binary without libtorch (`--no-default-features`: explore, export, serve, query).
+# Stage 1: `emnist` alone (the crate crates/emnist: explore, export, serve, query; no libtorch,
+# which only the training companion `emnist-train` links, and that is not built here).
 FROM rust:1.92-slim-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --no-default-features --bin emnist \
+RUN cargo build --release --locked -p emnist --bin emnist \
  && strip target/release/emnist
 
 # Stage 2: the runtime image. curl only serves the HEALTHCHECK.

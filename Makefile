@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # WebDriver for the browser tests.
 APT_PACKAGES := dataset-fashion-mnist time wrk curl chromium chromium-driver
 
-.PHONY: help setup apt venv build demo test lint test-rust test-nolibtorch test-python fixtures protocol bench-load bench-train bench-serve bench-soak clean
+.PHONY: help setup apt venv build demo test lint test-rust test-python fixtures protocol bench-load bench-train bench-serve bench-soak clean
 
 help:
 	@echo "make demo   set up, build, and run the pipeline end to end on the default dataset"
@@ -45,8 +45,9 @@ $(VENV)/.stamp: requirements.txt
 	ln -sfn "$$($(PY) -c 'import torch, os; print(os.path.dirname(torch.__file__))')" .libtorch
 	@test -f .libtorch/lib/libtorch_cpu.so || { echo "error: .libtorch has no lib/libtorch_cpu.so"; exit 1; }
 
+# Both executables: `emnist` (no libtorch) and `emnist-train` (libtorch), side by side in target/release.
 build: setup
-	$(CARGO) build --release
+	$(CARGO) build --release --workspace
 
 EMNIST := ./target/release/emnist
 # A short demo run; `emnist train` defaults to the seed's 5 epochs.
@@ -72,32 +73,31 @@ demo: build
 	$(EMNIST) report --models models --out reports/index.html
 	@echo "report: $$(pwd)/reports/index.html"
 
-test: setup lint test-nolibtorch test-rust test-python
+test: setup lint test-rust test-python
 
 # Checks that keep the code clean: formatting (rustfmt.toml; generated code is skipped), clippy with
-# every warning an error in both builds, and the API docs with warnings denied.
+# every warning an error, the API docs with warnings denied, and libtorch (tch, torch-sys) nowhere
+# in the dependencies of `emnist` and the core library.
 lint: setup
-	$(CARGO) fmt --check
-	$(CARGO) clippy --no-default-features --all-targets -- -D warnings
-	$(CARGO) clippy --all-targets -- -D warnings
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+	@if $(CARGO) tree -q -p emnist -p emnist-core -e normal,build --prefix none | grep -E '^(tch|torch-sys) '; then \
+	  echo "error: emnist or emnist-core depends on libtorch; only crates/emnist-train may"; exit 1; fi
 
-# The build without libtorch must build and pass its own tests.
-test-nolibtorch:
-	$(CARGO) test --no-default-features
-
+# Every crate's tests; they build both executables, which the Python tests then use.
 test-rust:
-	$(CARGO) test
+	$(CARGO) test --workspace
 
 # Independent consumers of `emnist export --onnx` (onnx's checker, onnxruntime vs PyTorch) and
 # third-party clients of `emnist serve` (graphpipe, tritonclient, TF-Serving REST over requests).
-# EMNIST_BIN: the binary `cargo test` just built (a `cargo build` here would relink it).
+# EMNIST_BIN: the binary `cargo test --workspace` just built, with `emnist-train` beside it.
 test-python: venv
 	EMNIST_BIN=target/debug/emnist $(PY) -m pytest -q tests/python
 
 # Regenerate the GraphPipe flatbuffers code from its schema (needs `cargo install planus-cli --version 1.3.0`).
 protocol:
-	planus rust -o src/protocol/graphpipe_generated.rs src/protocol/graphpipe.fbs
+	planus rust -o crates/emnist-core/src/protocol/graphpipe_generated.rs crates/emnist-core/src/protocol/graphpipe.fbs
 
 # Regenerate the committed fixtures with the independent writer (scipy).
 fixtures: venv

@@ -10,8 +10,8 @@
 
 use std::time::Instant;
 
-use emnist::data::source::{load, LoadConfig};
-use emnist::progress::Silent;
+use emnist_core::data::source::{load, LoadConfig};
+use emnist_core::progress::Silent;
 use md5::{Digest, Md5};
 
 fn hex(bytes: &[u8]) -> String {

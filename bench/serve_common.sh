@@ -81,7 +81,7 @@ bench_setup() {
   [ -f "$MODEL" ] || { echo "needs $MODEL (emnist export --onnx)"; exit 1; }
   command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
   EMNIST=${EMNIST_BIN:-./target/release/emnist}
-  [ -n "${EMNIST_BIN:-}" ] || cargo build -q --release --no-default-features
+  [ -n "${EMNIST_BIN:-}" ] || cargo build -q --release -p emnist
   OUT=bench/out/serve
   mkdir -p "$OUT"
   trap stop_servers EXIT

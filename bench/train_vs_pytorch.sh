@@ -16,7 +16,7 @@ PY=.venv/bin/python
 [ -d "$DATA" ] || { echo "needs $DATA (apt-get install dataset-fashion-mnist)"; exit 1; }
 # EMNIST_BIN=path uses an existing binary instead of building one.
 EMNIST=${EMNIST_BIN:-./target/release/emnist}
-[ -n "${EMNIST_BIN:-}" ] || cargo build -q --release
+[ -n "${EMNIST_BIN:-}" ] || cargo build -q --release --workspace
 OUT=bench/out/train
 mkdir -p "$OUT"
 : > "$OUT/runs.jsonl"

@@ -4,8 +4,8 @@
 
 #![no_main]
 
-use emnist::protocol::graphpipe::{decode_request, Request, TensorIn};
-use emnist::protocol::tensor::{check_input_names, select_outputs, to_images};
+use emnist_core::protocol::graphpipe::{decode_request, Request, TensorIn};
+use emnist_core::protocol::tensor::{check_input_names, select_outputs, to_images};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

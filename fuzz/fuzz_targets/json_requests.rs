@@ -7,9 +7,9 @@
 
 #![no_main]
 
-use emnist::protocol::kserve::parse_infer;
-use emnist::protocol::tensor::to_images;
-use emnist::protocol::tfserving::parse_predict;
+use emnist_core::protocol::kserve::parse_infer;
+use emnist_core::protocol::tensor::to_images;
+use emnist_core::protocol::tfserving::parse_predict;
 use libfuzzer_sys::fuzz_target;
 
 /// Bytes taken by the first JSON value in `data` (with leading whitespace), if it parses.

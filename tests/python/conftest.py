@@ -11,11 +11,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def emnist_bin():
-    """`$EMNIST_BIN`, else `target/debug/emnist` after a `cargo build` (a no-op when `cargo test`
-    has just built it)."""
+    """`$EMNIST_BIN`, else `target/debug/emnist` after a `cargo build` of both binaries (`emnist`
+    and the trainer `emnist train` runs; a no-op when `cargo test --workspace` has just built them)."""
     if os.environ.get("EMNIST_BIN"):
         return Path(os.environ["EMNIST_BIN"])
-    subprocess.run(["cargo", "build", "--quiet", "--bin", "emnist"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--quiet", "--workspace", "--bins"], cwd=ROOT, check=True)
     return ROOT / "target" / "debug" / "emnist"
 
 

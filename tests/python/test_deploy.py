@@ -56,7 +56,8 @@ def test_dockerfile_is_a_small_two_stage_build():
     text, lines = dockerfile()
     froms = [l for l in lines if l.startswith("FROM ")]
     assert len(froms) == 2 and " AS build" in froms[0]
-    assert "--no-default-features" in text, "the runtime image carries no libtorch"
+    assert "-p emnist --bin emnist" in text, "the runtime image carries no libtorch: only `emnist` is built"
+    assert "emnist-train" not in " ".join(lines), "the trainer (libtorch) stays out of the image"
     assert "torch" not in froms[1] and "python" not in text.lower().split("from debian")[1]
     assert any(l.startswith("COPY --from=build") for l in lines)
     health = next(l for l in lines if l.startswith("HEALTHCHECK"))

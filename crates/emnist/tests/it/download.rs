@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use emnist::download::{download, ArchiveFormat, DownloadConfig, DownloadError};
-use emnist::progress::Progress;
+use emnist_core::download::{download, ArchiveFormat, DownloadConfig, DownloadError};
+use emnist_core::progress::Progress;
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 
@@ -419,7 +419,7 @@ fn zeros_zip(name: &str, len: usize) -> Vec<u8> {
 #[test]
 fn zip_bomb_is_refused_before_anything_is_written_and_deleted_unless_kept() {
     // 64 MiB of zeros declared for the mnist split, which can hold at most 70,000 × 800 bytes + 1 MiB.
-    let limit = emnist::download::entry_size_limit("mnist");
+    let limit = emnist_core::download::entry_size_limit("mnist");
     let bomb = zeros_zip("matlab/emnist-mnist.mat", 64 << 20);
     assert!(bomb.len() < 1 << 20 && (64 << 20) > limit);
     let dir = tempfile::tempdir().unwrap();

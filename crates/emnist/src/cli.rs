@@ -1,11 +1,14 @@
 //! Command-line types (their doc comments are the `--help`) and their conversion to plain configs.
+// The doc comments are help text first: `<model>` there is a placeholder for the terminal, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use emnist::data::source::LoadConfig;
-use emnist::download::{ArchiveFormat, DownloadConfig, DEFAULT_BASE_URL};
+use emnist_core::data::source::LoadConfig;
+use emnist_core::download::{ArchiveFormat, DownloadConfig, DEFAULT_BASE_URL};
+use emnist_core::train::DeviceChoice;
 
 /// From handwritten-character data to a production model server: explore EMNIST, train
 /// classifiers, export them to ONNX, serve them and check the deployment.
@@ -179,8 +182,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.05)]
     pub eval_fraction: f64,
     /// `auto` (CUDA when libtorch sees a GPU), `cpu`, `cuda` or `cuda:N`.
-    #[arg(long, default_value = "auto", value_parser = device_arg)]
-    pub device: String,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
     /// libtorch CPU threads [default: libtorch's choice].
     #[arg(long)]
     pub threads: Option<usize>,
@@ -198,11 +201,10 @@ pub struct TrainArgs {
     pub json: bool,
 }
 
-#[cfg(feature = "train")]
 impl TrainArgs {
-    pub fn to_config(&self) -> anyhow::Result<emnist::train::TrainConfig> {
-        use emnist::model::Architecture;
-        use emnist::train::{ClassWeights, TrainConfig};
+    pub fn to_config(&self) -> anyhow::Result<emnist_core::train::TrainConfig> {
+        use emnist_core::model::Architecture;
+        use emnist_core::train::{ClassWeights, TrainConfig};
         let architecture = match self.model {
             ModelArg::Linear => Architecture::Linear,
             ModelArg::Dnn => {
@@ -226,7 +228,7 @@ impl TrainArgs {
             },
             eval_every: self.eval_every,
             eval_fraction: self.eval_fraction,
-            device: self.device.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            device: self.device,
             threads: self.threads,
             out,
             force: self.force,
@@ -260,7 +262,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// ONNX opset version, 13 to 21.
-    #[arg(long, default_value_t = emnist::onnx::DEFAULT_OPSET)]
+    #[arg(long, default_value_t = emnist_core::onnx::DEFAULT_OPSET)]
     pub opset: i64,
     /// The test images of this dataset check the export (use the one the model was trained on).
     #[command(flatten)]
@@ -271,8 +273,8 @@ pub struct ExportArgs {
 }
 
 impl ExportArgs {
-    pub fn to_config(&self) -> emnist::onnx::ExportConfig {
-        let mut cfg = emnist::onnx::ExportConfig::new(&self.model);
+    pub fn to_config(&self) -> emnist_core::onnx::ExportConfig {
+        let mut cfg = emnist_core::onnx::ExportConfig::new(&self.model);
         if let Some(out) = &self.out {
             cfg.out = out.clone();
         }
@@ -338,13 +340,6 @@ pub struct ServeArgs {
     pub onnxruntime_lib: Option<PathBuf>,
 }
 
-/// `--device`: checked as it is parsed, so that a typo is a usage error (exit 2).
-fn device_arg(s: &str) -> Result<String, String> {
-    #[cfg(feature = "train")]
-    s.parse::<emnist::train::DeviceChoice>()?;
-    Ok(s.to_string())
-}
-
 /// `--shutdown-grace-s`: 0 to 3600 seconds, fractions allowed.
 fn grace_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
@@ -360,8 +355,8 @@ pub enum EngineArg {
 }
 
 impl ServeArgs {
-    pub fn to_config(&self) -> anyhow::Result<emnist::serve::ServeConfig> {
-        let mut cfg = emnist::serve::ServeConfig::new(self.model.clone());
+    pub fn to_config(&self) -> anyhow::Result<emnist_core::serve::ServeConfig> {
+        let mut cfg = emnist_core::serve::ServeConfig::new(self.model.clone());
         cfg.host = self.host.clone();
         cfg.port = self.port;
         cfg.name = self.name.clone();
@@ -370,7 +365,7 @@ impl ServeArgs {
         cfg.max_body = self.max_body;
         cfg.max_inflight = self.max_inflight as usize;
         cfg.request_timeout = std::time::Duration::from_millis(self.request_timeout_ms);
-        cfg.conn = emnist::serve::ConnConfig {
+        cfg.conn = emnist_core::serve::ConnConfig {
             max_connections: self.max_connections as usize,
             header_timeout: std::time::Duration::from_millis(self.header_timeout_ms),
             idle_timeout: std::time::Duration::from_millis(self.idle_timeout_ms),
@@ -381,15 +376,15 @@ impl ServeArgs {
             cfg.batch.workers = t as usize;
         }
         cfg.engine = match self.engine {
-            EngineArg::Tract => emnist::onnx::EngineKind::Tract,
+            EngineArg::Tract => emnist_core::onnx::EngineKind::Tract,
             EngineArg::Onnxruntime => {
                 let library = match &self.onnxruntime_lib {
                     Some(p) => p.clone(),
-                    None => emnist::onnx::engine::venv_onnxruntime(std::path::Path::new(".")).ok_or_else(|| {
+                    None => emnist_core::onnx::engine::venv_onnxruntime(std::path::Path::new(".")).ok_or_else(|| {
                         anyhow::anyhow!("`--engine onnxruntime` needs `--onnxruntime-lib PATH` (a libonnxruntime.so; `make setup` puts one in `.venv`)")
                     })?,
                 };
-                emnist::onnx::EngineKind::Onnxruntime { library }
+                emnist_core::onnx::EngineKind::Onnxruntime { library }
             }
         };
         Ok(cfg)
@@ -454,15 +449,15 @@ fn parse_count(s: &str) -> Result<Count, String> {
 }
 
 impl QueryArgs {
-    pub fn to_config(&self) -> emnist::query::QueryConfig {
-        use emnist::query::Protocol;
+    pub fn to_config(&self) -> emnist_core::query::QueryConfig {
+        use emnist_core::query::Protocol;
         let protocols = match self.protocol {
             ProtocolArg::Graphpipe => vec![Protocol::Graphpipe],
             ProtocolArg::Tfserving => vec![Protocol::Tfserving],
             ProtocolArg::Kserve => vec![Protocol::Kserve],
             ProtocolArg::All => Protocol::ALL.to_vec(),
         };
-        emnist::query::QueryConfig {
+        emnist_core::query::QueryConfig {
             url: self.url.clone(),
             protocols,
             name: self.name.clone(),

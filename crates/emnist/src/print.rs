@@ -5,10 +5,10 @@ use std::time::Instant;
 use anyhow::Result;
 use serde::Serialize;
 
-use emnist::data::source::{describe, Loaded};
-use emnist::download::{DownloadError, DownloadReport};
-use emnist::explore::ExploreReport;
-use emnist::progress::{Progress, Terminal};
+use emnist_core::data::source::{describe, Loaded};
+use emnist_core::download::{DownloadError, DownloadReport};
+use emnist_core::explore::ExploreReport;
+use emnist_core::progress::{Progress, Terminal};
 
 /// `error: <cause chain>` and, when the fix is known, a `hint:` line.
 pub fn print_error(e: &anyhow::Error) {
@@ -71,7 +71,7 @@ pub struct ExploreJson<'a> {
     pub figures: &'a [std::path::PathBuf],
 }
 
-pub use emnist::plot::thousands;
+pub use emnist_core::plot::thousands;
 
 fn pct(x: f64) -> String {
     format!("{:.2}", 100.0 * x)
@@ -103,7 +103,7 @@ pub fn print_explore(r: &ExploreReport) {
         r.pixel_std,
         pct(r.ink_fraction)
     );
-    let list = |v: &[emnist::explore::ClassCount]| {
+    let list = |v: &[emnist_core::explore::ClassCount]| {
         v.iter().map(|c| format!("{} {} %", c.name, pct(c.train_share))).collect::<Vec<_>>().join(", ")
     };
     println!("most         {}", list(&r.most_frequent));
@@ -154,8 +154,7 @@ pub fn print_download(r: &DownloadReport) {
     println!("use          --data {}", r.data_path.display());
 }
 
-#[cfg_attr(not(feature = "train"), allow(dead_code))]
-pub fn print_train(r: &emnist::model::record::ModelRecord) {
+pub fn print_train(r: &emnist_core::model::record::ModelRecord) {
     let m = &r.metrics;
     println!("model        {} ({} parameters)", r.spec.architecture.name(), thousands(r.parameters));
     println!(
@@ -195,7 +194,7 @@ pub fn print_train(r: &emnist::model::record::ModelRecord) {
     println!("confused     {}", conf.join(", "));
 }
 
-pub fn print_compare(r: &emnist::compare::CompareReport) {
+pub fn print_compare(r: &emnist_core::compare::CompareReport) {
     println!(
         "{:<24} {:<7} {:>10} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8}",
         "run", "model", "params", "epochs", "test acc", "balanced", "best 5%", "loss", "time s"
@@ -216,7 +215,7 @@ pub fn print_compare(r: &emnist::compare::CompareReport) {
     }
 }
 
-pub fn print_export(r: &emnist::onnx::ExportReport) {
+pub fn print_export(r: &emnist_core::onnx::ExportReport) {
     let p = &r.parity;
     let state = if r.written { "written" } else { "NOT written (parity check failed)" };
     println!(
@@ -262,7 +261,7 @@ pub fn print_export(r: &emnist::onnx::ExportReport) {
     println!("time         build {:.0} ms, tract {:.0} ms, reference {:.0} ms", r.build_ms, p.tract_ms, p.reference_ms);
 }
 
-pub fn print_query(r: &emnist::query::QueryReport) {
+pub fn print_query(r: &emnist_core::query::QueryReport) {
     let digest = match r.server_sha256_matches {
         Some(true) => "the server announces the same sha256",
         Some(false) => "the server announces ANOTHER sha256",

@@ -1,4 +1,6 @@
-//! Everything that touches libtorch (through `tch`); compiled only with the `train` feature.
+//! Training on libtorch (through `tch`): the only crate of the workspace that links it. The
+//! settings, run directory, checkpoints and metrics it uses are libtorch-free, in
+//! [`emnist_core::train`]; the binary `emnist-train` (what `emnist train` execs) is in `main.rs`.
 //!
 //! Training follows the seed's protocol (cross-entropy, Adam, batches of 128, 5 epochs, evaluation
 //! on a fixed 5 % test sample 20 times per epoch) with proper shuffled epochs, and is
@@ -6,26 +8,24 @@
 //! derive from them, so a resumed run ends where an uninterrupted one does.
 
 mod adam;
-mod checkpoint;
 mod net;
 
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use tch::{nn, Device, Kind, Tensor};
 
-use crate::data::{Dataset, Part, PIXELS, SIDE};
-use crate::model::record::{
-    self, Confusion, DatasetRef, FinalMetrics, MetricsRow, ModelRecord, TrainSettings, Versions, RECORD_VERSION,
+use emnist_core::data::{Dataset, Part, PIXELS, SIDE};
+use emnist_core::model::record::{self, DatasetRef, MetricsRow, ModelRecord, TrainSettings, Versions, RECORD_VERSION};
+use emnist_core::model::ModelSpec;
+use emnist_core::progress::Progress;
+use emnist_core::rng::{permutation, Rng};
+use emnist_core::train::checkpoint::{self, Checkpoint};
+use emnist_core::train::{
+    confusion_matrix, final_metrics, inverse_frequency, open_run_dir, write_artifacts, ClassWeights, DeviceChoice,
+    RunDirLock, TrainConfig, TrainOutcome, TrainReport,
 };
-use crate::model::{Architecture, ModelSpec};
-use crate::progress::Progress;
-use crate::rng::{permutation, Rng};
-
-pub use checkpoint::Checkpoint;
 
 /// One line about the linked libtorch: its version, CUDA devices, CPU threads.
 pub fn libtorch_summary() -> String {
@@ -37,101 +37,6 @@ pub fn libtorch_summary() -> String {
 /// The libtorch version found at build time (from the wheel's `torch/version.py`).
 pub const LIBTORCH_VERSION: &str = env!("EMNIST_LIBTORCH_VERSION");
 const TCH_VERSION: &str = "0.26";
-
-/// Where to train.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceChoice {
-    /// CUDA when libtorch sees a GPU, else the CPU.
-    Auto,
-    Cpu,
-    Cuda(usize),
-}
-
-impl FromStr for DeviceChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(DeviceChoice::Auto),
-            "cpu" => Ok(DeviceChoice::Cpu),
-            "cuda" => Ok(DeviceChoice::Cuda(0)),
-            _ => s
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(DeviceChoice::Cuda)
-                .ok_or_else(|| format!("`{s}` is not a device: use auto, cpu, cuda or cuda:N")),
-        }
-    }
-}
-
-/// Per-class loss weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClassWeights {
-    None,
-    /// Weight ∝ 1 / class frequency in train, normalised so the weights average 1 over classes.
-    InverseFrequency,
-}
-
-impl ClassWeights {
-    pub fn name(self) -> &'static str {
-        match self {
-            ClassWeights::None => "none",
-            ClassWeights::InverseFrequency => "inverse-frequency",
-        }
-    }
-}
-
-/// Everything `emnist train` needs besides the dataset.
-#[derive(Debug, Clone)]
-pub struct TrainConfig {
-    pub architecture: Architecture,
-    /// `None`: the seed's rate for the model (0.01 linear, 3e-4 dnn, 1e-3 cnn).
-    pub learning_rate: Option<f64>,
-    pub batch_size: usize,
-    pub epochs: usize,
-    pub seed: u64,
-    pub class_weights: ClassWeights,
-    /// Steps between evaluations; `None`: 20 per epoch.
-    pub eval_every: Option<usize>,
-    /// Share of the test set in the fixed evaluation sample.
-    pub eval_fraction: f64,
-    pub device: DeviceChoice,
-    /// libtorch CPU threads; `None` keeps libtorch's default.
-    pub threads: Option<usize>,
-    /// The run directory.
-    pub out: PathBuf,
-    /// Overwrite an existing run directory.
-    pub force: bool,
-    /// Continue from the run directory's checkpoint.
-    pub resume: bool,
-}
-
-/// The seed's learning rate for an architecture.
-pub fn default_learning_rate(a: &Architecture) -> f64 {
-    match a {
-        Architecture::Linear => 0.01,
-        Architecture::Dnn { .. } => 3e-4,
-        Architecture::Cnn { .. } => 1e-3,
-    }
-}
-
-/// How a training run ended.
-pub enum TrainOutcome {
-    Finished(Box<TrainReport>),
-    /// Stopped by a signal after a step; the checkpoint holds everything to `--resume`.
-    Interrupted {
-        checkpoint: PathBuf,
-        epoch: usize,
-        step: usize,
-    },
-}
-
-/// A finished run: its record (also in `model.json`), curves and confusion matrix, and files.
-pub struct TrainReport {
-    pub record: ModelRecord,
-    pub rows: Vec<MetricsRow>,
-    pub confusion: Vec<Vec<u64>>,
-    pub files: Vec<PathBuf>,
-}
 
 /// The tensors of one part of the dataset: uint8 images [N, 1, 28, 28] and int64 class indices.
 struct PartTensors {
@@ -193,56 +98,6 @@ fn step_seed(seed: u64, step: usize) -> i64 {
     (Rng::derive(seed, 0x5eed, step as u64).next_u64() >> 1) as i64
 }
 
-/// The lock file in a run directory: held, while it runs, by the `emnist train` writing there.
-pub const LOCK_FILE: &str = ".lock";
-
-/// An exclusive hold on a run directory (a lock on its [`LOCK_FILE`]), from [`open_run_dir`];
-/// released when dropped, or by the system when the process ends however it ends.
-#[derive(Debug)]
-pub struct RunDirLock {
-    _file: std::fs::File,
-}
-
-/// Checks `cfg.out` for a new run (`--force` to overwrite one, `--resume` to continue one),
-/// creates it, locks it against other `emnist train` processes, and removes what killed runs left
-/// there. Call it before loading the data, so that a second run into the same folder fails at once.
-pub fn open_run_dir(cfg: &TrainConfig) -> Result<RunDirLock> {
-    let out = &cfg.out;
-    if out.exists() && !out.is_dir() {
-        bail!("`{}` exists and is not a folder", out.display());
-    }
-    if cfg.resume && !out.join(checkpoint::FILE).is_file() {
-        bail!("`{}` has no checkpoint to resume from; start a new run without `--resume`", out.display());
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
-    let lock = lock_dir(out)?;
-    crate::fsutil::remove_stale_temps(out);
-    prepare_out_dir(cfg)?;
-    Ok(lock)
-}
-
-fn lock_dir(out: &Path) -> Result<RunDirLock> {
-    let path = out.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot create `{}`", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(RunDirLock { _file: file }),
-        Err(std::fs::TryLockError::WouldBlock) => bail!(
-            "`{}` is being written by another `emnist train`; wait for it to finish, or choose another `--out`",
-            out.display()
-        ),
-        // A file system without locks: run unguarded, as before locks existed.
-        Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
-            Ok(RunDirLock { _file: file })
-        }
-        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock `{}`", path.display())),
-    }
-}
-
 /// Trains a model on `ds` as configured, writing artifacts into `cfg.out` (locked for the run,
 /// see [`open_run_dir`]).
 ///
@@ -265,30 +120,16 @@ pub fn train_in(
     stop: &AtomicBool,
 ) -> Result<TrainOutcome> {
     let _lock = lock;
-    if cfg.batch_size == 0 {
-        bail!("the batch size must be at least 1");
-    }
-    if cfg.epochs == 0 {
-        bail!("the number of epochs must be at least 1");
-    }
-    if !(cfg.eval_fraction > 0.0 && cfg.eval_fraction <= 1.0) {
-        bail!("the evaluation fraction must be in (0, 1], got {}", cfg.eval_fraction);
-    }
+    cfg.validate()?;
     if ds.train.is_empty() || ds.test.is_empty() {
         bail!("`{}` has no train or no test images", ds.info.name);
     }
     if let Some(t) = cfg.threads {
-        if t == 0 {
-            bail!("`--threads` must be at least 1");
-        }
         tch::set_num_threads(t as i32);
     }
     let device = resolve_device(cfg.device)?;
     let spec = ModelSpec::new(cfg.architecture.clone(), ds.classes.clone());
-    let lr = cfg.learning_rate.unwrap_or_else(|| default_learning_rate(&cfg.architecture));
-    if !(lr > 0.0 && lr.is_finite()) {
-        bail!("the learning rate must be a positive number, got {lr}");
-    }
+    let lr = cfg.learning_rate();
     let steps_per_epoch = ds.train.len().div_ceil(cfg.batch_size);
     let eval_every = cfg.eval_every.unwrap_or((steps_per_epoch / 20).max(1)).max(1);
     let settings = TrainSettings {
@@ -363,7 +204,7 @@ pub fn train_in(
 
     let b = cfg.batch_size;
     // Dropout is the only randomness inside a step: seed it per step so a resumed run matches.
-    let has_dropout = spec.layers().iter().any(|l| matches!(l, crate::model::Layer::Dropout { .. }));
+    let has_dropout = spec.layers().iter().any(|l| matches!(l, emnist_core::model::Layer::Dropout { .. }));
     let mut window = Window::new(device);
     while state.epoch < cfg.epochs {
         let order = permutation(train.n, &mut Rng::derive(cfg.seed, 0x0e0c, state.epoch as u64));
@@ -436,32 +277,9 @@ pub fn train_in(
 
     // The whole test set, batch by batch: bounded memory whatever its size.
     let (test_loss, test_accuracy, preds) = evaluate(&model, &test, None, scale, device)?;
-    let k = ds.classes.len();
-    let mut confusion = vec![vec![0u64; k]; k];
-    for (&truth, &p) in ds.test.labels.iter().zip(&preds) {
-        confusion[truth as usize][p as usize] += 1;
-    }
-    let per_class_accuracy: Vec<f64> = (0..k)
-        .map(|c| {
-            let n: u64 = confusion[c].iter().sum();
-            if n == 0 {
-                f64::NAN
-            } else {
-                confusion[c][c] as f64 / n as f64
-            }
-        })
-        .collect();
-    let present: Vec<f64> = per_class_accuracy.iter().copied().filter(|a| !a.is_nan()).collect();
-    let balanced_accuracy = present.iter().sum::<f64>() / present.len().max(1) as f64;
-    let metrics = FinalMetrics {
-        test_loss,
-        test_accuracy,
-        balanced_accuracy,
-        per_class_accuracy: per_class_accuracy.iter().map(|a| if a.is_nan() { 0.0 } else { *a }).collect(),
-        top_confusions: top_confusions(&confusion, &ds.classes.names, 10),
-        steps: state.global_step,
-        epochs_completed: state.epoch,
-    };
+    let confusion = confusion_matrix(&ds.test.labels, &preds, ds.classes.len());
+    let metrics =
+        final_metrics(&confusion, &ds.classes.names, test_loss, test_accuracy, state.global_step, state.epoch);
     let record = ModelRecord {
         format_version: RECORD_VERSION,
         parameters: spec.parameter_count(),
@@ -476,51 +294,19 @@ pub fn train_in(
             libtorch: LIBTORCH_VERSION.into(),
         },
     };
-    let files = write_artifacts(&cfg.out, &vs, &record, &state.rows, &confusion)?;
+    let files = write_artifacts(&cfg.out, &net::weights(&vs, &spec)?, &record, &state.rows, &confusion)?;
     let _ = std::fs::remove_file(&ckpt_path);
     Ok(TrainOutcome::Finished(Box::new(TrainReport { record, rows: state.rows, confusion, files })))
-}
-
-/// The checks of a locked run directory: a checkpoint to resume, or no earlier run unless `--force`.
-fn prepare_out_dir(cfg: &TrainConfig) -> Result<()> {
-    let out = &cfg.out;
-    let ckpt = out.join(checkpoint::FILE);
-    if cfg.resume {
-        if !ckpt.is_file() {
-            bail!("`{}` has no checkpoint to resume from; start a new run without `--resume`", out.display());
-        }
-        return Ok(());
-    }
-    // Our own lock file does not make a folder a run.
-    let occupied = std::fs::read_dir(out)?.flatten().any(|e| e.file_name() != LOCK_FILE);
-    if occupied && !cfg.force {
-        bail!(
-            "`{}` already holds a run; pass `--force` to overwrite it, `--resume` to continue it, or choose another `--out`",
-            out.display()
-        );
-    }
-    if occupied {
-        let _ = std::fs::remove_file(&ckpt);
-    }
-    Ok(())
 }
 
 fn class_weight_tensor(w: ClassWeights, train: &Part, k: usize, device: Device) -> Option<Tensor> {
     match w {
         ClassWeights::None => None,
         ClassWeights::InverseFrequency => {
-            let counts = crate::explore::class_counts(train, k);
+            let counts = emnist_core::explore::class_counts(train, k);
             Some(Tensor::from_slice(&inverse_frequency(&counts)).to_device(device))
         }
     }
-}
-
-/// Weights ∝ 1 / count, averaging 1 over the classes that occur; 0 for absent classes.
-pub fn inverse_frequency(counts: &[usize]) -> Vec<f32> {
-    let present = counts.iter().filter(|&&c| c > 0).count().max(1);
-    let raw: Vec<f64> = counts.iter().map(|&c| if c > 0 { 1.0 / c as f64 } else { 0.0 }).collect();
-    let sum: f64 = raw.iter().sum();
-    raw.iter().map(|r| (r * present as f64 / sum) as f32).collect()
 }
 
 /// Running train loss and accuracy since the last evaluation, kept on the device.
@@ -614,102 +400,4 @@ fn evaluate(
     let correct = preds.iter().zip(&labels).filter(|(p, l)| p == l).count();
     let n = rows.len().max(1) as f64;
     Ok((loss_sum / n, correct as f64 / n, preds))
-}
-
-/// The `n` largest off-diagonal cells of a confusion matrix.
-pub fn top_confusions(confusion: &[Vec<u64>], names: &[String], n: usize) -> Vec<Confusion> {
-    let mut cells: Vec<(usize, usize, u64)> = Vec::new();
-    for (t, row) in confusion.iter().enumerate() {
-        for (p, &c) in row.iter().enumerate() {
-            if t != p && c > 0 {
-                cells.push((t, p, c));
-            }
-        }
-    }
-    cells.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
-    cells
-        .into_iter()
-        .take(n)
-        .map(|(t, p, c)| Confusion {
-            truth: names[t].clone(),
-            predicted: names[p].clone(),
-            count: c,
-            rate: c as f64 / confusion[t].iter().sum::<u64>().max(1) as f64,
-        })
-        .collect()
-}
-
-/// `confusion.csv`: a header of predicted class names, then one row per true class.
-pub fn confusion_csv(confusion: &[Vec<u64>], names: &[String]) -> String {
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let mut s = String::from("truth\\predicted");
-    for n in names {
-        s.push(',');
-        s.push_str(&quote(n));
-    }
-    s.push('\n');
-    for (row, name) in confusion.iter().zip(names) {
-        s.push_str(&quote(name));
-        for c in row {
-            s.push_str(&format!(",{c}"));
-        }
-        s.push('\n');
-    }
-    s
-}
-
-fn write_artifacts(
-    out: &Path,
-    vs: &nn::VarStore,
-    record: &ModelRecord,
-    rows: &[MetricsRow],
-    confusion: &[Vec<u64>],
-) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    let weights = out.join("model.safetensors");
-    net::weights(vs, &record.spec)?.write(&weights)?;
-    files.push(weights);
-    let json = out.join("model.json");
-    record.write(&json)?;
-    files.push(json);
-    let metrics = out.join("metrics.csv");
-    crate::fsutil::write_atomic(&metrics, record::metrics_csv(rows).as_bytes())?;
-    files.push(metrics);
-    let conf = out.join("confusion.csv");
-    crate::fsutil::write_atomic(&conf, confusion_csv(confusion, &record.spec.classes.names).as_bytes())?;
-    files.push(conf);
-    files.extend(crate::plot::training_figures(record, rows, confusion, out)?);
-    Ok(files)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn inverse_frequency_weights_average_one_and_favour_rare_classes() {
-        let w = inverse_frequency(&[100, 10, 0, 50]);
-        assert_eq!(w[2], 0.0);
-        assert!(w[1] > w[3] && w[3] > w[0]);
-        let mean = (w[0] + w[1] + w[3]) / 3.0;
-        assert!((mean - 1.0).abs() < 1e-6);
-        assert!((w[1] / w[0] - 10.0).abs() < 1e-4);
-    }
-
-    #[test]
-    fn devices_parse() {
-        assert_eq!("auto".parse::<DeviceChoice>(), Ok(DeviceChoice::Auto));
-        assert_eq!("cuda:1".parse::<DeviceChoice>(), Ok(DeviceChoice::Cuda(1)));
-        assert!("gpu".parse::<DeviceChoice>().is_err());
-    }
-
-    #[test]
-    fn confusions_rank_off_diagonal_cells() {
-        let names: Vec<String> = ["o", "0", "O"].iter().map(|s| s.to_string()).collect();
-        let m = vec![vec![5, 3, 1], vec![4, 9, 0], vec![0, 0, 7]];
-        let top = top_confusions(&m, &names, 2);
-        assert_eq!((top[0].truth.as_str(), top[0].predicted.as_str(), top[0].count), ("0", "o", 4));
-        assert_eq!((top[1].truth.as_str(), top[1].predicted.as_str()), ("o", "0"));
-        assert!(confusion_csv(&m, &names).starts_with("truth\\predicted,\"o\",\"0\",\"O\"\n\"o\",5,3,1\n"));
-    }
 }

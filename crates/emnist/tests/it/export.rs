@@ -1,99 +1,16 @@
-//! `emnist export --onnx`: hand-built and trained models export, tract loads them and agrees with
-//! the reference forward pass (and with tch in the full build), the bytes are the same in both
-//! builds (a committed golden hash), and bad input writes nothing.
+//! `emnist export --onnx`: hand-built models export, tract loads them and agrees with the
+//! reference forward pass, the bytes are those of a committed golden hash, and bad input writes
+//! nothing. (Trained models and tch as the reference: the trainer's tests.)
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use emnist_core::data::synthetic::{generate, SyntheticConfig};
+use emnist_core::data::ClassTable;
+use emnist_core::model::Architecture;
+use emnist_core::onnx::parity;
+use emnist_core::progress::Silent;
 
-use emnist::data::synthetic::{generate, SyntheticConfig};
-use emnist::data::{ClassTable, Dataset, Part};
-use emnist::model::forward::Network;
-use emnist::model::weights::Weights;
-use emnist::model::{Architecture, ModelSpec};
-use emnist::onnx::{parity, TractModel};
-use emnist::progress::Silent;
-
-use crate::common::{emnist_cmd, fixture, hand_built_run, small_architectures};
-
-/// Writes a dataset as a plain idx folder, so the binary loads exactly these images (and the
-/// fingerprint in model.json matches).
-fn write_idx(dir: &Path, ds: &Dataset) {
-    std::fs::create_dir_all(dir).unwrap();
-    for (prefix, part) in [("train", &ds.train), ("t10k", &ds.test)] {
-        let n = (part.len() as u32).to_be_bytes();
-        let mut images = [&[0, 0, 8, 3][..], &n, &28u32.to_be_bytes(), &28u32.to_be_bytes()].concat();
-        images.extend_from_slice(&part.images);
-        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
-        let mut labels = [&[0, 0, 8, 1][..], &n].concat();
-        labels.extend_from_slice(&part.labels);
-        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
-    }
-}
-
-/// Runs `emnist export --onnx --json` and returns the report.
-fn export(model: &Path, out: &Path, data: &Path, extra: &[&str]) -> Value {
-    let o = emnist_cmd()
-        .args(["export", "--onnx", "--json", "--model"])
-        .arg(model)
-        .arg("--out")
-        .arg(out)
-        .arg("--data")
-        .arg(data)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).expect("stdout is one JSON document")
-}
-
-/// Images `[n, 1, 28, 28]` in [0, 1] from a dataset part.
-fn floats(part: &Part, idx: &[usize]) -> Vec<f32> {
-    idx.iter().flat_map(|&i| part.image(i).iter().map(|&p| p as f32 / 255.0)).collect()
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
-
-/// Checks the report, the files, and tract against the forward pass with batch sizes the
-/// built-in check does not use (1, and an odd 37).
-fn check_export(r: &Value, out: &Path, spec: &ModelSpec, weights: &Weights, test: &Part, ops: &[&str]) {
-    let p = &r["parity"];
-    assert_eq!(r["written"], true);
-    assert_eq!(p["passed"], true, "{r}");
-    assert!(p["max_abs_diff_probabilities"].as_f64().unwrap() <= 1e-5, "{r}");
-    assert_eq!(p["argmax_disagreements"], 0);
-    assert_eq!(p["images"].as_u64().unwrap() as usize, test.len().min(1000));
-    let got_ops: Vec<&str> = r["ops"].as_array().unwrap().iter().map(|o| o.as_str().unwrap()).collect();
-    assert_eq!(got_ops, ops);
-    let vi = out.with_file_name(format!("{}.value_inputs.json", out.file_stem().unwrap().to_string_lossy()));
-    assert_eq!(std::fs::read_to_string(vi).unwrap(), r#"{"image": [1, [1, 1, 28, 28]]}"#);
-    let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-        .collect();
-    assert!(leftovers.is_empty(), "no temporary files left behind");
-
-    let model = TractModel::load(out).unwrap();
-    let net = Network::new(spec, weights).unwrap();
-    let idx: Vec<usize> = (0..38.min(test.len())).collect();
-    for batch in [&idx[..1], &idx[1..]] {
-        let x = floats(test, batch);
-        let got = model.run(&x).unwrap();
-        assert_eq!(got.probabilities.len(), batch.len() * spec.classes.len());
-        let d = max_abs_diff(&got.probabilities, &net.probabilities(&x).unwrap());
-        assert!(d <= 1e-5, "tract vs reference, batch of {}: {d}", batch.len());
-    }
-}
-
-const OPS: [&[&str]; 3] = [
-    &["Flatten", "Gemm", "Softmax"],
-    &["Flatten", "Gemm", "Elu", "Gemm", "Elu", "Gemm", "Softmax"],
-    &["Conv", "Relu", "MaxPool", "Conv", "Relu", "MaxPool", "Flatten", "Gemm", "Relu", "Gemm", "Softmax"],
-];
+use crate::common::{check_export, emnist_cmd, export, fixture, hand_built_run, small_architectures, write_idx, OPS};
 
 #[test]
 fn hand_built_models_export_and_tract_agrees_with_the_reference() {
@@ -112,11 +29,11 @@ fn hand_built_models_export_and_tract_agrees_with_the_reference() {
     }
 }
 
-/// `tests/fixtures/onnx-golden.sha256`: `<name> <sha256>` per line. Both `cargo test` and
-/// `cargo test --no-default-features` run this test, so both builds must write exactly these
-/// bytes. After an intended change of the format, rerun with `EMNIST_UPDATE_GOLDEN=1`.
+/// `tests/fixtures/onnx-golden.sha256`: `<name> <sha256>` per line: every build, on every
+/// machine, writes exactly these bytes. After an intended change of the format, rerun with
+/// `EMNIST_UPDATE_GOLDEN=1`.
 #[test]
-fn exports_are_deterministic_and_identical_in_every_build() {
+fn exports_are_deterministic_and_match_the_golden_hashes() {
     let dir = tempfile::tempdir().unwrap();
     let golden_path = fixture("onnx-golden.sha256");
     let mut lines = Vec::new();
@@ -130,8 +47,8 @@ fn exports_are_deterministic_and_identical_in_every_build() {
         export(&run, &b, &fixture("mnist-style"), &[]);
         let bytes = std::fs::read(&a).unwrap();
         assert_eq!(bytes, std::fs::read(&b).unwrap(), "{name}: two exports differ");
-        assert_eq!(r["sha256"], emnist::onnx::sha256_hex(&bytes));
-        lines.push(format!("{name} {}", emnist::onnx::sha256_hex(&bytes)));
+        assert_eq!(r["sha256"], emnist_core::onnx::sha256_hex(&bytes));
+        lines.push(format!("{name} {}", emnist_core::onnx::sha256_hex(&bytes)));
     }
     let text = lines.join("\n") + "\n";
     if std::env::var_os("EMNIST_UPDATE_GOLDEN").is_some() {
@@ -217,7 +134,7 @@ fn parity_check_fails_when_the_graph_and_the_reference_differ() {
     let (record, _) = hand_built_run(&run, Architecture::Dnn { hidden: vec![8] }, ClassTable::numbered(10), 1, None);
     let out = dir.path().join("dnn.onnx");
     export(&run, &out, &fixture("mnist-style"), &[]);
-    let ds = emnist::data::idx::load(&fixture("mnist-style"), None, &Silent).unwrap();
+    let ds = emnist_core::data::idx::load(&fixture("mnist-style"), None, &Silent).unwrap();
     let (_, other) = hand_built_run(
         &dir.path().join("other"),
         Architecture::Dnn { hidden: vec![8] },
@@ -231,98 +148,6 @@ fn parity_check_fails_when_the_graph_and_the_reference_differ() {
 }
 
 /// The full build: models trained by libtorch export, and tract's probabilities equal tch's.
-#[cfg(feature = "train")]
-mod trained {
-    use std::sync::atomic::AtomicBool;
-
-    use emnist::model::Layer;
-    use emnist::train::{train, ClassWeights, DeviceChoice, TrainConfig, TrainOutcome};
-    use tch::Kind;
-
-    use super::*;
-    use crate::common::torch_lock;
-
-    /// The tch reference: the spec's layers as libtorch functions (what `train::net` builds).
-    fn tch_probabilities(spec: &ModelSpec, weights: &Weights, x: &[f32]) -> Vec<f32> {
-        let t = |name: String| {
-            let w = weights.get(&name).unwrap();
-            tch::Tensor::from_slice(&w.values).reshape(w.shape.iter().map(|&d| d as i64).collect::<Vec<_>>())
-        };
-        let mut a = tch::Tensor::from_slice(x).reshape([-1, 1, 28, 28]);
-        for layer in spec.layers() {
-            a = match layer {
-                Layer::Flatten => a.flatten(1, -1),
-                Layer::Linear { name, .. } => a.linear(&t(format!("{name}.weight")), Some(&t(format!("{name}.bias")))),
-                Layer::Elu { .. } => a.elu(),
-                Layer::Relu => a.relu(),
-                Layer::Conv2d { name, padding, .. } => {
-                    let p = padding as i64;
-                    a.conv2d(&t(format!("{name}.weight")), Some(&t(format!("{name}.bias"))), [1, 1], [p, p], [1, 1], 1)
-                }
-                Layer::MaxPool2d { kernel, stride } => {
-                    let (k, s) = (kernel as i64, stride as i64);
-                    a.max_pool2d([k, k], [s, s], [0, 0], [1, 1], false)
-                }
-                Layer::Dropout { .. } => a,
-            };
-        }
-        Vec::<f32>::try_from(a.softmax(-1, Kind::Float).flatten(0, -1)).unwrap()
-    }
-
-    #[test]
-    fn trained_models_export_and_tract_agrees_with_tch() {
-        let dir = tempfile::tempdir().unwrap();
-        let ds = generate(&SyntheticConfig { train_per_class: 20, test_per_class: 20, seed: 1 }, &Silent);
-        let data = dir.path().join("data");
-        write_idx(&data, &ds);
-        for (arch, ops) in [Architecture::Linear, Architecture::dnn(), Architecture::cnn()].into_iter().zip(OPS) {
-            let name = arch.name();
-            let run = dir.path().join(name);
-            let cfg = TrainConfig {
-                architecture: arch,
-                learning_rate: None,
-                batch_size: 128,
-                epochs: 1,
-                seed: 1,
-                class_weights: ClassWeights::None,
-                eval_every: None,
-                eval_fraction: 0.05,
-                device: DeviceChoice::Cpu,
-                threads: Some(1),
-                out: run.clone(),
-                force: false,
-                resume: false,
-            };
-            let record = {
-                let _turn = torch_lock();
-                match train(&cfg, &ds, &Silent, &AtomicBool::new(false)).unwrap() {
-                    TrainOutcome::Finished(r) => r.record,
-                    TrainOutcome::Interrupted { .. } => panic!("the run was interrupted"),
-                }
-            };
-            let weights = Weights::read(&run.join("model.safetensors")).unwrap();
-            let out = dir.path().join(format!("{name}.onnx"));
-            let r = export(&run, &out, &data, &[]);
-            assert_eq!(r["same_dataset"], true);
-            check_export(&r, &out, &record.spec, &weights, &ds.test, ops);
-
-            let idx: Vec<usize> = (0..ds.test.len()).step_by(7).collect();
-            let x = floats(&ds.test, &idx);
-            let got = TractModel::load(&out).unwrap().run(&x).unwrap();
-            let want = {
-                let _turn = torch_lock();
-                tch_probabilities(&record.spec, &weights, &x)
-            };
-            let d = max_abs_diff(&got.probabilities, &want);
-            assert!(d <= 1e-5, "{name}: tract vs tch {d}");
-            let k = record.spec.classes.len();
-            for (g, w) in got.probabilities.chunks(k).zip(want.chunks(k)) {
-                assert_eq!(parity::argmax(g), parity::argmax(w), "{name}: argmax differs");
-            }
-        }
-    }
-}
-
 #[test]
 fn non_finite_weights_are_named_instead_of_blaming_the_graph() {
     let dir = tempfile::tempdir().unwrap();
@@ -351,7 +176,7 @@ fn non_finite_weights_are_named_instead_of_blaming_the_graph() {
         "error: `{}` holds non-finite values: `fc1.weight` has 3 NaN and 1 infinite of {}, `out.bias` has 1 infinite of 10 \
          (the training diverged; retrain with a lower `--lr`)",
         run.join("model.safetensors").display(),
-        emnist::plot::thousands(n)
+        emnist_core::plot::thousands(n)
     );
     assert_eq!(line, expected, "{stderr}");
     assert!(!stderr.contains("does not match"), "{stderr}");
@@ -363,7 +188,7 @@ fn temporaries(dir: &Path) -> Vec<String> {
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| emnist::fsutil::temp_owner(n).is_some())
+        .filter(|n| emnist_core::fsutil::temp_owner(n).is_some())
         .collect()
 }
 

@@ -3,13 +3,14 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use emnist::data::synthetic::{generate, SyntheticConfig};
-use emnist::data::Dataset;
-use emnist::model::record::{read_metrics, ModelRecord};
-use emnist::model::weights::Weights;
-use emnist::model::Architecture;
-use emnist::progress::{Progress, Silent};
-use emnist::train::{train, ClassWeights, DeviceChoice, TrainConfig, TrainOutcome, TrainReport};
+use emnist_core::data::synthetic::{generate, SyntheticConfig};
+use emnist_core::data::Dataset;
+use emnist_core::model::record::{read_metrics, ModelRecord};
+use emnist_core::model::weights::Weights;
+use emnist_core::model::Architecture;
+use emnist_core::progress::{Progress, Silent};
+use emnist_core::train::{ClassWeights, DeviceChoice, TrainConfig, TrainOutcome, TrainReport};
+use emnist_train::train;
 
 use crate::common::{emnist_cmd, torch_lock};
 
@@ -170,7 +171,7 @@ fn class_weights_favour_rare_classes() {
     let keep: Vec<usize> = (0..ds.train.len()).filter(|&i| ds.train.labels[i] < 10 || i % 10 == 0).collect();
     let images: Vec<u8> = keep.iter().flat_map(|&i| ds.train.image(i).to_vec()).collect();
     let labels: Vec<u8> = keep.iter().map(|&i| ds.train.labels[i]).collect();
-    ds.train = emnist::data::Part { images: images.into(), labels: labels.into(), writers: None };
+    ds.train = emnist_core::data::Part { images: images.into(), labels: labels.into(), writers: None };
     let dir = tempfile::tempdir().unwrap();
     let mut plain = config(Architecture::Linear, &dir.path().join("plain"));
     plain.epochs = 3;
@@ -204,7 +205,7 @@ fn bad_settings_are_refused_clearly() {
     std::fs::write(base.out.join("model.json"), "{}").unwrap();
     assert!(err(base.clone()).contains("--force"));
     let mut empty = small_dataset();
-    empty.test = emnist::data::Part { images: Vec::new().into(), labels: Vec::new().into(), writers: None };
+    empty.test = emnist_core::data::Part { images: Vec::new().into(), labels: Vec::new().into(), writers: None };
     let e = {
         let _turn = torch_lock();
         format!(
@@ -321,9 +322,22 @@ fn a_locked_run_directory_is_refused_at_once_and_left_untouched() {
     };
     let before = snapshot(&out);
 
-    // Another `emnist train` writing the folder holds its lock, as this test does now.
-    let lock = std::fs::File::options().write(true).open(out.join(emnist::train::LOCK_FILE)).unwrap();
-    lock.try_lock().expect("the finished run released its lock");
+    // Another `emnist train` writing the folder holds its lock: here util-linux's `flock`, the same
+    // flock(2) lock. A process of its own, because a lock held by this test process would outlive
+    // `drop` in children that other tests fork meanwhile (until they exec).
+    let lock_path = out.join(emnist_core::train::LOCK_FILE);
+    let mut holder = std::process::Command::new("flock")
+        .args(["--exclusive", "--close"])
+        .arg(&lock_path)
+        .args(["sleep", "600"])
+        .spawn()
+        .expect("util-linux `flock`");
+    let probe = std::fs::File::options().write(true).open(&lock_path).unwrap();
+    while probe.try_lock().is_ok() {
+        probe.unlock().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(probe);
     let empty = dir.path().join("no-data");
     std::fs::create_dir(&empty).unwrap();
     for extra in [&["--force"][..], &["--resume"][..], &[]] {
@@ -356,13 +370,14 @@ fn a_locked_run_directory_is_refused_at_once_and_left_untouched() {
         train(&TrainConfig { force: true, ..cfg.clone() }, &ds, &Silent, &AtomicBool::new(false)).err().expect("locked")
     };
     assert!(format!("{in_process:#}").contains("is being written by another `emnist train`"), "{in_process:#}");
-    drop(lock);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
 
     // Released: `--force` overwrites; the lock file alone does not make a folder a run.
     run(&TrainConfig { force: true, ..cfg.clone() }, &ds);
     let fresh = dir.path().join("fresh");
     std::fs::create_dir(&fresh).unwrap();
-    std::fs::write(fresh.join(emnist::train::LOCK_FILE), b"").unwrap();
+    std::fs::write(fresh.join(emnist_core::train::LOCK_FILE), b"").unwrap();
     run(&TrainConfig { out: fresh.clone(), ..cfg.clone() }, &ds);
     assert!(fresh.join("model.json").is_file());
     let plot = dir.path().join("c.png");

@@ -89,19 +89,3 @@ fn usage_errors_exit_2() {
     let out = emnist_cmd().args(["explore", "--split", "nonsense"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
-
-#[cfg(feature = "train")]
-#[test]
-fn full_build_runs_without_ld_library_path_and_reports_libtorch() {
-    let out = emnist_cmd().arg("--version").env_remove("LD_LIBRARY_PATH").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("libtorch 2.13") && text.contains("CPU threads"), "{text}");
-}
-
-#[cfg(not(feature = "train"))]
-#[test]
-fn build_without_libtorch_says_so() {
-    let out = emnist_cmd().arg("--version").output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("built without libtorch"));
-}

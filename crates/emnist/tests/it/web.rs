@@ -14,7 +14,7 @@ use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use emnist::serve::{router, AppState, ServeConfig};
+use emnist_core::serve::{router, AppState, ServeConfig};
 
 use crate::common::{emnist_cmd, fixture};
 
@@ -91,7 +91,7 @@ async fn browser(driver: &Driver, profile: &Path) -> Client {
 /// The server in this process on a real socket; returns its base URL.
 async fn serve(model: &Path) -> String {
     let cfg = ServeConfig::new(model.to_path_buf());
-    let state = AppState::new(emnist::onnx::ServedModel::load(model).unwrap(), &cfg).unwrap();
+    let state = AppState::new(emnist_core::onnx::ServedModel::load(model).unwrap(), &cfg).unwrap();
     let app = router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -215,7 +215,7 @@ async fn the_page_draws_and_predicts_like_the_endpoint() {
 /// Screenshots go to `target/screenshots/` (the README's come from there).
 async fn save_screenshot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    let dir = crate::common::workspace().join("target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(name), png).unwrap();
 }
@@ -223,11 +223,11 @@ async fn save_screenshot(c: &Client, name: &str) {
 /// A models folder as the pipeline leaves it: two runs (hand-built weights, a metrics.csv each),
 /// both exported, the DNN served and queried.
 async fn pipeline_artifacts(models: &Path) {
-    use emnist::model::record::{metrics_csv, MetricsRow};
-    use emnist::model::Architecture;
+    use emnist_core::model::record::{metrics_csv, MetricsRow};
+    use emnist_core::model::Architecture;
     for (name, arch) in [("linear", Architecture::Linear), ("dnn", Architecture::Dnn { hidden: vec![32, 16] })] {
         let run = models.join(name);
-        crate::common::hand_built_run(&run, arch, emnist::data::ClassTable::numbered(10), 31, None);
+        crate::common::hand_built_run(&run, arch, emnist_core::data::ClassTable::numbered(10), 31, None);
         let rows: Vec<MetricsRow> = (1..=5)
             .map(|i| MetricsRow {
                 step: i * 10,
@@ -290,7 +290,7 @@ async fn the_report_gathers_every_artifact_and_renders_in_chromium() {
     assert_eq!(summary["exports"], json!(["dnn", "linear"]));
     assert_eq!(summary["queries"], json!(["dnn"]));
     let html = std::fs::read_to_string(&out).unwrap();
-    for id in emnist::report::SECTIONS {
+    for id in emnist_core::report::SECTIONS {
         assert!(html.contains(&format!("<section id=\"{id}\">")), "section {id} missing");
     }
     for text in ["graphpipe", "tfserving", "kserve", "PASS", "data:image/png;base64,", "test accuracy", "train + "] {
@@ -317,7 +317,7 @@ async fn the_report_gathers_every_artifact_and_renders_in_chromium() {
         .unwrap();
     assert_eq!(state["broken"], 0, "every inlined image decodes: {state}");
     assert!(state["images"].as_u64().unwrap() >= 4, "{state}");
-    assert_eq!(state["sections"], json!(emnist::report::SECTIONS));
+    assert_eq!(state["sections"], json!(emnist_core::report::SECTIONS));
     assert!(state["height"].as_f64().unwrap() > 1000.0, "{state}");
     // `EMNIST_REPORT_HTML` (e.g. the demo's reports/index.html) is what the README's screenshot shows.
     if let Some(other) = std::env::var_os("EMNIST_REPORT_HTML") {
@@ -333,7 +333,7 @@ async fn predict_takes_png_jpeg_multipart_and_emnist_crops() {
     let dir = tempfile::tempdir().unwrap();
     let model = crate::serve::model_file(dir.path(), 22);
     let url = serve(&model).await;
-    let tract = emnist::onnx::TractModel::load(&model).unwrap();
+    let tract = emnist_core::onnx::TractModel::load(&model).unwrap();
     let test = crate::serve::test_images();
     // A real 28×28 test image as a PNG: used as it is, so /predict equals the model on its pixels.
     let img = image::GrayImage::from_raw(28, 28, test.image(0).to_vec()).unwrap();
@@ -355,7 +355,7 @@ async fn predict_takes_png_jpeg_multipart_and_emnist_crops() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["as_is"], true);
     assert_eq!(v["inverted"], false);
-    let x: Vec<f32> = test.image(0).iter().map(|&p| p as f32 * emnist::protocol::tensor::U8_SCALE).collect();
+    let x: Vec<f32> = test.image(0).iter().map(|&p| p as f32 * emnist_core::protocol::tensor::U8_SCALE).collect();
     let want = tract.run(&x).unwrap().probabilities;
     for p in v["predictions"].as_array().unwrap() {
         let i: usize = p["label"].as_str().unwrap().parse().unwrap();

@@ -6,6 +6,5 @@ mod download;
 mod explore;
 mod export;
 mod serve;
-#[cfg(feature = "train")]
-mod train;
+mod travel;
 mod web;

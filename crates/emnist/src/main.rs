@@ -1,28 +1,31 @@
 //! The `emnist` binary: parse the command line, turn it into plain settings, call the library,
 //! print the report (stdout) or the error chain (stderr).
 
-mod cli;
-mod print;
-
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches};
 
-use cli::{Cli, Command};
-use emnist::progress::{Style, Terminal};
+use emnist_cli::cli::{Cli, Command};
+use emnist_cli::{print, trainer, USAGE};
+use emnist_core::progress::{Style, Terminal};
 
 fn main() -> ExitCode {
-    let matches = Cli::command().long_version(&*Box::leak(long_version().into_boxed_str())).get_matches();
+    let mut command = Cli::command();
+    // Asking the trainer what libtorch sees takes a while: only for `--version` itself.
+    if wants_long_version() {
+        let v = format!("{}\n{}", env!("CARGO_PKG_VERSION"), trainer::describe());
+        command = command.long_version(v);
+    }
+    let matches = command.get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
     let progress = Terminal::new(Style::detect(cli.quiet));
     match run(cli.command, &progress) {
-        Ok(Exit::Ok) => ExitCode::SUCCESS,
-        Ok(Exit::Interrupted) => ExitCode::from(INTERRUPTED),
+        Ok(code) => code,
         Err(e) => {
             print::print_error(&e);
             ExitCode::from(1)
@@ -30,89 +33,32 @@ fn main() -> ExitCode {
     }
 }
 
-fn long_version() -> String {
-    let mut v = format!("{}\nfeatures: ", env!("CARGO_PKG_VERSION"));
-    if cfg!(feature = "train") {
-        v.push_str("train (libtorch)");
-        #[cfg(feature = "train")]
-        v.push_str(&format!("\n{}", emnist::train::libtorch_summary()));
-    } else {
-        v.push_str("none (built without libtorch: explore, export, serve and query only)");
-    }
-    v
+/// `emnist train …`: the same arguments, to the companion that links libtorch. Returns only when
+/// it cannot run (a usage error: the command needs a part that is not installed).
+fn train() -> ExitCode {
+    let Some(path) = trainer::find() else {
+        eprintln!("error: {}", trainer::missing_message());
+        return ExitCode::from(USAGE);
+    };
+    let e = trainer::exec(&path, std::env::args_os().skip(1));
+    eprintln!("error: cannot run `{}`: {e}; rebuild it with `make build`", path.display());
+    ExitCode::from(USAGE)
 }
 
-/// Exit status after SIGINT/SIGTERM stopped a command cleanly.
-const INTERRUPTED: u8 = 130;
-
-/// Outcome of a command that may be interrupted (only training can be, so far).
-#[cfg_attr(not(feature = "train"), allow(dead_code))]
-enum Exit {
-    Ok,
-    Interrupted,
+/// `--version` among the options before the subcommand.
+fn wants_long_version() -> bool {
+    std::env::args_os().skip(1).take_while(|a| a.to_str().is_some_and(|s| s.starts_with('-'))).any(|a| a == "--version")
 }
 
-#[cfg(feature = "train")]
-fn train(args: cli::TrainArgs, progress: &Terminal, t0: Instant) -> Result<Exit> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    let cfg = args.to_config()?;
-    // Before the data: a second run into the same `--out` fails at once.
-    let run_dir = emnist::train::open_run_dir(&cfg)?;
-    let loaded = emnist::data::source::load(&args.data.to_config(), progress)?;
-    print::announce_dataset(&loaded, progress);
-    // First signal: finish the step, checkpoint, exit 130. Second: exit at once.
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(INTERRUPTED as i32);
-        }
-    })?;
-    match emnist::train::train_in(&cfg, run_dir, &loaded.dataset, progress, &stop)? {
-        emnist::train::TrainOutcome::Finished(r) => {
-            if args.json {
-                print::print_json(&r.record)?;
-            } else {
-                print::print_train(&r.record);
-            }
-            print::done(
-                progress,
-                t0,
-                &format!(
-                    "trained {} to {:.2} % test accuracy; artifacts in `{}`",
-                    r.record.spec.architecture.name(),
-                    100.0 * r.record.metrics.test_accuracy,
-                    cfg.out.display()
-                ),
-            );
-            Ok(Exit::Ok)
-        }
-        emnist::train::TrainOutcome::Interrupted { checkpoint, epoch, step } => {
-            eprintln!(
-                "interrupted in epoch {} after step {step}; checkpoint `{}`; continue with the same command plus `--resume`",
-                epoch + 1,
-                checkpoint.display()
-            );
-            Ok(Exit::Interrupted)
-        }
-    }
-}
-
-#[cfg(not(feature = "train"))]
-fn train(_args: cli::TrainArgs, _progress: &Terminal, _t0: Instant) -> Result<Exit> {
-    anyhow::bail!("this emnist was built without libtorch, so it cannot train; rebuild with the default features (`cargo build --release`)")
-}
-
-fn run(command: Command, progress: &Terminal) -> Result<Exit> {
+fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
     let t0 = Instant::now();
     match command {
         Command::Explore(args) => {
-            let loaded = emnist::data::source::load(&args.data.to_config(), progress)?;
+            let loaded = emnist_core::data::source::load(&args.data.to_config(), progress)?;
             print::announce_dataset(&loaded, progress);
-            let r = emnist::explore::explore(&loaded.dataset);
+            let r = emnist_core::explore::explore(&loaded.dataset);
             let figures = match &args.out {
-                Some(dir) => emnist::plot::explore_figures(&loaded.dataset, &r, dir)?,
+                Some(dir) => emnist_core::plot::explore_figures(&loaded.dataset, &r, dir)?,
                 None => Vec::new(),
             };
             if args.json {
@@ -135,9 +81,9 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
                 ),
             );
         }
-        Command::Train(args) => return train(args, progress, t0),
+        Command::Train(_) => return Ok(train()),
         Command::Compare(args) => {
-            let r = emnist::compare::compare(&args.runs, &args.out)?;
+            let r = emnist_core::compare::compare(&args.runs, &args.out)?;
             if args.json {
                 print::print_json(&r)?;
             } else {
@@ -147,7 +93,7 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
         }
         Command::Download(args) => {
             let cfg = args.to_config();
-            let r = emnist::download::download(&cfg, progress)?;
+            let r = emnist_core::download::download(&cfg, progress)?;
             if args.json {
                 print::print_json(&r)?;
             } else {
@@ -156,10 +102,10 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
             print::done(progress, t0, &format!("downloaded; use `--data {}`", r.data_path.display()));
         }
         Command::Export(args) => {
-            let prepared = emnist::onnx::prepare_export(&args.to_config())?;
-            let loaded = emnist::data::source::load(&args.data.to_config(), progress)?;
+            let prepared = emnist_core::onnx::prepare_export(&args.to_config())?;
+            let loaded = emnist_core::data::source::load(&args.data.to_config(), progress)?;
             print::announce_dataset(&loaded, progress);
-            let r = emnist::onnx::export_onnx(prepared, &loaded.dataset, progress)?;
+            let r = emnist_core::onnx::export_onnx(prepared, &loaded.dataset, progress)?;
             if args.json {
                 print::print_json(&r)?;
             } else {
@@ -191,7 +137,7 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
             init_logging();
             let cfg = args.to_config()?;
             // Always printed, even with -q: with `--port 0` it is the only way to learn the port.
-            emnist::serve::serve(cfg, |addr, model| {
+            emnist_core::serve::serve(cfg, |addr, model| {
                 eprintln!(
                     "emnist serve: listening on http://{addr} ({} classes, sha256 {}…); stop with Ctrl-C",
                     model.classes(),
@@ -201,9 +147,9 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
         }
         Command::Query(args) => {
             let cfg = args.to_config();
-            let loaded = emnist::data::source::load(&args.data.to_config(), progress)?;
+            let loaded = emnist_core::data::source::load(&args.data.to_config(), progress)?;
             print::announce_dataset(&loaded, progress);
-            let r = emnist::query::query(&cfg, &loaded.dataset.test, progress)?;
+            let r = emnist_core::query::query(&cfg, &loaded.dataset.test, progress)?;
             if args.json {
                 print::print_json(&r)?;
             } else {
@@ -219,11 +165,11 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
             );
         }
         Command::Report(args) => {
-            let loaded = emnist::data::source::load(&args.data.to_config(), progress)?;
+            let loaded = emnist_core::data::source::load(&args.data.to_config(), progress)?;
             print::announce_dataset(&loaded, progress);
-            let ex = emnist::explore::explore(&loaded.dataset);
-            let cfg = emnist::report::ReportConfig { models: args.models.clone(), out: args.out.clone() };
-            let r = emnist::report::report(&cfg, &loaded.dataset, &ex)?;
+            let ex = emnist_core::explore::explore(&loaded.dataset);
+            let cfg = emnist_core::report::ReportConfig { models: args.models.clone(), out: args.out.clone() };
+            let r = emnist_core::report::report(&cfg, &loaded.dataset, &ex)?;
             if args.json {
                 print::print_json(&r)?;
             } else {
@@ -241,7 +187,7 @@ fn run(command: Command, progress: &Terminal) -> Result<Exit> {
             print::done(progress, t0, &format!("report written to `{}`; open it in a browser", r.out.display()));
         }
     }
-    Ok(Exit::Ok)
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Structured logs on stderr for the server; `EMNIST_LOG` (or `RUST_LOG`) sets the filter, e.g.

@@ -1,11 +1,11 @@
-//! Build script: when the `train` feature is on, put an rpath to libtorch's folder into
-//! the binaries so `emnist` runs without `LD_LIBRARY_PATH`, and keep libtorch_cuda linked. Nothing else.
+//! Build script: put an rpath to libtorch's folder into `emnist-train` so it runs without
+//! `LD_LIBRARY_PATH`, keep libtorch_cuda linked, and record libtorch's version. Nothing else.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     // torch-sys's `links` key is `tch`, so its `libtorch_lib` output arrives as DEP_TCH_LIBTORCH_LIB.
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
-    if std::env::var_os("CARGO_FEATURE_TRAIN").is_some() {
+    {
         let mut version = "unknown".to_string();
         if let Ok(dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
             // The PyPI wheel records its version beside lib/: torch/version.py `__version__ = '2.13.0+cu130'`.

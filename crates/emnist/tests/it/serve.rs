@@ -13,12 +13,12 @@ use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use emnist::data::{ClassTable, Part, PIXELS};
-use emnist::model::Architecture;
-use emnist::onnx::{graph, ServedModel, TractModel};
-use emnist::protocol::graphpipe::{self as gp, fb};
-use emnist::protocol::tensor::{InputTensor, Values, U8_SCALE};
-use emnist::serve::{router, AppState, ServeConfig};
+use emnist_core::data::{ClassTable, Part, PIXELS};
+use emnist_core::model::Architecture;
+use emnist_core::onnx::{graph, ServedModel, TractModel};
+use emnist_core::protocol::graphpipe::{self as gp, fb};
+use emnist_core::protocol::tensor::{InputTensor, Values, U8_SCALE};
+use emnist_core::serve::{router, AppState, ServeConfig};
 
 use crate::common::{emnist_cmd, fixture, hand_built_run};
 
@@ -82,14 +82,14 @@ async fn post_json(app: &App, path: &str, body: &Value) -> Answer {
 }
 
 pub fn test_images() -> Part {
-    let ds = emnist::data::source::load(
-        &emnist::data::source::LoadConfig {
+    let ds = emnist_core::data::source::load(
+        &emnist_core::data::source::LoadConfig {
             data: Some(fixture("mnist-style")),
             cache: false,
             cache_dir: None,
             ..Default::default()
         },
-        &emnist::progress::Silent,
+        &emnist_core::progress::Silent,
     )
     .unwrap()
     .dataset;
@@ -142,13 +142,13 @@ async fn every_protocol_answers_like_tract_on_the_same_file() {
     let rows: Vec<&[f32]> = floats.chunks(PIXELS).collect();
     let a = post_json(&app, "/v1/models/emnist:predict", &json!({ "instances": rows })).await;
     assert_eq!(a.status, StatusCode::OK);
-    let got = emnist::protocol::tfserving::read_probabilities(&a.json(), 5, 10).unwrap();
+    let got = emnist_core::protocol::tfserving::read_probabilities(&a.json(), 5, 10).unwrap();
     assert!(close(&got, &want, 1e-6));
     let grid: Vec<Vec<&[f32]>> = rows.iter().map(|r| r.chunks(28).collect()).collect();
     let a = post_json(&app, "/v1/models/emnist/versions/1:predict", &json!({ "inputs": { "image": grid } })).await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.json()["outputs"]["logits"].as_array().unwrap().len(), 5);
-    assert!(close(&emnist::protocol::tfserving::read_probabilities(&a.json(), 5, 10).unwrap(), &want, 1e-6));
+    assert!(close(&emnist_core::protocol::tfserving::read_probabilities(&a.json(), 5, 10).unwrap(), &want, 1e-6));
     assert_eq!(get(&app, "/v1/models/emnist").await.json()["model_version_status"][0]["state"], "AVAILABLE");
     let m = get(&app, "/v1/models/emnist/metadata").await.json();
     assert_eq!(
@@ -166,7 +166,7 @@ async fn every_protocol_answers_like_tract_on_the_same_file() {
     assert_eq!(a.status, StatusCode::OK);
     let v = a.json();
     assert_eq!((v["id"].as_str(), v["outputs"][1]["name"].as_str()), (Some("q1"), Some("probabilities")));
-    let (shape, got) = emnist::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap();
+    let (shape, got) = emnist_core::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap();
     assert_eq!(shape, vec![5, 10]);
     assert!(close(&got, &want, 1e-6));
     let header = json!({
@@ -186,7 +186,11 @@ async fn every_protocol_answers_like_tract_on_the_same_file() {
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", String::from_utf8_lossy(&a.body));
     let n: usize = a.headers["inference-header-content-length"].to_str().unwrap().parse().unwrap();
-    assert!(close(&emnist::protocol::kserve::read_output(&a.body, Some(n), "probabilities").unwrap().1, &want, 1e-6));
+    assert!(close(
+        &emnist_core::protocol::kserve::read_output(&a.body, Some(n), "probabilities").unwrap().1,
+        &want,
+        1e-6
+    ));
     for path in ["/v2/health/live", "/v2/health/ready", "/v2/models/emnist/ready"] {
         assert_eq!(get(&app, path).await.status, StatusCode::OK, "{path}");
     }
@@ -485,7 +489,7 @@ async fn concurrent_requests_are_batched_and_answered_as_alone() {
                     json!({ "inputs": [{ "name": "image", "shape": [1, 784], "datatype": "UINT8", "data": px }] });
                 let a = post_json(&app, "/v2/models/emnist/infer", &body).await;
                 assert_eq!(a.status, StatusCode::OK);
-                (px, emnist::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1)
+                (px, emnist_core::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1)
             })
         })
         .collect();
@@ -493,7 +497,10 @@ async fn concurrent_requests_are_batched_and_answered_as_alone() {
     for t in tasks {
         let (px, got) = t.await.unwrap();
         let alone = local(&app.tract, &px);
-        assert_eq!(emnist::protocol::tensor::argmax_rows(&got, 10), emnist::protocol::tensor::argmax_rows(&alone, 10));
+        assert_eq!(
+            emnist_core::protocol::tensor::argmax_rows(&got, 10),
+            emnist_core::protocol::tensor::argmax_rows(&alone, 10)
+        );
         worst = got.iter().zip(&alone).fold(worst, |m, (a, b)| m.max((a - b).abs()));
     }
     assert!(worst <= 1e-6, "batched answers differ from one-image runs by {worst}");
@@ -897,7 +904,7 @@ fn serve_refuses_a_missing_or_broken_model_file() {
 
 /// The wheel's libonnxruntime.so that `make setup` installs in `.venv`.
 fn onnxruntime_library() -> PathBuf {
-    emnist::onnx::engine::venv_onnxruntime(Path::new(env!("CARGO_MANIFEST_DIR")))
+    emnist_core::onnx::engine::venv_onnxruntime(&crate::common::workspace())
         .expect("no libonnxruntime.so under .venv: run `make setup` (it installs the onnxruntime wheel)")
 }
 
@@ -915,21 +922,25 @@ async fn the_onnxruntime_engine_answers_like_tract() {
         let path = dir.path().join(format!("{name}.onnx"));
         std::fs::write(&path, graph::encode(&graph::build_model(&record, &weights, graph::DEFAULT_OPSET).unwrap()))
             .unwrap();
-        let app = app(&path, |c| c.engine = emnist::onnx::EngineKind::Onnxruntime { library: onnxruntime_library() });
+        let app =
+            app(&path, |c| c.engine = emnist_core::onnx::EngineKind::Onnxruntime { library: onnxruntime_library() });
         assert_eq!(app.state.engine, "onnxruntime");
         let px = pixels(&test, 7);
         let want = local(&app.tract, &px);
         let body = json!({ "inputs": [{ "name": "image", "shape": [7, 784], "datatype": "UINT8", "data": px }] });
         let a = post_json(&app, "/v2/models/emnist/infer", &body).await;
         assert_eq!(a.status, StatusCode::OK, "{}", String::from_utf8_lossy(&a.body));
-        let got = emnist::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1;
+        let got = emnist_core::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1;
         assert!(close(&got, &want, 1e-5), "{name}: onnxruntime and tract differ");
-        assert_eq!(emnist::protocol::tensor::argmax_rows(&got, 10), emnist::protocol::tensor::argmax_rows(&want, 10));
+        assert_eq!(
+            emnist_core::protocol::tensor::argmax_rows(&got, 10),
+            emnist_core::protocol::tensor::argmax_rows(&want, 10)
+        );
         assert_eq!(get(&app, "/v2/models/emnist").await.json()["parameters"]["engine"], "onnxruntime");
     }
     // A missing library is a clear error at start, not at the first request.
     let mut cfg = ServeConfig::new(model_file(dir.path(), 13));
-    cfg.engine = emnist::onnx::EngineKind::Onnxruntime { library: dir.path().join("libnothing.so") };
+    cfg.engine = emnist_core::onnx::EngineKind::Onnxruntime { library: dir.path().join("libnothing.so") };
     let err = AppState::new(ServedModel::load(&cfg.model).unwrap(), &cfg).err().unwrap().to_string();
     assert!(err.contains("libnothing.so") && err.contains("onnxruntime"), "{err}");
 }

@@ -1,4 +1,5 @@
-//! `emnist`: from handwritten-character data to a production model server.
+//! `emnist-core`: the library under the `emnist` command, from handwritten-character data to a
+//! production model server. It has no libtorch: training's loop lives in the `emnist-train` crate.
 //!
 //! The pipeline, one module per step:
 //! - [`data`]: EMNIST readers (Matlab, gzip/idx), the synthetic default, the cache, the `Dataset` type
@@ -10,6 +11,7 @@
 //! - [`protocol`]: the wire formats both sides share
 //! - [`preprocess`]: any picture of a character → a 28×28 model input (the web page's path)
 //! - [`report`]: the notebooks' equivalent, one self-contained HTML page
+//! - [`train`]: a training run's settings, run directory, checkpoints and metrics (the loop is in `emnist-train`)
 //!
 //! The library never prints; long work reports through [`progress::Progress`].
 
@@ -28,5 +30,4 @@ pub mod query;
 pub mod report;
 pub mod rng;
 pub mod serve;
-#[cfg(feature = "train")]
 pub mod train;

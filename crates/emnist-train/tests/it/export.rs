@@ -1,0 +1,94 @@
+//! Models trained by libtorch export through `emnist export`, and tract's probabilities equal
+//! tch's own forward pass of the same weights.
+use std::sync::atomic::AtomicBool;
+
+use emnist_core::data::synthetic::{generate, SyntheticConfig};
+use emnist_core::model::weights::Weights;
+use emnist_core::model::{Architecture, Layer, ModelSpec};
+use emnist_core::onnx::{parity, TractModel};
+use emnist_core::progress::Silent;
+use emnist_core::train::{ClassWeights, DeviceChoice, TrainConfig, TrainOutcome};
+use emnist_train::train;
+use tch::Kind;
+
+use crate::common::{check_export, export, floats, max_abs_diff, torch_lock, write_idx, OPS};
+
+/// The tch reference: the spec's layers as libtorch functions (what `train::net` builds).
+fn tch_probabilities(spec: &ModelSpec, weights: &Weights, x: &[f32]) -> Vec<f32> {
+    let t = |name: String| {
+        let w = weights.get(&name).unwrap();
+        tch::Tensor::from_slice(&w.values).reshape(w.shape.iter().map(|&d| d as i64).collect::<Vec<_>>())
+    };
+    let mut a = tch::Tensor::from_slice(x).reshape([-1, 1, 28, 28]);
+    for layer in spec.layers() {
+        a = match layer {
+            Layer::Flatten => a.flatten(1, -1),
+            Layer::Linear { name, .. } => a.linear(&t(format!("{name}.weight")), Some(&t(format!("{name}.bias")))),
+            Layer::Elu { .. } => a.elu(),
+            Layer::Relu => a.relu(),
+            Layer::Conv2d { name, padding, .. } => {
+                let p = padding as i64;
+                a.conv2d(&t(format!("{name}.weight")), Some(&t(format!("{name}.bias"))), [1, 1], [p, p], [1, 1], 1)
+            }
+            Layer::MaxPool2d { kernel, stride } => {
+                let (k, s) = (kernel as i64, stride as i64);
+                a.max_pool2d([k, k], [s, s], [0, 0], [1, 1], false)
+            }
+            Layer::Dropout { .. } => a,
+        };
+    }
+    Vec::<f32>::try_from(a.softmax(-1, Kind::Float).flatten(0, -1)).unwrap()
+}
+
+#[test]
+fn trained_models_export_and_tract_agrees_with_tch() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = generate(&SyntheticConfig { train_per_class: 20, test_per_class: 20, seed: 1 }, &Silent);
+    let data = dir.path().join("data");
+    write_idx(&data, &ds);
+    for (arch, ops) in [Architecture::Linear, Architecture::dnn(), Architecture::cnn()].into_iter().zip(OPS) {
+        let name = arch.name();
+        let run = dir.path().join(name);
+        let cfg = TrainConfig {
+            architecture: arch,
+            learning_rate: None,
+            batch_size: 128,
+            epochs: 1,
+            seed: 1,
+            class_weights: ClassWeights::None,
+            eval_every: None,
+            eval_fraction: 0.05,
+            device: DeviceChoice::Cpu,
+            threads: Some(1),
+            out: run.clone(),
+            force: false,
+            resume: false,
+        };
+        let record = {
+            let _turn = torch_lock();
+            match train(&cfg, &ds, &Silent, &AtomicBool::new(false)).unwrap() {
+                TrainOutcome::Finished(r) => r.record,
+                TrainOutcome::Interrupted { .. } => panic!("the run was interrupted"),
+            }
+        };
+        let weights = Weights::read(&run.join("model.safetensors")).unwrap();
+        let out = dir.path().join(format!("{name}.onnx"));
+        let r = export(&run, &out, &data, &[]);
+        assert_eq!(r["same_dataset"], true);
+        check_export(&r, &out, &record.spec, &weights, &ds.test, ops);
+
+        let idx: Vec<usize> = (0..ds.test.len()).step_by(7).collect();
+        let x = floats(&ds.test, &idx);
+        let got = TractModel::load(&out).unwrap().run(&x).unwrap();
+        let want = {
+            let _turn = torch_lock();
+            tch_probabilities(&record.spec, &weights, &x)
+        };
+        let d = max_abs_diff(&got.probabilities, &want);
+        assert!(d <= 1e-5, "{name}: tract vs tch {d}");
+        let k = record.spec.classes.len();
+        for (g, w) in got.probabilities.chunks(k).zip(want.chunks(k)) {
+            assert_eq!(parity::argmax(g), parity::argmax(w), "{name}: argmax differs");
+        }
+    }
+}
