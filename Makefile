@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # WebDriver for the browser tests.
 APT_PACKAGES := dataset-fashion-mnist time wrk curl chromium chromium-driver
 
-.PHONY: help setup apt venv build demo test lint test-rust test-python fixtures protocol bench-load bench-train bench-serve bench-soak clean
+.PHONY: help setup apt venv build demo test lint test-rust test-python fixtures protocol bench-load bench-train bench-serve bench-soak bench-costs clean
 
 help:
 	@echo "make demo   set up, build, and run the pipeline end to end on the default dataset"
@@ -122,6 +122,11 @@ bench-serve: setup
 # and vanishing clients for 60 s, then 32 concurrent valid bodies near the limit.
 bench-soak: setup
 	bash bench/soak.sh
+
+# What every command costs (start-up, serving memory, first and cached load), side by side with
+# baselines (needs `make demo`'s models/dnn.onnx).
+bench-costs: build
+	bash bench/costs.sh
 
 clean:
 	$(CARGO) clean
