@@ -119,8 +119,8 @@ pub fn train_in(
     progress: &dyn Progress,
     stop: &AtomicBool,
 ) -> Result<TrainOutcome> {
+    // The lock comes from `open_run_dir`, which validated `cfg`.
     let _lock = lock;
-    cfg.validate()?;
     if ds.train.is_empty() || ds.test.is_empty() {
         bail!("`{}` has no train or no test images", ds.info.name);
     }

@@ -50,7 +50,6 @@ fn main() -> ExitCode {
 fn train(args: TrainArgs, progress: &Terminal) -> Result<ExitCode> {
     let t0 = Instant::now();
     let cfg = args.to_config()?;
-    cfg.validate()?;
     // Before the data: a second run into the same `--out` fails at once.
     let run_dir = emnist_core::train::open_run_dir(&cfg)?;
     let loaded = emnist_core::data::source::load(&args.data.to_config(), progress)?;

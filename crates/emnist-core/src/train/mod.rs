@@ -120,10 +120,11 @@ pub struct RunDirLock {
     _file: std::fs::File,
 }
 
-/// Checks `cfg.out` for a new run (`--force` to overwrite one, `--resume` to continue one),
-/// creates it, locks it against other `emnist train` processes, and removes what killed runs left
-/// there. Call it before loading the data, so that a second run into the same folder fails at once.
+/// Checks the settings ([`TrainConfig::validate`]) and `cfg.out` for a new run (`--force` to
+/// overwrite one, `--resume` to continue one), creates it, locks it against other `emnist train`
+/// processes, and removes what killed runs left there. Call it before loading the data, so that a second run into the same folder fails at once.
 pub fn open_run_dir(cfg: &TrainConfig) -> Result<RunDirLock> {
+    cfg.validate()?;
     let out = &cfg.out;
     if out.exists() && !out.is_dir() {
         bail!("`{}` exists and is not a folder", out.display());

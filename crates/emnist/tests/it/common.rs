@@ -2,8 +2,9 @@
 //! this file), so not every helper is used by both.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
@@ -47,6 +48,35 @@ pub fn emnist_cmd() -> Command {
     let cache = std::env::temp_dir().join(format!("emnist-test-cache-{}", std::process::id()));
     c.env("EMNIST_CACHE_DIR", cache).env("NO_COLOR", "1");
     c
+}
+
+/// A running `emnist serve` and the address it printed; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Server {
+    /// Starts `serve` (a command that listens on `--port 0`) and waits for its printed address.
+    pub fn spawn(mut serve: Command) -> Server {
+        let mut child = serve.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next().expect("the server exited before listening").unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// libtorch's seed and thread count are process-wide: tests that train (in any module) take turns.

@@ -2,9 +2,7 @@
 //! the same file, a battery of bad inputs gets 4xx and leaves the server working, batching,
 //! back-pressure, timeouts, metrics), then the real binary on a socket (graceful shutdown, query).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +18,7 @@ use emnist_core::protocol::graphpipe::{self as gp, fb};
 use emnist_core::protocol::tensor::{InputTensor, Values, U8_SCALE};
 use emnist_core::serve::{router, AppState, ServeConfig};
 
-use crate::common::{emnist_cmd, fixture, hand_built_run};
+use crate::common::{emnist_cmd, fixture, hand_built_run, Server};
 
 /// Writes a small hand-built DNN (10 classes) as ONNX and returns its path.
 pub fn model_file(dir: &Path, seed: u64) -> PathBuf {
@@ -564,31 +562,12 @@ async fn beyond_max_inflight_the_answer_is_503_and_slow_requests_time_out() {
     assert!(m.contains("emnist_batch_size_count 0"), "the abandoned request's model call was not run\n{m}");
 }
 
-/// The real binary on a real socket: `--port 0`, the printed address, SIGINT.
-struct Server {
-    child: Child,
-    url: String,
-}
-
 impl Server {
+    /// `emnist serve --port 0 --model <model> <extra>` on a real socket.
     fn start(model: &Path, extra: &[&str]) -> Server {
-        let mut child = emnist_cmd()
-            .args(["serve", "--port", "0", "--model"])
-            .arg(model)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("the server exited before listening").unwrap();
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_string();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        Server { child, url }
+        let mut c = emnist_cmd();
+        c.args(["serve", "--port", "0", "--model"]).arg(model).args(extra);
+        Server::spawn(c)
     }
 
     fn signal(&self, sig: &str) {
@@ -597,13 +576,6 @@ impl Server {
             .status()
             .unwrap()
             .success());
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -2,14 +2,13 @@
 //! `.venv`, no `LD_LIBRARY_PATH`, no trainer beside it): it links no libtorch, explores, exports,
 //! serves, queries and reports, and says in one line how to get training.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use emnist_core::data::ClassTable;
 use emnist_core::model::Architecture;
 
-use crate::common::{emnist_bin, fixture, hand_built_run};
+use crate::common::{emnist_bin, fixture, hand_built_run, Server};
 
 /// The copy, run in `dir` with nothing from this machine's setup in its environment.
 fn alone(bin: &Path, dir: &Path) -> Command {
@@ -60,26 +59,14 @@ fn the_binary_travels_alone_and_needs_no_libtorch() {
     ok(alone(&bin, dir.path()).args(["export", "--onnx", "--model", "models/dnn", "--data", "digits"]));
     assert!(dir.path().join("models/dnn.onnx").is_file());
 
-    let mut server = alone(&bin, dir.path())
-        .args(["serve", "--port", "0", "--model", "models/dnn.onnx"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("the server exited before listening").unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+    let mut serve = alone(&bin, dir.path());
+    serve.args(["serve", "--port", "0", "--model", "models/dnn.onnx"]);
+    let server = Server::spawn(serve);
     let q = alone(&bin, dir.path())
-        .args(["query", "--n", "50", "--url", &url, "--model", "models/dnn.onnx", "--data", "digits"])
+        .args(["query", "--n", "50", "--url", &server.url, "--model", "models/dnn.onnx", "--data", "digits"])
         .output()
         .unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert!(q.status.success(), "{}", String::from_utf8_lossy(&q.stderr));
 
     ok(alone(&bin, dir.path()).args(["report", "--models", "models", "--out", "report.html", "--data", "digits"]));
