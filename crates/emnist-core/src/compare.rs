@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::model::record::{read_metrics, MetricsRow, ModelRecord};
+use crate::artifacts::RunDir;
+use crate::model::record::{MetricsRow, ModelRecord};
 
 /// One run's headline figures.
 #[derive(Debug, Clone, Serialize)]
@@ -30,12 +31,11 @@ pub struct CompareReport {
     pub plot: PathBuf,
 }
 
-/// Reads a run directory's `model.json` and `metrics.csv`.
+/// Reads a run directory's record and metrics.
 pub fn read_run(dir: &Path) -> Result<(ModelRecord, Vec<MetricsRow>)> {
-    let record = ModelRecord::read(&dir.join("model.json"))
-        .with_context(|| format!("`{}` is not a finished training run", dir.display()))?;
-    let rows = read_metrics(&dir.join("metrics.csv"))?;
-    Ok((record, rows))
+    let run = RunDir::new(dir);
+    let record = run.read_record().with_context(|| format!("`{}` is not a finished training run", dir.display()))?;
+    Ok((record, run.read_metrics()?))
 }
 
 /// Compares runs and writes the plot of their test-accuracy curves to `plot`.

@@ -12,12 +12,11 @@ use std::time::Duration;
 
 use sha2::digest::DynDigest;
 
+use crate::data::Split;
 use crate::progress::Progress;
 
 /// Where NIST publishes `matlab.zip` and `gzip.zip`.
 pub const DEFAULT_BASE_URL: &str = "https://biometrics.nist.gov/cs_links/EMNIST";
-/// The split names both archives hold.
-pub const SPLITS: [&str; 6] = ["byclass", "bymerge", "balanced", "letters", "digits", "mnist"];
 
 /// NIST has been reported to refuse clients without a normal User-Agent.
 const USER_AGENT: &str = concat!("emnist/", env!("CARGO_PKG_VERSION"));
@@ -29,25 +28,13 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// Free space left over after extracting, on top of the declared sizes.
 const DISK_MARGIN: u64 = 64 << 20;
 
-/// Images in each split, train and test together, as NIST publishes them.
-pub fn split_images(split: &str) -> Option<u64> {
-    Some(match split {
-        "byclass" | "bymerge" => 814_255,
-        "balanced" => 131_600,
-        "letters" => 145_600,
-        "digits" => 280_000,
-        "mnist" => 70_000,
-        _ => return None,
-    })
-}
-
 /// The most bytes one extracted entry of `split` may declare. The biggest an entry can honestly
 /// be is the split stored without compression: per image 784 pixel bytes, plus its label and its
 /// writer id as 8-byte doubles (the Matlab release's types; the idx files hold one byte per
 /// label), plus 1 MiB for headers and the mapping. NIST's files are compressed and far smaller;
 /// more than this is refused as a zip bomb before anything is written.
-pub fn entry_size_limit(split: &str) -> u64 {
-    split_images(split).unwrap_or(814_255) * (784 + 8 + 8) + (1 << 20)
+pub fn entry_size_limit(split: Split) -> u64 {
+    split.images() * (784 + 8 + 8) + (1 << 20)
 }
 
 /// Which of NIST's two archives to fetch; both hold every split.
@@ -69,7 +56,7 @@ impl ArchiveFormat {
     }
 
     /// The entries one split needs, named as inside the archive (and as extracted under the download folder).
-    pub fn entries(self, split: &str) -> Vec<String> {
+    pub fn entries(self, split: Split) -> Vec<String> {
         match self {
             ArchiveFormat::Matlab => vec![format!("matlab/emnist-{split}.mat")],
             ArchiveFormat::Gzip => {
@@ -97,8 +84,7 @@ impl ArchiveFormat {
 /// Settings for one download; the CLI fills them from its flags.
 #[derive(Debug, Clone)]
 pub struct DownloadConfig {
-    /// One of [`SPLITS`].
-    pub split: String,
+    pub split: Split,
     pub format: ArchiveFormat,
     /// Where the archive and the extracted files go.
     pub dir: PathBuf,
@@ -132,8 +118,6 @@ pub struct DownloadReport {
 /// Why a download failed; a field named `source` is the underlying cause.
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
-    #[error("unknown split `{0}`: expected one of byclass, bymerge, balanced, letters, digits, mnist")]
-    UnknownSplit(String),
     #[error("`{url}` answered HTTP {status}")]
     HttpStatus { url: String, status: u16, archive: PathBuf },
     /// The connection failed or broke; `kept_bytes` of the archive are in `part` for the next try.
@@ -156,7 +140,7 @@ pub enum DownloadError {
         "entry `{entry}` of `{}` declares {declared} bytes, more than the {limit} an EMNIST {split} file can hold; refusing to extract it",
         .archive.display()
     )]
-    OversizedEntry { archive: PathBuf, entry: String, split: String, declared: u64, limit: u64, deleted: bool },
+    OversizedEntry { archive: PathBuf, entry: String, split: Split, declared: u64, limit: u64, deleted: bool },
     #[error(
         "extracting needs {} in `{}` (with a margin of {}), but only {} is free",
         mib(*.needed), .folder.display(), mib(DISK_MARGIN), mib(*.available)
@@ -243,9 +227,6 @@ impl DownloadError {
 /// Fetches `cfg.format`'s archive into `cfg.dir` unless it is there already (resuming a `.part`
 /// file), checks its digest, extracts `cfg.split`'s entries, and deletes the archive unless asked to keep it.
 pub fn download(cfg: &DownloadConfig, progress: &dyn Progress) -> Result<DownloadReport, DownloadError> {
-    if !SPLITS.contains(&cfg.split.as_str()) {
-        return Err(DownloadError::UnknownSplit(cfg.split.clone()));
-    }
     fs::create_dir_all(&cfg.dir).map_err(io_error("create", &cfg.dir))?;
     crate::fsutil::remove_stale_temps(&cfg.dir);
     let name = cfg.format.archive_name();
@@ -287,7 +268,7 @@ pub fn download(cfg: &DownloadConfig, progress: &dyn Progress) -> Result<Downloa
         Ok(())
     };
     let extracted =
-        checked.and_then(|()| extract(&archive, &cfg.dir, &cfg.split, &cfg.format.entries(&cfg.split), progress));
+        checked.and_then(|()| extract(&archive, &cfg.dir, cfg.split, &cfg.format.entries(cfg.split), progress));
     let extracted = match extracted {
         Ok(files) => files,
         // A bad archive would fail the same way next time: delete it so that the next run downloads it again.
@@ -389,7 +370,7 @@ fn hash_file(path: &Path, hasher: &mut dyn DynDigest, progress: &dyn Progress) -
 fn extract(
     archive: &Path,
     dir: &Path,
-    split: &str,
+    split: Split,
     entries: &[String],
     progress: &dyn Progress,
 ) -> Result<Vec<PathBuf>, DownloadError> {
@@ -417,7 +398,7 @@ fn extract(
             return Err(DownloadError::OversizedEntry {
                 archive: archive.to_owned(),
                 entry: name.clone(),
-                split: split.to_owned(),
+                split,
                 declared,
                 limit,
                 deleted: false,
@@ -609,9 +590,9 @@ mod tests {
 
     #[test]
     fn entries_follow_nist_names() {
-        assert_eq!(ArchiveFormat::Matlab.entries("letters"), ["matlab/emnist-letters.mat"]);
+        assert_eq!(ArchiveFormat::Matlab.entries(Split::Letters), ["matlab/emnist-letters.mat"]);
         assert_eq!(
-            ArchiveFormat::Gzip.entries("mnist"),
+            ArchiveFormat::Gzip.entries(Split::Mnist),
             [
                 "gzip/emnist-mnist-train-images-idx3-ubyte.gz",
                 "gzip/emnist-mnist-train-labels-idx1-ubyte.gz",
@@ -624,9 +605,8 @@ mod tests {
 
     #[test]
     fn size_limits_follow_the_split_image_counts() {
-        assert_eq!(entry_size_limit("mnist"), 70_000 * 800 + (1 << 20));
-        assert_eq!(entry_size_limit("byclass"), entry_size_limit("bymerge"));
-        assert!(SPLITS.iter().all(|s| split_images(s).is_some()));
+        assert_eq!(entry_size_limit(Split::Mnist), 70_000 * 800 + (1 << 20));
+        assert_eq!(entry_size_limit(Split::Byclass), entry_size_limit(Split::Bymerge));
     }
 
     #[test]

@@ -9,13 +9,17 @@
 //! - [`onnx`]: export to ONNX, checked with tract against a pure-Rust forward pass
 //! - [`serve`] ↔ [`query`]: the model server (GraphPipe, TF-Serving REST, KServe v2) and its check
 //! - [`protocol`]: the wire formats both sides share
+//! - [`contract`]: the model's input/output contract every step above holds to
 //! - [`preprocess`]: any picture of a character → a 28×28 model input (the web page's path)
 //! - [`report`]: the notebooks' equivalent, one self-contained HTML page
+//! - [`artifacts`]: where each step's files go, read back typed
 //! - [`train`]: a training run's settings, run directory, checkpoints and metrics (the loop is in `emnist-train`)
 //!
 //! The library never prints; long work reports through [`progress::Progress`].
 
+pub mod artifacts;
 pub mod compare;
+pub mod contract;
 pub mod data;
 pub mod download;
 pub mod explore;

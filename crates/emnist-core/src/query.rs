@@ -8,19 +8,20 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::data::{Part, PIXELS, SIDE};
+use crate::contract::{argmax_rows, max_abs_diff, to_input, PIXELS, PROBABILITIES};
+use crate::data::Part;
 use crate::onnx::ServedModel;
 use crate::progress::Progress;
 use crate::protocol::graphpipe;
 use crate::protocol::kserve;
-use crate::protocol::tensor::{argmax_rows, InputTensor, Values, U8_SCALE};
+use crate::protocol::tensor::{InputTensor, Values};
 use crate::protocol::tfserving;
 
 /// The protocols `query` speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Graphpipe,
@@ -62,7 +63,7 @@ pub struct QueryConfig {
 }
 
 /// Latency percentiles, milliseconds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Latency {
     pub p50_ms: f64,
     pub p90_ms: f64,
@@ -72,7 +73,7 @@ pub struct Latency {
 }
 
 /// One protocol's results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProtocolReport {
     pub protocol: Protocol,
     pub requests: usize,
@@ -94,7 +95,7 @@ pub struct ProtocolReport {
 }
 
 /// The whole check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QueryReport {
     pub url: String,
     pub model: PathBuf,
@@ -131,7 +132,7 @@ pub fn query(cfg: &QueryConfig, test: &Part, progress: &dyn Progress) -> Result<
     progress.start("running the model locally", Some(idx.len() as u64));
     let mut local = Vec::with_capacity(idx.len() * k);
     for chunk in idx.chunks(256) {
-        let pixels: Vec<f32> = chunk.iter().flat_map(|&i| test.image(i).iter().map(|&p| p as f32 * U8_SCALE)).collect();
+        let pixels: Vec<f32> = chunk.iter().flat_map(|&i| to_input(test.image(i))).collect();
         local.extend(model.model.run(&pixels)?.probabilities);
         progress.advance(chunk.len() as u64);
     }
@@ -162,7 +163,7 @@ pub fn query(cfg: &QueryConfig, test: &Part, progress: &dyn Progress) -> Result<
         saved: None,
     };
     // The latest check beside the model file, for `emnist report`; a read-only folder only loses that.
-    let path = crate::onnx::report_path(&cfg.model, "query");
+    let path = crate::artifacts::OnnxFile::new(&cfg.model).query_report();
     crate::fsutil::remove_stale_temps(crate::fsutil::parent_dir(&path));
     let mut report = report;
     report.saved =
@@ -246,7 +247,7 @@ fn run_protocol(
     let seconds = t0.elapsed().as_secs_f64();
     let answers = answers.into_inner().unwrap_or_else(|e| e.into_inner());
     let (mut failed, mut first_error) = (0, None);
-    let (mut correct, mut agree, mut answered, mut max_abs_diff) = (0, 0, 0, 0.0f64);
+    let (mut correct, mut agree, mut answered, mut max_diff) = (0, 0, 0, 0.0f64);
     let mut latencies: Vec<f64> = Vec::with_capacity(answers.len());
     for a in &answers {
         latencies.push(a.latency_s * 1e3);
@@ -260,7 +261,7 @@ fn run_protocol(
         };
         let start = a.chunk * cfg.batch;
         let want = &local[start * k..(start + chunks[a.chunk].len()) * k];
-        max_abs_diff = probs.iter().zip(want).fold(max_abs_diff, |m, (a, b)| m.max((a - b).abs() as f64));
+        max_diff = max_diff.max(max_abs_diff(probs, want));
         let got = argmax_rows(probs, k);
         let expect = argmax_rows(want, k);
         for (j, (g, e)) in got.iter().zip(&expect).enumerate() {
@@ -279,7 +280,7 @@ fn run_protocol(
         accuracy: share(correct, answered),
         agreement: share(agree, images),
         disagreements: images - agree,
-        max_abs_diff,
+        max_abs_diff: max_diff,
         seconds,
         images_per_s: answered as f64 / seconds,
         requests_per_s: chunks.len() as f64 / seconds,
@@ -321,30 +322,19 @@ fn send(
     n: usize,
     k: usize,
 ) -> Result<Vec<f32>, String> {
+    let bytes = InputTensor { shape: vec![n as i64, PIXELS as i64], values: Values::U8(pixels.to_vec()) };
     let (target, content_type, body) = match p {
         Protocol::Graphpipe => {
-            let t =
-                InputTensor { shape: vec![n as i64, SIDE as i64, SIDE as i64], values: Values::U8(pixels.to_vec()) };
-            (format!("{url}/"), "application/octet-stream", graphpipe::encode_infer_request(&t, &["probabilities"]))
+            (format!("{url}/"), "application/octet-stream", graphpipe::encode_infer_request(&bytes, &[PROBABILITIES]))
         }
         Protocol::Tfserving => {
-            let instances: Vec<Vec<Vec<f32>>> = pixels
-                .chunks(PIXELS)
-                .map(|im| im.chunks(SIDE).map(|row| row.iter().map(|&v| v as f32 * U8_SCALE).collect()).collect())
-                .collect();
-            (
-                format!("{url}/v1/models/{name}:predict"),
-                "application/json",
-                json!({ "instances": instances }).to_string().into_bytes(),
-            )
+            (format!("{url}/v1/models/{name}:predict"), "application/json", tfserving::predict_request(pixels))
         }
-        Protocol::Kserve => {
-            let body = json!({
-                "inputs": [{ "name": "image", "shape": [n, PIXELS], "datatype": "UINT8", "data": pixels }],
-                "outputs": [{ "name": "probabilities" }],
-            });
-            (format!("{url}/v2/models/{name}/infer"), "application/json", body.to_string().into_bytes())
-        }
+        Protocol::Kserve => (
+            format!("{url}/v2/models/{name}/infer"),
+            "application/json",
+            kserve::infer_request(&bytes, &[PROBABILITIES]),
+        ),
     };
     let mut resp =
         agent.post(&target).header("Content-Type", content_type).send(&body[..]).map_err(|e| e.to_string())?;
@@ -367,7 +357,7 @@ fn send(
             let v: Value = serde_json::from_slice(&bytes).map_err(|e| format!("the answer is not JSON: {e}"))?;
             tfserving::read_probabilities(&v, n, k)?
         }
-        Protocol::Kserve => kserve::read_output(&bytes, header_length, "probabilities")?.1,
+        Protocol::Kserve => kserve::read_output(&bytes, header_length, PROBABILITIES)?.1,
     };
     if probs.len() != n * k {
         return Err(format!("{} probabilities came back for {n} images of {k} classes", probs.len()));

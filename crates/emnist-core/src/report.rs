@@ -7,11 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use serde_json::Value;
 
+use crate::artifacts::ModelsFolder;
 use crate::data::Dataset;
 use crate::explore::ExploreReport;
-use crate::model::record::ModelRecord;
 
 /// What to gather and where the page goes.
 #[derive(Debug, Clone)]
@@ -32,6 +31,8 @@ pub struct ReportSummary {
     pub runs: Vec<String>,
     pub exports: Vec<String>,
     pub queries: Vec<String>,
+    /// Files in the folder that look like reports or runs but could not be read, with why.
+    pub unreadable: Vec<String>,
 }
 
 /// Section ids every page has.
@@ -40,9 +41,9 @@ pub const SECTIONS: [&str; 5] = ["dataset", "models", "comparison", "export", "d
 /// Builds and writes the page.
 pub fn report(cfg: &ReportConfig, dataset: &Dataset, explore: &ExploreReport) -> Result<ReportSummary> {
     crate::fsutil::remove_stale_temps(crate::fsutil::parent_dir(&cfg.out));
-    let runs = find_runs(&cfg.models)?;
+    let found = crate::artifacts::scan(&cfg.models);
     let scratch = tempfile_dir(&cfg.out)?;
-    let result = build(cfg, dataset, explore, &runs, &scratch);
+    let result = build(cfg, dataset, explore, &found, &scratch);
     let _ = std::fs::remove_dir_all(&scratch);
     let (html, summary) = result?;
     crate::fsutil::write_atomic(&cfg.out, html.as_bytes())
@@ -58,52 +59,14 @@ fn tempfile_dir(out: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Run directories (holding `model.json`) directly under `models`, sorted by name.
-fn find_runs(models: &Path) -> Result<Vec<(String, PathBuf, ModelRecord)>> {
-    let mut runs = Vec::new();
-    let entries = match std::fs::read_dir(models) {
-        Ok(e) => e,
-        Err(_) => return Ok(runs),
-    };
-    for e in entries.flatten() {
-        let dir = e.path();
-        if dir.join("model.json").is_file() {
-            if let Ok(record) = ModelRecord::read(&dir.join("model.json")) {
-                runs.push((e.file_name().to_string_lossy().into_owned(), dir, record));
-            }
-        }
-    }
-    runs.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(runs)
-}
-
-/// Files `models/<stem><suffix>` (e.g. `.export.json`), sorted, parsed as JSON.
-fn json_files(models: &Path, suffix: &str) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(models) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(stem) = name.strip_suffix(suffix) {
-                if let Ok(v) = std::fs::read(e.path())
-                    .map_err(|e| e.to_string())
-                    .and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string()))
-                {
-                    out.push((stem.to_string(), v));
-                }
-            }
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
 fn build(
     cfg: &ReportConfig,
     ds: &Dataset,
     ex: &ExploreReport,
-    runs: &[(String, PathBuf, ModelRecord)],
+    found: &ModelsFolder,
     scratch: &Path,
 ) -> Result<(String, ReportSummary)> {
+    let runs = &found.runs;
     let mut h = String::with_capacity(1 << 20);
     h.push_str(HEAD);
     let _ = writeln!(
@@ -119,6 +82,13 @@ fn build(
         let _ = write!(h, "<a href=\"#{id}\">{title}</a>");
     }
     h.push_str("</nav>\n<main>\n");
+    if !found.unreadable.is_empty() {
+        h.push_str("<p class=\"bad\">Left out, unreadable:</p><ul>");
+        for (path, why) in &found.unreadable {
+            let _ = write!(h, "<li><code>{}</code>: {}</li>", esc(&path.display().to_string()), esc(why));
+        }
+        h.push_str("</ul>\n");
+    }
 
     // 1. Dataset.
     section(&mut h, "dataset", 1, "emnist explore --out models/explore");
@@ -167,11 +137,11 @@ fn build(
         h.push_str("<p class=\"empty\">No trained runs in this folder yet: run <code>emnist train</code>.</p>");
     } else {
         h.push_str("<table><tr><th>run</th><th>architecture</th><th>parameters</th><th>epochs</th><th>test accuracy</th><th>balanced accuracy</th><th>training time</th><th>dataset</th></tr>");
-        for (name, _, r) in runs {
+        for (run, r) in runs {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><b>{:.2} %</b></td><td>{:.2} %</td><td>{:.1} s</td><td>{}</td></tr>",
-                esc(name),
+                esc(&run.name()),
                 r.spec.architecture.name(),
                 crate::plot::thousands(r.parameters),
                 r.metrics.epochs_completed,
@@ -182,21 +152,15 @@ fn build(
             );
         }
         h.push_str("</table>\n");
-        for (name, dir, r) in runs {
+        for (run, r) in runs {
             let _ = write!(
                 h,
                 "<h3>{} <span class=\"sub\">{}</span></h3><div class=\"figs\">",
-                esc(name),
+                esc(&run.name()),
                 r.spec.architecture.name()
             );
-            for (file, caption) in [
-                ("curves.png", "test accuracy and loss during training"),
-                ("confusion.png", "confusion matrix"),
-                ("per_class.png", "accuracy per class"),
-            ] {
-                if dir.join(file).is_file() {
-                    figure(&mut h, &dir.join(file), caption)?;
-                }
+            for (png, caption) in run.figures() {
+                figure(&mut h, &png, caption)?;
             }
             h.push_str("</div>");
             if !r.metrics.top_confusions.is_empty() {
@@ -220,7 +184,7 @@ fn build(
     // 3. Comparison.
     section(&mut h, "comparison", 3, "emnist compare models/linear models/dnn models/cnn");
     if runs.len() >= 2 {
-        let dirs: Vec<PathBuf> = runs.iter().map(|r| r.1.clone()).collect();
+        let dirs: Vec<PathBuf> = runs.iter().map(|r| r.0.path().to_path_buf()).collect();
         let png = scratch.join("compare.png");
         crate::compare::compare(&dirs, &png)?;
         h.push_str("<div class=\"figs\">");
@@ -233,25 +197,25 @@ fn build(
 
     // 4. Export.
     section(&mut h, "export", 4, "emnist export --onnx --model models/dnn");
-    let exports = json_files(&cfg.models, ".export.json");
+    let exports = &found.exports;
     if exports.is_empty() {
         h.push_str("<p class=\"empty\">No export reports yet: run <code>emnist export --onnx</code>.</p>");
     } else {
         h.push_str("<table><tr><th>file</th><th>architecture</th><th>opset</th><th>bytes</th><th>checked on</th><th>max |Δp| tract vs weights</th><th>argmax agreement</th><th>verdict</th><th>sha256</th></tr>");
-        for (_, v) in &exports {
-            let p = &v["parity"];
+        for (_, v) in exports {
+            let p = &v.parity;
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} images</td><td>{:.2e}</td><td>{:.2} %</td><td>{}</td><td><code>{}…</code></td></tr>",
-                esc(v["onnx"].as_str().unwrap_or("")),
-                esc(v["architecture"].as_str().unwrap_or("")),
-                v["opset"],
-                v["bytes"],
-                p["images"],
-                p["max_abs_diff_probabilities"].as_f64().unwrap_or(f64::NAN),
-                100.0 * p["argmax_agreement"].as_f64().unwrap_or(0.0),
-                if p["passed"].as_bool() == Some(true) { "<span class=\"ok\">PASS</span>" } else { "<span class=\"bad\">FAIL</span>" },
-                esc(&v["sha256"].as_str().unwrap_or("").chars().take(16).collect::<String>())
+                esc(&v.onnx.display().to_string()),
+                esc(&v.architecture),
+                v.opset,
+                v.bytes,
+                p.images,
+                p.max_abs_diff_probabilities,
+                100.0 * p.argmax_agreement,
+                verdict(p.passed),
+                esc(&v.sha256.chars().take(16).collect::<String>())
             );
         }
         h.push_str("</table>\n");
@@ -260,38 +224,37 @@ fn build(
 
     // 5. Deployment.
     section(&mut h, "deployment", 5, "emnist serve & emnist query --protocol all");
-    let queries = json_files(&cfg.models, ".query.json");
+    let queries = &found.queries;
     if queries.is_empty() {
         h.push_str("<p class=\"empty\">No deployment check yet: run <code>emnist serve</code>, then <code>emnist query</code>.</p>");
     }
-    for (stem, v) in &queries {
+    for (stem, v) in queries {
         let _ = write!(
             h,
             "<h3>{} <span class=\"sub\">served at {}, {} images per protocol, {} per request, {} in flight; verdict {}</span></h3>",
             esc(stem),
-            esc(v["url"].as_str().unwrap_or("")),
-            v["images"],
-            v["batch"],
-            v["concurrency"],
-            if v["passed"].as_bool() == Some(true) { "<span class=\"ok\">PASS</span>" } else { "<span class=\"bad\">FAIL</span>" }
+            esc(&v.url),
+            v.images,
+            v.batch,
+            v.concurrency,
+            verdict(v.passed)
         );
         h.push_str("<table><tr><th>protocol</th><th>requests</th><th>failed</th><th>accuracy</th><th>agreement with local tract</th><th>images/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th></tr>");
-        for p in v["protocols"].as_array().into_iter().flatten() {
-            let l = &p["latency"];
-            let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+        for p in &v.protocols {
+            let l = &p.latency;
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2} %</td><td>{:.2} %</td><td>{:.0}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td></tr>",
-                esc(p["protocol"].as_str().unwrap_or("")),
-                p["requests"],
-                p["failed_requests"],
-                100.0 * f(&p["accuracy"]),
-                100.0 * f(&p["agreement"]),
-                f(&p["images_per_s"]),
-                f(&l["p50_ms"]),
-                f(&l["p90_ms"]),
-                f(&l["p99_ms"]),
-                f(&l["max_ms"])
+                p.protocol.name(),
+                p.requests,
+                p.failed_requests,
+                100.0 * p.accuracy,
+                100.0 * p.agreement,
+                p.images_per_s,
+                l.p50_ms,
+                l.p90_ms,
+                l.p99_ms,
+                l.max_ms
             );
         }
         h.push_str("</table>\n");
@@ -301,11 +264,20 @@ fn build(
         out: cfg.out.clone(),
         bytes: h.len(),
         sections: SECTIONS.iter().map(|s| s.to_string()).collect(),
-        runs: runs.iter().map(|r| r.0.clone()).collect(),
-        exports: exports.into_iter().map(|e| e.0).collect(),
-        queries: queries.into_iter().map(|q| q.0).collect(),
+        runs: runs.iter().map(|r| r.0.name()).collect(),
+        exports: exports.iter().map(|e| e.0.clone()).collect(),
+        queries: queries.iter().map(|q| q.0.clone()).collect(),
+        unreadable: found.unreadable.iter().map(|(p, why)| format!("{}: {why}", p.display())).collect(),
     };
     Ok((h, summary))
+}
+
+fn verdict(passed: bool) -> &'static str {
+    if passed {
+        "<span class=\"ok\">PASS</span>"
+    } else {
+        "<span class=\"bad\">FAIL</span>"
+    }
 }
 
 const TITLES: [&str; 5] = ["1 · Dataset", "2 · Models", "3 · Comparison", "4 · Export to ONNX", "5 · Deployment check"];

@@ -145,7 +145,7 @@ pub fn train_in(
     };
     let dataset = DatasetRef {
         name: ds.info.name.clone(),
-        split: ds.info.split.clone(),
+        split: ds.info.split,
         fingerprint: record::fingerprint(ds),
         train_images: ds.train.len(),
         test_images: ds.test.len(),
@@ -170,7 +170,7 @@ pub fn train_in(
     let sample: Vec<i64> = sample.into_iter().map(|i| i as i64).collect();
 
     let mut state = checkpoint::State::fresh();
-    let ckpt_path = cfg.out.join(checkpoint::FILE);
+    let ckpt_path = emnist_core::artifacts::RunDir::new(&cfg.out).checkpoint();
     if cfg.resume {
         let ck = Checkpoint::read(&ckpt_path)?;
         ck.check_compatible(&spec, &settings, &dataset)?;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use emnist_core::data::source::LoadConfig;
+use emnist_core::data::Split;
 use emnist_core::download::{ArchiveFormat, DownloadConfig, DEFAULT_BASE_URL};
 use emnist_core::train::DeviceChoice;
 
@@ -53,8 +54,8 @@ pub struct DataArgs {
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
     /// Which EMNIST split to use where a folder holds several.
-    #[arg(long, value_parser = ["byclass", "bymerge", "balanced", "letters", "digits", "mnist"])]
-    pub split: Option<String>,
+    #[arg(long, value_parser = split_parser())]
+    pub split: Option<Split>,
     /// Where to look for EMNIST files when `--data` is not given.
     #[arg(long, value_name = "DIR", default_value = "data")]
     pub data_dir: PathBuf,
@@ -68,11 +69,17 @@ impl DataArgs {
         LoadConfig {
             data: self.data.clone(),
             data_dir: self.data_dir.clone(),
-            split: self.split.clone(),
+            split: self.split,
             cache: !self.no_cache,
             ..LoadConfig::default()
         }
     }
+}
+
+/// `--split`: one of [`Split::ALL`], listed in `--help` and in the error for any other value.
+fn split_parser() -> impl clap::builder::TypedValueParser<Value = Split> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Split::ALL.map(Split::name)).try_map(|s| s.parse::<Split>())
 }
 
 #[derive(Debug, Args)]
@@ -98,8 +105,8 @@ pub enum FormatArg {
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
     /// The split to extract.
-    #[arg(long, default_value = "byclass", value_parser = ["byclass", "bymerge", "balanced", "letters", "digits", "mnist"])]
-    pub split: String,
+    #[arg(long, default_value = "byclass", value_parser = split_parser())]
+    pub split: Split,
     /// Which of NIST's two archives to fetch.
     #[arg(long, value_enum, default_value = "matlab")]
     pub format: FormatArg,
@@ -123,7 +130,7 @@ pub struct DownloadArgs {
 impl DownloadArgs {
     pub fn to_config(&self) -> DownloadConfig {
         DownloadConfig {
-            split: self.split.clone(),
+            split: self.split,
             format: match self.format {
                 FormatArg::Matlab => ArchiveFormat::Matlab,
                 FormatArg::Gzip => ArchiveFormat::Gzip,

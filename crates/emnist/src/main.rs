@@ -184,6 +184,9 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
                     if r.queries.is_empty() { "none".to_string() } else { r.queries.join(", ") }
                 );
             }
+            for why in &r.unreadable {
+                emnist_core::progress::Progress::note(progress, &format!("warning: left out of the report: {why}"));
+            }
             print::done(progress, t0, &format!("report written to `{}`; open it in a browser", r.out.display()));
         }
     }

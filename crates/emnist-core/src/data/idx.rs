@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::{inflate, split_from_name, ClassTable, Dataset, DatasetInfo, Part, SourceFormat, PIXELS, SIDE};
+use super::{inflate, ClassTable, Dataset, DatasetInfo, Part, SourceFormat, Split, PIXELS, SIDE};
 use crate::progress::Progress;
 
 /// Errors in one idx file. Messages are one line, lowercase.
@@ -43,7 +43,7 @@ pub struct IdxFiles {
 }
 
 /// Finds the idx files in `dir`; `split` picks among several EMNIST splits (default byclass).
-pub fn find_files(dir: &Path, split: Option<&str>) -> Result<IdxFiles> {
+pub fn find_files(dir: &Path, split: Option<Split>) -> Result<IdxFiles> {
     let names: Vec<String> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read the folder `{}`", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
@@ -56,7 +56,7 @@ pub fn find_files(dir: &Path, split: Option<&str>) -> Result<IdxFiles> {
         0 => bail!("no idx images (`*train-images-idx3-ubyte[.gz]`) in `{}`", dir.display()),
         1 => prefixes.remove(0),
         _ => {
-            let want = format!("emnist-{}-", split.unwrap_or("byclass"));
+            let want = format!("emnist-{}-", split.unwrap_or(Split::Byclass));
             prefixes.iter().find(|p| **p == want).cloned().ok_or_else(|| {
                 anyhow!("`{}` holds several datasets ({}); pick one with `--split`", dir.display(), prefixes.join(", "))
             })?
@@ -86,7 +86,7 @@ pub fn find_files(dir: &Path, split: Option<&str>) -> Result<IdxFiles> {
 }
 
 /// Loads an idx folder into a dataset.
-pub fn load(dir: &Path, split: Option<&str>, progress: &dyn Progress) -> Result<Dataset> {
+pub fn load(dir: &Path, split: Option<Split>, progress: &dyn Progress) -> Result<Dataset> {
     let files = find_files(dir, split)?;
     let read_part = |images: &Path, labels: &Path| -> Result<(Vec<u8>, Vec<u8>)> {
         let what = images.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -134,7 +134,7 @@ pub fn load(dir: &Path, split: Option<&str>, progress: &dyn Progress) -> Result<
     let train_idx = to_index(train_lb, &files.train_labels)?;
     let test_idx = to_index(test_lb, &files.test_labels)?;
     drop(lookup);
-    let split = split_from_name(&files.prefix);
+    let split = Split::from_file_name(&files.prefix);
     let name = match &split {
         Some(s) => format!("EMNIST {s}"),
         None if is_fashion(dir) => "Fashion-MNIST".to_string(),

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::mat::{self, NumericData, ReadOptions, Value};
-use super::{split_from_name, ClassTable, Dataset, DatasetInfo, Part, SourceFormat, PIXELS, SIDE};
+use super::{ClassTable, Dataset, DatasetInfo, Part, SourceFormat, Split, PIXELS, SIDE};
 use crate::progress::Progress;
 
 /// Column permutation from a column-major 28×28 image (as EMNIST's .mat rows are) to upright row-major.
@@ -45,7 +45,7 @@ pub fn load(path: &Path, progress: &dyn Progress) -> Result<Dataset> {
         .into_iter()
         .find(|(name, _)| name == "dataset")
         .ok_or_else(|| anyhow!("no variable `dataset`: this is not an EMNIST Matlab file"))?;
-    let split = split_from_name(&file_name);
+    let split = Split::from_file_name(&file_name);
     let info = DatasetInfo {
         name: split.as_ref().map_or_else(|| format!("Matlab dataset {file_name}"), |s| format!("EMNIST {s}")),
         split,

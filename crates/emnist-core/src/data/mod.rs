@@ -53,8 +53,8 @@ impl Part {
 pub struct DatasetInfo {
     /// Human-readable name, e.g. `EMNIST byclass`, `Fashion-MNIST`, `synthetic EMNIST-like (not EMNIST)`.
     pub name: String,
-    /// EMNIST split variant when known (`byclass`, `bymerge`, `balanced`, `letters`, `digits`, `mnist`).
-    pub split: Option<String>,
+    /// The EMNIST split, when the data is EMNIST (or stands in for it).
+    pub split: Option<Split>,
     /// The format it was read from.
     pub format: SourceFormat,
     /// The file or folder it was read from; `None` for the generated synthetic set.
@@ -89,9 +89,87 @@ impl Dataset {
     }
 }
 
-/// The EMNIST split named in a file name like `emnist-letters.mat` or `emnist-byclass-train-...`.
-pub fn split_from_name(name: &str) -> Option<String> {
-    const SPLITS: [&str; 6] = ["byclass", "bymerge", "balanced", "letters", "digits", "mnist"];
-    let rest = name.strip_prefix("emnist-")?;
-    SPLITS.iter().find(|s| rest.starts_with(*s)).map(|s| s.to_string())
+/// The six splits of EMNIST, as NIST names them (in file names, `--split`, records and caches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// 62 unbalanced classes: digits, upper- and lowercase letters (the default).
+    Byclass,
+    /// 47 classes: byclass with the lookalike upper/lowercase letters merged.
+    Bymerge,
+    /// 47 classes, the same number of images in each.
+    Balanced,
+    /// 26 classes: upper- and lowercase merged.
+    Letters,
+    /// 10 classes, balanced.
+    Digits,
+    /// 10 classes, MNIST's size and balance.
+    Mnist,
+}
+
+impl Split {
+    /// Every split, in NIST's order.
+    pub const ALL: [Split; 6] = [Split::Byclass, Split::Bymerge, Split::Balanced, Split::Letters, Split::Digits, Split::Mnist];
+
+    /// The name in NIST's file names (`emnist-<name>…`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Byclass => "byclass",
+            Split::Bymerge => "bymerge",
+            Split::Balanced => "balanced",
+            Split::Letters => "letters",
+            Split::Digits => "digits",
+            Split::Mnist => "mnist",
+        }
+    }
+
+    /// Images in the split, train and test together, as NIST publishes them.
+    pub fn images(self) -> u64 {
+        match self {
+            Split::Byclass | Split::Bymerge => 814_255,
+            Split::Balanced => 131_600,
+            Split::Letters => 145_600,
+            Split::Digits => 280_000,
+            Split::Mnist => 70_000,
+        }
+    }
+
+    /// The split named in a file name like `emnist-letters.mat` or `emnist-byclass-train-...`.
+    pub fn from_file_name(name: &str) -> Option<Split> {
+        let rest = name.strip_prefix("emnist-")?;
+        Split::ALL.into_iter().find(|s| rest.starts_with(s.name()))
+    }
+}
+
+impl std::fmt::Display for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Split {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Split, String> {
+        Split::ALL.into_iter().find(|x| x.name() == s).ok_or_else(|| {
+            format!("`{s}` is not an EMNIST split; choose one of {}", Split::ALL.map(Split::name).join(", "))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_by_name_and_file_name() {
+        for s in Split::ALL {
+            assert_eq!(s.name().parse::<Split>(), Ok(s));
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.name()));
+        }
+        assert_eq!(Split::from_file_name("emnist-letters.mat"), Some(Split::Letters));
+        assert_eq!(Split::from_file_name("emnist-byclass-train-images-idx3-ubyte"), Some(Split::Byclass));
+        assert_eq!(Split::from_file_name("mnist-train"), None);
+        assert!("ByClass".parse::<Split>().is_err());
+    }
 }

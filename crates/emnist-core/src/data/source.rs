@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 
 use super::synthetic::{self, SyntheticConfig};
-use super::{cache, idx, matlab, Dataset};
+use super::{cache, idx, matlab, Dataset, Split};
 use crate::progress::Progress;
 
 /// How to find and load a dataset: the settings every dataset-reading command shares.
@@ -17,7 +17,7 @@ pub struct LoadConfig {
     /// Where to look for EMNIST files when `data` is not given (`data/`).
     pub data_dir: PathBuf,
     /// Which EMNIST split to pick where a folder holds several (default byclass).
-    pub split: Option<String>,
+    pub split: Option<Split>,
     /// Use the decoded-dataset cache (`--no-cache` turns it off).
     pub cache: bool,
     /// The cache folder; `None` disables caching.
@@ -58,7 +58,7 @@ pub fn resolve(cfg: &LoadConfig) -> Result<Source> {
         }
         bail!("`{}` does not exist: pass a .mat file or a folder of idx files to `--data`", p.display());
     }
-    let split = cfg.split.as_deref().unwrap_or("byclass");
+    let split = cfg.split.unwrap_or(Split::Byclass);
     let d = &cfg.data_dir;
     for dir in [d.clone(), d.join("matlab")] {
         let f = dir.join(format!("emnist-{split}.mat"));
@@ -99,7 +99,7 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
     let source = resolve(cfg)?;
     let key = match &source {
         Source::Matlab(p) => cache::Key::for_path(p, "")?,
-        Source::Idx(p) => cache::Key::for_path(p, &format!("#{}", cfg.split.as_deref().unwrap_or("byclass")))?,
+        Source::Idx(p) => cache::Key::for_path(p, &format!("#{}", cfg.split.unwrap_or(Split::Byclass)))?,
         Source::Synthetic(s) => cache::Key {
             source: format!(
                 "synthetic-v{}-seed{}-{}x{}",
@@ -131,7 +131,7 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
     }
     let dataset = match &source {
         Source::Matlab(p) => matlab::load(p, progress).with_context(|| format!("reading `{}`", p.display()))?,
-        Source::Idx(p) => idx::load(p, cfg.split.as_deref(), progress)?,
+        Source::Idx(p) => idx::load(p, cfg.split, progress)?,
         Source::Synthetic(s) => synthetic::generate(s, progress),
     };
     if dataset.train.is_empty() || dataset.test.is_empty() {

@@ -102,7 +102,7 @@ fn generate_with(cfg: &SyntheticConfig, progress: &dyn Progress, threads: usize,
     Dataset {
         info: DatasetInfo {
             name: SYNTHETIC_NAME.into(),
-            split: Some("byclass".into()),
+            split: Some(super::Split::Byclass),
             format: SourceFormat::Synthetic,
             path: None,
         },
@@ -418,7 +418,7 @@ mod tests {
     fn labels_are_balanced_shuffled_and_the_set_says_it_is_synthetic() {
         let ds = small(1, 2);
         assert!(ds.is_synthetic() && ds.info.name.contains("not EMNIST") && ds.info.path.is_none());
-        assert_eq!((ds.info.split.as_deref(), ds.classes.clone()), (Some("byclass"), ClassTable::byclass()));
+        assert_eq!((ds.info.split, ds.classes.clone()), (Some(crate::data::Split::Byclass), ClassTable::byclass()));
         for (part, per_class) in [(&ds.train, 3), (&ds.test, 1)] {
             assert_eq!((part.len(), part.images.len()), (62 * per_class, 62 * per_class * PIXELS));
             let mut counts = [0; 62];

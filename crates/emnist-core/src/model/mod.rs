@@ -148,7 +148,7 @@ pub struct InputSpec {
 
 impl Default for InputSpec {
     fn default() -> Self {
-        InputSpec { channels: 1, height: SIDE, width: SIDE, scale: 1.0 / 255.0 }
+        InputSpec { channels: 1, height: SIDE, width: SIDE, scale: crate::contract::PIXEL_SCALE }
     }
 }
 

@@ -14,7 +14,7 @@ pub const RECORD_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatasetRef {
     pub name: String,
-    pub split: Option<String>,
+    pub split: Option<crate::data::Split>,
     /// xxh3-64 of the train and test images and labels, hex: tells datasets apart.
     pub fingerprint: String,
     pub train_images: usize,

@@ -11,9 +11,8 @@ use anyhow::{bail, Context, Result};
 use ort::session::Session;
 use ort::value::Tensor;
 
-use super::graph::{INPUT, LOGITS, PROBABILITIES};
-use super::parity::{Outputs, TractModel};
-use crate::data::PIXELS;
+use super::parity::TractModel;
+use crate::contract::{Outputs, INPUT, LOGITS, PIXELS, PROBABILITIES, SIDE};
 
 /// Which engine runs the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +102,7 @@ impl OrtPool {
             guard = Some(self.sessions[start % k].lock().unwrap_or_else(|e| e.into_inner()));
         }
         let mut session = guard.expect("a session");
-        let x = Tensor::from_array(([n, 1usize, 28, 28], input.to_vec())).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let x = Tensor::from_array(([n, 1usize, SIDE, SIDE], input.to_vec())).map_err(|e| anyhow::anyhow!("{e}"))?;
         let out = session.run(ort::inputs![INPUT => x]).map_err(|e| anyhow::anyhow!("onnxruntime: {e}"))?;
         let read = |name: &str| -> Result<Vec<f32>> {
             let (shape, v) = out[name].try_extract_tensor::<f32>().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -112,7 +111,7 @@ impl OrtPool {
             }
             Ok(v.to_vec())
         };
-        Ok(Outputs { logits: read(LOGITS)?, probabilities: read(PROBABILITIES)? })
+        Ok(Outputs { n, classes: self.classes, logits: read(LOGITS)?, probabilities: read(PROBABILITIES)? })
     }
 }
 

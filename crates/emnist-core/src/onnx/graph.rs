@@ -1,9 +1,9 @@
 //! The ONNX graph of a [`ModelSpec`] and its weights, as protobuf messages (`tract_onnx::pb`,
 //! prost-generated), encoded to deterministic bytes.
 //!
-//! The contract, the same for every model: input `image`, float32 `[N, 1, 28, 28]` (symbolic
-//! batch `N`, values in [0, 1], upright); outputs `logits` and `probabilities` (Softmax over
-//! axis 1), float32 `[N, K]`. Weights are initializers holding little-endian `raw_data`.
+//! The graph holds to [`crate::contract`]: input `image`, float32 `[N, 1, 28, 28]`; outputs
+//! `logits` and `probabilities` (Softmax over axis 1), float32 `[N, K]`. Weights are initializers
+//! holding little-endian `raw_data`.
 
 use anyhow::{bail, Result};
 use prost::Message;
@@ -17,14 +17,7 @@ use crate::model::record::ModelRecord;
 use crate::model::weights::Weights;
 use crate::model::{Layer, ModelSpec};
 
-/// The input's name.
-pub const INPUT: &str = "image";
-/// The output holding the raw scores.
-pub const LOGITS: &str = "logits";
-/// The output holding the softmax of the logits.
-pub const PROBABILITIES: &str = "probabilities";
-/// The symbolic batch dimension.
-pub const BATCH: &str = "N";
+use crate::contract::{BATCH, INPUT, LOGITS, PROBABILITIES};
 
 /// The opsets export writes (default [`DEFAULT_OPSET`]): from 13, where Softmax took its current
 /// axis semantics, to 21; the operators used keep their meaning across the range.
@@ -116,7 +109,7 @@ fn metadata(record: &ModelRecord, opset: i64) -> Result<Vec<StringStringEntryPro
         ("class_labels", serde_json::to_string(&spec.classes.labels)?),
         ("architecture", serde_json::to_string(&spec.architecture)?),
         ("dataset", record.dataset.name.clone()),
-        ("dataset_split", record.dataset.split.clone().unwrap_or_default()),
+        ("dataset_split", record.dataset.split.map(|s| s.name().to_string()).unwrap_or_default()),
         ("dataset_fingerprint", record.dataset.fingerprint.clone()),
         ("input_normalisation", normalisation.to_string()),
         ("test_accuracy", record.metrics.test_accuracy.to_string()),

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::artifacts::{OnnxFile, RunDir};
 use crate::data::Dataset;
 use crate::model::record::{self, ModelRecord};
 use crate::model::weights::Weights;
@@ -40,32 +41,18 @@ impl ExportConfig {
     pub fn new(model_dir: &Path) -> ExportConfig {
         ExportConfig {
             model_dir: model_dir.to_path_buf(),
-            out: default_out(model_dir),
+            out: crate::artifacts::RunDir::new(model_dir).default_onnx().path().to_path_buf(),
             opset: DEFAULT_OPSET,
             parity: ParityConfig::default(),
         }
     }
 }
 
-/// `models/dnn` → `models/dnn.onnx`.
-pub fn default_out(model_dir: &Path) -> PathBuf {
-    match model_dir.file_name() {
-        Some(name) => model_dir.with_file_name(format!("{}.onnx", name.to_string_lossy())),
-        None => model_dir.join("model.onnx"),
-    }
-}
-
-/// `models/dnn.onnx` → `models/dnn.value_inputs.json`.
-pub fn value_inputs_path(onnx: &Path) -> PathBuf {
-    let stem = onnx.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
-    onnx.with_file_name(format!("{stem}.value_inputs.json"))
-}
-
 /// GraphPipe's `value_inputs.json`: input name → [ONNX element type (1 = float32), shape with a
 /// batch of 1], the format its ONNX server reads (`{"name": [dtype, [dims]]}`).
 pub fn value_inputs(record: &ModelRecord) -> String {
     let i = &record.spec.input;
-    format!("{{\"{}\": [1, [1, {}, {}, {}]]}}", graph::INPUT, i.channels, i.height, i.width)
+    format!("{{\"{}\": [1, [1, {}, {}, {}]]}}", crate::contract::INPUT, i.channels, i.height, i.width)
 }
 
 /// A model read, checked and encoded, not yet written.
@@ -94,15 +81,9 @@ impl PreparedExport {
 pub fn prepare_export(cfg: &ExportConfig) -> Result<PreparedExport> {
     let t0 = Instant::now();
     graph::ir_version(cfg.opset)?;
-    let json = cfg.model_dir.join("model.json");
-    if !json.is_file() {
-        anyhow::bail!(
-            "`{}` has no model.json: pass a run directory written by `emnist train` to `--model`",
-            cfg.model_dir.display()
-        );
-    }
-    let record = ModelRecord::read(&json)?;
-    let st = cfg.model_dir.join("model.safetensors");
+    let run = RunDir::new(&cfg.model_dir);
+    let record = run.read_record()?;
+    let (json, st) = (run.record(), run.weights());
     let weights = Weights::read(&st)?;
     weights.check(&record.spec).with_context(|| format!("`{}` does not fit `{}`", st.display(), json.display()))?;
     // NaN or infinity would fail the parity check as a graph mismatch: name them instead.
@@ -114,7 +95,7 @@ pub fn prepare_export(cfg: &ExportConfig) -> Result<PreparedExport> {
 }
 
 /// What an export did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExportReport {
     pub model_dir: PathBuf,
     pub onnx: PathBuf,
@@ -170,7 +151,7 @@ pub fn export_onnx(prepared: PreparedExport, dataset: &Dataset, progress: &dyn P
     let parity = parity?;
     let report = ExportReport {
         model_dir: cfg.model_dir,
-        value_inputs: value_inputs_path(&cfg.out),
+        value_inputs: OnnxFile::new(&cfg.out).value_inputs(),
         onnx: cfg.out,
         written: parity.passed,
         bytes: bytes.len(),
@@ -192,34 +173,15 @@ pub fn export_onnx(prepared: PreparedExport, dataset: &Dataset, progress: &dyn P
     }
     // value_inputs.json and the report beside the file (`emnist report` shows it), then the model.
     staged.write(&report.value_inputs, value_inputs(&record).as_bytes())?;
-    staged.write(&report_path(&report.onnx, "export"), &serde_json::to_vec_pretty(&report)?)?;
+    staged.write(&OnnxFile::new(&report.onnx).export_report(), &serde_json::to_vec_pretty(&report)?)?;
     staged
         .commit()
         .map_err(|(path, e)| anyhow::Error::from(e).context(format!("cannot write `{}`", path.display())))?;
     Ok(report)
 }
 
-/// `models/dnn.onnx` → `models/dnn.<kind>.json` (`export`: the export report; `query`: the latest
-/// deployment check of that file).
-pub fn report_path(onnx: &Path, kind: &str) -> PathBuf {
-    let stem = onnx.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
-    onnx.with_file_name(format!("{stem}.{kind}.json"))
-}
-
 /// Lowercase hex sha256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_follow_the_run_directory() {
-        assert_eq!(default_out(Path::new("models/dnn")), PathBuf::from("models/dnn.onnx"));
-        assert_eq!(default_out(Path::new("models/cnn.v2/")), PathBuf::from("models/cnn.v2.onnx"));
-        assert_eq!(value_inputs_path(Path::new("out/dnn.onnx")), PathBuf::from("out/dnn.value_inputs.json"));
-    }
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::*;
 
-use super::graph::{LOGITS, PROBABILITIES};
+use crate::contract::{argmax, max_abs_diff, Outputs, LOGITS, PROBABILITIES, SIDE};
 use crate::data::{Part, PIXELS};
 use crate::model::forward::Network;
 use crate::model::weights::Weights;
@@ -21,12 +21,6 @@ use crate::model::ModelSpec;
 pub struct TractModel {
     plan: Arc<TypedRunnableModel>,
     classes: usize,
-}
-
-/// What one batch gives: logits and probabilities, each `[n, classes]` row-major.
-pub struct Outputs {
-    pub logits: Vec<f32>,
-    pub probabilities: Vec<f32>,
 }
 
 impl TractModel {
@@ -65,7 +59,7 @@ impl TractModel {
         if n == 0 || !input.len().is_multiple_of(PIXELS) {
             bail!("the input holds {} values, not a positive multiple of {PIXELS}", input.len());
         }
-        let x = Tensor::from_shape(&[n, 1, 28, 28], input)?;
+        let x = Tensor::from_shape(&[n, 1, SIDE, SIDE], input)?;
         let out = self.plan.run(tvec!(x.into_tvalue()))?;
         let read = |t: &TValue| -> Result<Vec<f32>> {
             if t.shape() != [n, self.classes] {
@@ -73,7 +67,7 @@ impl TractModel {
             }
             Ok(t.try_as_plain_ram()?.as_slice::<f32>()?.to_vec())
         };
-        Ok(Outputs { logits: read(&out[0])?, probabilities: read(&out[1])? })
+        Ok(Outputs { n, classes: self.classes, logits: read(&out[0])?, probabilities: read(&out[1])? })
     }
 }
 
@@ -95,7 +89,7 @@ impl Default for ParityConfig {
 }
 
 /// The outcome of the parity check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ParityReport {
     /// Test images compared.
     pub images: usize,
@@ -184,19 +178,6 @@ pub fn check_parity(
     })
 }
 
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f64 {
-    // NaN anywhere counts as an infinite difference.
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() as f64)
-        .fold(0.0, |m, d| if d.is_nan() { f64::INFINITY } else { m.max(d) })
-}
-
-/// Index of the largest value (the first on ties).
-pub fn argmax(row: &[f32]) -> usize {
-    row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,7 +186,5 @@ mod tests {
     fn samples_spread_over_the_test_set() {
         assert_eq!(sample_indices(5, 10), vec![0, 1, 2, 3, 4]);
         assert_eq!(sample_indices(10, 4), vec![0, 2, 5, 7]);
-        assert_eq!(argmax(&[0.1, 0.7, 0.7, 0.2]), 1);
-        assert_eq!(max_abs_diff(&[1.0, f32::NAN], &[1.0, 0.0]), f64::INFINITY);
     }
 }

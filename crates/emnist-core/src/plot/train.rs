@@ -11,6 +11,7 @@ use plotters::style::text_anchor::{HPos, VPos};
 use super::confusion::{draw_confusion, ConfusionLayout};
 use super::curves::{accuracy_range, draw_curves, epoch_max, Curve, Panel};
 use super::{font, register_font, text, text_width, title, write_png, ClassAxis, GRID, MARGIN, TITLE_HEIGHT};
+use crate::artifacts::RunDir;
 use crate::model::record::{MetricsRow, ModelRecord};
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
@@ -38,8 +39,8 @@ const CURVES_SIZE: (u32, u32) = (1400, 560);
 const COMPARE_SIZE: (u32, u32) = (1000, 600);
 const PER_CLASS_HEIGHT: u32 = 520;
 
-/// Writes a training run's figures into `dir` (created if missing): `curves.png`, `confusion.png`
-/// and `per_class.png`, in that order; returns their paths. `confusion[truth][predicted]` counts
+/// Writes a training run's figures into `dir` (created if missing): [`RunDir::FIGURES`] —
+/// `curves.png`, `confusion.png` and `per_class.png`, in that order; returns their paths. `confusion[truth][predicted]` counts
 /// the test images of each class by prediction, one row and column per class of `record`.
 pub fn training_figures(
     record: &ModelRecord,
@@ -58,14 +59,15 @@ pub fn training_figures(
     register_font()?;
     let run = run_label(record);
     let mut written = Vec::new();
-    let path = dir.join("curves.png");
+    let [curves, confusion_png, per_class] = RunDir::FIGURES.map(|(f, _)| dir.join(f));
+    let path = curves;
     write_png(&path, CURVES_SIZE, |root| draw_curves(root, record, rows, &run))?;
     written.push(path);
-    let path = dir.join("confusion.png");
+    let path = confusion_png;
     let layout = ConfusionLayout::new(&record.spec.classes.names)?;
     write_png(&path, layout.size, |root| draw_confusion(root, &layout, record, confusion, &run))?;
     written.push(path);
-    let path = dir.join("per_class.png");
+    let path = per_class;
     write_png(&path, per_class_size(&record.spec.classes.names)?, |root| draw_per_class(root, record, &run))?;
     written.push(path);
     Ok(written)

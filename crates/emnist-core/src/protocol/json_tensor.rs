@@ -7,7 +7,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::tensor::INPUT;
+use crate::contract::INPUT;
 
 /// Deepest nesting accepted (a batch of 1×28×28 images is 4 deep; `instances` of them 5).
 const MAX_DEPTH: usize = 8;
@@ -133,10 +133,20 @@ impl<'de> Deserialize<'de> for JsonTensor {
     }
 }
 
-/// Written as one flat list (what a KServe `data` field may be).
+/// Written as one flat list (what a KServe `data` field may be); whole numbers without a
+/// fraction (`255`, not `255.0`), as a client would write pixel bytes.
 impl Serialize for JsonTensor {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.values.serialize(s)
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.values.len()))?;
+        for &v in &self.values {
+            if v.fract() == 0.0 && v.abs() < 9.0e15 {
+                seq.serialize_element(&(v as i64))?;
+            } else {
+                seq.serialize_element(&v)?;
+            }
+        }
+        seq.end()
     }
 }
 
@@ -162,6 +172,8 @@ mod tests {
             JsonTensor { shape: vec![2, 2], values: vec![1.0, 2.0, 3.0, 4.0], strings: false }
         );
         assert!(read(r#"["a", "b"]"#).unwrap().strings);
+        let t = JsonTensor { shape: vec![3], values: vec![255.0, 0.5, -2.0], strings: false };
+        assert_eq!(serde_json::to_string(&t).unwrap(), "[255,0.5,-2]");
         assert_eq!(read(r#"{"image": [[1e0, -2]]}"#).unwrap().values, vec![1.0, -2.0]);
     }
 

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::json_tensor::JsonTensor;
-use super::tensor::{check_input_names, select_outputs, InputError, InputTensor, Outputs, Values, INPUT, OUTPUTS};
+use super::tensor::{check_input_names, select_outputs, InputError, InputTensor, Values};
+use crate::contract::{Outputs, INPUT, OUTPUTS, PIXELS};
 
 /// The HTTP header that carries the JSON part's length in binary requests and answers.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
@@ -154,7 +155,7 @@ fn binary_values(datatype: &str, shape: &[i64], bytes: &[u8]) -> Result<Values, 
         "FP64" => 8,
         other => return Err(InputError::Type(other.to_string())),
     };
-    let count = super::tensor::check_count(shape, bytes.len() / size).map(|n| n * crate::data::PIXELS)?;
+    let count = super::tensor::check_count(shape, bytes.len() / size).map(|n| n * PIXELS)?;
     if count * size != bytes.len() {
         return Err(InputError::Malformed(format!(
             "{} bytes of {datatype} data is not a whole number of values",
@@ -224,6 +225,28 @@ pub fn infer_response(model_name: &str, version: &str, p: &Parsed, out: &Outputs
     let resp =
         InferResponse { model_name: model_name.into(), model_version: Some(version.into()), id: p.id.clone(), outputs };
     (serde_json::to_vec(&resp).expect("a response serialises"), binary)
+}
+
+/// A JSON inference request for `input` asking for the `outputs` named (the client side).
+pub fn infer_request(input: &InputTensor, outputs: &[&str]) -> Vec<u8> {
+    let (datatype, values): (&str, Vec<f64>) = match &input.values {
+        Values::U8(v) => ("UINT8", v.iter().map(|&x| f64::from(x)).collect()),
+        Values::F32(v) => ("FP32", v.iter().map(|&x| f64::from(x)).collect()),
+        Values::F64(v) => ("FP64", v.clone()),
+    };
+    let req = InferRequest {
+        id: None,
+        parameters: None,
+        inputs: vec![RequestInput {
+            name: INPUT.into(),
+            shape: input.shape.clone(),
+            datatype: datatype.into(),
+            parameters: None,
+            data: Some(JsonTensor { shape: input.shape.clone(), values, strings: false }),
+        }],
+        outputs: Some(outputs.iter().map(|&name| RequestOutput { name: name.into(), parameters: None }).collect()),
+    };
+    serde_json::to_vec(&req).expect("a request serialises")
 }
 
 /// Reads an answer (the client side): the named output as floats, from JSON or binary data.
@@ -329,5 +352,15 @@ mod tests {
             assert!(e.contains(want), "{body}: {e}");
         }
         assert!(parse_infer(b"{}", Some(10)).unwrap_err().to_string().contains("Inference-Header-Content-Length"));
+    }
+
+    #[test]
+    fn the_client_request_parses_back_to_the_same_tensor() {
+        for values in [Values::U8((0..1568).map(|i| (i % 256) as u8).collect()), Values::F32(vec![0.25; 1568])] {
+            let t = InputTensor { shape: vec![2, 784], values };
+            let p = parse_infer(&infer_request(&t, &["probabilities"]), None).unwrap();
+            assert_eq!(p.input, t);
+            assert_eq!(p.outputs, vec![(1, false)]);
+        }
     }
 }

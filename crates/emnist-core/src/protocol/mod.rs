@@ -1,6 +1,6 @@
 //! Wire formats shared by `serve` and `query`: GraphPipe (flatbuffers), TensorFlow Serving REST
-//! and KServe v2 (JSON, with Triton's binary extension), and the one input contract they all map
-//! to ([`tensor`]).
+//! and KServe v2 (JSON, with Triton's binary extension), and how each request's tensor is held to
+//! the model's contract ([`tensor`], [`crate::contract`]).
 
 pub mod graphpipe;
 pub mod json_tensor;
@@ -8,4 +8,4 @@ pub mod kserve;
 pub mod tensor;
 pub mod tfserving;
 
-pub use tensor::{InputError, InputTensor, Outputs, Values};
+pub use tensor::{InputError, InputTensor, Values};

@@ -1,19 +1,8 @@
-//! The one input contract every protocol maps to: a tensor of shape `[N, 784]`, `[N, 28, 28]` or
-//! `[N, 1, 28, 28]`, float pixels in [0, 1] or uint8 pixels 0..255, turned into `N` images of
-//! float32 values in [0, 1] for the model.
+//! A request's input tensor held to the model's contract ([`crate::contract`]): a shape of
+//! [`EXPECTED_SHAPES`], float pixels in [0, 1] or uint8 pixels 0..255, turned into `N` images of
+//! float32 values in [0, 1] for the model; and which of the model's outputs a request asked for.
 
-use crate::data::{PIXELS, SIDE};
-
-/// The shapes an input may have, for error messages.
-pub const EXPECTED_SHAPES: &str = "[N, 784], [N, 28, 28] or [N, 1, 28, 28]";
-
-/// uint8 pixels become floats the way training scaled them: `pixel * (1 / 255)`.
-pub const U8_SCALE: f32 = 1.0 / 255.0;
-
-/// Name of the model's input.
-pub const INPUT: &str = "image";
-/// Names of the model's outputs, in the order the model returns them.
-pub const OUTPUTS: [&str; 2] = ["logits", "probabilities"];
+use crate::contract::{EXPECTED_SHAPES, INPUT, LOGITS, OUTPUTS, PIXELS, PROBABILITIES, SIDE};
 
 /// Element values as they arrived on the wire.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +54,7 @@ pub enum InputError {
     TooMany(usize),
     #[error("unknown input `{0}`: the model's input is `{INPUT}`")]
     UnknownInput(String),
-    #[error("unknown output `{0}`: the model's outputs are `logits` and `probabilities`")]
+    #[error("unknown output `{0}`: the model's outputs are `{LOGITS}` and `{PROBABILITIES}`")]
     UnknownOutput(String),
     #[error("{0}")]
     Malformed(String),
@@ -111,7 +100,7 @@ pub fn check_count(shape: &[i64], got: usize) -> Result<usize, InputError> {
 pub fn to_images(tensor: &InputTensor) -> Result<Images, InputError> {
     let n = check_count(&tensor.shape, tensor.values.len())?;
     let pixels = match &tensor.values {
-        Values::U8(v) => v.iter().map(|&p| p as f32 * U8_SCALE).collect(),
+        Values::U8(v) => crate::contract::to_input(v),
         Values::F32(v) => {
             check_floats(v.iter().map(|&x| x as f64))?;
             v.clone()
@@ -160,42 +149,10 @@ pub fn check_input_names<S: AsRef<str>>(names: &[S]) -> Result<(), InputError> {
     }
 }
 
-/// The model's answer for a batch: `n` rows of `classes` logits and probabilities.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outputs {
-    pub n: usize,
-    pub classes: usize,
-    pub logits: Vec<f32>,
-    pub probabilities: Vec<f32>,
-}
-
-impl Outputs {
-    /// Output `i` of [`OUTPUTS`].
-    pub fn get(&self, i: usize) -> &[f32] {
-        if i == 0 {
-            &self.logits
-        } else {
-            &self.probabilities
-        }
-    }
-
-    /// The most probable class of each row (the first on ties).
-    pub fn argmax(&self) -> Vec<usize> {
-        argmax_rows(&self.probabilities, self.classes)
-    }
-}
-
-/// Index of the largest value in each row of `classes` values (the first on ties).
-pub fn argmax_rows(values: &[f32], classes: usize) -> Vec<usize> {
-    values
-        .chunks(classes.max(1))
-        .map(|row| row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best }))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::PIXEL_SCALE;
 
     #[test]
     fn accepts_the_three_shapes_and_nothing_else() {
@@ -220,7 +177,7 @@ mod tests {
     fn scales_uint8_like_training_and_rejects_bad_floats() {
         let t = InputTensor { shape: vec![1, 784], values: Values::U8(vec![255; 784]) };
         let im = to_images(&t).unwrap();
-        assert_eq!(im.pixels[0], 255.0 * U8_SCALE);
+        assert_eq!(im.pixels[0], 255.0 * PIXEL_SCALE);
         let mut v = vec![0.5f32; 784];
         v[7] = f32::NAN;
         let e = to_images(&InputTensor { shape: vec![1, 784], values: Values::F32(v.clone()) }).unwrap_err();
@@ -240,10 +197,5 @@ mod tests {
         assert!(matches!(select_outputs(&["softmax"]), Err(InputError::UnknownOutput(_))));
         assert!(check_input_names(&["image"]).is_ok());
         assert!(check_input_names(&["x"]).is_err());
-    }
-
-    #[test]
-    fn argmax_takes_the_first_of_ties() {
-        assert_eq!(argmax_rows(&[0.1, 0.5, 0.5, 0.9, 0.0, 0.0], 3), vec![1, 0]);
     }
 }

@@ -4,7 +4,8 @@
 use serde_json::{json, Map, Value};
 
 use super::json_tensor::JsonTensor;
-use super::tensor::{InputError, InputTensor, Outputs, Values, OUTPUTS};
+use super::tensor::{InputError, InputTensor, Values};
+use crate::contract::{to_input, Outputs, OUTPUTS, PIXELS, SIDE};
 
 /// How the request was laid out, which decides how the answer is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +88,14 @@ pub fn predict_response(format: Format, out: &Outputs, outputs: &[usize]) -> Val
             json!({ "outputs": m })
         }
     }
+}
+
+/// A row-format predict request (the client side): one `[28][28]` list of floats in [0, 1] per
+/// image, pixel bytes scaled as the model expects.
+pub fn predict_request(pixels: &[u8]) -> Vec<u8> {
+    let floats = to_input(pixels);
+    let instances: Vec<Vec<&[f32]>> = floats.chunks(PIXELS).map(|im| im.chunks(SIDE).collect()).collect();
+    serde_json::to_vec(&json!({ "instances": instances })).expect("a request serialises")
 }
 
 /// Reads the probabilities back out of a predict answer (the client side).
@@ -173,5 +182,14 @@ mod tests {
         let col = predict_response(Format::Columnar, &out, &[1]);
         assert_eq!(col["outputs"]["probabilities"][0], json!([0.25, 0.75]));
         assert_eq!(read_probabilities(&col, 2, 2).unwrap(), vec![0.25, 0.75, 0.5, 0.5]);
+    }
+
+    #[test]
+    fn the_client_request_parses_back_to_the_scaled_images() {
+        let pixels: Vec<u8> = (0..1568).map(|i| (i % 256) as u8).collect();
+        let r = parse_predict(&predict_request(&pixels)).unwrap();
+        assert_eq!((r.format, r.input.shape.clone()), (Format::Row, vec![2, 28, 28]));
+        let Values::F64(got) = r.input.values else { panic!("floats expected") };
+        assert!(got.iter().zip(to_input(&pixels)).all(|(&a, b)| a as f32 == b));
     }
 }

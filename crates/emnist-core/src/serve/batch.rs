@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::metrics::Metrics;
 use crate::onnx::Engine;
 use crate::protocol::tensor::Images;
-use crate::protocol::Outputs;
+use crate::contract::Outputs;
 
 /// How batches form.
 #[derive(Debug, Clone)]
@@ -134,7 +134,6 @@ fn add(jobs: &mut Vec<Job>, rows: &mut usize, pending: &mut Option<Job>, j: Job,
 
 /// One model call for all `jobs`; each gets its own rows back.
 fn run_batch(model: &Engine, jobs: Vec<Job>, rows: usize, metrics: &Metrics) {
-    let classes = model.classes();
     let result = if jobs.len() == 1 {
         model.run(&jobs[0].images.pixels)
     } else {
@@ -150,13 +149,7 @@ fn run_batch(model: &Engine, jobs: Vec<Job>, rows: usize, metrics: &Metrics) {
             let mut row = 0;
             for j in jobs {
                 let n = j.images.n;
-                let span = row * classes..(row + n) * classes;
-                let _ = j.reply.send(Ok(Outputs {
-                    n,
-                    classes,
-                    logits: out.logits[span.clone()].to_vec(),
-                    probabilities: out.probabilities[span].to_vec(),
-                }));
+                let _ = j.reply.send(Ok(out.rows(row, n)));
                 row += n;
             }
         }

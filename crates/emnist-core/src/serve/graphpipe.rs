@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, Shared};
 use crate::protocol::graphpipe::{self as gp, ErrorOut, IoMetadata, Metadata, Request, TensorIn, TensorOut, Type};
-use crate::protocol::tensor::{check_input_names, select_outputs, InputError, EXPECTED_SHAPES, INPUT, OUTPUTS};
+use crate::contract::{output_dims, EXPECTED_SHAPES, INPUT, INPUT_DIMS, LOGITS, PROBABILITIES};
+use crate::protocol::tensor::{check_input_names, select_outputs, InputError};
 
 pub async fn handle(State(state): State<Shared>, body: Bytes) -> Response {
     let result = match gp::decode_request(&body) {
@@ -43,11 +44,11 @@ async fn infer(state: &Shared, req: gp::InferRequest) -> Result<Vec<TensorOut>, 
 }
 
 fn metadata(state: &Shared) -> Metadata {
-    let k = state.model.classes() as i64;
+    let k = state.model.classes();
     let out = |name: &str, what: &str| IoMetadata {
         name: name.into(),
         description: what.into(),
-        shape: vec![-1, k],
+        shape: output_dims(k).to_vec(),
         type_: Type::Float32,
     };
     Metadata {
@@ -62,10 +63,10 @@ fn metadata(state: &Shared) -> Metadata {
         inputs: vec![IoMetadata {
             name: INPUT.into(),
             description: "upright 28x28 grey images, light ink on dark".into(),
-            shape: vec![-1, 1, 28, 28],
+            shape: INPUT_DIMS.to_vec(),
             type_: Type::Float32,
         }],
-        outputs: vec![out(OUTPUTS[0], "class scores before softmax"), out(OUTPUTS[1], "class probabilities")],
+        outputs: vec![out(LOGITS, "class scores before softmax"), out(PROBABILITIES, "class probabilities")],
     }
 }
 

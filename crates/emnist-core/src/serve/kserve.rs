@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{ApiError, Shared};
 use crate::protocol::kserve::{infer_response, parse_infer, HEADER_LENGTH};
-use crate::protocol::tensor::{INPUT, OUTPUTS};
+use crate::contract::{output_dims, INPUT, INPUT_DIMS, OUTPUTS};
 
 pub async fn server_metadata() -> Json<Value> {
     Json(json!({ "name": "emnist", "version": env!("CARGO_PKG_VERSION"), "extensions": ["binary_tensor_data"] }))
@@ -108,14 +108,14 @@ async fn infer(state: &Shared, rest: &str, headers: &HeaderMap, body: &[u8]) -> 
 }
 
 fn metadata(state: &Shared) -> Value {
-    let k = state.model.classes() as i64;
+    let k = state.model.classes();
     let outputs: Vec<Value> =
-        OUTPUTS.iter().map(|o| json!({ "name": o, "datatype": "FP32", "shape": [-1, k] })).collect();
+        OUTPUTS.iter().map(|o| json!({ "name": o, "datatype": "FP32", "shape": output_dims(k) })).collect();
     json!({
         "name": state.name,
         "versions": [state.version()],
         "platform": "onnx",
-        "inputs": [{ "name": INPUT, "datatype": "FP32", "shape": [-1, 1, 28, 28] }],
+        "inputs": [{ "name": INPUT, "datatype": "FP32", "shape": INPUT_DIMS }],
         "outputs": outputs,
         "parameters": {
             "sha256": state.model.sha256,

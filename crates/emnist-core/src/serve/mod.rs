@@ -32,7 +32,7 @@ use metrics::Metrics;
 
 use crate::onnx::ServedModel;
 use crate::protocol::tensor::{to_images, InputError, InputTensor};
-use crate::protocol::Outputs;
+use crate::contract::Outputs;
 
 /// Server settings (the flags of `emnist serve`).
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::{ApiError, Shared};
-use crate::protocol::tensor::{INPUT, OUTPUTS};
+use crate::contract::{output_dims, INPUT, INPUT_DIMS, OUTPUTS};
 use crate::protocol::tfserving::{parse_predict, predict_response};
 
 /// The version TF-Serving clients see (TF-Serving versions are integers).
@@ -73,11 +73,11 @@ fn metadata(state: &Shared, name: &str) -> Value {
     let dims = |d: &[i64]| -> Vec<Value> { d.iter().map(|s| json!({ "size": s.to_string(), "name": "" })).collect() };
     let tensor = |n: &str, d: &[i64]| json!({ "dtype": "DT_FLOAT", "tensor_shape": { "dim": dims(d), "unknown_rank": false }, "name": n });
     let outputs: serde_json::Map<String, Value> =
-        OUTPUTS.iter().map(|o| (o.to_string(), tensor(o, &[-1, k as i64]))).collect();
+        OUTPUTS.iter().map(|o| (o.to_string(), tensor(o, &output_dims(k)))).collect();
     json!({
         "model_spec": { "name": name, "signature_name": "", "version": VERSION },
         "metadata": { "signature_def": { "signature_def": { "serving_default": {
-            "inputs": { INPUT: tensor(INPUT, &[-1, 1, 28, 28]) },
+            "inputs": { INPUT: tensor(INPUT, &INPUT_DIMS) },
             "outputs": outputs,
             "method_name": "tensorflow/serving/predict"
         }}}},

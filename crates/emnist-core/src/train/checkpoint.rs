@@ -11,8 +11,6 @@ use crate::model::record::{DatasetRef, MetricsRow, TrainSettings};
 use crate::model::weights::{Tensor as NamedTensor, Weights};
 use crate::model::ModelSpec;
 
-/// The checkpoint's file name in a run directory.
-pub const FILE: &str = "checkpoint.safetensors";
 const META_KEY: &str = "emnist.checkpoint";
 
 /// Where a run stands.

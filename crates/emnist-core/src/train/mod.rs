@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
 
+use crate::artifacts::RunDir;
 use crate::model::record::{self, Confusion, FinalMetrics, MetricsRow, ModelRecord};
 use crate::model::weights::Weights;
 use crate::model::Architecture;
@@ -110,10 +111,7 @@ pub struct TrainReport {
     pub files: Vec<PathBuf>,
 }
 
-/// The lock file in a run directory: held, while it runs, by the `emnist train` writing there.
-pub const LOCK_FILE: &str = ".lock";
-
-/// An exclusive hold on a run directory (a lock on its [`LOCK_FILE`]), from [`open_run_dir`];
+/// An exclusive hold on a run directory (a lock on its [`RunDir::LOCK`] file), from [`open_run_dir`];
 /// released when dropped, or by the system when the process ends however it ends.
 #[derive(Debug)]
 pub struct RunDirLock {
@@ -129,7 +127,7 @@ pub fn open_run_dir(cfg: &TrainConfig) -> Result<RunDirLock> {
     if out.exists() && !out.is_dir() {
         bail!("`{}` exists and is not a folder", out.display());
     }
-    if cfg.resume && !out.join(checkpoint::FILE).is_file() {
+    if cfg.resume && !RunDir::new(out).checkpoint().is_file() {
         bail!("`{}` has no checkpoint to resume from; start a new run without `--resume`", out.display());
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
@@ -140,7 +138,7 @@ pub fn open_run_dir(cfg: &TrainConfig) -> Result<RunDirLock> {
 }
 
 fn lock_dir(out: &Path) -> Result<RunDirLock> {
-    let path = out.join(LOCK_FILE);
+    let path = RunDir::new(out).lock();
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -164,7 +162,7 @@ fn lock_dir(out: &Path) -> Result<RunDirLock> {
 /// The checks of a locked run directory: a checkpoint to resume, or no earlier run unless `--force`.
 fn prepare_out_dir(cfg: &TrainConfig) -> Result<()> {
     let out = &cfg.out;
-    let ckpt = out.join(checkpoint::FILE);
+    let ckpt = RunDir::new(out).checkpoint();
     if cfg.resume {
         if !ckpt.is_file() {
             bail!("`{}` has no checkpoint to resume from; start a new run without `--resume`", out.display());
@@ -172,7 +170,7 @@ fn prepare_out_dir(cfg: &TrainConfig) -> Result<()> {
         return Ok(());
     }
     // Our own lock file does not make a folder a run.
-    let occupied = std::fs::read_dir(out)?.flatten().any(|e| e.file_name() != LOCK_FILE);
+    let occupied = std::fs::read_dir(out)?.flatten().any(|e| e.file_name() != RunDir::LOCK);
     if occupied && !cfg.force {
         bail!(
             "`{}` already holds a run; pass `--force` to overwrite it, `--resume` to continue it, or choose another `--out`",
@@ -314,17 +312,18 @@ pub fn write_artifacts(
     rows: &[MetricsRow],
     confusion: &[Vec<u64>],
 ) -> Result<Vec<PathBuf>> {
+    let run = RunDir::new(out);
     let mut files = Vec::new();
-    let path = out.join("model.safetensors");
+    let path = run.weights();
     weights.write(&path)?;
     files.push(path);
-    let json = out.join("model.json");
+    let json = run.record();
     record.write(&json)?;
     files.push(json);
-    let metrics = out.join("metrics.csv");
+    let metrics = run.metrics();
     crate::fsutil::write_atomic(&metrics, record::metrics_csv(rows).as_bytes())?;
     files.push(metrics);
-    let conf = out.join("confusion.csv");
+    let conf = run.confusion();
     crate::fsutil::write_atomic(&conf, confusion_csv(confusion, &record.spec.classes.names).as_bytes())?;
     files.push(conf);
     files.extend(crate::plot::training_figures(record, rows, confusion, out)?);

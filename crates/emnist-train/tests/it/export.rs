@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 use emnist_core::data::synthetic::{generate, SyntheticConfig};
 use emnist_core::model::weights::Weights;
 use emnist_core::model::{Architecture, Layer, ModelSpec};
-use emnist_core::onnx::{parity, TractModel};
+use emnist_core::onnx::TractModel;
 use emnist_core::progress::Silent;
 use emnist_core::train::{ClassWeights, DeviceChoice, TrainConfig, TrainOutcome};
 use emnist_train::train;
@@ -88,7 +88,7 @@ fn trained_models_export_and_tract_agrees_with_tch() {
         assert!(d <= 1e-5, "{name}: tract vs tch {d}");
         let k = record.spec.classes.len();
         for (g, w) in got.probabilities.chunks(k).zip(want.chunks(k)) {
-            assert_eq!(parity::argmax(g), parity::argmax(w), "{name}: argmax differs");
+            assert_eq!(emnist_core::contract::argmax(g), emnist_core::contract::argmax(w), "{name}: argmax differs");
         }
     }
 }

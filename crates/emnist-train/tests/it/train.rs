@@ -325,7 +325,7 @@ fn a_locked_run_directory_is_refused_at_once_and_left_untouched() {
     // Another `emnist train` writing the folder holds its lock: here util-linux's `flock`, the same
     // flock(2) lock. A process of its own, because a lock held by this test process would outlive
     // `drop` in children that other tests fork meanwhile (until they exec).
-    let lock_path = out.join(emnist_core::train::LOCK_FILE);
+    let lock_path = out.join(emnist_core::artifacts::RunDir::LOCK);
     let mut holder = std::process::Command::new("flock")
         .args(["--exclusive", "--close"])
         .arg(&lock_path)
@@ -377,7 +377,7 @@ fn a_locked_run_directory_is_refused_at_once_and_left_untouched() {
     run(&TrainConfig { force: true, ..cfg.clone() }, &ds);
     let fresh = dir.path().join("fresh");
     std::fs::create_dir(&fresh).unwrap();
-    std::fs::write(fresh.join(emnist_core::train::LOCK_FILE), b"").unwrap();
+    std::fs::write(fresh.join(emnist_core::artifacts::RunDir::LOCK), b"").unwrap();
     run(&TrainConfig { out: fresh.clone(), ..cfg.clone() }, &ds);
     assert!(fresh.join("model.json").is_file());
     let plot = dir.path().join("c.png");

@@ -191,12 +191,12 @@ pub fn export(model: &Path, out: &Path, data: &Path, extra: &[&str]) -> Value {
 
 /// Images `[n, 1, 28, 28]` in [0, 1] from a dataset part.
 pub fn floats(part: &Part, idx: &[usize]) -> Vec<f32> {
-    idx.iter().flat_map(|&i| part.image(i).iter().map(|&p| p as f32 / 255.0)).collect()
+    idx.iter().flat_map(|&i| emnist_core::contract::to_input(part.image(i))).collect()
 }
 
-pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    emnist_core::contract::max_abs_diff(a, b)
 }
 
 /// Checks the report, the files, and tract against the forward pass with batch sizes the

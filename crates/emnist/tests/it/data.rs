@@ -58,7 +58,7 @@ fn every_matlab_split_shape_decodes_like_scipy_wrote_it() {
         let name = format!("emnist-{split}");
         let ds = matlab::load(&fixture(&format!("{name}.mat")), &Silent).unwrap();
         check(&ds, &name);
-        assert_eq!(ds.info.split.as_deref(), Some(split));
+        assert_eq!(ds.info.split.map(emnist_core::data::Split::name), Some(split));
         assert_eq!(ds.info.name, format!("EMNIST {split}"));
     }
 }
@@ -172,7 +172,7 @@ fn default_source_prefers_emnist_under_data_then_synthetic() {
     let target: PathBuf = dir.path().join("matlab/emnist-byclass.mat");
     std::fs::copy(fixture("emnist-byclass.mat"), &target).unwrap();
     assert_eq!(source::resolve(&cfg).unwrap(), Source::Matlab(target));
-    let letters = LoadConfig { split: Some("letters".into()), ..cfg };
+    let letters = LoadConfig { split: Some(emnist_core::data::Split::Letters), ..cfg };
     assert!(format!("{:#}", source::resolve(&letters).unwrap_err()).contains("emnist download --split letters"));
 }
 

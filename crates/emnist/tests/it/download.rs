@@ -181,7 +181,7 @@ impl Recorder {
 
 fn config(split: &str, format: ArchiveFormat, dir: &Path, base_url: &str) -> DownloadConfig {
     DownloadConfig {
-        split: split.to_owned(),
+        split: split.parse().unwrap(),
         format,
         dir: dir.to_owned(),
         base_url: base_url.to_owned(),
@@ -311,7 +311,7 @@ fn refused_connection_is_a_network_error() {
 }
 
 fn gzip_zip(split: &str) -> Vec<u8> {
-    let names = ArchiveFormat::Gzip.entries(split);
+    let names = ArchiveFormat::Gzip.entries(split.parse().unwrap());
     let contents: Vec<Vec<u8>> = (0..names.len()).map(|i| noise(1000 + i, 10 + i as u32)).collect();
     let entries: Vec<(&str, &[u8])> =
         names.iter().map(String::as_str).zip(contents.iter().map(Vec::as_slice)).collect();
@@ -342,7 +342,7 @@ fn gzip_md5_mismatch_fails_unless_verification_is_off() {
     assert_eq!(report.bytes_downloaded, 0, "the archive already in place is reused");
     assert_eq!(report.data_path, dir.path().join("gzip"));
     assert_eq!(report.extracted.len(), 5);
-    for (path, name) in report.extracted.iter().zip(ArchiveFormat::Gzip.entries("digits")) {
+    for (path, name) in report.extracted.iter().zip(ArchiveFormat::Gzip.entries(emnist_core::data::Split::Digits)) {
         assert_eq!(path, &dir.path().join(&name));
         assert!(path.is_file(), "{name}");
     }
@@ -419,7 +419,7 @@ fn zeros_zip(name: &str, len: usize) -> Vec<u8> {
 #[test]
 fn zip_bomb_is_refused_before_anything_is_written_and_deleted_unless_kept() {
     // 64 MiB of zeros declared for the mnist split, which can hold at most 70,000 × 800 bytes + 1 MiB.
-    let limit = emnist_core::download::entry_size_limit("mnist");
+    let limit = emnist_core::download::entry_size_limit(emnist_core::data::Split::Mnist);
     let bomb = zeros_zip("matlab/emnist-mnist.mat", 64 << 20);
     assert!(bomb.len() < 1 << 20 && (64 << 20) > limit);
     let dir = tempfile::tempdir().unwrap();
@@ -507,16 +507,15 @@ fn stale_temporaries_of_dead_processes_are_removed_and_live_ones_kept() {
 }
 
 #[test]
-fn unknown_split_fails_before_any_request() {
-    let server = serve(vec![("matlab.zip", matlab_zip())], Behaviour::default());
+fn an_unknown_split_is_a_usage_error_before_any_request() {
     let dir = tempfile::tempdir().unwrap();
-    let err = download(&config("Letters", ArchiveFormat::Matlab, dir.path(), &server.base_url), &Recorder::default())
-        .unwrap_err();
-    assert!(matches!(err, DownloadError::UnknownSplit(_)));
-    assert_eq!(
-        err.to_string(),
-        "unknown split `Letters`: expected one of byclass, bymerge, balanced, letters, digits, mnist"
-    );
-    assert!(server.seen().is_empty());
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    let out = crate::common::emnist_cmd()
+        .args(["download", "--split", "Letters", "--base-url", "http://127.0.0.1:9", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid value 'Letters'") && err.contains("byclass"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing is created");
 }

@@ -15,7 +15,8 @@ use emnist_core::data::{ClassTable, Part, PIXELS};
 use emnist_core::model::Architecture;
 use emnist_core::onnx::{graph, ServedModel, TractModel};
 use emnist_core::protocol::graphpipe::{self as gp, fb};
-use emnist_core::protocol::tensor::{InputTensor, Values, U8_SCALE};
+use emnist_core::contract::PIXEL_SCALE;
+use emnist_core::protocol::tensor::{InputTensor, Values};
 use emnist_core::serve::{router, AppState, ServeConfig};
 
 use crate::common::{emnist_cmd, fixture, hand_built_run, Server};
@@ -99,7 +100,7 @@ fn pixels(part: &Part, n: usize) -> Vec<u8> {
 }
 
 fn local(tract: &TractModel, px: &[u8]) -> Vec<f32> {
-    let x: Vec<f32> = px.iter().map(|&p| p as f32 * U8_SCALE).collect();
+    let x: Vec<f32> = px.iter().map(|&p| p as f32 * PIXEL_SCALE).collect();
     tract.run(&x).unwrap().probabilities
 }
 
@@ -114,7 +115,7 @@ async fn every_protocol_answers_like_tract_on_the_same_file() {
     let test = test_images();
     let px = pixels(&test, 5);
     let want = local(&app.tract, &px);
-    let floats: Vec<f32> = px.iter().map(|&p| p as f32 * U8_SCALE).collect();
+    let floats: Vec<f32> = px.iter().map(|&p| p as f32 * PIXEL_SCALE).collect();
 
     // GraphPipe: uint8 [5, 28, 28] and float32 [5, 1, 28, 28], outputs in the order asked.
     for (t, names) in [
@@ -496,8 +497,8 @@ async fn concurrent_requests_are_batched_and_answered_as_alone() {
         let (px, got) = t.await.unwrap();
         let alone = local(&app.tract, &px);
         assert_eq!(
-            emnist_core::protocol::tensor::argmax_rows(&got, 10),
-            emnist_core::protocol::tensor::argmax_rows(&alone, 10)
+            emnist_core::contract::argmax_rows(&got, 10),
+            emnist_core::contract::argmax_rows(&alone, 10)
         );
         worst = got.iter().zip(&alone).fold(worst, |m, (a, b)| m.max((a - b).abs()));
     }
@@ -905,8 +906,8 @@ async fn the_onnxruntime_engine_answers_like_tract() {
         let got = emnist_core::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1;
         assert!(close(&got, &want, 1e-5), "{name}: onnxruntime and tract differ");
         assert_eq!(
-            emnist_core::protocol::tensor::argmax_rows(&got, 10),
-            emnist_core::protocol::tensor::argmax_rows(&want, 10)
+            emnist_core::contract::argmax_rows(&got, 10),
+            emnist_core::contract::argmax_rows(&want, 10)
         );
         assert_eq!(get(&app, "/v2/models/emnist").await.json()["parameters"]["engine"], "onnxruntime");
     }

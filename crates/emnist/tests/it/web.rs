@@ -355,7 +355,7 @@ async fn predict_takes_png_jpeg_multipart_and_emnist_crops() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["as_is"], true);
     assert_eq!(v["inverted"], false);
-    let x: Vec<f32> = test.image(0).iter().map(|&p| p as f32 * emnist_core::protocol::tensor::U8_SCALE).collect();
+    let x: Vec<f32> = emnist_core::contract::to_input(test.image(0));
     let want = tract.run(&x).unwrap().probabilities;
     for p in v["predictions"].as_array().unwrap() {
         let i: usize = p["label"].as_str().unwrap().parse().unwrap();
