@@ -77,7 +77,9 @@ impl Outputs {
 
 /// Index of the largest value (the first on ties; NaN is never the largest).
 pub fn argmax(row: &[f32]) -> usize {
-    row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] || (row[best].is_nan() && !v.is_nan()) { i } else { best })
+    row.iter()
+        .enumerate()
+        .fold(0, |best, (i, &v)| if v > row[best] || (row[best].is_nan() && !v.is_nan()) { i } else { best })
 }
 
 /// [`argmax`] of each row of `classes` values.
@@ -88,10 +90,13 @@ pub fn argmax_rows(values: &[f32], classes: usize) -> Vec<usize> {
 /// The largest |a − b| over two answers; NaN on either side counts as an infinite difference, so
 /// a broken answer can never pass a tolerance.
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() as f64)
-        .fold(0.0, |m, d| if d.is_nan() || m.is_infinite() { f64::INFINITY } else { m.max(d) })
+    a.iter().zip(b).map(|(x, y)| (x - y).abs() as f64).fold(0.0, |m, d| {
+        if d.is_nan() || m.is_infinite() {
+            f64::INFINITY
+        } else {
+            m.max(d)
+        }
+    })
 }
 
 #[cfg(test)]

@@ -34,4 +34,5 @@ pub mod query;
 pub mod report;
 pub mod rng;
 pub mod serve;
+pub mod shutdown;
 pub mod train;

@@ -10,21 +10,23 @@
 mod adam;
 mod net;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use tch::{nn, Device, Kind, Tensor};
 
+use emnist_core::artifacts::RunDir;
 use emnist_core::data::{Dataset, Part, PIXELS, SIDE};
-use emnist_core::model::record::{self, DatasetRef, MetricsRow, ModelRecord, TrainSettings, Versions, RECORD_VERSION};
+use emnist_core::model::record::{DatasetRef, MetricsRow, ModelRecord, TrainSettings, Versions, RECORD_VERSION};
 use emnist_core::model::ModelSpec;
 use emnist_core::progress::Progress;
 use emnist_core::rng::{permutation, Rng};
+use emnist_core::shutdown::Shutdown;
 use emnist_core::train::checkpoint::{self, Checkpoint};
 use emnist_core::train::{
-    confusion_matrix, final_metrics, inverse_frequency, open_run_dir, write_artifacts, ClassWeights, DeviceChoice,
-    RunDirLock, TrainConfig, TrainOutcome, TrainReport,
+    confusion_matrix, eval_sample, final_metrics, inverse_frequency, open_run_dir, write_artifacts, ClassWeights,
+    DeviceChoice, RunDirLock, TrainConfig, TrainOutcome, TrainReport,
 };
 
 /// One line about the linked libtorch: its version, CUDA devices, CPU threads.
@@ -106,7 +108,7 @@ fn step_seed(seed: u64, step: usize) -> i64 {
 ///
 /// libtorch's random generator and thread count are process-wide: for reproducible results, run
 /// one training at a time per process.
-pub fn train(cfg: &TrainConfig, ds: &Dataset, progress: &dyn Progress, stop: &AtomicBool) -> Result<TrainOutcome> {
+pub fn train(cfg: &TrainConfig, ds: &Dataset, progress: &dyn Progress, stop: &Shutdown) -> Result<TrainOutcome> {
     let lock = open_run_dir(cfg)?;
     train_in(cfg, lock, ds, progress, stop)
 }
@@ -117,186 +119,247 @@ pub fn train_in(
     lock: RunDirLock,
     ds: &Dataset,
     progress: &dyn Progress,
-    stop: &AtomicBool,
+    stop: &Shutdown,
 ) -> Result<TrainOutcome> {
     // The lock comes from `open_run_dir`, which validated `cfg`.
     let _lock = lock;
-    if ds.train.is_empty() || ds.test.is_empty() {
-        bail!("`{}` has no train or no test images", ds.info.name);
+    let mut run = Run::new(cfg, ds)?;
+    let mut state = if cfg.resume { run.resume(progress)? } else { checkpoint::State::fresh() };
+    let mut window = Window::new(run.device);
+    while state.epoch < cfg.epochs {
+        if let Some(interrupted) = run.epoch(&mut state, &mut window, progress, stop)? {
+            return Ok(interrupted);
+        }
     }
-    if let Some(t) = cfg.threads {
-        tch::set_num_threads(t as i32);
+    Ok(TrainOutcome::Finished(Box::new(run.finish(state)?)))
+}
+
+/// One training run: its settings resolved, the data on the device, the model and optimiser.
+struct Run<'a> {
+    cfg: &'a TrainConfig,
+    ds: &'a Dataset,
+    device: Device,
+    spec: ModelSpec,
+    settings: TrainSettings,
+    dataset: DatasetRef,
+    train: PartTensors,
+    test: PartTensors,
+    /// Pixel bytes → model input.
+    scale: f64,
+    steps_per_epoch: usize,
+    vs: nn::VarStore,
+    model: net::Net,
+    adam: adam::Adam,
+    class_weights: Option<Tensor>,
+    /// The fixed evaluation sample (test rows), drawn once per run from the seed.
+    sample: Vec<i64>,
+    /// Dropout is the only randomness inside a step: it is seeded per step so a resumed run matches.
+    has_dropout: bool,
+    checkpoint: PathBuf,
+    t0: Instant,
+}
+
+impl<'a> Run<'a> {
+    fn new(cfg: &'a TrainConfig, ds: &'a Dataset) -> Result<Run<'a>> {
+        if ds.train.is_empty() || ds.test.is_empty() {
+            bail!("`{}` has no train or no test images", ds.info.name);
+        }
+        if let Some(t) = cfg.threads {
+            tch::set_num_threads(t as i32);
+        }
+        let device = resolve_device(cfg.device)?;
+        let spec = ModelSpec::new(cfg.architecture.clone(), ds.classes.clone());
+        let steps_per_epoch = ds.train.len().div_ceil(cfg.batch_size);
+        let settings = cfg.settings(steps_per_epoch, device_name(device), tch::get_num_threads() as usize);
+        let t0 = Instant::now();
+        tch::manual_seed((cfg.seed >> 1) as i64);
+        let vs = nn::VarStore::new(device);
+        let model = net::Net::new(&vs.root(), &spec)?;
+        let adam = adam::Adam::new(net::parameters(&vs, &spec)?, settings.learning_rate);
+        let sample = eval_sample(cfg.seed, cfg.eval_fraction, ds.test.len()).into_iter().map(|i| i as i64).collect();
+        Ok(Run {
+            cfg,
+            ds,
+            device,
+            dataset: DatasetRef::of(ds),
+            train: PartTensors::new(&ds.train, device),
+            test: PartTensors::new(&ds.test, device),
+            scale: spec.input.scale as f64,
+            steps_per_epoch,
+            model,
+            adam,
+            class_weights: class_weight_tensor(cfg.class_weights, &ds.train, ds.classes.len(), device),
+            sample,
+            has_dropout: spec.layers().iter().any(|l| matches!(l, emnist_core::model::Layer::Dropout { .. })),
+            checkpoint: RunDir::new(&cfg.out).checkpoint(),
+            vs,
+            spec,
+            settings,
+            t0,
+        })
     }
-    let device = resolve_device(cfg.device)?;
-    let spec = ModelSpec::new(cfg.architecture.clone(), ds.classes.clone());
-    let lr = cfg.learning_rate();
-    let steps_per_epoch = ds.train.len().div_ceil(cfg.batch_size);
-    let eval_every = cfg.eval_every.unwrap_or((steps_per_epoch / 20).max(1)).max(1);
-    let settings = TrainSettings {
-        learning_rate: lr,
-        batch_size: cfg.batch_size,
-        epochs: cfg.epochs,
-        seed: cfg.seed,
-        class_weights: cfg.class_weights.name().into(),
-        eval_every,
-        eval_fraction: cfg.eval_fraction,
-        device: device_name(device),
-        threads: tch::get_num_threads() as usize,
-    };
-    let dataset = DatasetRef {
-        name: ds.info.name.clone(),
-        split: ds.info.split,
-        fingerprint: record::fingerprint(ds),
-        train_images: ds.train.len(),
-        test_images: ds.test.len(),
-        synthetic: ds.is_synthetic(),
-    };
-    let t0 = Instant::now();
-    let train = PartTensors::new(&ds.train, device);
-    let test = PartTensors::new(&ds.test, device);
-    let scale = spec.input.scale as f64;
 
-    tch::manual_seed((cfg.seed >> 1) as i64);
-    let vs = nn::VarStore::new(device);
-    let model = net::Net::new(&vs.root(), &spec)?;
-    let mut adam = adam::Adam::new(net::parameters(&vs, &spec)?, lr);
-    let weights = class_weight_tensor(cfg.class_weights, &ds.train, ds.classes.len(), device);
-
-    // The fixed evaluation sample, drawn once per run from the seed.
-    let sample_n = ((ds.test.len() as f64 * cfg.eval_fraction).ceil() as usize).clamp(1, ds.test.len());
-    let mut sample = permutation(ds.test.len(), &mut Rng::derive(cfg.seed, 0xe7a1, 0));
-    sample.truncate(sample_n);
-    sample.sort_unstable();
-    let sample: Vec<i64> = sample.into_iter().map(|i| i as i64).collect();
-
-    let mut state = checkpoint::State::fresh();
-    let ckpt_path = emnist_core::artifacts::RunDir::new(&cfg.out).checkpoint();
-    if cfg.resume {
-        let ck = Checkpoint::read(&ckpt_path)?;
-        ck.check_compatible(&spec, &settings, &dataset)?;
-        for (name, t) in net::parameters(&vs, &spec)? {
+    /// The model, the optimiser and the run's state from the checkpoint.
+    fn resume(&mut self, progress: &dyn Progress) -> Result<checkpoint::State> {
+        let ck = Checkpoint::read(&self.checkpoint)?;
+        ck.check_compatible(&self.spec, &self.settings, &self.dataset)?;
+        for (name, t) in net::parameters(&self.vs, &self.spec)? {
             let src = ck.tensors.iter().find(|x| x.name == format!("model.{name}"));
             let src = src.with_context(|| format!("the checkpoint has no `model.{name}`"))?;
             net::assign(&t, src)?;
         }
-        adam.restore(&ck.tensors, ck.state.adam_step)?;
-        state = ck.state;
+        self.adam.restore(&ck.tensors, ck.state.adam_step)?;
         progress.note(&format!(
-            "resuming from `{}`: epoch {}, step {} of {steps_per_epoch}",
-            ckpt_path.display(),
-            state.epoch + 1,
-            state.step_in_epoch
+            "resuming from `{}`: epoch {}, step {} of {}",
+            self.checkpoint.display(),
+            ck.state.epoch + 1,
+            ck.state.step_in_epoch,
+            self.steps_per_epoch
         ));
+        Ok(ck.state)
     }
 
-    let save_checkpoint = |state: &checkpoint::State, adam: &adam::Adam| -> Result<()> {
-        let mut tensors = net::weights(&vs, &spec)?.tensors;
+    fn save_checkpoint(&self, state: &checkpoint::State) -> Result<()> {
+        let mut tensors = net::weights(&self.vs, &self.spec)?.tensors;
         for t in &mut tensors {
             t.name = format!("model.{}", t.name);
         }
-        tensors.extend(adam.state()?);
+        tensors.extend(self.adam.state()?);
         let mut state = state.clone();
-        state.wall_time_before_s += t0.elapsed().as_secs_f64();
-        let ck =
-            Checkpoint { spec: spec.clone(), settings: settings.clone(), dataset: dataset.clone(), state, tensors };
-        ck.write(&ckpt_path)
-    };
+        state.wall_time_before_s += self.t0.elapsed().as_secs_f64();
+        let ck = Checkpoint {
+            spec: self.spec.clone(),
+            settings: self.settings.clone(),
+            dataset: self.dataset.clone(),
+            state,
+            tensors,
+        };
+        ck.write(&self.checkpoint)
+    }
 
-    let b = cfg.batch_size;
-    // Dropout is the only randomness inside a step: seed it per step so a resumed run matches.
-    let has_dropout = spec.layers().iter().any(|l| matches!(l, emnist_core::model::Layer::Dropout { .. }));
-    let mut window = Window::new(device);
-    while state.epoch < cfg.epochs {
-        let order = permutation(train.n, &mut Rng::derive(cfg.seed, 0x0e0c, state.epoch as u64));
+    /// The rest of the current epoch, evaluating every `eval_every` steps; checkpoints at its end,
+    /// or as soon as a stop is requested (then returns `Interrupted`).
+    fn epoch(
+        &mut self,
+        state: &mut checkpoint::State,
+        window: &mut Window,
+        progress: &dyn Progress,
+        stop: &Shutdown,
+    ) -> Result<Option<TrainOutcome>> {
+        let (cfg, b) = (self.cfg, self.cfg.batch_size);
+        let order = permutation(self.train.n, &mut Rng::derive(cfg.seed, 0x0e0c, state.epoch as u64));
         let order: Vec<i64> = order.into_iter().map(|i| i as i64).collect();
-        progress.start_steps(&format!("epoch {}/{}", state.epoch + 1, cfg.epochs), steps_per_epoch as u64);
+        progress.start_steps(&format!("epoch {}/{}", state.epoch + 1, cfg.epochs), self.steps_per_epoch as u64);
         progress.advance(state.step_in_epoch as u64);
-        window.restore(&state);
+        window.restore(state);
         let t_epoch = Instant::now();
         let first_step = state.step_in_epoch;
-        while state.step_in_epoch < steps_per_epoch {
+        while state.step_in_epoch < self.steps_per_epoch {
             let s = state.step_in_epoch;
-            let idx = Tensor::from_slice(&order[s * b..((s + 1) * b).min(train.n)]).to_device(device);
-            let (x, y) = train.batch(&idx, scale);
-            if has_dropout {
-                tch::manual_seed(step_seed(cfg.seed, state.global_step));
-            }
-            let logits = model.forward(&x, true);
-            let loss = logits.cross_entropy_loss(&y, weights.as_ref(), tch::Reduction::Mean, -100, 0.0);
-            adam.zero_grad();
-            loss.backward();
-            adam.step();
-            window.add(&loss, &logits, &y);
+            self.step(&order[s * b..((s + 1) * b).min(self.train.n)], state.global_step, window);
             state.step_in_epoch += 1;
             state.global_step += 1;
-            state.adam_step = adam.step;
+            state.adam_step = self.adam.step;
             progress.advance(1);
-            if state.global_step.is_multiple_of(eval_every) {
-                let (train_loss, train_acc) = window.take(&mut state);
-                let (test_loss, test_acc, _) = evaluate(&model, &test, Some(&sample), scale, device)?;
-                let row = MetricsRow {
-                    step: state.global_step,
-                    epoch: state.global_step as f64 / steps_per_epoch as f64,
-                    train_loss,
-                    train_acc,
-                    test_loss,
-                    test_acc,
-                };
+            if state.global_step.is_multiple_of(self.settings.eval_every) {
                 let rate = (state.step_in_epoch - first_step) as f64 * b as f64 / t_epoch.elapsed().as_secs_f64();
-                progress.status(&format!(
-                    "loss {train_loss:.3} acc {:.1} % test {:.1} % {rate:.0}/s",
-                    100.0 * train_acc,
-                    100.0 * test_acc
-                ));
-                progress.report(&format!(
-                    "step {:>6}  epoch {:>5.2}  train loss {train_loss:.4} acc {:.2} %  test loss {test_loss:.4} acc {:.2} %  ({rate:.0} samples/s)",
-                    row.step,
-                    row.epoch,
-                    100.0 * train_acc,
-                    100.0 * test_acc
-                ));
+                let row = self.evaluate_sample(state, window, rate, progress)?;
                 state.rows.push(row);
             }
-            if stop.load(Ordering::SeqCst) {
-                window.save(&mut state);
-                save_checkpoint(&state, &adam)?;
+            if stop.is_requested() {
+                window.save(state);
+                self.save_checkpoint(state)?;
                 progress.finish();
-                return Ok(TrainOutcome::Interrupted {
-                    checkpoint: ckpt_path,
+                return Ok(Some(TrainOutcome::Interrupted {
+                    checkpoint: self.checkpoint.clone(),
                     epoch: state.epoch,
                     step: state.step_in_epoch,
-                });
+                }));
             }
         }
         state.epoch += 1;
         state.step_in_epoch = 0;
-        window.save(&mut state);
-        save_checkpoint(&state, &adam)?;
+        window.save(state);
+        self.save_checkpoint(state)?;
         progress.finish();
+        Ok(None)
     }
 
-    // The whole test set, batch by batch: bounded memory whatever its size.
-    let (test_loss, test_accuracy, preds) = evaluate(&model, &test, None, scale, device)?;
-    let confusion = confusion_matrix(&ds.test.labels, &preds, ds.classes.len());
-    let metrics =
-        final_metrics(&confusion, &ds.classes.names, test_loss, test_accuracy, state.global_step, state.epoch);
-    let record = ModelRecord {
-        format_version: RECORD_VERSION,
-        parameters: spec.parameter_count(),
-        spec: spec.clone(),
-        dataset,
-        training: settings,
-        metrics,
-        wall_time_s: t0.elapsed().as_secs_f64() + state.wall_time_before_s,
-        versions: Versions {
-            emnist: env!("CARGO_PKG_VERSION").into(),
-            tch: TCH_VERSION.into(),
-            libtorch: LIBTORCH_VERSION.into(),
-        },
-    };
-    let files = write_artifacts(&cfg.out, &net::weights(&vs, &spec)?, &record, &state.rows, &confusion)?;
-    let _ = std::fs::remove_file(&ckpt_path);
-    Ok(TrainOutcome::Finished(Box::new(TrainReport { record, rows: state.rows, confusion, files })))
+    /// One optimiser step on these train rows.
+    fn step(&mut self, rows: &[i64], global_step: usize, window: &mut Window) {
+        let idx = Tensor::from_slice(rows).to_device(self.device);
+        let (x, y) = self.train.batch(&idx, self.scale);
+        if self.has_dropout {
+            tch::manual_seed(step_seed(self.cfg.seed, global_step));
+        }
+        let logits = self.model.forward(&x, true);
+        let loss = logits.cross_entropy_loss(&y, self.class_weights.as_ref(), tch::Reduction::Mean, -100, 0.0);
+        self.adam.zero_grad();
+        loss.backward();
+        self.adam.step();
+        window.add(&loss, &logits, &y);
+    }
+
+    /// The train window's figures and the evaluation sample's, as a metrics row, reported.
+    fn evaluate_sample(
+        &self,
+        state: &mut checkpoint::State,
+        window: &mut Window,
+        rate: f64,
+        progress: &dyn Progress,
+    ) -> Result<MetricsRow> {
+        let (train_loss, train_acc) = window.take(state);
+        let (test_loss, test_acc, _) = evaluate(&self.model, &self.test, Some(&self.sample), self.scale, self.device)?;
+        let row = MetricsRow {
+            step: state.global_step,
+            epoch: state.global_step as f64 / self.steps_per_epoch as f64,
+            train_loss,
+            train_acc,
+            test_loss,
+            test_acc,
+        };
+        progress.status(&format!(
+            "loss {train_loss:.3} acc {:.1} % test {:.1} % {rate:.0}/s",
+            100.0 * train_acc,
+            100.0 * test_acc
+        ));
+        progress.report(&format!(
+            "step {:>6}  epoch {:>5.2}  train loss {train_loss:.4} acc {:.2} %  test loss {test_loss:.4} acc {:.2} %  ({rate:.0} samples/s)",
+            row.step,
+            row.epoch,
+            100.0 * train_acc,
+            100.0 * test_acc
+        ));
+        Ok(row)
+    }
+
+    /// The whole test set (batch by batch: bounded memory whatever its size), the record and
+    /// the artifacts; the checkpoint goes.
+    fn finish(self, state: checkpoint::State) -> Result<TrainReport> {
+        let ds = self.ds;
+        let (test_loss, test_accuracy, preds) = evaluate(&self.model, &self.test, None, self.scale, self.device)?;
+        let confusion = confusion_matrix(&ds.test.labels, &preds, ds.classes.len());
+        let metrics =
+            final_metrics(&confusion, &ds.classes.names, test_loss, test_accuracy, state.global_step, state.epoch);
+        let record = ModelRecord {
+            format_version: RECORD_VERSION,
+            parameters: self.spec.parameter_count(),
+            spec: self.spec.clone(),
+            dataset: self.dataset,
+            training: self.settings,
+            metrics,
+            wall_time_s: self.t0.elapsed().as_secs_f64() + state.wall_time_before_s,
+            versions: Versions {
+                emnist: env!("CARGO_PKG_VERSION").into(),
+                tch: TCH_VERSION.into(),
+                libtorch: LIBTORCH_VERSION.into(),
+            },
+        };
+        let files =
+            write_artifacts(&self.cfg.out, &net::weights(&self.vs, &self.spec)?, &record, &state.rows, &confusion)?;
+        let _ = std::fs::remove_file(&self.checkpoint);
+        Ok(TrainReport { record, rows: state.rows, confusion, files })
+    }
 }
 
 fn class_weight_tensor(w: ClassWeights, train: &Part, k: usize, device: Device) -> Option<Tensor> {

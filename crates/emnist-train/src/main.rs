@@ -3,8 +3,6 @@
 //! `emnist train` always printed. Only this executable links libtorch.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -55,13 +53,7 @@ fn train(args: TrainArgs, progress: &Terminal) -> Result<ExitCode> {
     let loaded = emnist_core::data::source::load(&args.data.to_config(), progress)?;
     print::announce_dataset(&loaded, progress);
     // First signal: finish the step, checkpoint, exit 130. Second: exit at once.
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(INTERRUPTED as i32);
-        }
-    })?;
+    let stop = emnist_cli::stop_on_signals()?;
     match emnist_train::train_in(&cfg, run_dir, &loaded.dataset, progress, &stop)? {
         TrainOutcome::Finished(r) => {
             if args.json {

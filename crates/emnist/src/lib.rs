@@ -11,3 +11,17 @@ pub const INTERRUPTED: u8 = 130;
 
 /// Exit status of a usage error (clap's, and ours where the command line cannot run as given).
 pub const USAGE: u8 = 2;
+
+/// The executables' one signal policy, for `serve` and `train` alike: the first SIGINT/SIGTERM
+/// requests a clean stop through the returned [`Shutdown`](emnist_core::shutdown::Shutdown) (the server drains, training
+/// checkpoints); a second one exits at once with [`INTERRUPTED`].
+pub fn stop_on_signals() -> anyhow::Result<emnist_core::shutdown::Shutdown> {
+    let shutdown = emnist_core::shutdown::Shutdown::new();
+    let handle = shutdown.clone();
+    ctrlc::set_handler(move || {
+        if handle.request() {
+            std::process::exit(INTERRUPTED as i32);
+        }
+    })?;
+    Ok(shutdown)
+}

@@ -137,7 +137,8 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             init_logging();
             let cfg = args.to_config()?;
             // Always printed, even with -q: with `--port 0` it is the only way to learn the port.
-            emnist_core::serve::serve(cfg, |addr, model| {
+            let shutdown = emnist_cli::stop_on_signals()?;
+            emnist_core::serve::serve(cfg, shutdown, |addr, model| {
                 eprintln!(
                     "emnist serve: listening on http://{addr} ({} classes, sha256 {}…); stop with Ctrl-C",
                     model.classes(),

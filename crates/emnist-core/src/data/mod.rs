@@ -109,7 +109,8 @@ pub enum Split {
 
 impl Split {
     /// Every split, in NIST's order.
-    pub const ALL: [Split; 6] = [Split::Byclass, Split::Bymerge, Split::Balanced, Split::Letters, Split::Digits, Split::Mnist];
+    pub const ALL: [Split; 6] =
+        [Split::Byclass, Split::Bymerge, Split::Balanced, Split::Letters, Split::Digits, Split::Mnist];
 
     /// The name in NIST's file names (`emnist-<name>…`).
     pub fn name(self) -> &'static str {

@@ -98,6 +98,20 @@ impl ModelRecord {
     }
 }
 
+impl DatasetRef {
+    /// How a record names `ds`.
+    pub fn of(ds: &crate::data::Dataset) -> DatasetRef {
+        DatasetRef {
+            name: ds.info.name.clone(),
+            split: ds.info.split,
+            fingerprint: fingerprint(ds),
+            train_images: ds.train.len(),
+            test_images: ds.test.len(),
+            synthetic: ds.is_synthetic(),
+        }
+    }
+}
+
 /// A fingerprint of a dataset's contents (xxh3-64 over images and labels of both parts).
 pub fn fingerprint(ds: &crate::data::Dataset) -> String {
     let mut h = xxhash_rust::xxh3::Xxh3::new();

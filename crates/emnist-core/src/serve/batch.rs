@@ -9,9 +9,9 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
 
 use super::metrics::Metrics;
+use crate::contract::Outputs;
 use crate::onnx::Engine;
 use crate::protocol::tensor::Images;
-use crate::contract::Outputs;
 
 /// How batches form.
 #[derive(Debug, Clone)]
@@ -60,7 +60,15 @@ impl Batcher {
     pub async fn infer(&self, images: Images) -> Result<Outputs, BatchError> {
         let (reply, rx) = oneshot::channel();
         self.tx.send(Job { images, reply }).map_err(|_| BatchError::Unavailable)?;
-        rx.await.map_err(|_| BatchError::Failed("the model call was lost (a worker stopped)".into()))?
+        // The batching task gone with the request queued (the server stopping) is a 503; a model
+        // call that died under a request (a worker panicked) is a 500.
+        rx.await.map_err(|_| {
+            if self.tx.is_closed() {
+                BatchError::Unavailable
+            } else {
+                BatchError::Failed("the model call was lost (a worker stopped)".into())
+            }
+        })?
     }
 
     /// Whether the batching task still takes requests.

@@ -6,16 +6,22 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiError, Shared};
-use crate::protocol::graphpipe::{self as gp, ErrorOut, IoMetadata, Metadata, Request, TensorIn, TensorOut, Type};
+use super::{decode, ApiError, Shared};
 use crate::contract::{output_dims, EXPECTED_SHAPES, INPUT, INPUT_DIMS, LOGITS, PROBABILITIES};
-use crate::protocol::tensor::{check_input_names, select_outputs, InputError};
+use crate::protocol::graphpipe::{self as gp, ErrorOut, IoMetadata, Metadata, Request, TensorIn, TensorOut, Type};
+use crate::protocol::tensor::{check_input_names, select_outputs, to_images, Images, InputError};
 
 pub async fn handle(State(state): State<Shared>, body: Bytes) -> Response {
-    let result = match gp::decode_request(&body) {
+    let decoded = decode(body, |b| match gp::decode_request(b) {
         Err(e) => Err(ApiError { status: StatusCode::BAD_REQUEST, message: e.to_string() }),
-        Ok(Request::Metadata) => return flatbuffer(StatusCode::OK, gp::encode_metadata_response(&metadata(&state))),
-        Ok(Request::Infer(req)) => infer(&state, req).await,
+        Ok(Request::Metadata) => Ok(None),
+        Ok(Request::Infer(req)) => prepare(req).map(Some),
+    })
+    .await;
+    let result = match decoded {
+        Err(e) => Err(e),
+        Ok(None) => return flatbuffer(StatusCode::OK, gp::encode_metadata_response(&metadata(&state))),
+        Ok(Some((outputs, images))) => infer(&state, outputs, images).await,
     };
     match result {
         Ok(outputs) => flatbuffer(StatusCode::OK, gp::encode_infer_response(&outputs, &[])),
@@ -26,7 +32,8 @@ pub async fn handle(State(state): State<Shared>, body: Bytes) -> Response {
     }
 }
 
-async fn infer(state: &Shared, req: gp::InferRequest) -> Result<Vec<TensorOut>, ApiError> {
+/// The outputs asked for (indices into the contract's outputs) and the input as images.
+fn prepare(req: gp::InferRequest) -> Result<(Vec<usize>, Images), ApiError> {
     let bad = ApiError::bad_request;
     check_input_names(&req.input_names).map_err(bad)?;
     let outputs = select_outputs(&req.output_names).map_err(bad)?;
@@ -36,7 +43,11 @@ async fn infer(state: &Shared, req: gp::InferRequest) -> Result<Vec<TensorOut>, 
         [TensorIn::Unsupported { type_name }] => return Err(bad(InputError::Type(type_name.clone()))),
         many => return Err(bad(InputError::TooMany(many.len()))),
     };
-    let out = state.infer(tensor).await?;
+    Ok((outputs, to_images(tensor).map_err(bad)?))
+}
+
+async fn infer(state: &Shared, outputs: Vec<usize>, images: Images) -> Result<Vec<TensorOut>, ApiError> {
+    let out = state.run(images).await?;
     Ok(outputs
         .into_iter()
         .map(|i| TensorOut { shape: vec![out.n as i64, out.classes as i64], values: out.get(i).to_vec() })

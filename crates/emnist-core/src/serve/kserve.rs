@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{ApiError, Shared};
-use crate::protocol::kserve::{infer_response, parse_infer, HEADER_LENGTH};
+use super::{decode, ApiError, Shared};
 use crate::contract::{output_dims, INPUT, INPUT_DIMS, OUTPUTS};
+use crate::protocol::kserve::{infer_response, parse_infer, HEADER_LENGTH};
+use crate::protocol::tensor::to_images;
 
 pub async fn server_metadata() -> Json<Value> {
     Json(json!({ "name": "emnist", "version": env!("CARGO_PKG_VERSION"), "extensions": ["binary_tensor_data"] }))
@@ -70,13 +71,13 @@ pub async fn get(State(state): State<Shared>, Path(rest): Path<String>) -> Resul
 }
 
 pub async fn post(State(state): State<Shared>, Path(rest): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    match infer(&state, &rest, &headers, &body).await {
+    match infer(&state, &rest, &headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn infer(state: &Shared, rest: &str, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
+async fn infer(state: &Shared, rest: &str, headers: &HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     match parse(state, rest)? {
         "infer" => {}
         other => return Err(ApiError::not_found(format!("no model route `{other}` for POST: use `infer`"))),
@@ -88,8 +89,13 @@ async fn infer(state: &Shared, rest: &str, headers: &HeaderMap, body: &[u8]) -> 
             message: "`Inference-Header-Content-Length` is not a byte count".into(),
         })?),
     };
-    let parsed = parse_infer(body, header_length).map_err(ApiError::bad_request)?;
-    let out = state.infer(&parsed.input).await?;
+    let (parsed, images) = decode(body, move |b| {
+        let parsed = parse_infer(b, header_length).map_err(ApiError::bad_request)?;
+        let images = to_images(&parsed.input).map_err(ApiError::bad_request)?;
+        Ok((parsed, images))
+    })
+    .await?;
+    let out = state.run(images).await?;
     let (json, binary) = infer_response(&state.name, &state.version(), &parsed, &out);
     if binary.is_empty() {
         return Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response());

@@ -1,6 +1,7 @@
 //! `emnist serve`: one exported ONNX file behind three protocols (GraphPipe, TensorFlow Serving
 //! REST, KServe v2), with dynamic batching, Prometheus metrics, back-pressure, body limits,
-//! request timeouts and graceful shutdown. Only this module knows axum and hyper.
+//! request timeouts and graceful shutdown (on a [`Shutdown`] request: the executable turns
+//! SIGINT/SIGTERM into one). Only this module knows axum and hyper.
 
 mod batch;
 pub mod conn;
@@ -30,9 +31,10 @@ pub use batch::{BatchConfig, BatchError};
 pub use conn::ConnConfig;
 use metrics::Metrics;
 
-use crate::onnx::ServedModel;
-use crate::protocol::tensor::{to_images, InputError, InputTensor};
 use crate::contract::Outputs;
+use crate::onnx::ServedModel;
+use crate::protocol::tensor::{to_images, Images, InputError, InputTensor};
+use crate::shutdown::Shutdown;
 
 /// Server settings (the flags of `emnist serve`).
 #[derive(Debug, Clone)]
@@ -121,7 +123,11 @@ impl AppState {
 
     /// Validates an input tensor and runs it through the batcher.
     pub async fn infer(&self, input: &InputTensor) -> Result<Outputs, ApiError> {
-        let images = to_images(input).map_err(ApiError::bad_request)?;
+        self.run(to_images(input).map_err(ApiError::bad_request)?).await
+    }
+
+    /// Runs validated images through the batcher.
+    pub async fn run(&self, images: Images) -> Result<Outputs, ApiError> {
         self.batcher.infer(images).await.map_err(|e| {
             let status = match e {
                 BatchError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -175,6 +181,25 @@ impl AppState {
             })
         }
     }
+}
+
+/// Bodies up to this size are decoded on the async worker that read them; larger ones (up to
+/// `--max-body`, 16 MiB by default: tens of milliseconds of JSON parsing and validation) on the
+/// blocking pool, so that one large request cannot stall the other connections of its worker.
+pub const INLINE_DECODE_BYTES: usize = 64 << 10;
+
+/// Runs `decode` over a request body: inline when the body is small, on the blocking pool when
+/// it is large.
+async fn decode<T: Send + 'static>(
+    body: axum::body::Bytes,
+    decode: impl FnOnce(&[u8]) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    if body.len() <= INLINE_DECODE_BYTES {
+        return decode(&body);
+    }
+    tokio::task::spawn_blocking(move || decode(&body)).await.unwrap_or_else(|_| {
+        Err(ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, message: "decoding the request failed".into() })
+    })
 }
 
 /// An error answer: status and message (JSON `{"error": message}` unless a protocol says otherwise).
@@ -421,10 +446,10 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no route for {method} {}: see GET /endpoints", uri.path()))
 }
 
-/// Binds, serves until SIGINT/SIGTERM, then finishes the requests in flight (within
-/// `cfg.conn.shutdown_grace`) and returns. `on_listen` hears the bound address (the port when
-/// `port` is 0).
-pub fn serve(cfg: ServeConfig, on_listen: impl FnOnce(SocketAddr, &ServedModel)) -> Result<()> {
+/// Serves on a runtime of its own (`cfg.threads` async workers) until `shutdown` is requested,
+/// then finishes the requests in flight (within `cfg.conn.shutdown_grace`) and returns: what
+/// `emnist serve` runs. `on_listen` hears the bound address (the port when `port` is 0).
+pub fn serve(cfg: ServeConfig, shutdown: Shutdown, on_listen: impl FnOnce(SocketAddr, &ServedModel)) -> Result<()> {
     let model = ServedModel::load(&cfg.model)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads.max(1))
@@ -432,59 +457,49 @@ pub fn serve(cfg: ServeConfig, on_listen: impl FnOnce(SocketAddr, &ServedModel))
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = rt.block_on(async move {
-        let state = AppState::new(model, &cfg)?;
-        let addr = format!("{}:{}", cfg.host, cfg.port);
-        let listener = tokio::net::TcpListener::bind(&addr)
-            .await
-            .with_context(|| format!("cannot listen on `{addr}`: is another server using the port? pick another with `--port`"))?;
-        let local = listener.local_addr()?;
-        on_listen(local, &state.model);
-        tracing::info!(addr = %local, model = %cfg.model.display(), classes = state.model.classes(), engine = state.engine, "serving");
-        let app = router(state.clone());
-        let signalled = {
-            let state = state.clone();
-            async move {
-                shutdown_signal().await;
-                state.begin_shutdown();
-            }
-        };
-        let closed = conn::serve(listener, app, cfg.conn.clone(), state.metrics.clone(), signalled).await;
-        if closed.cut_at_grace_end > 0 {
-            tracing::warn!(
-                connections = closed.cut_at_grace_end,
-                grace_s = cfg.conn.shutdown_grace.as_secs_f64(),
-                "stopped: closed the connections still open at the end of the grace period"
-            );
-        } else {
-            tracing::info!("stopped: every request in flight was answered");
-        }
-        Ok(())
-    });
+    let result = rt.block_on(run(cfg, model, shutdown, on_listen));
     // A model call still running on a blocking thread is not waited for beyond a moment.
     rt.shutdown_timeout(Duration::from_secs(1));
     result
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let int = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// [`serve`] on the caller's runtime, with the model already loaded.
+pub async fn run(
+    cfg: ServeConfig,
+    model: ServedModel,
+    shutdown: Shutdown,
+    on_listen: impl FnOnce(SocketAddr, &ServedModel),
+) -> Result<()> {
+    let state = AppState::new(model, &cfg)?;
+    let addr = format!("{}:{}", cfg.host, cfg.port);
+    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| {
+        format!("cannot listen on `{addr}`: is another server using the port? pick another with `--port`")
+    })?;
+    let local = listener.local_addr()?;
+    on_listen(local, &state.model);
+    tracing::info!(addr = %local, model = %cfg.model.display(), classes = state.model.classes(), engine = state.engine, "serving");
+    let app = router(state.clone());
+    let stopping = {
+        let state = state.clone();
+        async move {
+            shutdown.requested().await;
+            tracing::info!(
+                "shutting down: no new connections, finishing the requests in flight, closing idle connections"
+            );
+            state.begin_shutdown();
         }
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = int => {},
-        _ = term => {},
+    let closed = conn::serve(listener, app, cfg.conn.clone(), state.metrics.clone(), stopping).await;
+    if closed.cut_at_grace_end > 0 {
+        tracing::warn!(
+            connections = closed.cut_at_grace_end,
+            grace_s = cfg.conn.shutdown_grace.as_secs_f64(),
+            "stopped: closed the connections still open at the end of the grace period"
+        );
+    } else {
+        tracing::info!("stopped: every request in flight was answered");
     }
-    tracing::info!("shutting down: no new connections, finishing the requests in flight, closing idle connections");
+    Ok(())
 }
 
 #[cfg(test)]

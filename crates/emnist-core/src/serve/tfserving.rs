@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{ApiError, Shared};
+use super::{decode, ApiError, Shared};
 use crate::contract::{output_dims, INPUT, INPUT_DIMS, OUTPUTS};
+use crate::protocol::tensor::to_images;
 use crate::protocol::tfserving::{parse_predict, predict_response};
 
 /// The version TF-Serving clients see (TF-Serving versions are integers).
@@ -46,13 +47,13 @@ pub async fn get(State(state): State<Shared>, Path(rest): Path<String>) -> Resul
 }
 
 pub async fn post(State(state): State<Shared>, Path(rest): Path<String>, body: Bytes) -> Response {
-    match predict(&state, &rest, &body).await {
+    match predict(&state, &rest, body).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn predict(state: &Shared, rest: &str, body: &[u8]) -> Result<Value, ApiError> {
+async fn predict(state: &Shared, rest: &str, body: Bytes) -> Result<Value, ApiError> {
     let Some((spec, verb)) = rest.rsplit_once(':') else {
         return Err(ApiError {
             status: StatusCode::METHOD_NOT_ALLOWED,
@@ -63,9 +64,13 @@ async fn predict(state: &Shared, rest: &str, body: &[u8]) -> Result<Value, ApiEr
     if verb != "predict" {
         return Err(ApiError::not_found(format!("`:{verb}` is not offered; use `:predict`")));
     }
-    let req = parse_predict(body).map_err(ApiError::bad_request)?;
-    let out = state.infer(&req.input).await?;
-    Ok(predict_response(req.format, &out, &[0, 1]))
+    let (format, images) = decode(body, |b| {
+        let req = parse_predict(b).map_err(ApiError::bad_request)?;
+        Ok((req.format, to_images(&req.input).map_err(ApiError::bad_request)?))
+    })
+    .await?;
+    let out = state.run(images).await?;
+    Ok(predict_response(format, &out, &[0, 1]))
 }
 
 fn metadata(state: &Shared, name: &str) -> Value {

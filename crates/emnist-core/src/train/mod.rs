@@ -10,7 +10,7 @@ use std::str::FromStr;
 use anyhow::{bail, Context, Result};
 
 use crate::artifacts::RunDir;
-use crate::model::record::{self, Confusion, FinalMetrics, MetricsRow, ModelRecord};
+use crate::model::record::{self, Confusion, FinalMetrics, MetricsRow, ModelRecord, TrainSettings};
 use crate::model::weights::Weights;
 use crate::model::Architecture;
 
@@ -259,6 +259,33 @@ impl TrainConfig {
     pub fn learning_rate(&self) -> f64 {
         self.learning_rate.unwrap_or_else(|| default_learning_rate(&self.architecture))
     }
+
+    /// The settings as recorded (in `model.json` and checkpoints), resolved for a run of
+    /// `steps_per_epoch` steps on `device` with `threads` CPU threads: the default learning rate
+    /// filled in, and evaluation 20 times per epoch unless `eval_every` says otherwise.
+    pub fn settings(&self, steps_per_epoch: usize, device: String, threads: usize) -> TrainSettings {
+        TrainSettings {
+            learning_rate: self.learning_rate(),
+            batch_size: self.batch_size,
+            epochs: self.epochs,
+            seed: self.seed,
+            class_weights: self.class_weights.name().into(),
+            eval_every: self.eval_every.unwrap_or((steps_per_epoch / 20).max(1)).max(1),
+            eval_fraction: self.eval_fraction,
+            device,
+            threads,
+        }
+    }
+}
+
+/// The fixed evaluation sample: `fraction` of `n` test rows (at least one), drawn from the seed,
+/// in ascending order.
+pub fn eval_sample(seed: u64, fraction: f64, n: usize) -> Vec<usize> {
+    let count = ((n as f64 * fraction).ceil() as usize).clamp(1, n.max(1));
+    let mut sample = crate::rng::permutation(n, &mut crate::rng::Rng::derive(seed, 0xe7a1, 0));
+    sample.truncate(count);
+    sample.sort_unstable();
+    sample
 }
 
 /// The final figures of a run from its confusion matrix over the whole test set (rows: truth).
@@ -342,6 +369,16 @@ mod tests {
         let mean = (w[0] + w[1] + w[3]) / 3.0;
         assert!((mean - 1.0).abs() < 1e-6);
         assert!((w[1] / w[0] - 10.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn the_eval_sample_is_sorted_seeded_and_at_least_one_row() {
+        let a = eval_sample(7, 0.05, 1000);
+        assert_eq!(a.len(), 50);
+        assert!(a.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(a, eval_sample(7, 0.05, 1000));
+        assert_ne!(a, eval_sample(8, 0.05, 1000));
+        assert_eq!(eval_sample(7, 0.0001, 10).len(), 1);
     }
 
     #[test]

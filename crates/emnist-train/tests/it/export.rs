@@ -1,6 +1,5 @@
 //! Models trained by libtorch export through `emnist export`, and tract's probabilities equal
 //! tch's own forward pass of the same weights.
-use std::sync::atomic::AtomicBool;
 
 use emnist_core::data::synthetic::{generate, SyntheticConfig};
 use emnist_core::model::weights::Weights;
@@ -66,7 +65,7 @@ fn trained_models_export_and_tract_agrees_with_tch() {
         };
         let record = {
             let _turn = torch_lock();
-            match train(&cfg, &ds, &Silent, &AtomicBool::new(false)).unwrap() {
+            match train(&cfg, &ds, &Silent, &emnist_core::shutdown::Shutdown::new()).unwrap() {
                 TrainOutcome::Finished(r) => r.record,
                 TrainOutcome::Interrupted { .. } => panic!("the run was interrupted"),
             }

@@ -1,7 +1,9 @@
 //! `emnist train` and `compare`: learning, determinism, interruption and resume, artifacts, bad input.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use emnist_core::shutdown::Shutdown;
 
 use emnist_core::data::synthetic::{generate, SyntheticConfig};
 use emnist_core::data::Dataset;
@@ -45,7 +47,7 @@ fn finished(outcome: TrainOutcome) -> TrainReport {
 
 fn run(cfg: &TrainConfig, ds: &Dataset) -> TrainReport {
     let _turn = torch_lock();
-    finished(train(cfg, ds, &Silent, &AtomicBool::new(false)).unwrap())
+    finished(train(cfg, ds, &Silent, &Shutdown::new()).unwrap())
 }
 
 #[test]
@@ -108,14 +110,14 @@ fn artifacts_are_complete_and_model_json_round_trips() {
 struct StopAfter<'a> {
     steps: AtomicU64,
     after: u64,
-    stop: &'a AtomicBool,
+    stop: &'a Shutdown,
 }
 
 impl Progress for StopAfter<'_> {
     fn start(&self, _: &str, _: Option<u64>) {}
     fn advance(&self, n: u64) {
         if self.steps.fetch_add(n, Ordering::SeqCst) + n >= self.after {
-            self.stop.store(true, Ordering::SeqCst);
+            self.stop.request();
         }
     }
     fn finish(&self) {}
@@ -130,7 +132,7 @@ fn interrupted_and_resumed_run_ends_like_an_uninterrupted_one() {
     let whole = run(&config(Architecture::cnn(), &dir.path().join("whole")), &ds);
 
     let cfg = config(Architecture::cnn(), &dir.path().join("split"));
-    let stop = AtomicBool::new(false);
+    let stop = Shutdown::new();
     // Stop mid-epoch, between two evaluations (step 25 of 39 in epoch 1).
     let watcher = StopAfter { steps: AtomicU64::new(0), after: 25, stop: &stop };
     let outcome = {
@@ -194,7 +196,7 @@ fn bad_settings_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let err = |cfg: TrainConfig| {
         let _turn = torch_lock();
-        format!("{:#}", train(&cfg, &ds, &Silent, &AtomicBool::new(false)).err().expect("must fail"))
+        format!("{:#}", train(&cfg, &ds, &Silent, &Shutdown::new()).err().expect("must fail"))
     };
     let base = config(Architecture::Linear, &dir.path().join("x"));
     assert!(err(TrainConfig { batch_size: 0, ..base.clone() }).contains("batch size"));
@@ -208,10 +210,7 @@ fn bad_settings_are_refused_clearly() {
     empty.test = emnist_core::data::Part { images: Vec::new().into(), labels: Vec::new().into(), writers: None };
     let e = {
         let _turn = torch_lock();
-        format!(
-            "{:#}",
-            train(&TrainConfig { force: true, ..base }, &empty, &Silent, &AtomicBool::new(false)).err().unwrap()
-        )
+        format!("{:#}", train(&TrainConfig { force: true, ..base }, &empty, &Silent, &Shutdown::new()).err().unwrap())
     };
     assert!(e.contains("no train or no test"), "{e}");
 }
@@ -367,7 +366,7 @@ fn a_locked_run_directory_is_refused_at_once_and_left_untouched() {
     }
     let in_process = {
         let _turn = torch_lock();
-        train(&TrainConfig { force: true, ..cfg.clone() }, &ds, &Silent, &AtomicBool::new(false)).err().expect("locked")
+        train(&TrainConfig { force: true, ..cfg.clone() }, &ds, &Silent, &Shutdown::new()).err().expect("locked")
     };
     assert!(format!("{in_process:#}").contains("is being written by another `emnist train`"), "{in_process:#}");
     holder.kill().unwrap();

@@ -11,11 +11,11 @@ use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+use emnist_core::contract::PIXEL_SCALE;
 use emnist_core::data::{ClassTable, Part, PIXELS};
 use emnist_core::model::Architecture;
 use emnist_core::onnx::{graph, ServedModel, TractModel};
 use emnist_core::protocol::graphpipe::{self as gp, fb};
-use emnist_core::contract::PIXEL_SCALE;
 use emnist_core::protocol::tensor::{InputTensor, Values};
 use emnist_core::serve::{router, AppState, ServeConfig};
 
@@ -469,6 +469,45 @@ async fn bad_inputs_get_clear_4xx_and_the_server_keeps_working() {
     assert!(m.contains("emnist_inflight_requests 0"), "nothing in flight (scrapes are not counted): {m}");
 }
 
+/// Bodies over `INLINE_DECODE_BYTES` are decoded on the blocking pool: the same answers, the same 400s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_bodies_decode_off_the_workers_with_the_same_answers_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&model_file(dir.path(), 4), |_| {});
+    let test = test_images();
+    let n = 200;
+    let px = pixels(&test, n);
+    let want = local(&app.tract, &px);
+    let t = InputTensor { shape: vec![n as i64, 784], values: Values::U8(px.clone()) };
+    let gp_body = gp::encode_infer_request(&t, &["probabilities"]);
+    let ks_body = emnist_core::protocol::kserve::infer_request(&t, &["probabilities"]);
+    let tf_body = emnist_core::protocol::tfserving::predict_request(&px);
+    for body in [&gp_body, &ks_body, &tf_body] {
+        assert!(body.len() > emnist_core::serve::INLINE_DECODE_BYTES, "{} bytes", body.len());
+    }
+    let a = call(&app, "POST", "/", &[], gp_body).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(close(&gp::decode_infer_response(&a.body).unwrap().0[0].values, &want, 1e-6));
+    let json = [("content-type", "application/json".to_string())];
+    let a = call(&app, "POST", "/v2/models/emnist/infer", &json, ks_body).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(close(&emnist_core::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1, &want, 1e-6));
+    let a = call(&app, "POST", "/v1/models/emnist:predict", &json, tf_body.clone()).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let got = emnist_core::protocol::tfserving::read_probabilities(&a.json(), n, 10).unwrap();
+    assert!(close(&got, &want, 1e-6));
+    // A pixel out of range deep in a large body, and a large body cut short: 400s that say why.
+    let text = String::from_utf8(tf_body).unwrap();
+    let bad = text.replacen("1.0", "2.0", 1);
+    assert_ne!(bad, text, "the body holds a pixel of 1.0 to spoil");
+    let a = call(&app, "POST", "/v1/models/emnist:predict", &json, bad.into_bytes()).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.json()["error"].as_str().unwrap().contains("outside [0, 1]"), "{}", a.json());
+    let a = call(&app, "POST", "/v1/models/emnist:predict", &json, text.as_bytes()[..text.len() / 2].to_vec()).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.json()["error"].as_str().unwrap().contains("not valid JSON"), "{}", a.json());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_are_batched_and_answered_as_alone() {
     let dir = tempfile::tempdir().unwrap();
@@ -496,10 +535,7 @@ async fn concurrent_requests_are_batched_and_answered_as_alone() {
     for t in tasks {
         let (px, got) = t.await.unwrap();
         let alone = local(&app.tract, &px);
-        assert_eq!(
-            emnist_core::contract::argmax_rows(&got, 10),
-            emnist_core::contract::argmax_rows(&alone, 10)
-        );
+        assert_eq!(emnist_core::contract::argmax_rows(&got, 10), emnist_core::contract::argmax_rows(&alone, 10));
         worst = got.iter().zip(&alone).fold(worst, |m, (a, b)| m.max((a - b).abs()));
     }
     assert!(worst <= 1e-6, "batched answers differ from one-image runs by {worst}");
@@ -600,6 +636,26 @@ fn sigint_finishes_the_requests_in_flight_then_exits_0() {
     let code = server.child.wait().unwrap();
     assert_eq!(code.code(), Some(0), "graceful shutdown exits 0");
     assert!(ureq::get(format!("{}/v2/health/live", server.url)).call().is_err(), "nothing listens after shutdown");
+}
+
+#[test]
+fn a_second_signal_during_the_drain_exits_130_at_once() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_file(dir.path(), 8);
+    let mut server = Server::start(&model, &["--request-timeout-ms", "60000"]);
+    // A request whose body never comes keeps the drain waiting (up to the request timeout).
+    let mut s = connect(&server);
+    s.write_all(b"POST /v1/models/emnist:predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal("-TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.child.try_wait().unwrap().is_none(), "the first signal waits for the request in flight");
+    let t0 = std::time::Instant::now();
+    server.signal("-INT");
+    let code = server.child.wait().unwrap();
+    assert_eq!(code.code(), Some(130), "a second signal stops at once, as interrupted");
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
 }
 
 /// A connection to the server's socket.
@@ -905,10 +961,7 @@ async fn the_onnxruntime_engine_answers_like_tract() {
         assert_eq!(a.status, StatusCode::OK, "{}", String::from_utf8_lossy(&a.body));
         let got = emnist_core::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1;
         assert!(close(&got, &want, 1e-5), "{name}: onnxruntime and tract differ");
-        assert_eq!(
-            emnist_core::contract::argmax_rows(&got, 10),
-            emnist_core::contract::argmax_rows(&want, 10)
-        );
+        assert_eq!(emnist_core::contract::argmax_rows(&got, 10), emnist_core::contract::argmax_rows(&want, 10));
         assert_eq!(get(&app, "/v2/models/emnist").await.json()["parameters"]["engine"], "onnxruntime");
     }
     // A missing library is a clear error at start, not at the first request.
