@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use emnist_core::data::source::LoadConfig;
 use emnist_core::data::Split;
 use emnist_core::download::{ArchiveFormat, DownloadConfig, DEFAULT_BASE_URL};
-use emnist_core::train::DeviceChoice;
+use emnist_core::train::{ClassWeights, DeviceChoice};
 
 /// From handwritten-character data to a production model server: explore EMNIST, train
 /// classifiers, export them to ONNX, serve them and check the deployment.
@@ -74,6 +74,13 @@ impl DataArgs {
             ..LoadConfig::default()
         }
     }
+}
+
+/// `--class-weights`: one of [`ClassWeights::ALL`], each with its line of help.
+fn class_weights_parser() -> impl clap::builder::TypedValueParser<Value = ClassWeights> {
+    use clap::builder::{PossibleValue, TypedValueParser};
+    let values = ClassWeights::ALL.map(|c| PossibleValue::new(c.name()).help(c.description()));
+    clap::builder::PossibleValuesParser::new(values).try_map(|s| s.parse::<ClassWeights>())
 }
 
 /// `--split`: one of [`Split::ALL`], listed in `--help` and in the error for any other value.
@@ -153,13 +160,6 @@ pub enum ModelArg {
     Cnn,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ClassWeightsArg {
-    None,
-    /// Loss weight per class ∝ 1 / its frequency in train (the seed's remedy for imbalance).
-    InverseFrequency,
-}
-
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     #[command(flatten)]
@@ -180,8 +180,8 @@ pub struct TrainArgs {
     /// Seeds the weights, the data order, dropout and the evaluation sample.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    #[arg(long, value_enum, default_value = "none")]
-    pub class_weights: ClassWeightsArg,
+    #[arg(long, default_value = "none", value_parser = class_weights_parser())]
+    pub class_weights: ClassWeights,
     /// Evaluate every N steps [default: 20 times per epoch].
     #[arg(long, value_name = "N")]
     pub eval_every: Option<usize>,
@@ -211,7 +211,7 @@ pub struct TrainArgs {
 impl TrainArgs {
     pub fn to_config(&self) -> anyhow::Result<emnist_core::train::TrainConfig> {
         use emnist_core::model::Architecture;
-        use emnist_core::train::{ClassWeights, TrainConfig};
+        use emnist_core::train::TrainConfig;
         let architecture = match self.model {
             ModelArg::Linear => Architecture::Linear,
             ModelArg::Dnn => {
@@ -229,10 +229,7 @@ impl TrainArgs {
             batch_size: self.batch_size,
             epochs: self.epochs,
             seed: self.seed,
-            class_weights: match self.class_weights {
-                ClassWeightsArg::None => ClassWeights::None,
-                ClassWeightsArg::InverseFrequency => ClassWeights::InverseFrequency,
-            },
+            class_weights: self.class_weights,
             eval_every: self.eval_every,
             eval_fraction: self.eval_fraction,
             device: self.device,

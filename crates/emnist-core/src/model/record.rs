@@ -29,8 +29,7 @@ pub struct TrainSettings {
     pub batch_size: usize,
     pub epochs: usize,
     pub seed: u64,
-    /// `none` or `inverse-frequency`.
-    pub class_weights: String,
+    pub class_weights: crate::train::ClassWeights,
     pub eval_every: usize,
     pub eval_fraction: f64,
     pub device: String,

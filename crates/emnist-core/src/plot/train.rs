@@ -212,7 +212,7 @@ mod tests {
                 batch_size: 256,
                 epochs: 5,
                 seed: 7,
-                class_weights: "none".into(),
+                class_weights: crate::train::ClassWeights::None,
                 eval_every: 100,
                 eval_fraction: 0.1,
                 device: "cpu".into(),

@@ -41,8 +41,9 @@ impl FromStr for DeviceChoice {
     }
 }
 
-/// Per-class loss weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Per-class loss weights (`--class-weights`; recorded by name in `model.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ClassWeights {
     None,
     /// Weight ∝ 1 / class frequency in train, normalised so the weights average 1 over classes.
@@ -50,11 +51,43 @@ pub enum ClassWeights {
 }
 
 impl ClassWeights {
+    /// Every choice, as `--help` lists them.
+    pub const ALL: [ClassWeights; 2] = [ClassWeights::None, ClassWeights::InverseFrequency];
+
     pub fn name(self) -> &'static str {
         match self {
             ClassWeights::None => "none",
             ClassWeights::InverseFrequency => "inverse-frequency",
         }
+    }
+
+    /// One line for `--help`.
+    pub fn description(self) -> &'static str {
+        match self {
+            ClassWeights::None => "every class weighs the same",
+            ClassWeights::InverseFrequency => {
+                "loss weight per class ∝ 1 / its frequency in train (the seed's remedy for imbalance)"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ClassWeights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ClassWeights {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ClassWeights, String> {
+        ClassWeights::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| {
+            format!(
+                "`{s}` is not a class weighting; choose one of {}",
+                ClassWeights::ALL.map(ClassWeights::name).join(", ")
+            )
+        })
     }
 }
 
@@ -269,7 +302,7 @@ impl TrainConfig {
             batch_size: self.batch_size,
             epochs: self.epochs,
             seed: self.seed,
-            class_weights: self.class_weights.name().into(),
+            class_weights: self.class_weights,
             eval_every: self.eval_every.unwrap_or((steps_per_epoch / 20).max(1)).max(1),
             eval_fraction: self.eval_fraction,
             device,

@@ -184,7 +184,7 @@ fn class_weights_favour_rare_classes() {
     };
     let a = run(&plain, &ds);
     let b = run(&weighted, &ds);
-    assert_eq!(b.record.training.class_weights, "inverse-frequency");
+    assert_eq!(b.record.training.class_weights, ClassWeights::InverseFrequency);
     // Rare classes gain recall when their errors weigh more.
     let rare = |r: &TrainReport| r.record.metrics.per_class_accuracy[10..].iter().sum::<f64>() / 52.0;
     assert!(rare(&b) > rare(&a), "rare-class recall: weighted {} vs plain {}", rare(&b), rare(&a));

@@ -133,7 +133,7 @@ pub fn hand_built_run(
             batch_size: 128,
             epochs: 0,
             seed,
-            class_weights: "none".into(),
+            class_weights: emnist_core::train::ClassWeights::None,
             eval_every: 1,
             eval_fraction: 0.05,
             device: "cpu".into(),
