@@ -183,10 +183,13 @@ impl AppState {
     }
 }
 
-/// Bodies up to this size are decoded on the async worker that read them; larger ones (up to
-/// `--max-body`, 16 MiB by default: tens of milliseconds of JSON parsing and validation) on the
-/// blocking pool, so that one large request cannot stall the other connections of its worker.
-pub const INLINE_DECODE_BYTES: usize = 64 << 10;
+/// Bodies up to this size are decoded on the async worker that read them (a batch of 128 images
+/// as JSON, 1.25 MB, parses in about 5 ms); larger ones (up to `--max-body`, 16 MiB by default:
+/// up to 60 ms of JSON parsing and validation) on the blocking pool, so that one large request
+/// cannot stall the other connections of its worker for long. Not lower: the hop to the pool
+/// cost batch-128 JSON requests 4–6 % of their throughput when every body over 64 KiB took it
+/// (`bench/serve_protocols.sh`, bench/RESULTS.md).
+pub const INLINE_DECODE_BYTES: usize = 2 << 20;
 
 /// Runs `decode` over a request body: inline when the body is small, on the blocking pool when
 /// it is large.
