@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use emnist_core::onnx::TractModel;
+use emnist_core::onnx::ServedModel;
 use tract_onnx::prelude::*;
 
 const PIXELS: usize = 784;
@@ -58,7 +58,7 @@ fn main() -> Result<()> {
     let fixed = args.next().as_deref() == Some("fixed");
 
     let t_load = Instant::now();
-    let model = TractModel::load(Path::new(&model_path))?;
+    let model = ServedModel::load(Path::new(&model_path), &Default::default())?.model;
     let load_ms = t_load.elapsed().as_secs_f64() * 1e3;
 
     for &n in &batches {

@@ -4,6 +4,7 @@
 
 #![no_main]
 
+use emnist_core::contract::Signature;
 use emnist_core::protocol::graphpipe::{decode_request, Request, TensorIn};
 use emnist_core::protocol::tensor::{check_input_names, select_outputs, to_images};
 use libfuzzer_sys::fuzz_target;
@@ -12,12 +13,13 @@ fuzz_target!(|data: &[u8]| {
     let Ok(Request::Infer(r)) = decode_request(data) else {
         return;
     };
-    let _ = check_input_names(&r.input_names);
-    let _ = select_outputs(&r.output_names);
+    let sig = Signature::ours();
+    let _ = check_input_names(&r.input_names, &sig);
+    let _ = select_outputs(&r.output_names, &sig);
     // The server takes exactly one tensor; validating every one reaches `to_images` more often.
     for t in &r.inputs {
         if let TensorIn::Values(t) = t {
-            let _ = to_images(t);
+            let _ = to_images(t, &sig);
         }
     }
 });

@@ -7,6 +7,7 @@
 
 #![no_main]
 
+use emnist_core::contract::Signature;
 use emnist_core::protocol::kserve::parse_infer;
 use emnist_core::protocol::tensor::to_images;
 use emnist_core::protocol::tfserving::parse_predict;
@@ -22,8 +23,9 @@ fn json_prefix(data: &[u8]) -> Option<usize> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(r) = parse_predict(data) {
-        let _ = to_images(&r.input);
+    let sig = Signature::ours();
+    if let Ok(r) = parse_predict(data, &sig) {
+        let _ = to_images(&r.input, &sig);
     }
     let mut lengths = vec![None];
     if let Some(&b) = data.first() {
@@ -33,8 +35,8 @@ fuzz_target!(|data: &[u8]| {
         lengths.push(Some(n));
     }
     for header_length in lengths {
-        if let Ok(p) = parse_infer(data, header_length) {
-            let _ = to_images(&p.input);
+        if let Ok(p) = parse_infer(data, header_length, &sig) {
+            let _ = to_images(&p.input, &sig);
         }
     }
 });

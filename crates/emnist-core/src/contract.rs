@@ -16,7 +16,7 @@ pub const INPUT: &str = "image";
 pub const LOGITS: &str = "logits";
 /// The output holding the softmax of the logits.
 pub const PROBABILITIES: &str = "probabilities";
-/// The outputs, in the order the model returns them (index 0: logits, 1: probabilities).
+/// The outputs, in the order an exported model returns them (index 0: logits, 1: probabilities).
 pub const OUTPUTS: [&str; 2] = [LOGITS, PROBABILITIES];
 /// The name of the symbolic batch dimension in the ONNX graph.
 pub const BATCH: &str = "N";
@@ -39,6 +39,108 @@ pub fn to_input(pixels: &[u8]) -> Vec<f32> {
     pixels.iter().map(|&p| p as f32 * PIXEL_SCALE).collect()
 }
 
+/// What one of a model's outputs holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputKind {
+    /// Class scores before softmax (any monotone shift of them: log-probabilities are logits too).
+    Logits,
+    /// Class probabilities: the softmax of the logits.
+    Probabilities,
+}
+
+impl OutputKind {
+    /// The contract's name for this kind of output.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputKind::Logits => LOGITS,
+            OutputKind::Probabilities => PROBABILITIES,
+        }
+    }
+
+    /// A line for metadata.
+    pub fn description(self) -> &'static str {
+        match self {
+            OutputKind::Logits => "class scores before softmax",
+            OutputKind::Probabilities => "class probabilities",
+        }
+    }
+}
+
+impl std::str::FromStr for OutputKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            LOGITS => Ok(OutputKind::Logits),
+            PROBABILITIES => Ok(OutputKind::Probabilities),
+            other => Err(format!("`{other}` is not an output kind: use `{LOGITS}` or `{PROBABILITIES}`")),
+        }
+    }
+}
+
+/// How requests address one served model: its input under [`INPUT`] or the file's own name, its
+/// outputs under [`LOGITS`] and [`PROBABILITIES`] or the file's own names, and the scale that
+/// turns pixel bytes into the model's floats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signature {
+    /// The file's own input name (requests may use it or [`INPUT`]).
+    pub input: String,
+    /// Every output a request may name, in the order announced and answered by default: the
+    /// contract's two first, then the file's own names that differ from them.
+    pub outputs: Vec<(String, OutputKind)>,
+    /// Pixel bytes times this are the model's input floats; float requests are taken as they are,
+    /// within `[0, 255 × scale]`.
+    pub scale: f32,
+}
+
+impl Signature {
+    /// The contract itself: what `emnist export` writes.
+    pub fn ours() -> Signature {
+        Signature::new(
+            INPUT,
+            &[(LOGITS.to_string(), OutputKind::Logits), (PROBABILITIES.to_string(), OutputKind::Probabilities)],
+            PIXEL_SCALE,
+        )
+    }
+
+    /// A model whose input is `input` and whose own outputs are `own`.
+    pub fn new(input: &str, own: &[(String, OutputKind)], scale: f32) -> Signature {
+        let mut outputs =
+            vec![(LOGITS.to_string(), OutputKind::Logits), (PROBABILITIES.to_string(), OutputKind::Probabilities)];
+        for (name, kind) in own {
+            if !outputs.iter().any(|(n, _)| n == name) {
+                outputs.push((name.clone(), *kind));
+            }
+        }
+        Signature { input: input.to_string(), outputs, scale }
+    }
+
+    /// Whether a request may call the input `name`.
+    pub fn accepts_input(&self, name: &str) -> bool {
+        name == INPUT || name == self.input
+    }
+
+    /// The index of the output a request calls `name`.
+    pub fn output(&self, name: &str) -> Option<usize> {
+        self.outputs.iter().position(|(n, _)| n == name)
+    }
+
+    /// Every output name, comma-separated in backticks, for messages.
+    pub fn output_list(&self) -> String {
+        self.outputs.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The largest float pixel value requests may send: 255 × scale.
+    pub fn max_float(&self) -> f64 {
+        (255.0 * self.scale) as f64
+    }
+
+    /// Pixel bytes as the model's input values.
+    pub fn to_input(&self, pixels: &[u8]) -> Vec<f32> {
+        pixels.iter().map(|&p| p as f32 * self.scale).collect()
+    }
+}
+
 /// The model's answer for a batch: `n` rows of `classes` logits and probabilities, row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outputs {
@@ -49,12 +151,11 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    /// Output `i` of [`OUTPUTS`].
-    pub fn get(&self, i: usize) -> &[f32] {
-        if i == 0 {
-            &self.logits
-        } else {
-            &self.probabilities
+    /// The output of `kind`.
+    pub fn get(&self, kind: OutputKind) -> &[f32] {
+        match kind {
+            OutputKind::Logits => &self.logits,
+            OutputKind::Probabilities => &self.probabilities,
         }
     }
 

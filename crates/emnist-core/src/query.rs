@@ -11,9 +11,9 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::contract::{argmax_rows, max_abs_diff, to_input, PIXELS, PROBABILITIES};
+use crate::contract::{argmax_rows, max_abs_diff, OutputKind, PIXELS, PROBABILITIES};
 use crate::data::Part;
-use crate::onnx::ServedModel;
+use crate::onnx::{ModelOptions, ServedModel};
 use crate::progress::Progress;
 use crate::protocol::graphpipe;
 use crate::protocol::kserve;
@@ -123,16 +123,19 @@ pub fn query(cfg: &QueryConfig, test: &Part, progress: &dyn Progress) -> Result<
         bail!("the dataset has no test images to send");
     }
     let url = cfg.url.trim_end_matches('/').to_string();
-    let model = ServedModel::load(&cfg.model)?;
     let agent = agent(cfg.timeout);
-    let server_sha256_matches = check_digest(&agent, &url, &cfg.name, &model)?;
+    let meta = server_metadata(&agent, &url, &cfg.name)?;
+    // The file is read locally as the server reads it (its announced interpretation).
+    let model = ServedModel::load(&cfg.model, &options_of(&meta))?;
+    let server_sha256_matches = check_digest(&meta, &model)?;
+    let scale = model.signature.scale;
     let idx = crate::onnx::parity::sample_indices(test.len(), cfg.images.unwrap_or(usize::MAX));
     let k = model.classes();
 
     progress.start("running the model locally", Some(idx.len() as u64));
     let mut local = Vec::with_capacity(idx.len() * k);
     for chunk in idx.chunks(256) {
-        let pixels: Vec<f32> = chunk.iter().flat_map(|&i| to_input(test.image(i))).collect();
+        let pixels: Vec<f32> = chunk.iter().flat_map(|&i| model.signature.to_input(test.image(i))).collect();
         local.extend(model.model.run(&pixels)?.probabilities);
         progress.advance(chunk.len() as u64);
     }
@@ -144,7 +147,7 @@ pub fn query(cfg: &QueryConfig, test: &Part, progress: &dyn Progress) -> Result<
     let mut reports = Vec::new();
     for &p in &cfg.protocols {
         progress.start(&format!("querying over {}", p.name()), Some(idx.len() as u64));
-        let r = run_protocol(p, cfg, &url, &agent, test, &idx, k, &local, &labels, progress);
+        let r = run_protocol(p, cfg, &url, &agent, test, &idx, (k, scale), &local, &labels, progress);
         progress.finish();
         reports.push(r?);
     }
@@ -181,8 +184,8 @@ fn agent(timeout: Duration) -> ureq::Agent {
     )
 }
 
-/// Compares the local file's sha256 with the one the server announces (KServe model metadata).
-fn check_digest(agent: &ureq::Agent, url: &str, name: &str, model: &ServedModel) -> Result<Option<bool>> {
+/// The server's KServe model metadata (`Null` when it sends none that parses).
+fn server_metadata(agent: &ureq::Agent, url: &str, name: &str) -> Result<Value> {
     let resp = agent
         .get(format!("{url}/v2/models/{name}"))
         .call()
@@ -191,10 +194,29 @@ fn check_digest(agent: &ureq::Agent, url: &str, name: &str, model: &ServedModel)
         bail!("the server at `{url}` does not serve a model named `{name}`: pass the name it serves with `--name`");
     }
     let mut resp = resp;
-    let meta: Value = match resp.body_mut().with_config().limit(1 << 20).read_to_vec() {
+    Ok(match resp.body_mut().with_config().limit(1 << 20).read_to_vec() {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        Err(_) => return Ok(None),
-    };
+        Err(_) => Value::Null,
+    })
+}
+
+/// How the server announces it reads the file (`parameters.interpretation`): its input scale,
+/// transposition, and what a single output holds; the defaults where it says nothing.
+fn options_of(meta: &Value) -> ModelOptions {
+    let mut o = ModelOptions::default();
+    let Some(i) = meta.pointer("/parameters/interpretation") else { return o };
+    if let Some(s) = i.get("input_scale").and_then(Value::as_f64) {
+        o.input_scale = s as f32;
+    }
+    o.transpose = i.get("transpose").and_then(Value::as_bool).unwrap_or(false);
+    if let Some([one]) = i.get("outputs").and_then(Value::as_array).map(Vec::as_slice) {
+        o.outputs = one.get("holds").cloned().and_then(|h| serde_json::from_value::<OutputKind>(h).ok());
+    }
+    o
+}
+
+/// Compares the local file's sha256 with the one the server announces (KServe model metadata).
+fn check_digest(meta: &Value, model: &ServedModel) -> Result<Option<bool>> {
     match meta.pointer("/parameters/sha256").and_then(Value::as_str) {
         Some(s) if s == model.sha256 => Ok(Some(true)),
         Some(s) => bail!(
@@ -221,7 +243,7 @@ fn run_protocol(
     agent: &ureq::Agent,
     test: &Part,
     idx: &[usize],
-    k: usize,
+    (k, scale): (usize, f32),
     local: &[f32],
     labels: &[usize],
     progress: &dyn Progress,
@@ -237,7 +259,7 @@ fn run_protocol(
                 let Some(chunk) = chunks.get(c) else { break };
                 let pixels: Vec<u8> = chunk.iter().flat_map(|&i| test.image(i).iter().copied()).collect();
                 let t = Instant::now();
-                let result = send(p, agent, url, &cfg.name, &pixels, chunk.len(), k);
+                let result = send(p, agent, url, &cfg.name, &pixels, chunk.len(), (k, scale));
                 let latency_s = t.elapsed().as_secs_f64();
                 progress.advance(chunk.len() as u64);
                 answers.lock().unwrap_or_else(|e| e.into_inner()).push(Answer { chunk: c, latency_s, result });
@@ -320,7 +342,7 @@ fn send(
     name: &str,
     pixels: &[u8],
     n: usize,
-    k: usize,
+    (k, scale): (usize, f32),
 ) -> Result<Vec<f32>, String> {
     let bytes = InputTensor { shape: vec![n as i64, PIXELS as i64], values: Values::U8(pixels.to_vec()) };
     let (target, content_type, body) = match p {
@@ -328,7 +350,7 @@ fn send(
             (format!("{url}/"), "application/octet-stream", graphpipe::encode_infer_request(&bytes, &[PROBABILITIES]))
         }
         Protocol::Tfserving => {
-            (format!("{url}/v1/models/{name}:predict"), "application/json", tfserving::predict_request(pixels))
+            (format!("{url}/v1/models/{name}:predict"), "application/json", tfserving::predict_request(pixels, scale))
         }
         Protocol::Kserve => (
             format!("{url}/v2/models/{name}/infer"),

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use emnist_core::data::source::LoadConfig;
@@ -289,9 +290,12 @@ impl ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The ONNX file to serve (from `emnist export --onnx`).
+    /// The ONNX file to serve: from `emnist export --onnx`, or any 28×28 image classifier (one
+    /// float input [N, 784], [N, 28, 28] or [N, 1, 28, 28]; one or two outputs [N, K]).
     #[arg(long, value_name = "FILE", default_value = "models/dnn.onnx")]
     pub model: PathBuf,
+    #[command(flatten)]
+    pub interpret: InterpretArgs,
     /// Address to listen on (0.0.0.0 for every interface).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
@@ -352,6 +356,58 @@ fn grace_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
+/// How to read a classifier file whose graph does not say everything.
+#[derive(Debug, Args)]
+pub struct InterpretArgs {
+    /// Pixel bytes (uint8 requests, drawn images) times this are the model's input floats; float
+    /// requests are taken as they are, within [0, 255 × scale] [default: 1/255]
+    #[arg(long, value_name = "SCALE", value_parser = input_scale)]
+    pub input_scale: Option<f32>,
+    /// Transpose each image before the model sees it: for models trained on EMNIST's stored,
+    /// transposed layout (the .mat and idx files as they are).
+    #[arg(long)]
+    pub transpose: bool,
+    /// What the file's single output holds, when no final Softmax in the graph says it
+    #[arg(long, value_name = "KIND", value_parser = output_kind_parser())]
+    pub outputs: Option<emnist_core::contract::OutputKind>,
+    /// Class names, one per line, or an EMNIST mapping file (`label code` rows) [default: the
+    /// file's metadata, else guessed from the class count: 62 byclass, 47 balanced, 26 letters, 10 digits]
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+}
+
+impl InterpretArgs {
+    pub fn to_options(&self) -> emnist_core::onnx::ModelOptions {
+        let mut o = emnist_core::onnx::ModelOptions::default();
+        if let Some(s) = self.input_scale {
+            o.input_scale = s;
+        }
+        o.transpose = self.transpose;
+        o.outputs = self.outputs;
+        o.labels = self.labels.clone();
+        o
+    }
+}
+
+/// `--outputs`: the contract's output kinds.
+fn output_kind_parser() -> impl clap::builder::TypedValueParser<Value = emnist_core::contract::OutputKind> {
+    use emnist_core::contract::{LOGITS, PROBABILITIES};
+    clap::builder::PossibleValuesParser::new([LOGITS, PROBABILITIES])
+        .try_map(|s| s.parse::<emnist_core::contract::OutputKind>())
+}
+
+/// `--input-scale`: a positive finite number, or a fraction such as `1/255`.
+fn input_scale(s: &str) -> Result<f32, String> {
+    let v = match s.split_once('/') {
+        Some((a, b)) => a.trim().parse::<f32>().ok().zip(b.trim().parse::<f32>().ok()).map(|(a, b)| a / b),
+        None => s.trim().parse::<f32>().ok(),
+    };
+    match v {
+        Some(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a positive scale such as `1/255` or `1`")),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EngineArg {
     Tract,
@@ -361,6 +417,7 @@ pub enum EngineArg {
 impl ServeArgs {
     pub fn to_config(&self) -> anyhow::Result<emnist_core::serve::ServeConfig> {
         let mut cfg = emnist_core::serve::ServeConfig::new(self.model.clone());
+        cfg.options = self.interpret.to_options();
         cfg.host = self.host.clone();
         cfg.port = self.port;
         cfg.name = self.name.clone();

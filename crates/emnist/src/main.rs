@@ -139,6 +139,9 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             // Always printed, even with -q: with `--port 0` it is the only way to learn the port.
             let shutdown = emnist_cli::stop_on_signals()?;
             emnist_core::serve::serve(cfg, shutdown, |addr, model| {
+                if !matches!(model.labels_from, emnist_core::onnx::classifier::LabelSource::Metadata) {
+                    eprintln!("emnist serve: {}", model.labels_from.describe());
+                }
                 eprintln!(
                     "emnist serve: listening on http://{addr} ({} classes, sha256 {}…); stop with Ctrl-C",
                     model.classes(),

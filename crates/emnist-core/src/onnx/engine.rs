@@ -11,8 +11,10 @@ use anyhow::{bail, Context, Result};
 use ort::session::Session;
 use ort::value::Tensor;
 
-use super::parity::TractModel;
-use crate::contract::{Outputs, INPUT, LOGITS, PIXELS, PROBABILITIES, SIDE};
+use super::classifier::Interface;
+use super::tract::{complete, transposed};
+use super::ServedModel;
+use crate::contract::{OutputKind, Outputs, PIXELS};
 
 /// Which engine runs the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,19 +28,17 @@ pub enum EngineKind {
 
 /// A loaded engine; `run` may be called from several threads at once.
 pub enum Engine {
-    Tract(TractModel),
+    Tract(super::TractModel),
     Onnxruntime(OrtPool),
 }
 
 impl Engine {
-    /// Loads `path` with the engine of `kind`; onnxruntime gets one session per worker, each on
+    /// Loads `model` with the engine of `kind`; onnxruntime gets one session per worker, each on
     /// one thread (requests run in parallel, as tract's do).
-    pub fn load(kind: &EngineKind, path: &Path, tract: &TractModel, workers: usize) -> Result<Engine> {
+    pub fn load(kind: &EngineKind, model: &ServedModel, workers: usize) -> Result<Engine> {
         match kind {
-            EngineKind::Tract => Ok(Engine::Tract(tract.clone())),
-            EngineKind::Onnxruntime { library } => {
-                Ok(Engine::Onnxruntime(OrtPool::load(library, path, tract.classes(), workers)?))
-            }
+            EngineKind::Tract => Ok(Engine::Tract(model.model.clone())),
+            EngineKind::Onnxruntime { library } => Ok(Engine::Onnxruntime(OrtPool::load(library, model, workers)?)),
         }
     }
 
@@ -72,21 +72,37 @@ pub struct OrtPool {
     sessions: Vec<Mutex<Session>>,
     next: AtomicUsize,
     classes: usize,
+    iface: Interface,
+    transpose: bool,
 }
 
 impl OrtPool {
-    fn load(library: &Path, model: &Path, classes: usize, workers: usize) -> Result<OrtPool> {
+    fn load(library: &Path, model: &ServedModel, workers: usize) -> Result<OrtPool> {
         if !library.is_file() {
             bail!("no onnxruntime library at `{}`: pass the `libonnxruntime.so` of an onnxruntime install (the PyPI wheel has one in `onnxruntime/capi/`)", library.display());
+        }
+        let iface = model.interface().clone();
+        if iface.opset < 7 {
+            bail!(
+                "onnxruntime does not run opset {} files (`{}`); serve it with the default engine, tract, which does",
+                iface.opset,
+                model.path.display()
+            );
         }
         let env = environment(library)?;
         let mut sessions = Vec::new();
         for _ in 0..workers.max(1) {
-            let s = session(&env, model)
-                .map_err(|e| anyhow::anyhow!("onnxruntime cannot load `{}`: {e}", model.display()))?;
+            let s = session(&env, &model.bytes)
+                .map_err(|e| anyhow::anyhow!("onnxruntime cannot load `{}`: {e}", model.path.display()))?;
             sessions.push(Mutex::new(s));
         }
-        Ok(OrtPool { sessions, next: AtomicUsize::new(0), classes })
+        Ok(OrtPool {
+            sessions,
+            next: AtomicUsize::new(0),
+            classes: model.classes(),
+            iface,
+            transpose: model.options.transpose,
+        })
     }
 
     fn run(&self, input: &[f32]) -> Result<Outputs> {
@@ -94,6 +110,23 @@ impl OrtPool {
         if n == 0 || !input.len().is_multiple_of(PIXELS) {
             bail!("the input holds {} values, not a positive multiple of {PIXELS}", input.len());
         }
+        let input: std::borrow::Cow<[f32]> = if self.transpose { transposed(input).into() } else { input.into() };
+        let Some(b) = self.iface.fixed_batch else {
+            return self.run_batch(&input, n);
+        };
+        let mut all = Outputs { n, classes: self.classes, logits: Vec::new(), probabilities: Vec::new() };
+        for chunk in input.chunks(b * PIXELS) {
+            let k = chunk.len() / PIXELS;
+            let mut padded = chunk.to_vec();
+            padded.resize(b * PIXELS, 0.0);
+            let out = self.run_batch(&padded, b)?.rows(0, k);
+            all.logits.extend(out.logits);
+            all.probabilities.extend(out.probabilities);
+        }
+        Ok(all)
+    }
+
+    fn run_batch(&self, input: &[f32], n: usize) -> Result<Outputs> {
         // A free session if there is one, else wait for the next in turn.
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let k = self.sessions.len();
@@ -102,8 +135,10 @@ impl OrtPool {
             guard = Some(self.sessions[start % k].lock().unwrap_or_else(|e| e.into_inner()));
         }
         let mut session = guard.expect("a session");
-        let x = Tensor::from_array(([n, 1usize, SIDE, SIDE], input.to_vec())).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let out = session.run(ort::inputs![INPUT => x]).map_err(|e| anyhow::anyhow!("onnxruntime: {e}"))?;
+        let x = Tensor::from_array((self.iface.layout.dims(n), input.to_vec())).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let out = session
+            .run(ort::inputs![self.iface.input.as_str() => x])
+            .map_err(|e| anyhow::anyhow!("onnxruntime: {e}"))?;
         let read = |name: &str| -> Result<Vec<f32>> {
             let (shape, v) = out[name].try_extract_tensor::<f32>().map_err(|e| anyhow::anyhow!("{e}"))?;
             if shape.len() != 2 || shape[0] as usize != n || shape[1] as usize != self.classes {
@@ -111,7 +146,14 @@ impl OrtPool {
             }
             Ok(v.to_vec())
         };
-        Ok(Outputs { n, classes: self.classes, logits: read(LOGITS)?, probabilities: read(PROBABILITIES)? })
+        let (mut logits, mut probabilities) = (None, None);
+        for (name, kind) in &self.iface.outputs {
+            match kind {
+                OutputKind::Logits => logits = Some(read(name)?),
+                OutputKind::Probabilities => probabilities = Some(read(name)?),
+            }
+        }
+        Ok(complete(n, self.classes, logits, probabilities))
     }
 }
 
@@ -139,11 +181,11 @@ fn environment(library: &Path) -> Result<ort::environment::Environment> {
 }
 
 /// One session on one thread.
-fn session(env: &ort::environment::Environment, model: &Path) -> Result<Session, String> {
+fn session(env: &ort::environment::Environment, model: &[u8]) -> Result<Session, String> {
     let b = Session::builder(env).map_err(|e| e.to_string())?;
     let b = b.with_intra_threads(1).map_err(|e| e.to_string())?;
     let mut b = b.with_inter_threads(1).map_err(|e| e.to_string())?;
-    b.commit_from_file(model).map_err(|e| e.to_string())
+    b.commit_from_memory(model).map_err(|e| e.to_string())
 }
 
 /// The `libonnxruntime.so` of the project's `.venv` (what `make setup` installs), if there is one.

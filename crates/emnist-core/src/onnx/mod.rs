@@ -1,13 +1,16 @@
 //! ONNX export: the graph built from a run directory's `model.json` + `model.safetensors` (no
 //! libtorch), written only after tract has loaded it and matched the reference forward pass on
-//! real test images; plus the `value_inputs.json` GraphPipe's ONNX server wants beside it.
+//! real test images; plus the `value_inputs.json` GraphPipe's ONNX server wants beside it. And
+//! the other way: any 28×28 classifier file read for serving ([`classifier`], [`tract`], [`served`]).
 //!
 //! Only this module knows tract and the ONNX protobuf types.
 
+pub mod classifier;
 pub mod engine;
 pub mod graph;
 pub mod parity;
 pub mod served;
+pub mod tract;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -20,10 +23,12 @@ use crate::data::Dataset;
 use crate::model::record::{self, ModelRecord};
 use crate::model::weights::Weights;
 use crate::progress::Progress;
+pub use classifier::ModelOptions;
 pub use engine::{Engine, EngineKind};
 pub use graph::{GraphError, DEFAULT_OPSET, OPSETS};
-pub use parity::{ParityConfig, ParityReport, TractModel};
+pub use parity::{ParityConfig, ParityReport};
 pub use served::ServedModel;
+pub use tract::TractModel;
 
 /// What to export, where, and how to check it.
 #[derive(Debug, Clone)]

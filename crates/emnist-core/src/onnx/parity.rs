@@ -1,75 +1,19 @@
-//! Running an exported file with tract, and the parity check: tract's probabilities against the
-//! reference forward pass over the same weights, on real test images.
+//! The parity check: tract's answers for an exported file against the reference forward pass over
+//! the same weights, on real test images.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use tract_onnx::prelude::*;
 
-use crate::contract::{argmax, max_abs_diff, Outputs, LOGITS, PROBABILITIES, SIDE};
-use crate::data::{Part, PIXELS};
+use super::classifier::ModelOptions;
+use super::ServedModel;
+use crate::contract::{argmax, max_abs_diff};
+use crate::data::Part;
 use crate::model::forward::Network;
 use crate::model::weights::Weights;
 use crate::model::ModelSpec;
-
-/// An ONNX model loaded and optimised by tract, its batch dimension left symbolic. Cloning
-/// shares the plan; runs may go on in parallel.
-#[derive(Clone)]
-pub struct TractModel {
-    plan: Arc<TypedRunnableModel>,
-    classes: usize,
-}
-
-impl TractModel {
-    /// Loads an exported file (one input `image`, outputs `logits` then `probabilities`).
-    pub fn load(path: &Path) -> Result<TractModel> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-        TractModel::from_bytes(&bytes, path)
-    }
-
-    /// Loads a model from the bytes of an exported file (`path` names it in errors).
-    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<TractModel> {
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut &bytes[..])
-            .with_context(|| format!("tract cannot read `{}` as ONNX", path.display()))?;
-        let outputs: Vec<&str> = model.output_outlets()?.iter().map(|&o| model.outlet_label(o).unwrap_or("")).collect();
-        if outputs != [LOGITS, PROBABILITIES] {
-            bail!("`{}` has outputs {outputs:?}, not [`{LOGITS}`, `{PROBABILITIES}`]", path.display());
-        }
-        let typed = model.into_optimized().with_context(|| format!("tract cannot optimise `{}`", path.display()))?;
-        let classes = match typed.output_fact(1)?.shape.as_concrete() {
-            Some(_) => bail!("`{}` has no symbolic batch dimension", path.display()),
-            None => typed.output_fact(1)?.shape[1].as_i64().context("the class dimension is not a number")? as usize,
-        };
-        let plan = typed.into_runnable()?;
-        Ok(TractModel { plan, classes })
-    }
-
-    /// Number of classes the model outputs.
-    pub fn classes(&self) -> usize {
-        self.classes
-    }
-
-    /// Runs one batch: `input` holds `n` images `[1, 28, 28]` of values in [0, 1].
-    pub fn run(&self, input: &[f32]) -> Result<Outputs> {
-        let n = input.len() / PIXELS;
-        if n == 0 || !input.len().is_multiple_of(PIXELS) {
-            bail!("the input holds {} values, not a positive multiple of {PIXELS}", input.len());
-        }
-        let x = Tensor::from_shape(&[n, 1, SIDE, SIDE], input)?;
-        let out = self.plan.run(tvec!(x.into_tvalue()))?;
-        let read = |t: &TValue| -> Result<Vec<f32>> {
-            if t.shape() != [n, self.classes] {
-                bail!("tract returned shape {:?}, expected [{n}, {}]", t.shape(), self.classes);
-            }
-            Ok(t.try_as_plain_ram()?.as_slice::<f32>()?.to_vec())
-        };
-        Ok(Outputs { n, classes: self.classes, logits: read(&out[0])?, probabilities: read(&out[1])? })
-    }
-}
 
 /// How the parity check runs.
 #[derive(Debug, Clone)]
@@ -133,7 +77,7 @@ pub fn check_parity(
     if cfg.batch_size == 0 {
         bail!("the parity batch size must be positive");
     }
-    let model = TractModel::load(path)?;
+    let model = ServedModel::load(path, &ModelOptions::default())?.model;
     let reference = Network::new(spec, weights)?;
     if model.classes() != reference.classes() {
         bail!("`{}` outputs {} classes, the model spec {}", path.display(), model.classes(), reference.classes());

@@ -1,13 +1,12 @@
 //! Nested JSON lists of numbers read straight into a shape and one flat `Vec<f64>`, without a
 //! `serde_json::Value` tree (which costs about 16 bytes of memory per input byte and most of a JSON
-//! request's CPU). Lists must be rectangular; `{"image": x}` objects stand for `x`.
+//! request's CPU). Lists must be rectangular; `{"image": x}` objects (one input, named alike
+//! throughout) stand for `x`, and the name is kept for the caller to check.
 
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-use crate::contract::INPUT;
 
 /// Deepest nesting accepted (a batch of 1×28×28 images is 4 deep; `instances` of them 5).
 const MAX_DEPTH: usize = 8;
@@ -21,6 +20,8 @@ pub struct JsonTensor {
     pub values: Vec<f64>,
     /// Some leaves were strings (KServe BYTES): the caller decides what that means.
     pub strings: bool,
+    /// The input name of `{"name": x}` objects, if the tensor came in them.
+    pub name: Option<String>,
 }
 
 #[derive(Default)]
@@ -29,6 +30,7 @@ struct State {
     leaf_depth: Option<usize>,
     values: Vec<f64>,
     strings: bool,
+    name: Option<String>,
 }
 
 struct Seed<'a> {
@@ -90,17 +92,23 @@ impl<'de> Visitor<'de> for Seed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut seen = false;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if key != INPUT {
-                return Err(de::Error::custom(format!("unknown input `{key}`: the model's input is `{INPUT}`")));
-            }
             if seen {
-                return Err(de::Error::custom(format!("`{INPUT}` is given twice")));
+                return Err(de::Error::custom(format!(
+                    "an object names two inputs (the second is `{key}`); the model takes one"
+                )));
+            }
+            match &self.st.name {
+                Some(name) if *name != key => {
+                    return Err(de::Error::custom(format!("objects name different inputs, `{name}` and `{key}`")))
+                }
+                Some(_) => {}
+                None => self.st.name = Some(key.into_owned()),
             }
             seen = true;
             map.next_value_seed(Seed { st: &mut *self.st, depth: self.depth })?;
         }
         if !seen {
-            return Err(de::Error::custom(format!("an object without `{INPUT}`")));
+            return Err(de::Error::custom("an empty object where an input was expected"));
         }
         Ok(())
     }
@@ -129,7 +137,7 @@ impl<'de> Deserialize<'de> for JsonTensor {
         Seed { st: &mut st, depth: 0 }.deserialize(d)?;
         let depth = st.leaf_depth.unwrap_or(st.lengths.len());
         let shape = st.lengths.iter().take(depth).map(|l| l.unwrap_or(0) as i64).collect();
-        Ok(JsonTensor { shape, values: st.values, strings: st.strings })
+        Ok(JsonTensor { shape, values: st.values, strings: st.strings, name: st.name })
     }
 }
 
@@ -162,17 +170,22 @@ mod tests {
     fn shapes_and_values() {
         assert_eq!(
             read("[[1, 2, 3], [4, 5, 6]]").unwrap(),
-            JsonTensor { shape: vec![2, 3], values: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], strings: false }
+            JsonTensor { shape: vec![2, 3], values: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], ..Default::default() }
         );
         assert_eq!(read("[[[0.5]]]").unwrap().shape, vec![1, 1, 1]);
         assert_eq!(read("[]").unwrap().shape, vec![0]);
         assert_eq!(read("7").unwrap().shape, Vec::<i64>::new());
         assert_eq!(
             read(r#"[{"image": [1, 2]}, {"image": [3, 4]}]"#).unwrap(),
-            JsonTensor { shape: vec![2, 2], values: vec![1.0, 2.0, 3.0, 4.0], strings: false }
+            JsonTensor {
+                shape: vec![2, 2],
+                values: vec![1.0, 2.0, 3.0, 4.0],
+                strings: false,
+                name: Some("image".into())
+            }
         );
         assert!(read(r#"["a", "b"]"#).unwrap().strings);
-        let t = JsonTensor { shape: vec![3], values: vec![255.0, 0.5, -2.0], strings: false };
+        let t = JsonTensor { shape: vec![3], values: vec![255.0, 0.5, -2.0], ..Default::default() };
         assert_eq!(serde_json::to_string(&t).unwrap(), "[255,0.5,-2]");
         assert_eq!(read(r#"{"image": [[1e0, -2]]}"#).unwrap().values, vec![1.0, -2.0]);
     }
@@ -186,8 +199,9 @@ mod tests {
             ("[[1], []]", "ragged"),
             ("[null]", "null"),
             (r#"[true]"#, "nested list of numbers"),
-            (r#"[{"x": [1]}]"#, "unknown input `x`"),
-            (r#"{}"#, "without `image`"),
+            (r#"[{"x": [1]}, {"y": [1]}]"#, "different inputs, `x` and `y`"),
+            (r#"{"x": [1], "y": [2]}"#, "two inputs"),
+            (r#"{}"#, "empty object"),
             ("[[[[[[[[[[1]]]]]]]]]]", "deeper"),
             ("[1, 2", "EOF"),
         ] {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::json_tensor::JsonTensor;
 use super::tensor::{check_input_names, select_outputs, InputError, InputTensor, Values};
-use crate::contract::{Outputs, INPUT, OUTPUTS, PIXELS};
+use crate::contract::{Outputs, Signature, INPUT, PIXELS};
 
 /// The HTTP header that carries the JSON part's length in binary requests and answers.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
@@ -68,7 +68,8 @@ pub struct InferResponse {
     pub outputs: Vec<ResponseOutput>,
 }
 
-/// A parsed request: the input tensor, the outputs wanted (index into [`OUTPUTS`], binary or not).
+/// A parsed request: the input tensor, the outputs wanted (index into the signature's outputs,
+/// binary or not).
 #[derive(Debug, Clone)]
 pub struct Parsed {
     pub id: Option<String>,
@@ -81,7 +82,7 @@ fn flag(params: &Option<Map<String, Value>>, key: &str) -> Option<bool> {
 }
 
 /// Parses a request body; `header_length` is the `Inference-Header-Content-Length` value if any.
-pub fn parse_infer(body: &[u8], header_length: Option<usize>) -> Result<Parsed, InputError> {
+pub fn parse_infer(body: &[u8], header_length: Option<usize>, sig: &Signature) -> Result<Parsed, InputError> {
     let (json, mut binary) = match header_length {
         Some(n) if n > body.len() => {
             return Err(InputError::Malformed(format!(
@@ -95,7 +96,7 @@ pub fn parse_infer(body: &[u8], header_length: Option<usize>) -> Result<Parsed, 
     let req: InferRequest = serde_json::from_slice(json)
         .map_err(|e| InputError::Malformed(format!("the body is not a KServe v2 inference request: {e}")))?;
     let names: Vec<&str> = req.inputs.iter().map(|i| i.name.as_str()).collect();
-    check_input_names(&names)?;
+    check_input_names(&names, sig)?;
     let input = match req.inputs.len() {
         0 => return Err(InputError::Missing),
         1 => &req.inputs[0],
@@ -107,7 +108,8 @@ pub fn parse_infer(body: &[u8], header_length: Option<usize>) -> Result<Parsed, 
             let size = size.as_u64().and_then(|s| usize::try_from(s).ok()).filter(|&s| s <= binary.len()).ok_or_else(
                 || {
                     InputError::Malformed(format!(
-                        "`binary_data_size` of `{INPUT}` is not a size within the {} bytes sent",
+                        "`binary_data_size` of `{}` is not a size within the {} bytes sent",
+                        input.name,
                         binary.len()
                     ))
                 },
@@ -117,8 +119,10 @@ pub fn parse_infer(body: &[u8], header_length: Option<usize>) -> Result<Parsed, 
             binary_values(&input.datatype, &input.shape, mine)?
         }
         None => {
-            let data =
-                input.data.as_ref().ok_or_else(|| InputError::Malformed(format!("input `{INPUT}` has no `data`")))?;
+            let data = input
+                .data
+                .as_ref()
+                .ok_or_else(|| InputError::Malformed(format!("input `{}` has no `data`", input.name)))?;
             json_values(&input.datatype, data)?
         }
     };
@@ -127,10 +131,10 @@ pub fn parse_infer(body: &[u8], header_length: Option<usize>) -> Result<Parsed, 
     }
     let all_binary = flag(&req.parameters, "binary_data_output").unwrap_or(false);
     let outputs = match &req.outputs {
-        None => (0..OUTPUTS.len()).map(|i| (i, all_binary)).collect(),
+        None => (0..sig.outputs.len()).map(|i| (i, all_binary)).collect(),
         Some(outs) => {
             let names: Vec<&str> = outs.iter().map(|o| o.name.as_str()).collect();
-            let idx = select_outputs(&names)?;
+            let idx = select_outputs(&names, sig)?;
             if let Some(o) =
                 outs.iter().find(|o| o.parameters.as_ref().is_some_and(|p| p.contains_key("classification")))
             {
@@ -197,15 +201,22 @@ fn json_values(datatype: &str, data: &JsonTensor) -> Result<Values, InputError> 
 }
 
 /// Builds the answer: JSON bytes, plus the binary part (empty when every output is JSON).
-pub fn infer_response(model_name: &str, version: &str, p: &Parsed, out: &Outputs) -> (Vec<u8>, Vec<u8>) {
+pub fn infer_response(
+    model_name: &str,
+    version: &str,
+    p: &Parsed,
+    out: &Outputs,
+    sig: &Signature,
+) -> (Vec<u8>, Vec<u8>) {
     let mut binary = Vec::new();
     let outputs = p
         .outputs
         .iter()
         .map(|&(i, bin)| {
-            let values = out.get(i);
+            let (name, kind) = &sig.outputs[i];
+            let values = out.get(*kind);
             let mut o = ResponseOutput {
-                name: OUTPUTS[i].to_string(),
+                name: name.clone(),
                 shape: vec![out.n as i64, out.classes as i64],
                 datatype: "FP32".into(),
                 parameters: None,
@@ -242,7 +253,7 @@ pub fn infer_request(input: &InputTensor, outputs: &[&str]) -> Vec<u8> {
             shape: input.shape.clone(),
             datatype: datatype.into(),
             parameters: None,
-            data: Some(JsonTensor { shape: input.shape.clone(), values, strings: false }),
+            data: Some(JsonTensor { shape: input.shape.clone(), values, ..Default::default() }),
         }],
         outputs: Some(outputs.iter().map(|&name| RequestOutput { name: name.into(), parameters: None }).collect()),
     };
@@ -287,12 +298,12 @@ mod tests {
     #[test]
     fn json_request_with_nested_or_flat_data() {
         let body = json!({"inputs": [{"name": "image", "shape": [1, 784], "datatype": "UINT8", "data": vec![7; 784]}]});
-        let p = parse_infer(body.to_string().as_bytes(), None).unwrap();
+        let p = parse_infer(body.to_string().as_bytes(), None, &Signature::ours()).unwrap();
         assert_eq!(p.input.values, Values::U8(vec![7; 784]));
         assert_eq!(p.outputs, vec![(0, false), (1, false)]);
         let body = json!({"id": "a", "inputs": [{"name": "image", "shape": [1, 28, 28], "datatype": "FP32", "data": vec![vec![0.5; 28]; 28]}],
                           "outputs": [{"name": "probabilities"}]});
-        let p = parse_infer(body.to_string().as_bytes(), None).unwrap();
+        let p = parse_infer(body.to_string().as_bytes(), None, &Signature::ours()).unwrap();
         assert_eq!(p.input.values.len(), 784);
         assert_eq!((p.id.as_deref(), p.outputs.clone()), (Some("a"), vec![(1, false)]));
     }
@@ -304,11 +315,11 @@ mod tests {
         .to_string();
         let mut body = header.clone().into_bytes();
         body.extend((0..2 * 784).flat_map(|i| ((i % 10) as f32 / 10.0).to_le_bytes()));
-        let p = parse_infer(&body, Some(header.len())).unwrap();
+        let p = parse_infer(&body, Some(header.len()), &Signature::ours()).unwrap();
         assert_eq!(p.outputs, vec![(0, true), (1, true)]);
         let out =
             Outputs { n: 2, classes: 2, logits: vec![1.0, 2.0, 3.0, 4.0], probabilities: vec![0.1, 0.9, 0.2, 0.8] };
-        let (json, bin) = infer_response("m", "1", &p, &out);
+        let (json, bin) = infer_response("m", "1", &p, &out, &Signature::ours());
         let n = json.len();
         let mut all = json;
         all.extend(bin);
@@ -348,17 +359,20 @@ mod tests {
             ),
         ];
         for (body, want) in cases {
-            let e = parse_infer(body.to_string().as_bytes(), None).unwrap_err().to_string();
+            let e = parse_infer(body.to_string().as_bytes(), None, &Signature::ours()).unwrap_err().to_string();
             assert!(e.contains(want), "{body}: {e}");
         }
-        assert!(parse_infer(b"{}", Some(10)).unwrap_err().to_string().contains("Inference-Header-Content-Length"));
+        assert!(parse_infer(b"{}", Some(10), &Signature::ours())
+            .unwrap_err()
+            .to_string()
+            .contains("Inference-Header-Content-Length"));
     }
 
     #[test]
     fn the_client_request_parses_back_to_the_same_tensor() {
         for values in [Values::U8((0..1568).map(|i| (i % 256) as u8).collect()), Values::F32(vec![0.25; 1568])] {
             let t = InputTensor { shape: vec![2, 784], values };
-            let p = parse_infer(&infer_request(&t, &["probabilities"]), None).unwrap();
+            let p = parse_infer(&infer_request(&t, &["probabilities"]), None, &Signature::ours()).unwrap();
             assert_eq!(p.input, t);
             assert_eq!(p.outputs, vec![(1, false)]);
         }

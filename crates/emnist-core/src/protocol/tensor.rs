@@ -1,8 +1,9 @@
-//! A request's input tensor held to the model's contract ([`crate::contract`]): a shape of
-//! [`EXPECTED_SHAPES`], float pixels in [0, 1] or uint8 pixels 0..255, turned into `N` images of
-//! float32 values in [0, 1] for the model; and which of the model's outputs a request asked for.
+//! A request's input tensor held to the model's contract ([`crate::contract`]) and its
+//! [`Signature`]: a shape of [`EXPECTED_SHAPES`], float pixels in `[0, 255 × scale]` (`[0, 1]` by
+//! default) or uint8 pixels 0..255, turned into `N` images of float32 values for the model; and
+//! which of the model's outputs a request asked for.
 
-use crate::contract::{EXPECTED_SHAPES, INPUT, LOGITS, OUTPUTS, PIXELS, PROBABILITIES, SIDE};
+use crate::contract::{Signature, EXPECTED_SHAPES, INPUT, PIXELS, SIDE};
 
 /// Element values as they arrived on the wire.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,16 +47,16 @@ pub enum InputError {
     Type(String),
     #[error("input value at index {index} is {value}: pixels must be finite")]
     NotFinite { index: usize, value: String },
-    #[error("input value at index {index} is {value}, outside [0, 1]: scale float pixels by 1/255, or send uint8")]
-    Range { index: usize, value: String },
+    #[error("input value at index {index} is {value}, outside [0, {max}]: scale float pixels as the model expects ({max} is white), or send uint8")]
+    Range { index: usize, value: String, max: f64 },
     #[error("the request has no input tensor")]
     Missing,
-    #[error("the request has {0} input tensors; the model takes one, `{INPUT}`")]
+    #[error("the request has {0} input tensors; the model takes one")]
     TooMany(usize),
-    #[error("unknown input `{0}`: the model's input is `{INPUT}`")]
-    UnknownInput(String),
-    #[error("unknown output `{0}`: the model's outputs are `{LOGITS}` and `{PROBABILITIES}`")]
-    UnknownOutput(String),
+    #[error("unknown input `{got}`: the model's input is `{expected}` (or `{INPUT}`)")]
+    UnknownInput { got: String, expected: String },
+    #[error("unknown output `{got}`: the model's outputs are {expected}")]
+    UnknownOutput { got: String, expected: String },
     #[error("{0}")]
     Malformed(String),
 }
@@ -97,54 +98,55 @@ pub fn check_count(shape: &[i64], got: usize) -> Result<usize, InputError> {
 }
 
 /// Validates an input tensor and scales it to the model's float pixels.
-pub fn to_images(tensor: &InputTensor) -> Result<Images, InputError> {
+pub fn to_images(tensor: &InputTensor, sig: &Signature) -> Result<Images, InputError> {
     let n = check_count(&tensor.shape, tensor.values.len())?;
+    let max = sig.max_float();
     let pixels = match &tensor.values {
-        Values::U8(v) => crate::contract::to_input(v),
+        Values::U8(v) => sig.to_input(v),
         Values::F32(v) => {
-            check_floats(v.iter().map(|&x| x as f64))?;
+            check_floats(v.iter().map(|&x| x as f64), max)?;
             v.clone()
         }
         Values::F64(v) => {
-            check_floats(v.iter().copied())?;
+            check_floats(v.iter().copied(), max)?;
             v.iter().map(|&x| x as f32).collect()
         }
     };
     Ok(Images { n, pixels })
 }
 
-fn check_floats(values: impl Iterator<Item = f64>) -> Result<(), InputError> {
+fn check_floats(values: impl Iterator<Item = f64>, max: f64) -> Result<(), InputError> {
+    // Pixel floats rounded through f32 may overshoot the bound by an ulp.
+    let bound = max * (1.0 + 1e-6);
     for (index, x) in values.enumerate() {
         if !x.is_finite() {
             return Err(InputError::NotFinite { index, value: x.to_string() });
         }
-        if !(0.0..=1.0).contains(&x) {
-            return Err(InputError::Range { index, value: x.to_string() });
+        if !(0.0..=bound).contains(&x) {
+            return Err(InputError::Range { index, value: x.to_string(), max });
         }
     }
     Ok(())
 }
 
-/// Which outputs a request asked for, by index into [`OUTPUTS`]; none named means all.
-pub fn select_outputs<S: AsRef<str>>(names: &[S]) -> Result<Vec<usize>, InputError> {
+/// Which outputs a request asked for, by index into the signature's outputs; none named means all.
+pub fn select_outputs<S: AsRef<str>>(names: &[S], sig: &Signature) -> Result<Vec<usize>, InputError> {
     if names.is_empty() {
-        return Ok((0..OUTPUTS.len()).collect());
+        return Ok((0..sig.outputs.len()).collect());
     }
     names
         .iter()
         .map(|n| {
-            OUTPUTS
-                .iter()
-                .position(|o| *o == n.as_ref())
-                .ok_or_else(|| InputError::UnknownOutput(n.as_ref().to_string()))
+            sig.output(n.as_ref())
+                .ok_or_else(|| InputError::UnknownOutput { got: n.as_ref().to_string(), expected: sig.output_list() })
         })
         .collect()
 }
 
-/// Checks input names: none, or exactly the model's one input.
-pub fn check_input_names<S: AsRef<str>>(names: &[S]) -> Result<(), InputError> {
-    match names.iter().find(|n| n.as_ref() != INPUT) {
-        Some(bad) => Err(InputError::UnknownInput(bad.as_ref().to_string())),
+/// Checks input names: none, or the model's one input (by its own name or [`INPUT`]).
+pub fn check_input_names<S: AsRef<str>>(names: &[S], sig: &Signature) -> Result<(), InputError> {
+    match names.iter().find(|n| !sig.accepts_input(n.as_ref())) {
+        Some(bad) => Err(InputError::UnknownInput { got: bad.as_ref().to_string(), expected: sig.input.clone() }),
         None => Ok(()),
     }
 }
@@ -153,6 +155,10 @@ pub fn check_input_names<S: AsRef<str>>(names: &[S]) -> Result<(), InputError> {
 mod tests {
     use super::*;
     use crate::contract::PIXEL_SCALE;
+
+    fn ours() -> Signature {
+        Signature::ours()
+    }
 
     #[test]
     fn accepts_the_three_shapes_and_nothing_else() {
@@ -176,26 +182,41 @@ mod tests {
     #[test]
     fn scales_uint8_like_training_and_rejects_bad_floats() {
         let t = InputTensor { shape: vec![1, 784], values: Values::U8(vec![255; 784]) };
-        let im = to_images(&t).unwrap();
+        let im = to_images(&t, &ours()).unwrap();
         assert_eq!(im.pixels[0], 255.0 * PIXEL_SCALE);
         let mut v = vec![0.5f32; 784];
         v[7] = f32::NAN;
-        let e = to_images(&InputTensor { shape: vec![1, 784], values: Values::F32(v.clone()) }).unwrap_err();
+        let e = to_images(&InputTensor { shape: vec![1, 784], values: Values::F32(v.clone()) }, &ours()).unwrap_err();
         assert!(matches!(e, InputError::NotFinite { index: 7, .. }));
         v[7] = 2.0;
-        let e = to_images(&InputTensor { shape: vec![1, 784], values: Values::F32(v) }).unwrap_err();
+        let e = to_images(&InputTensor { shape: vec![1, 784], values: Values::F32(v.clone()) }, &ours()).unwrap_err();
         assert!(e.to_string().contains("outside [0, 1]"));
-        let e =
-            to_images(&InputTensor { shape: vec![1, 784], values: Values::F64(vec![f64::INFINITY; 784]) }).unwrap_err();
+        let e = to_images(&InputTensor { shape: vec![1, 784], values: Values::F64(vec![f64::INFINITY; 784]) }, &ours())
+            .unwrap_err();
         assert!(matches!(e, InputError::NotFinite { index: 0, .. }));
+        // A model that takes pixels as they are (scale 1) takes floats up to 255.
+        let raw = Signature { scale: 1.0, ..ours() };
+        let im = to_images(&InputTensor { shape: vec![1, 784], values: Values::F32(v) }, &raw).unwrap();
+        assert_eq!(im.pixels[7], 2.0);
+        let im = to_images(&InputTensor { shape: vec![1, 784], values: Values::U8(vec![255; 784]) }, &raw).unwrap();
+        assert_eq!(im.pixels[0], 255.0);
     }
 
     #[test]
     fn output_selection_keeps_the_requested_order() {
-        assert_eq!(select_outputs::<&str>(&[]).unwrap(), vec![0, 1]);
-        assert_eq!(select_outputs(&["probabilities", "logits"]).unwrap(), vec![1, 0]);
-        assert!(matches!(select_outputs(&["softmax"]), Err(InputError::UnknownOutput(_))));
-        assert!(check_input_names(&["image"]).is_ok());
-        assert!(check_input_names(&["x"]).is_err());
+        let sig = ours();
+        assert_eq!(select_outputs::<&str>(&[], &sig).unwrap(), vec![0, 1]);
+        assert_eq!(select_outputs(&["probabilities", "logits"], &sig).unwrap(), vec![1, 0]);
+        assert!(matches!(select_outputs(&["softmax"], &sig), Err(InputError::UnknownOutput { .. })));
+        assert!(check_input_names(&["image"], &sig).is_ok());
+        assert!(check_input_names(&["x"], &sig).is_err());
+        // A file's own names work beside the contract's.
+        use crate::contract::OutputKind;
+        let seed = Signature::new("x", &[("softmax_probabilities".into(), OutputKind::Probabilities)], PIXEL_SCALE);
+        assert_eq!(select_outputs(&["softmax_probabilities", "logits"], &seed).unwrap(), vec![2, 0]);
+        assert_eq!(select_outputs::<&str>(&[], &seed).unwrap(), vec![0, 1, 2]);
+        assert!(check_input_names(&["x", "image"], &seed).is_ok());
+        let e = select_outputs(&["nope"], &seed).unwrap_err().to_string();
+        assert!(e.contains("`logits`, `probabilities`, `softmax_probabilities`"), "{e}");
     }
 }

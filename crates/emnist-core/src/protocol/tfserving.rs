@@ -4,8 +4,8 @@
 use serde_json::{json, Map, Value};
 
 use super::json_tensor::JsonTensor;
-use super::tensor::{InputError, InputTensor, Values};
-use crate::contract::{to_input, Outputs, OUTPUTS, PIXELS, SIDE};
+use super::tensor::{check_input_names, InputError, InputTensor, Values};
+use crate::contract::{Outputs, Signature, PIXELS, SIDE};
 
 /// How the request was laid out, which decides how the answer is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ struct PredictBody {
 }
 
 /// Parses a predict request body. The numbers go straight into one flat list (no JSON tree).
-pub fn parse_predict(body: &[u8]) -> Result<PredictRequest, InputError> {
+pub fn parse_predict(body: &[u8], sig: &Signature) -> Result<PredictRequest, InputError> {
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(InputError::Malformed("the body must be a JSON object with `instances` or `inputs`".into()));
     }
@@ -64,36 +64,40 @@ pub fn parse_predict(body: &[u8]) -> Result<PredictRequest, InputError> {
     if t.strings {
         return Err(InputError::Malformed("the input must be a nested list of numbers, not strings".into()));
     }
+    if let Some(name) = &t.name {
+        check_input_names(&[name], sig)?;
+    }
     super::tensor::batch_of(&t.shape)?;
     Ok(PredictRequest { format, input: InputTensor { shape: t.shape, values: Values::F64(t.values) } })
 }
 
 /// The answer in the layout of the request; `outputs` selects which model outputs, in order.
-pub fn predict_response(format: Format, out: &Outputs, outputs: &[usize]) -> Value {
-    let rows = |i: usize| -> Vec<&[f32]> { out.get(i).chunks(out.classes).collect() };
+pub fn predict_response(format: Format, out: &Outputs, outputs: &[usize], sig: &Signature) -> Value {
+    let rows = |i: usize| -> Vec<&[f32]> { out.get(sig.outputs[i].1).chunks(out.classes).collect() };
+    let name = |i: usize| sig.outputs[i].0.clone();
     match format {
         Format::Row => {
             let per: Vec<Vec<&[f32]>> = outputs.iter().map(|&i| rows(i)).collect();
             let predictions: Vec<Value> = (0..out.n)
                 .map(|r| {
                     let m: Map<String, Value> =
-                        outputs.iter().zip(&per).map(|(&i, p)| (OUTPUTS[i].to_string(), json!(p[r]))).collect();
+                        outputs.iter().zip(&per).map(|(&i, p)| (name(i), json!(p[r]))).collect();
                     Value::Object(m)
                 })
                 .collect();
             json!({ "predictions": predictions })
         }
         Format::Columnar => {
-            let m: Map<String, Value> = outputs.iter().map(|&i| (OUTPUTS[i].to_string(), json!(rows(i)))).collect();
+            let m: Map<String, Value> = outputs.iter().map(|&i| (name(i), json!(rows(i)))).collect();
             json!({ "outputs": m })
         }
     }
 }
 
-/// A row-format predict request (the client side): one `[28][28]` list of floats in [0, 1] per
-/// image, pixel bytes scaled as the model expects.
-pub fn predict_request(pixels: &[u8]) -> Vec<u8> {
-    let floats = to_input(pixels);
+/// A row-format predict request (the client side): one `[28][28]` list of floats per image, pixel
+/// bytes times `scale` (what the served model expects).
+pub fn predict_request(pixels: &[u8], scale: f32) -> Vec<u8> {
+    let floats: Vec<f32> = pixels.iter().map(|&p| p as f32 * scale).collect();
     let instances: Vec<Vec<&[f32]>> = floats.chunks(PIXELS).map(|im| im.chunks(SIDE).collect()).collect();
     serde_json::to_vec(&json!({ "instances": instances })).expect("a request serialises")
 }
@@ -142,12 +146,12 @@ mod tests {
     #[test]
     fn row_and_columnar_requests() {
         let body = json!({ "instances": [image(0.5), image(0.25)] }).to_string();
-        let r = parse_predict(body.as_bytes()).unwrap();
+        let r = parse_predict(body.as_bytes(), &Signature::ours()).unwrap();
         assert_eq!((r.format, r.input.shape.clone()), (Format::Row, vec![2, 28, 28]));
         let body = json!({ "instances": [{ "image": vec![0.5; 784] }] }).to_string();
-        assert_eq!(parse_predict(body.as_bytes()).unwrap().input.shape, vec![1, 784]);
+        assert_eq!(parse_predict(body.as_bytes(), &Signature::ours()).unwrap().input.shape, vec![1, 784]);
         let body = json!({ "inputs": { "image": [[image(0.1)]] } }).to_string();
-        let r = parse_predict(body.as_bytes()).unwrap();
+        let r = parse_predict(body.as_bytes(), &Signature::ours()).unwrap();
         assert_eq!((r.format, r.input.shape), (Format::Columnar, vec![1, 1, 28, 28]));
     }
 
@@ -163,12 +167,12 @@ mod tests {
             (r#"{"instances": [[[0.5, 0.5], [0.5]]]}"#, "ragged"),
             (r#"{"instances": "abc"}"#, "list"),
         ] {
-            let e = parse_predict(body.as_bytes()).unwrap_err().to_string();
+            let e = parse_predict(body.as_bytes(), &Signature::ours()).unwrap_err().to_string();
             assert!(e.contains(want), "{body}: {e}");
         }
         let mut rows = vec![vec![0.5; 784]; 2];
         rows[1].pop();
-        let e = parse_predict(json!({ "instances": rows }).to_string().as_bytes()).unwrap_err();
+        let e = parse_predict(json!({ "instances": rows }).to_string().as_bytes(), &Signature::ours()).unwrap_err();
         assert!(e.to_string().contains("ragged"), "{e}");
     }
 
@@ -176,10 +180,10 @@ mod tests {
     fn answers_follow_the_request_layout() {
         let out =
             Outputs { n: 2, classes: 2, logits: vec![1.0, 2.0, 3.0, 4.0], probabilities: vec![0.25, 0.75, 0.5, 0.5] };
-        let row = predict_response(Format::Row, &out, &[0, 1]);
+        let row = predict_response(Format::Row, &out, &[0, 1], &Signature::ours());
         assert_eq!(row["predictions"][1]["logits"], json!([3.0, 4.0]));
         assert_eq!(read_probabilities(&row, 2, 2).unwrap(), vec![0.25, 0.75, 0.5, 0.5]);
-        let col = predict_response(Format::Columnar, &out, &[1]);
+        let col = predict_response(Format::Columnar, &out, &[1], &Signature::ours());
         assert_eq!(col["outputs"]["probabilities"][0], json!([0.25, 0.75]));
         assert_eq!(read_probabilities(&col, 2, 2).unwrap(), vec![0.25, 0.75, 0.5, 0.5]);
     }
@@ -187,9 +191,9 @@ mod tests {
     #[test]
     fn the_client_request_parses_back_to_the_scaled_images() {
         let pixels: Vec<u8> = (0..1568).map(|i| (i % 256) as u8).collect();
-        let r = parse_predict(&predict_request(&pixels)).unwrap();
+        let r = parse_predict(&predict_request(&pixels, crate::contract::PIXEL_SCALE), &Signature::ours()).unwrap();
         assert_eq!((r.format, r.input.shape.clone()), (Format::Row, vec![2, 28, 28]));
         let Values::F64(got) = r.input.values else { panic!("floats expected") };
-        assert!(got.iter().zip(to_input(&pixels)).all(|(&a, b)| a as f32 == b));
+        assert!(got.iter().zip(crate::contract::to_input(&pixels)).all(|(&a, b)| a as f32 == b));
     }
 }

@@ -7,15 +7,16 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::{decode, ApiError, Shared};
-use crate::contract::{output_dims, EXPECTED_SHAPES, INPUT, INPUT_DIMS, LOGITS, PROBABILITIES};
+use crate::contract::{output_dims, Signature, EXPECTED_SHAPES};
 use crate::protocol::graphpipe::{self as gp, ErrorOut, IoMetadata, Metadata, Request, TensorIn, TensorOut, Type};
 use crate::protocol::tensor::{check_input_names, select_outputs, to_images, Images, InputError};
 
 pub async fn handle(State(state): State<Shared>, body: Bytes) -> Response {
-    let decoded = decode(body, |b| match gp::decode_request(b) {
+    let model = state.model.clone();
+    let decoded = decode(body, move |b| match gp::decode_request(b) {
         Err(e) => Err(ApiError { status: StatusCode::BAD_REQUEST, message: e.to_string() }),
         Ok(Request::Metadata) => Ok(None),
-        Ok(Request::Infer(req)) => prepare(req).map(Some),
+        Ok(Request::Infer(req)) => prepare(req, &model.signature).map(Some),
     })
     .await;
     let result = match decoded {
@@ -32,30 +33,34 @@ pub async fn handle(State(state): State<Shared>, body: Bytes) -> Response {
     }
 }
 
-/// The outputs asked for (indices into the contract's outputs) and the input as images.
-fn prepare(req: gp::InferRequest) -> Result<(Vec<usize>, Images), ApiError> {
+/// The outputs asked for (indices into the signature's outputs) and the input as images.
+fn prepare(req: gp::InferRequest, sig: &Signature) -> Result<(Vec<usize>, Images), ApiError> {
     let bad = ApiError::bad_request;
-    check_input_names(&req.input_names).map_err(bad)?;
-    let outputs = select_outputs(&req.output_names).map_err(bad)?;
+    check_input_names(&req.input_names, sig).map_err(bad)?;
+    let outputs = select_outputs(&req.output_names, sig).map_err(bad)?;
     let tensor = match req.inputs.as_slice() {
         [] => return Err(bad(InputError::Missing)),
         [TensorIn::Values(t)] => t,
         [TensorIn::Unsupported { type_name }] => return Err(bad(InputError::Type(type_name.clone()))),
         many => return Err(bad(InputError::TooMany(many.len()))),
     };
-    Ok((outputs, to_images(tensor).map_err(bad)?))
+    Ok((outputs, to_images(tensor, sig).map_err(bad)?))
 }
 
 async fn infer(state: &Shared, outputs: Vec<usize>, images: Images) -> Result<Vec<TensorOut>, ApiError> {
     let out = state.run(images).await?;
     Ok(outputs
         .into_iter()
-        .map(|i| TensorOut { shape: vec![out.n as i64, out.classes as i64], values: out.get(i).to_vec() })
+        .map(|i| TensorOut {
+            shape: vec![out.n as i64, out.classes as i64],
+            values: out.get(state.model.signature.outputs[i].1).to_vec(),
+        })
         .collect())
 }
 
 fn metadata(state: &Shared) -> Metadata {
     let k = state.model.classes();
+    let sig = &state.model.signature;
     let out = |name: &str, what: &str| IoMetadata {
         name: name.into(),
         description: what.into(),
@@ -67,17 +72,19 @@ fn metadata(state: &Shared) -> Metadata {
         version: state.version(),
         server: format!("emnist {}", env!("CARGO_PKG_VERSION")),
         description: format!(
-            "{} classes ({}); input `{INPUT}` float32 in [0, 1] or uint8 0..255, shape {EXPECTED_SHAPES}",
+            "{} classes ({}); input `{}` float32 in [0, {}] or uint8 0..255, shape {EXPECTED_SHAPES}",
             k,
-            state.model.architecture().unwrap_or_else(|| "model".into())
+            state.model.architecture().unwrap_or_else(|| "model".into()),
+            sig.input,
+            sig.max_float()
         ),
         inputs: vec![IoMetadata {
-            name: INPUT.into(),
+            name: sig.input.clone(),
             description: "upright 28x28 grey images, light ink on dark".into(),
-            shape: INPUT_DIMS.to_vec(),
+            shape: state.model.interface().layout.announced(),
             type_: Type::Float32,
         }],
-        outputs: vec![out(LOGITS, "class scores before softmax"), out(PROBABILITIES, "class probabilities")],
+        outputs: sig.outputs.iter().map(|(name, kind)| out(name, kind.description())).collect(),
     }
 }
 

@@ -9,7 +9,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::{decode, ApiError, Shared};
-use crate::contract::{output_dims, INPUT, INPUT_DIMS, OUTPUTS};
+use crate::contract::output_dims;
 use crate::protocol::kserve::{infer_response, parse_infer, HEADER_LENGTH};
 use crate::protocol::tensor::to_images;
 
@@ -89,14 +89,15 @@ async fn infer(state: &Shared, rest: &str, headers: &HeaderMap, body: Bytes) -> 
             message: "`Inference-Header-Content-Length` is not a byte count".into(),
         })?),
     };
+    let model = state.model.clone();
     let (parsed, images) = decode(body, move |b| {
-        let parsed = parse_infer(b, header_length).map_err(ApiError::bad_request)?;
-        let images = to_images(&parsed.input).map_err(ApiError::bad_request)?;
+        let parsed = parse_infer(b, header_length, &model.signature).map_err(ApiError::bad_request)?;
+        let images = to_images(&parsed.input, &model.signature).map_err(ApiError::bad_request)?;
         Ok((parsed, images))
     })
     .await?;
     let out = state.run(images).await?;
-    let (json, binary) = infer_response(&state.name, &state.version(), &parsed, &out);
+    let (json, binary) = infer_response(&state.name, &state.version(), &parsed, &out, &state.model.signature);
     if binary.is_empty() {
         return Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response());
     }
@@ -115,13 +116,14 @@ async fn infer(state: &Shared, rest: &str, headers: &HeaderMap, body: Bytes) -> 
 
 fn metadata(state: &Shared) -> Value {
     let k = state.model.classes();
+    let sig = &state.model.signature;
     let outputs: Vec<Value> =
-        OUTPUTS.iter().map(|o| json!({ "name": o, "datatype": "FP32", "shape": output_dims(k) })).collect();
+        sig.outputs.iter().map(|(o, _)| json!({ "name": o, "datatype": "FP32", "shape": output_dims(k) })).collect();
     json!({
         "name": state.name,
         "versions": [state.version()],
         "platform": "onnx",
-        "inputs": [{ "name": INPUT, "datatype": "FP32", "shape": INPUT_DIMS }],
+        "inputs": [{ "name": sig.input, "datatype": "FP32", "shape": state.model.interface().layout.announced() }],
         "outputs": outputs,
         "parameters": {
             "sha256": state.model.sha256,
@@ -130,6 +132,7 @@ fn metadata(state: &Shared) -> Value {
             "dataset": state.model.metadata.get("dataset").cloned().unwrap_or_default(),
             "classes": k,
             "engine": state.engine,
+            "interpretation": state.model.interpretation(),
         },
         "class_names": state.model.class_names,
     })

@@ -32,7 +32,7 @@ pub use conn::ConnConfig;
 use metrics::Metrics;
 
 use crate::contract::Outputs;
-use crate::onnx::ServedModel;
+use crate::onnx::{ModelOptions, ServedModel};
 use crate::protocol::tensor::{to_images, Images, InputError, InputTensor};
 use crate::shutdown::Shutdown;
 
@@ -57,6 +57,8 @@ pub struct ServeConfig {
     pub threads: usize,
     /// tract (default) or onnxruntime.
     pub engine: crate::onnx::EngineKind,
+    /// How to read the file (input scale, transposition, output kind, labels).
+    pub options: ModelOptions,
 }
 
 impl ServeConfig {
@@ -75,6 +77,7 @@ impl ServeConfig {
             conn: ConnConfig::default(),
             threads: cores,
             engine: crate::onnx::EngineKind::Tract,
+            options: ModelOptions::default(),
         }
     }
 }
@@ -98,10 +101,13 @@ pub struct AppState {
 type Shared = Arc<AppState>;
 
 impl AppState {
-    /// Wraps a loaded model, loads the engine that will run it, and starts the batcher (on the
-    /// current runtime).
+    /// Wraps a loaded model, loads the engine that will run it, warms it up with one inference,
+    /// and starts the batcher (on the current runtime).
     pub fn new(model: ServedModel, cfg: &ServeConfig) -> Result<Shared> {
-        let engine = crate::onnx::Engine::load(&cfg.engine, &model.path, &model.model, cfg.batch.workers)?;
+        let engine = crate::onnx::Engine::load(&cfg.engine, &model, cfg.batch.workers)?;
+        engine
+            .run(&[0.0; crate::contract::PIXELS])
+            .with_context(|| format!("`{}` fails its warm-up inference", model.path.display()))?;
         let model = Arc::new(model);
         let metrics = Arc::new(Metrics::default());
         let name = engine.name();
@@ -123,7 +129,7 @@ impl AppState {
 
     /// Validates an input tensor and runs it through the batcher.
     pub async fn infer(&self, input: &InputTensor) -> Result<Outputs, ApiError> {
-        self.run(to_images(input).map_err(ApiError::bad_request)?).await
+        self.run(to_images(input, &self.model.signature).map_err(ApiError::bad_request)?).await
     }
 
     /// Runs validated images through the batcher.
@@ -453,7 +459,7 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
 /// then finishes the requests in flight (within `cfg.conn.shutdown_grace`) and returns: what
 /// `emnist serve` runs. `on_listen` hears the bound address (the port when `port` is 0).
 pub fn serve(cfg: ServeConfig, shutdown: Shutdown, on_listen: impl FnOnce(SocketAddr, &ServedModel)) -> Result<()> {
-    let model = ServedModel::load(&cfg.model)?;
+    let model = ServedModel::load(&cfg.model, &cfg.options)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads.max(1))
         .thread_name("emnist-serve")

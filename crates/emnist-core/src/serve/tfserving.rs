@@ -9,7 +9,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::{decode, ApiError, Shared};
-use crate::contract::{output_dims, INPUT, INPUT_DIMS, OUTPUTS};
+use crate::contract::output_dims;
 use crate::protocol::tensor::to_images;
 use crate::protocol::tfserving::{parse_predict, predict_response};
 
@@ -64,25 +64,29 @@ async fn predict(state: &Shared, rest: &str, body: Bytes) -> Result<Value, ApiEr
     if verb != "predict" {
         return Err(ApiError::not_found(format!("`:{verb}` is not offered; use `:predict`")));
     }
-    let (format, images) = decode(body, |b| {
-        let req = parse_predict(b).map_err(ApiError::bad_request)?;
-        Ok((req.format, to_images(&req.input).map_err(ApiError::bad_request)?))
+    let model = state.model.clone();
+    let (format, images) = decode(body, move |b| {
+        let req = parse_predict(b, &model.signature).map_err(ApiError::bad_request)?;
+        Ok((req.format, to_images(&req.input, &model.signature).map_err(ApiError::bad_request)?))
     })
     .await?;
     let out = state.run(images).await?;
-    Ok(predict_response(format, &out, &[0, 1]))
+    let sig = &state.model.signature;
+    let every: Vec<usize> = (0..sig.outputs.len()).collect();
+    Ok(predict_response(format, &out, &every, sig))
 }
 
 fn metadata(state: &Shared, name: &str) -> Value {
     let k = state.model.classes();
     let dims = |d: &[i64]| -> Vec<Value> { d.iter().map(|s| json!({ "size": s.to_string(), "name": "" })).collect() };
     let tensor = |n: &str, d: &[i64]| json!({ "dtype": "DT_FLOAT", "tensor_shape": { "dim": dims(d), "unknown_rank": false }, "name": n });
+    let sig = &state.model.signature;
     let outputs: serde_json::Map<String, Value> =
-        OUTPUTS.iter().map(|o| (o.to_string(), tensor(o, &output_dims(k)))).collect();
+        sig.outputs.iter().map(|(o, _)| (o.clone(), tensor(o, &output_dims(k)))).collect();
     json!({
         "model_spec": { "name": name, "signature_name": "", "version": VERSION },
         "metadata": { "signature_def": { "signature_def": { "serving_default": {
-            "inputs": { INPUT: tensor(INPUT, &INPUT_DIMS) },
+            "inputs": { sig.input.clone(): tensor(&sig.input, &state.model.interface().layout.announced()) },
             "outputs": outputs,
             "method_name": "tensorflow/serving/predict"
         }}}},

@@ -4,7 +4,7 @@
 use emnist_core::data::synthetic::{generate, SyntheticConfig};
 use emnist_core::model::weights::Weights;
 use emnist_core::model::{Architecture, Layer, ModelSpec};
-use emnist_core::onnx::TractModel;
+use emnist_core::onnx::ServedModel;
 use emnist_core::progress::Silent;
 use emnist_core::train::{ClassWeights, DeviceChoice, TrainConfig, TrainOutcome};
 use emnist_train::train;
@@ -78,7 +78,7 @@ fn trained_models_export_and_tract_agrees_with_tch() {
 
         let idx: Vec<usize> = (0..ds.test.len()).step_by(7).collect();
         let x = floats(&ds.test, &idx);
-        let got = TractModel::load(&out).unwrap().run(&x).unwrap();
+        let got = ServedModel::load(&out, &Default::default()).unwrap().model.run(&x).unwrap();
         let want = {
             let _turn = torch_lock();
             tch_probabilities(&record.spec, &weights, &x)

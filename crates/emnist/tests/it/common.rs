@@ -15,7 +15,6 @@ use emnist_core::model::record::{
 };
 use emnist_core::model::weights::{Tensor, Weights};
 use emnist_core::model::{Architecture, ModelSpec};
-use emnist_core::onnx::TractModel;
 use emnist_core::rng::Rng;
 
 /// The workspace's root folder.
@@ -219,7 +218,7 @@ pub fn check_export(r: &Value, out: &Path, spec: &ModelSpec, weights: &Weights, 
         .collect();
     assert!(leftovers.is_empty(), "no temporary files left behind");
 
-    let model = TractModel::load(out).unwrap();
+    let model = emnist_core::onnx::ServedModel::load(out, &Default::default()).unwrap().model;
     let net = Network::new(spec, weights).unwrap();
     let idx: Vec<usize> = (0..38.min(test.len())).collect();
     for batch in [&idx[..1], &idx[1..]] {

@@ -41,7 +41,7 @@ struct App {
 fn app(model: &Path, configure: impl FnOnce(&mut ServeConfig)) -> App {
     let mut cfg = ServeConfig::new(model.to_path_buf());
     configure(&mut cfg);
-    let served = ServedModel::load(model).unwrap();
+    let served = ServedModel::load(model, &Default::default()).unwrap();
     let tract = served.model.clone();
     let state = AppState::new(served, &cfg).unwrap();
     App { router: router(state.clone()), state, tract }
@@ -481,7 +481,7 @@ async fn large_bodies_decode_off_the_workers_with_the_same_answers_and_errors() 
     let t = InputTensor { shape: vec![n as i64, 784], values: Values::F32(emnist_core::contract::to_input(&px)) };
     let gp_body = gp::encode_infer_request(&t, &["probabilities"]);
     let ks_body = emnist_core::protocol::kserve::infer_request(&t, &["probabilities"]);
-    let tf_body = emnist_core::protocol::tfserving::predict_request(&px);
+    let tf_body = emnist_core::protocol::tfserving::predict_request(&px, emnist_core::contract::PIXEL_SCALE);
     for body in [&gp_body, &ks_body, &tf_body] {
         let limit = emnist_core::serve::INLINE_DECODE_BYTES;
         assert!(body.len() > limit && body.len() < 16 << 20, "{} bytes", body.len());
@@ -968,6 +968,7 @@ async fn the_onnxruntime_engine_answers_like_tract() {
     // A missing library is a clear error at start, not at the first request.
     let mut cfg = ServeConfig::new(model_file(dir.path(), 13));
     cfg.engine = emnist_core::onnx::EngineKind::Onnxruntime { library: dir.path().join("libnothing.so") };
-    let err = AppState::new(ServedModel::load(&cfg.model).unwrap(), &cfg).err().unwrap().to_string();
+    let err =
+        AppState::new(ServedModel::load(&cfg.model, &Default::default()).unwrap(), &cfg).err().unwrap().to_string();
     assert!(err.contains("libnothing.so") && err.contains("onnxruntime"), "{err}");
 }

@@ -91,7 +91,7 @@ async fn browser(driver: &Driver, profile: &Path) -> Client {
 /// The server in this process on a real socket; returns its base URL.
 async fn serve(model: &Path) -> String {
     let cfg = ServeConfig::new(model.to_path_buf());
-    let state = AppState::new(emnist_core::onnx::ServedModel::load(model).unwrap(), &cfg).unwrap();
+    let state = AppState::new(emnist_core::onnx::ServedModel::load(model, &Default::default()).unwrap(), &cfg).unwrap();
     let app = router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -333,7 +333,7 @@ async fn predict_takes_png_jpeg_multipart_and_emnist_crops() {
     let dir = tempfile::tempdir().unwrap();
     let model = crate::serve::model_file(dir.path(), 22);
     let url = serve(&model).await;
-    let tract = emnist_core::onnx::TractModel::load(&model).unwrap();
+    let tract = emnist_core::onnx::ServedModel::load(&model, &Default::default()).unwrap().model;
     let test = crate::serve::test_images();
     // A real 28×28 test image as a PNG: used as it is, so /predict equals the model on its pixels.
     let img = image::GrayImage::from_raw(28, 28, test.image(0).to_vec()).unwrap();
