@@ -294,6 +294,14 @@ pub struct ServeArgs {
     /// float input [N, 784], [N, 28, 28] or [N, 1, 28, 28]; one or two outputs [N, K]).
     #[arg(long, value_name = "FILE", default_value = "models/dnn.onnx")]
     pub model: PathBuf,
+    /// Serve a model repository instead: `DIR/<name>/<version>/model.onnx` (TensorFlow Serving's
+    /// layout; an optional `labels.txt` beside each file), several models and versions at once,
+    /// re-read every `--poll-secs` and on SIGHUP.
+    #[arg(long, value_name = "DIR", conflicts_with = "model")]
+    pub models: Option<PathBuf>,
+    /// How often the repository is re-read for new, changed and removed versions (0: only on SIGHUP).
+    #[arg(long, default_value_t = 5.0, value_parser = poll_seconds)]
+    pub poll_secs: f64,
     #[command(flatten)]
     pub interpret: InterpretArgs,
     /// Address to listen on (0.0.0.0 for every interface).
@@ -346,6 +354,14 @@ pub struct ServeArgs {
     /// `onnxruntime/capi/`) [default: the one in this project's `.venv`].
     #[arg(long, value_name = "FILE", env = "ORT_DYLIB_PATH")]
     pub onnxruntime_lib: Option<PathBuf>,
+}
+
+/// `--poll-secs`: 0 (never) to a day, fractions allowed.
+fn poll_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds between 0 and 86400")),
+    }
 }
 
 /// `--shutdown-grace-s`: 0 to 3600 seconds, fractions allowed.
@@ -418,6 +434,8 @@ impl ServeArgs {
     pub fn to_config(&self) -> anyhow::Result<emnist_core::serve::ServeConfig> {
         let mut cfg = emnist_core::serve::ServeConfig::new(self.model.clone());
         cfg.options = self.interpret.to_options();
+        cfg.repository = self.models.clone();
+        cfg.poll = Some(std::time::Duration::from_secs_f64(self.poll_secs)).filter(|d| !d.is_zero());
         cfg.host = self.host.clone();
         cfg.port = self.port;
         cfg.name = self.name.clone();

@@ -137,16 +137,36 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             init_logging();
             let cfg = args.to_config()?;
             // Always printed, even with -q: with `--port 0` it is the only way to learn the port.
-            let shutdown = emnist_cli::stop_on_signals()?;
-            emnist_core::serve::serve(cfg, shutdown, |addr, model| {
-                if !matches!(model.labels_from, emnist_core::onnx::classifier::LabelSource::Metadata) {
-                    eprintln!("emnist serve: {}", model.labels_from.describe());
+            let reload = emnist_core::serve::Reload::new();
+            let shutdown = emnist_cli::serve_signals(reload.clone())?;
+            let repository = cfg.repository.is_some();
+            emnist_core::serve::serve(cfg, shutdown, reload, |addr, catalog| {
+                for v in catalog.versions() {
+                    let m = &v.model;
+                    if !matches!(m.labels_from, emnist_core::onnx::classifier::LabelSource::Metadata) {
+                        eprintln!("emnist serve: {} version {}: {}", v.name, v.number, m.labels_from.describe());
+                    }
+                    if repository {
+                        eprintln!(
+                            "emnist serve: {} version {}: `{}` ({} classes, sha256 {}…)",
+                            v.name,
+                            v.number,
+                            m.path.display(),
+                            m.classes(),
+                            &m.sha256[..12]
+                        );
+                    }
                 }
-                eprintln!(
-                    "emnist serve: listening on http://{addr} ({} classes, sha256 {}…); stop with Ctrl-C",
-                    model.classes(),
-                    &model.sha256[..12]
-                );
+                match catalog.versions().next() {
+                    Some(v) if !repository => eprintln!(
+                        "emnist serve: listening on http://{addr} ({} classes, sha256 {}…); stop with Ctrl-C",
+                        v.model.classes(),
+                        &v.model.sha256[..12]
+                    ),
+                    _ => eprintln!(
+                        "emnist serve: listening on http://{addr} (a model repository: re-read on SIGHUP); stop with Ctrl-C"
+                    ),
+                }
             })?;
         }
         Command::Query(args) => {

@@ -203,6 +203,11 @@ pub fn encode_metadata_response(m: &Metadata) -> Vec<u8> {
 
 /// Encodes an `InferRequest` of one tensor (the client side).
 pub fn encode_infer_request(input: &InputTensor, output_names: &[&str]) -> Vec<u8> {
+    encode_infer_request_with_config(input, output_names, "")
+}
+
+/// [`encode_infer_request`] with a `config` string (the server reads `name[:version]` from it).
+pub fn encode_infer_request_with_config(input: &InputTensor, output_names: &[&str], config: &str) -> Vec<u8> {
     let (type_, data) = match &input.values {
         Values::U8(v) => (Type::Uint8, v.clone()),
         Values::F32(v) => (Type::Float32, le_bytes(v)),
@@ -210,7 +215,7 @@ pub fn encode_infer_request(input: &InputTensor, output_names: &[&str]) -> Vec<u
     };
     let req = fb::Request {
         req: Some(fb::Req::InferRequest(Box::new(fb::InferRequest {
-            config: None,
+            config: Some(config.to_string()).filter(|c| !c.is_empty()),
             input_names: None,
             input_tensors: Some(vec![fb::Tensor {
                 type_,

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::repo::Version;
 use super::{decode, ApiError, Shared};
 use crate::contract::output_dims;
 use crate::protocol::kserve::{infer_response, parse_infer, HEADER_LENGTH};
@@ -42,30 +43,25 @@ fn model_ready(state: &Shared, ok: Value) -> Response {
     }
 }
 
-/// What follows `/v2/models/`: `{name}[/versions/{v}][/{action}]`.
-fn parse<'a>(state: &Shared, rest: &'a str) -> Result<&'a str, ApiError> {
+/// What follows `/v2/models/`: `{name}[/versions/{v}][/{action}]` → the version meant (the newest
+/// when none is named) and the action.
+fn parse<'a>(state: &Shared, rest: &'a str) -> Result<(std::sync::Arc<Version>, &'a str), ApiError> {
     let (name, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    state.check_name(name)?;
-    let tail = match tail.strip_prefix("versions/") {
+    let (version, tail) = match tail.strip_prefix("versions/") {
         Some(v) => {
             let (version, after) = v.split_once('/').unwrap_or((v, ""));
-            if version != state.version() {
-                return Err(ApiError::not_found(format!(
-                    "model `{name}` has version `{}` only, not `{version}`",
-                    state.version()
-                )));
-            }
-            after
+            (Some(version), after)
         }
-        None => tail,
+        None => (None, tail),
     };
-    Ok(tail)
+    Ok((state.resolve(name, version)?, tail))
 }
 
 pub async fn get(State(state): State<Shared>, Path(rest): Path<String>) -> Result<Response, ApiError> {
-    match parse(&state, &rest)? {
-        "" => Ok(Json(metadata(&state)).into_response()),
-        "ready" => Ok(model_ready(&state, json!({ "name": state.name, "ready": true }))),
+    let (version, action) = parse(&state, &rest)?;
+    match action {
+        "" => Ok(Json(metadata(&state, &version)).into_response()),
+        "ready" => Ok(model_ready(&state, json!({ "name": version.name, "version": version.label(), "ready": true }))),
         other => Err(ApiError::not_found(format!("no model route `{other}`: use `ready`, or POST `infer`"))),
     }
 }
@@ -78,9 +74,9 @@ pub async fn post(State(state): State<Shared>, Path(rest): Path<String>, headers
 }
 
 async fn infer(state: &Shared, rest: &str, headers: &HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    match parse(state, rest)? {
-        "infer" => {}
-        other => return Err(ApiError::not_found(format!("no model route `{other}` for POST: use `infer`"))),
+    let (version, action) = parse(state, rest)?;
+    if action != "infer" {
+        return Err(ApiError::not_found(format!("no model route `{action}` for POST: use `infer`")));
     }
     let header_length = match headers.get(HEADER_LENGTH) {
         None => None,
@@ -89,15 +85,15 @@ async fn infer(state: &Shared, rest: &str, headers: &HeaderMap, body: Bytes) -> 
             message: "`Inference-Header-Content-Length` is not a byte count".into(),
         })?),
     };
-    let model = state.model.clone();
+    let model = version.model.clone();
     let (parsed, images) = decode(body, move |b| {
         let parsed = parse_infer(b, header_length, &model.signature).map_err(ApiError::bad_request)?;
         let images = to_images(&parsed.input, &model.signature).map_err(ApiError::bad_request)?;
         Ok((parsed, images))
     })
     .await?;
-    let out = state.run(images).await?;
-    let (json, binary) = infer_response(&state.name, &state.version(), &parsed, &out, &state.model.signature);
+    let out = version.run(images).await?;
+    let (json, binary) = infer_response(&version.name, &version.label(), &parsed, &out, &version.model.signature);
     if binary.is_empty() {
         return Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response());
     }
@@ -114,26 +110,42 @@ async fn infer(state: &Shared, rest: &str, headers: &HeaderMap, body: Bytes) -> 
         .into_response())
 }
 
-fn metadata(state: &Shared) -> Value {
-    let k = state.model.classes();
-    let sig = &state.model.signature;
+fn metadata(state: &Shared, version: &Version) -> Value {
+    let model = &version.model;
+    let k = model.classes();
+    let sig = &model.signature;
+    let versions: Vec<String> =
+        state.catalog().models.get(&version.name).map(|v| v.keys().map(u64::to_string).collect()).unwrap_or_default();
+    let states: serde_json::Map<String, Value> = state
+        .version_states(&version.name)
+        .into_iter()
+        .map(|(v, s)| {
+            let error = match &s {
+                super::repo::VersionState::Failed(e) => Some(e.clone()),
+                _ => None,
+            };
+            (v.to_string(), json!({ "state": s.tf_state(), "error": error }))
+        })
+        .collect();
     let outputs: Vec<Value> =
         sig.outputs.iter().map(|(o, _)| json!({ "name": o, "datatype": "FP32", "shape": output_dims(k) })).collect();
     json!({
-        "name": state.name,
-        "versions": [state.version()],
+        "name": version.name,
+        "versions": versions,
         "platform": "onnx",
-        "inputs": [{ "name": sig.input, "datatype": "FP32", "shape": state.model.interface().layout.announced() }],
+        "inputs": [{ "name": sig.input, "datatype": "FP32", "shape": model.interface().layout.announced() }],
         "outputs": outputs,
         "parameters": {
-            "sha256": state.model.sha256,
-            "architecture": state.model.architecture().unwrap_or_default(),
-            "test_accuracy": state.model.test_accuracy(),
-            "dataset": state.model.metadata.get("dataset").cloned().unwrap_or_default(),
+            "version": version.label(),
+            "sha256": model.sha256,
+            "architecture": model.architecture().unwrap_or_default(),
+            "test_accuracy": model.test_accuracy(),
+            "dataset": model.metadata.get("dataset").cloned().unwrap_or_default(),
             "classes": k,
-            "engine": state.engine,
-            "interpretation": state.model.interpretation(),
+            "engine": version.engine,
+            "interpretation": model.interpretation(),
+            "version_states": states,
         },
-        "class_names": state.model.class_names,
+        "class_names": model.class_names,
     })
 }

@@ -56,6 +56,7 @@ pub struct Metrics {
     images: AtomicU64,
     rejected: AtomicU64,
     abandoned: AtomicU64,
+    load_failures: AtomicU64,
     connections: AtomicI64,
     closed: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -70,6 +71,7 @@ impl Default for Metrics {
             images: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             abandoned: AtomicU64::new(0),
+            load_failures: AtomicU64::new(0),
             connections: AtomicI64::new(0),
             closed: Mutex::default(),
         }
@@ -132,6 +134,16 @@ impl Metrics {
         map.iter().filter(|((p, s), _)| *p == protocol && *s == status).map(|(_, c)| c).sum()
     }
 
+    /// A model file (or the repository) that could not be loaded.
+    pub fn load_failed(&self) {
+        self.load_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Model files refused so far.
+    pub fn load_failures(&self) -> u64 {
+        self.load_failures.load(Ordering::Relaxed)
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -154,6 +166,9 @@ impl Metrics {
         out.push_str("# HELP emnist_images_total Images run through the model.\n");
         out.push_str("# TYPE emnist_images_total counter\n");
         let _ = writeln!(out, "emnist_images_total {}", self.images.load(Ordering::Relaxed));
+        out.push_str("# HELP emnist_model_load_failures_total Model files (or repository reads) that could not be served; what was serving kept serving.\n");
+        out.push_str("# TYPE emnist_model_load_failures_total counter\n");
+        let _ = writeln!(out, "emnist_model_load_failures_total {}", self.load_failures.load(Ordering::Relaxed));
         out.push_str("# HELP emnist_rejected_total Requests answered 503 because --max-inflight was reached.\n");
         out.push_str("# TYPE emnist_rejected_total counter\n");
         let _ = writeln!(out, "emnist_rejected_total {}", self.rejected.load(Ordering::Relaxed));

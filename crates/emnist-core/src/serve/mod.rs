@@ -8,6 +8,7 @@ pub mod conn;
 mod graphpipe;
 mod kserve;
 pub mod metrics;
+pub mod repo;
 mod tfserving;
 mod web;
 
@@ -26,20 +27,24 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use batch::Batcher;
 pub use batch::{BatchConfig, BatchError};
 pub use conn::ConnConfig;
 use metrics::Metrics;
+use repo::{Catalog, Loader, ReloadReport, StatusTable, Version, VersionState};
 
-use crate::contract::Outputs;
 use crate::onnx::{ModelOptions, ServedModel};
-use crate::protocol::tensor::{to_images, Images, InputError, InputTensor};
+use crate::protocol::tensor::InputError;
 use crate::shutdown::Shutdown;
 
 /// Server settings (the flags of `emnist serve`).
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
+    /// The one file to serve (as model `name`, version 1), unless `repository` is set.
     pub model: PathBuf,
+    /// A model repository, `<dir>/<name>/<version>/model.onnx`, polled for changes.
+    pub repository: Option<PathBuf>,
+    /// How often the repository is re-read (`None`: only on request, e.g. SIGHUP).
+    pub poll: Option<Duration>,
     pub host: String,
     pub port: u16,
     /// The model's name in URLs (`/v1/models/{name}`, `/v2/models/{name}`).
@@ -67,6 +72,8 @@ impl ServeConfig {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         ServeConfig {
             model,
+            repository: None,
+            poll: Some(Duration::from_secs(5)),
             host: "127.0.0.1".into(),
             port: 9000,
             name: "emnist".into(),
@@ -84,12 +91,14 @@ impl ServeConfig {
 
 /// What the handlers share.
 pub struct AppState {
-    pub model: Arc<ServedModel>,
-    /// Which engine runs the model (`tract` or `onnxruntime`).
-    pub engine: &'static str,
+    /// The model requests get when they name none (`--name`, else the first by name).
     pub name: String,
     pub metrics: Arc<Metrics>,
-    batcher: Batcher,
+    catalog: std::sync::RwLock<Arc<Catalog>>,
+    status: std::sync::Mutex<StatusTable>,
+    loader: Loader,
+    repository: Option<PathBuf>,
+    reloading: tokio::sync::Mutex<()>,
     inflight: AtomicUsize,
     max_inflight: usize,
     max_body: usize,
@@ -101,46 +110,131 @@ pub struct AppState {
 type Shared = Arc<AppState>;
 
 impl AppState {
-    /// Wraps a loaded model, loads the engine that will run it, warms it up with one inference,
-    /// and starts the batcher (on the current runtime).
-    pub fn new(model: ServedModel, cfg: &ServeConfig) -> Result<Shared> {
-        let engine = crate::onnx::Engine::load(&cfg.engine, &model, cfg.batch.workers)?;
-        engine
-            .run(&[0.0; crate::contract::PIXELS])
-            .with_context(|| format!("`{}` fails its warm-up inference", model.path.display()))?;
-        let model = Arc::new(model);
+    fn empty(cfg: &ServeConfig) -> AppState {
         let metrics = Arc::new(Metrics::default());
-        let name = engine.name();
-        let batcher = Batcher::start(Arc::new(engine), cfg.batch.clone(), metrics.clone());
-        Ok(Arc::new(AppState {
-            model,
-            engine: name,
+        AppState {
             name: cfg.name.clone(),
+            loader: Loader {
+                engine: cfg.engine.clone(),
+                batch: cfg.batch.clone(),
+                options: cfg.options.clone(),
+                metrics: metrics.clone(),
+            },
             metrics,
-            batcher,
+            catalog: Default::default(),
+            status: Default::default(),
+            repository: cfg.repository.clone(),
+            reloading: tokio::sync::Mutex::new(()),
             inflight: AtomicUsize::new(0),
             max_inflight: cfg.max_inflight.max(1),
             max_body: cfg.max_body,
             request_timeout: cfg.request_timeout,
             shutting_down: AtomicBool::new(false),
             started: Instant::now(),
-        }))
+        }
     }
 
-    /// Validates an input tensor and runs it through the batcher.
-    pub async fn infer(&self, input: &InputTensor) -> Result<Outputs, ApiError> {
-        self.run(to_images(input, &self.model.signature).map_err(ApiError::bad_request)?).await
+    /// One loaded model served as `cfg.name`, version 1: loads the engine that will run it, warms
+    /// it up with one inference, and starts its batcher (on the current runtime).
+    pub fn new(model: ServedModel, cfg: &ServeConfig) -> Result<Shared> {
+        let state = AppState::empty(cfg);
+        let version = state.loader.serve(&cfg.name, 1, model)?;
+        let mut catalog = Catalog::default();
+        catalog.models.entry(cfg.name.clone()).or_default().insert(1, Arc::new(version));
+        *state.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
+        state.status_table().insert((cfg.name.clone(), 1), (VersionState::Available, None));
+        Ok(Arc::new(state))
     }
 
-    /// Runs validated images through the batcher.
-    pub async fn run(&self, images: Images) -> Result<Outputs, ApiError> {
-        self.batcher.infer(images).await.map_err(|e| {
-            let status = match e {
-                BatchError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                BatchError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            ApiError { status, message: e.to_string() }
-        })
+    /// Every version of the repository at `cfg.repository` loaded and warmed up (on the current
+    /// runtime); files that cannot be served are logged and left out, but at least one must load.
+    pub async fn with_repository(cfg: &ServeConfig) -> Result<Shared> {
+        let dir = cfg.repository.clone().context("no model repository given")?;
+        repo::check_repository(&dir)?;
+        let state = Arc::new(AppState::empty(cfg));
+        let report = state.reload().await;
+        if state.catalog().models.is_empty() {
+            let why: Vec<String> = report.failed.iter().map(|(n, v, e)| format!("{n}/{v}: {e}")).collect();
+            anyhow::bail!("no model in `{}` can be served: {}", dir.display(), why.join("; "));
+        }
+        Ok(state)
+    }
+
+    /// Re-reads the repository: new and changed versions are loaded and warmed up beside what is
+    /// serving, then swapped in at once; removed versions are dropped (unloaded when their last
+    /// request is answered); a file that cannot be served is logged, counted, and what was
+    /// serving keeps serving. One reload at a time; without a repository, nothing happens.
+    pub async fn reload(self: &Arc<Self>) -> ReloadReport {
+        let Some(dir) = self.repository.clone() else { return ReloadReport::default() };
+        let _one = self.reloading.lock().await;
+        let state = self.clone();
+        let handle = tokio::runtime::Handle::current();
+        let work = tokio::task::spawn_blocking(move || -> Result<ReloadReport> {
+            let _rt = handle.enter();
+            let found = repo::scan(&dir)?;
+            let current = state.catalog();
+            for key in found.keys() {
+                if !current.models.get(&key.0).is_some_and(|v| v.contains_key(&key.1)) {
+                    state.status_table().entry(key.clone()).or_insert((VersionState::Loading, None));
+                }
+            }
+            let mut status = state.status_table().clone();
+            let (next, report) = repo::next_catalog(&current, &found, &mut status, |n, v, path, labels| {
+                state.loader.load(n, v, path, labels)
+            });
+            *state.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+            *state.status_table() = status;
+            Ok(report)
+        });
+        let report = match work.await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot re-read the model repository; what was serving keeps serving");
+                self.metrics.load_failed();
+                return ReloadReport::default();
+            }
+            Err(_) => return ReloadReport::default(),
+        };
+        for (name, version) in &report.loaded {
+            tracing::info!(model = %name, version, "loaded and warmed up; now serving");
+        }
+        for (name, version) in &report.unloaded {
+            tracing::info!(model = %name, version, "removed from the repository; unloaded once its requests are answered");
+        }
+        for (name, version, error) in &report.failed {
+            self.metrics.load_failed();
+            tracing::error!(model = %name, version, %error, "cannot serve this file; what was serving keeps serving");
+        }
+        report
+    }
+
+    fn status_table(&self) -> std::sync::MutexGuard<'_, StatusTable> {
+        self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The versions servable now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The version of model `name` a request means (`version` named, else the newest).
+    pub fn resolve(&self, name: &str, version: Option<&str>) -> Result<Arc<Version>, ApiError> {
+        self.catalog().resolve(name, version)
+    }
+
+    /// The version requests get when they name no model.
+    pub fn default_version(&self) -> Result<Arc<Version>, ApiError> {
+        let catalog = self.catalog();
+        let name = catalog.default_model(&self.name).map(str::to_string);
+        match name {
+            Some(n) => catalog.resolve(&n, None),
+            None => Err(ApiError { status: StatusCode::SERVICE_UNAVAILABLE, message: "no model is loaded".into() }),
+        }
+    }
+
+    /// Every version of model `name` seen, with its state (loading, available, failed).
+    pub fn version_states(&self, name: &str) -> Vec<(u64, VersionState)> {
+        self.status_table().iter().filter(|((n, _), _)| n == name).map(|((_, v), (s, _))| (*v, s.clone())).collect()
     }
 
     /// Requests being handled now (health and metrics routes are not counted).
@@ -148,13 +242,16 @@ impl AppState {
         self.inflight.load(Ordering::Acquire)
     }
 
-    /// Why the server cannot take a predict request now, if it cannot: shutting down, the model
-    /// worker gone, or `--max-inflight` reached. `/v2/health/ready` answers from this.
+    /// Why the server cannot take a predict request now, if it cannot: shutting down, no model,
+    /// a model worker gone, or `--max-inflight` reached. `/v2/health/ready` answers from this.
     pub fn not_ready(&self) -> Option<String> {
+        let catalog = self.catalog();
         if self.shutting_down.load(Ordering::Acquire) {
             Some("the server is shutting down".into())
-        } else if !self.batcher.is_running() {
-            Some("the model worker stopped".into())
+        } else if catalog.models.is_empty() {
+            Some("no model is loaded".into())
+        } else if let Some(v) = catalog.versions().find(|v| !v.is_running()) {
+            Some(format!("the model worker of `{}` version {} stopped", v.name, v.number))
         } else if self.inflight() >= self.max_inflight {
             Some(format!("the server is at its limit of {} requests in flight", self.max_inflight))
         } else {
@@ -162,30 +259,14 @@ impl AppState {
         }
     }
 
-    /// Whether the server can still run its model at all (`/v2/health/live`).
+    /// Whether the server can still run its models at all (`/v2/health/live`).
     pub fn is_live(&self) -> bool {
-        self.batcher.is_running()
+        self.catalog().versions().all(|v| v.is_running())
     }
 
     /// From now on readiness is false (SIGINT/SIGTERM received).
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
-    }
-
-    /// The model's version string: the first 12 hex digits of its sha256.
-    pub fn version(&self) -> String {
-        self.model.sha256[..12].to_string()
-    }
-
-    fn check_name(&self, name: &str) -> Result<(), ApiError> {
-        if name == self.name {
-            Ok(())
-        } else {
-            Err(ApiError {
-                status: StatusCode::NOT_FOUND,
-                message: format!("model `{name}` is not served here; this server serves `{}`", self.name),
-            })
-        }
     }
 }
 
@@ -435,17 +516,31 @@ async fn metrics_text(State(state): State<Shared>) -> impl IntoResponse {
 }
 
 async fn index(State(state): State<Shared>) -> impl IntoResponse {
+    let catalog = state.catalog();
+    let name = catalog.default_model(&state.name).unwrap_or(&state.name).to_string();
+    let models: serde_json::Map<String, serde_json::Value> = catalog
+        .models
+        .iter()
+        .map(|(n, versions)| {
+            let v: Vec<serde_json::Value> = versions
+                .values()
+                .map(|v| json!({ "version": v.number, "file": v.model.path, "sha256": v.model.sha256, "engine": v.engine }))
+                .collect();
+            (n.clone(), json!(v))
+        })
+        .collect();
     Json(json!({
         "server": "emnist",
         "version": env!("CARGO_PKG_VERSION"),
-        "model": state.name,
-        "engine": state.engine,
+        "model": name,
+        "models": models,
+        "repository": state.repository,
         "uptime_s": state.started.elapsed().as_secs_f64(),
         "endpoints": {
-            "graphpipe": "POST / (flatbuffers InferRequest or MetadataRequest)",
-            "tfserving": [format!("GET /v1/models/{}", state.name), format!("GET /v1/models/{}/metadata", state.name), format!("POST /v1/models/{}:predict", state.name)],
-            "kserve": ["GET /v2", "GET /v2/health/live", "GET /v2/health/ready", format!("GET /v2/models/{}", state.name), format!("GET /v2/models/{}/ready", state.name), format!("POST /v2/models/{}/infer", state.name)],
-            "web": ["GET / (draw a character, see the top 5)", "POST /predict?k=5 (a PNG or JPEG: raw body or multipart field `image`)"],
+            "graphpipe": "POST / (flatbuffers InferRequest or MetadataRequest; `config` = name[:version])",
+            "tfserving": [format!("GET /v1/models/{name}[/versions/V]"), format!("GET /v1/models/{name}[/versions/V]/metadata"), format!("POST /v1/models/{name}[/versions/V]:predict")],
+            "kserve": ["GET /v2", "GET /v2/health/live", "GET /v2/health/ready", format!("GET /v2/models/{name}[/versions/V]"), format!("GET /v2/models/{name}[/versions/V]/ready"), format!("POST /v2/models/{name}[/versions/V]/infer")],
+            "web": ["GET / (draw a character, see the top 5)", "POST /predict?k=5[&model=NAME&version=V] (a PNG or JPEG: raw body or multipart field `image`)"],
             "metrics": "GET /metrics",
         }
     }))
@@ -455,39 +550,77 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no route for {method} {}: see GET /endpoints", uri.path()))
 }
 
+/// Reload requests for a server on a model repository (the executable turns SIGHUP into one);
+/// cheap to clone.
+#[derive(Clone, Default)]
+pub struct Reload {
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl Reload {
+    pub fn new() -> Reload {
+        Reload::default()
+    }
+
+    /// Asks the server to re-read its repository now (requests while one runs coalesce).
+    pub fn request(&self) {
+        self.notify.notify_one();
+    }
+}
+
 /// Serves on a runtime of its own (`cfg.threads` async workers) until `shutdown` is requested,
 /// then finishes the requests in flight (within `cfg.conn.shutdown_grace`) and returns: what
-/// `emnist serve` runs. `on_listen` hears the bound address (the port when `port` is 0).
-pub fn serve(cfg: ServeConfig, shutdown: Shutdown, on_listen: impl FnOnce(SocketAddr, &ServedModel)) -> Result<()> {
-    let model = ServedModel::load(&cfg.model, &cfg.options)?;
+/// `emnist serve` runs. `on_listen` hears the bound address (the port when `port` is 0) and what
+/// is served.
+pub fn serve(
+    cfg: ServeConfig,
+    shutdown: Shutdown,
+    reload: Reload,
+    on_listen: impl FnOnce(SocketAddr, &Catalog),
+) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads.max(1))
         .thread_name("emnist-serve")
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = rt.block_on(run(cfg, model, shutdown, on_listen));
+    let result = rt.block_on(run(cfg, shutdown, reload, on_listen));
     // A model call still running on a blocking thread is not waited for beyond a moment.
     rt.shutdown_timeout(Duration::from_secs(1));
     result
 }
 
-/// [`serve`] on the caller's runtime, with the model already loaded.
+/// [`serve`] on the caller's runtime.
 pub async fn run(
     cfg: ServeConfig,
-    model: ServedModel,
     shutdown: Shutdown,
-    on_listen: impl FnOnce(SocketAddr, &ServedModel),
+    reload: Reload,
+    on_listen: impl FnOnce(SocketAddr, &Catalog),
 ) -> Result<()> {
-    let state = AppState::new(model, &cfg)?;
+    let state = match &cfg.repository {
+        Some(_) => AppState::with_repository(&cfg).await?,
+        None => {
+            let (path, options) = (cfg.model.clone(), cfg.options.clone());
+            let model = tokio::task::spawn_blocking(move || ServedModel::load(&path, &options))
+                .await
+                .context("loading the model failed")??;
+            AppState::new(model, &cfg)?
+        }
+    };
     let addr = format!("{}:{}", cfg.host, cfg.port);
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| {
         format!("cannot listen on `{addr}`: is another server using the port? pick another with `--port`")
     })?;
     let local = listener.local_addr()?;
-    on_listen(local, &state.model);
-    tracing::info!(addr = %local, model = %cfg.model.display(), classes = state.model.classes(), engine = state.engine, "serving");
+    let catalog = state.catalog();
+    on_listen(local, &catalog);
+    for v in catalog.versions() {
+        tracing::info!(addr = %local, model = %v.name, version = v.number, file = %v.model.path.display(), classes = v.model.classes(), engine = v.engine, "serving");
+    }
     let app = router(state.clone());
+    if state.repository.is_some() {
+        tokio::spawn(watch(state.clone(), cfg.poll, reload, shutdown.clone()));
+    }
     let stopping = {
         let state = state.clone();
         async move {
@@ -509,6 +642,24 @@ pub async fn run(
         tracing::info!("stopped: every request in flight was answered");
     }
     Ok(())
+}
+
+/// Re-reads the repository every `poll` and on every reload request, until shutdown.
+async fn watch(state: Shared, poll: Option<Duration>, reload: Reload, shutdown: Shutdown) {
+    loop {
+        let tick = async {
+            match poll {
+                Some(p) => tokio::time::sleep(p).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = shutdown.requested() => return,
+            _ = reload.notify.notified() => tracing::info!("reload requested: re-reading the model repository"),
+            _ = tick => {}
+        }
+        state.reload().await;
+    }
 }
 
 #[cfg(test)]

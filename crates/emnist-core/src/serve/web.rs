@@ -12,23 +12,25 @@ use serde_json::json;
 
 use super::{ApiError, Shared};
 use crate::preprocess::{self, ImageError};
-use crate::protocol::tensor::{InputTensor, Values};
+use crate::protocol::tensor::{to_images, InputTensor, Values};
 
 const PAGE: &str = include_str!("../../assets/web/index.html");
 
 /// The page, with the model's description filled in.
-pub async fn page(State(state): State<Shared>) -> impl IntoResponse {
+pub async fn page(State(state): State<Shared>) -> Result<Html<String>, ApiError> {
+    let v = state.default_version()?;
     let model = json!({
-        "name": state.name,
-        "classes": state.model.classes(),
-        "architecture": state.model.architecture(),
-        "test_accuracy": state.model.test_accuracy(),
-        "dataset": state.model.metadata.get("dataset"),
-        "sha256": state.model.sha256,
+        "name": v.name,
+        "version": v.label(),
+        "classes": v.model.classes(),
+        "architecture": v.model.architecture(),
+        "test_accuracy": v.model.test_accuracy(),
+        "dataset": v.model.metadata.get("dataset"),
+        "sha256": v.model.sha256,
     });
     // `<` escaped so the JSON cannot close the script element.
     let model = model.to_string().replace('<', "\\u003c");
-    Html(PAGE.replacen("/*MODEL_JSON*/null", &model, 1))
+    Ok(Html(PAGE.replacen("/*MODEL_JSON*/null", &model, 1)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,6 +39,10 @@ pub struct PredictParams {
     k: Option<usize>,
     /// Also return what the model saw and how the picture was read.
     detail: Option<u8>,
+    /// Which model answers (default: the server's default model).
+    model: Option<String>,
+    /// Which version of it (default: the newest).
+    version: Option<String>,
 }
 
 /// One class of the answer.
@@ -54,7 +60,11 @@ pub async fn predict(State(state): State<Shared>, Query(params): Query<PredictPa
 }
 
 async fn run(state: &Shared, params: &PredictParams, req: Request) -> Result<Response, ApiError> {
-    let classes = state.model.classes();
+    let version = match &params.model {
+        Some(name) => state.resolve(name, params.version.as_deref())?,
+        None => state.default_version()?,
+    };
+    let classes = version.model.classes();
     let k = params.k.unwrap_or(5);
     if k == 0 || k > classes {
         return Err(bad(format!("`k` must be between 1 and {classes}")));
@@ -76,8 +86,9 @@ async fn run(state: &Shared, params: &PredictParams, req: Request) -> Result<Res
             ImageError::Blank => bad(e.to_string()),
         })?;
     let input = InputTensor { shape: vec![1, 784], values: Values::U8(prepared.pixels.clone()) };
-    let out = state.infer(&input).await?;
-    let top = top_k(&out.probabilities, &state.model.class_names, k);
+    let images = to_images(&input, &version.model.signature).map_err(|e| bad(e.to_string()))?;
+    let out = version.run(images).await?;
+    let top = top_k(&out.probabilities, &version.model.class_names, k);
     if params.detail.unwrap_or(0) == 0 {
         return Ok(Json(top).into_response());
     }
@@ -87,7 +98,8 @@ async fn run(state: &Shared, params: &PredictParams, req: Request) -> Result<Res
         "inverted": prepared.inverted,
         "as_is": prepared.as_is,
         "source": [prepared.source.0, prepared.source.1],
-        "model": state.name,
+        "model": version.name,
+        "version": version.label(),
     }))
     .into_response())
 }

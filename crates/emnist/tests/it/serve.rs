@@ -194,11 +194,13 @@ async fn every_protocol_answers_like_tract_on_the_same_file() {
         assert_eq!(get(&app, path).await.status, StatusCode::OK, "{path}");
     }
     let m = get(&app, "/v2/models/emnist").await.json();
-    assert_eq!(m["parameters"]["sha256"], app.state.model.sha256);
+    let served = app.state.resolve("emnist", None).unwrap();
+    assert_eq!(m["parameters"]["sha256"], served.model.sha256);
+    assert_eq!(m["versions"], json!(["1"]));
     assert_eq!(m["outputs"][1]["shape"], json!([-1, 10]));
     assert_eq!(get(&app, "/v2").await.json()["extensions"], json!(["binary_tensor_data"]));
-    let version = app.state.version();
-    assert_eq!(get(&app, &format!("/v2/models/emnist/versions/{version}/ready")).await.status, StatusCode::OK);
+    assert_eq!(get(&app, "/v2/models/emnist/versions/1/ready").await.status, StatusCode::OK);
+    assert_eq!(get(&app, "/v2/models/emnist/versions/2/ready").await.status, StatusCode::NOT_FOUND);
 }
 
 /// A GraphPipe request with a tensor of any type, shape and data, built field by field.
@@ -954,7 +956,7 @@ async fn the_onnxruntime_engine_answers_like_tract() {
             .unwrap();
         let app =
             app(&path, |c| c.engine = emnist_core::onnx::EngineKind::Onnxruntime { library: onnxruntime_library() });
-        assert_eq!(app.state.engine, "onnxruntime");
+        assert_eq!(app.state.resolve("emnist", None).unwrap().engine, "onnxruntime");
         let px = pixels(&test, 7);
         let want = local(&app.tract, &px);
         let body = json!({ "inputs": [{ "name": "image", "shape": [7, 784], "datatype": "UINT8", "data": px }] });
