@@ -67,8 +67,11 @@ demo: build
 	$(EMNIST) export --onnx --model models/linear
 	$(EMNIST) export --onnx --model models/dnn
 	$(EMNIST) export --onnx --model models/cnn
-	@echo "== 4. serve the DNN (GraphPipe, TF-Serving REST, KServe v2) and check the deployment over every protocol"
-	bash scripts/serve_and_query.sh $(EMNIST) models/dnn.onnx
+	@echo "== 4. serve a model repository (GraphPipe, TF-Serving REST, KServe v2): the DNN as version 1, checked over"
+	@echo "      every protocol; the CNN exported into it as version 2 if it tests better, loaded live and checked"
+	rm -rf models/repo
+	$(EMNIST) export --onnx --model models/dnn --repository models/repo --as emnist
+	bash scripts/serve_repo_and_query.sh $(EMNIST) models/repo models/cnn
 	@echo "== 5. the notebooks' equivalent: one HTML page from everything above"
 	$(EMNIST) report --models models --out reports/index.html
 	@echo "report: $$(pwd)/reports/index.html"

@@ -266,6 +266,13 @@ pub struct ExportArgs {
     /// The .onnx file [default: <model dir>.onnx]; `<name>.value_inputs.json` is written beside it.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Write into this model repository instead, as the next version of `--as`:
+    /// `DIR/<name>/<newest + 1>/model.onnx`, which a server on `--models DIR` picks up.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub repository: Option<PathBuf>,
+    /// The model's name in the repository (and in the server's URLs).
+    #[arg(long = "as", value_name = "NAME", default_value = "emnist", requires = "repository")]
+    pub name: String,
     /// ONNX opset version, 13 to 21.
     #[arg(long, default_value_t = emnist_core::onnx::DEFAULT_OPSET)]
     pub opset: i64,
@@ -278,13 +285,16 @@ pub struct ExportArgs {
 }
 
 impl ExportArgs {
-    pub fn to_config(&self) -> emnist_core::onnx::ExportConfig {
+    pub fn to_config(&self) -> anyhow::Result<emnist_core::onnx::ExportConfig> {
         let mut cfg = emnist_core::onnx::ExportConfig::new(&self.model);
         if let Some(out) = &self.out {
             cfg.out = out.clone();
         }
+        if let Some(dir) = &self.repository {
+            cfg.out = emnist_core::serve::repo::next_version_file(dir, &self.name)?;
+        }
         cfg.opset = self.opset;
-        cfg
+        Ok(cfg)
     }
 }
 

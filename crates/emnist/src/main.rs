@@ -102,7 +102,7 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             print::done(progress, t0, &format!("downloaded; use `--data {}`", r.data_path.display()));
         }
         Command::Export(args) => {
-            let prepared = emnist_core::onnx::prepare_export(&args.to_config())?;
+            let prepared = emnist_core::onnx::prepare_export(&args.to_config()?)?;
             let loaded = emnist_core::data::source::load(&args.data.to_config(), progress)?;
             print::announce_dataset(&loaded, progress);
             let r = emnist_core::onnx::export_onnx(prepared, &loaded.dataset, progress)?;

@@ -272,6 +272,20 @@ pub fn next_catalog(
     (next, report)
 }
 
+/// Where the next version of model `name` goes in the repository at `dir`:
+/// `dir/name/<newest + 1>/model.onnx` (version 1 for a new model).
+pub fn next_version_file(dir: &Path, name: &str) -> Result<PathBuf> {
+    if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\', ':']) {
+        bail!("`{name}` cannot name a model in a repository: use letters, digits, `-` and `_`");
+    }
+    let newest = match std::fs::read_dir(dir.join(name)) {
+        Ok(entries) => entries.flatten().filter_map(|e| e.file_name().to_str()?.parse::<u64>().ok()).max().unwrap_or(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", dir.join(name).display())),
+    };
+    Ok(dir.join(name).join((newest + 1).to_string()).join(MODEL_FILE))
+}
+
 /// Checks that a repository holds at least one version before the server starts on it.
 pub fn check_repository(dir: &Path) -> Result<Found> {
     let found = scan(dir)?;

@@ -1,0 +1,118 @@
+"""Live reload under load: `emnist serve --models DIR` swaps versions five times while wrk (a real
+load generator, Debian's `wrk`) keeps 32 connections busy. No request may fail, every answer a
+checking client sees must come from a version that was being served (the versions are told apart
+by their outputs: version k always puts class k first), versions must only move forward, and the
+server's memory must come back to its level once the old versions are gone.
+"""
+
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+import numpy as np
+import onnx
+import requests
+from onnx import TensorProto, helper, numpy_helper
+
+from conftest import start_server
+
+LOAD_SECONDS = 12
+
+
+def version_file(path, k):
+    """A 10-class linear model over [N, 784] whose bias makes class k win for any image."""
+    rng = np.random.default_rng(k)
+    w = numpy_helper.from_array(rng.normal(0, 0.001, (784, 10)).astype(np.float32), "w")
+    b = numpy_helper.from_array((np.eye(10, dtype=np.float32)[k] * 8.0), "b")
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["logits"]), helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)],
+        f"v{k}", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 784])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10]),
+         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 10])], [w, b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+
+
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_five_swaps_under_32_busy_connections_lose_no_request(emnist_bin, tmp_path):
+    assert shutil.which("wrk"), "wrk is missing: `make setup` installs Debian's wrk"
+    repo = tmp_path / "repo"
+    version_file(repo / "emnist" / "1" / "model.onnx", 1)
+    proc, url = start_server(emnist_bin, ["--models", str(repo), "--port", "0", "--poll-secs", "0"])
+    body = '{"inputs":[{"name":"x","shape":[1,784],"datatype":"UINT8","data":[' + ",".join(["128"] * 784) + "]}]}"
+    script = tmp_path / "post.lua"
+    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                      f"wrk.body = '{body}'\n")
+    infer = f"{url}/v2/models/emnist/infer"
+
+    seen, errors, stop = [], [], threading.Event()
+
+    def check():
+        s = requests.Session()
+        while not stop.is_set():
+            try:
+                r = s.post(infer, data=body, headers={"Content-Type": "application/json"}, timeout=10)
+                if r.status_code != 200:
+                    errors.append(f"{r.status_code} {r.text[:200]}")
+                    continue
+                out = {o["name"]: o["data"] for o in r.json()["outputs"]}
+                seen.append((int(np.argmax(out["probabilities"])), r.json()["model_version"]))
+            except Exception as e:  # noqa: BLE001 - every failure is a finding here
+                errors.append(repr(e))
+
+    def newest():
+        return requests.get(f"{url}/v2/models/emnist", timeout=10).json()["parameters"]["version"]
+
+    try:
+        # Warm up, then measure the server at its working level under load.
+        wrk = subprocess.Popen(["wrk", "-t2", "-c32", f"-d{LOAD_SECONDS}s", "--latency", "-s", str(script), infer],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        checker = threading.Thread(target=check)
+        checker.start()
+        time.sleep(1.5)
+        before = rss_kib(proc.pid)
+        for k in range(2, 7):
+            version_file(repo / "emnist" / str(k) / "model.onnx", k)
+            proc.send_signal(signal.SIGHUP)
+            deadline = time.time() + 20
+            while newest() != str(k):
+                assert time.time() < deadline, f"version {k} was not swapped in"
+                time.sleep(0.05)
+            shutil.rmtree(repo / "emnist" / str(k - 1))
+            proc.send_signal(signal.SIGHUP)
+            while requests.get(f"{url}/v2/models/emnist", timeout=10).json()["versions"] != [str(k)]:
+                assert time.time() < deadline, f"version {k - 1} was not unloaded"
+                time.sleep(0.05)
+            time.sleep(0.3)
+        out, _ = wrk.communicate(timeout=LOAD_SECONDS + 30)
+        stop.set()
+        checker.join()
+        after = rss_kib(proc.pid)
+    finally:
+        stop.set()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+
+    assert code == 0
+    assert "requests in" in out, out
+    assert "Non-2xx" not in out and "Socket errors" not in out, out
+    assert not errors, errors[:5]
+    assert len(seen) > 50
+    # Every answer is version k's own (class k first), versions only move forward, and all six served.
+    assert all(cls == int(v) for cls, v in seen), [s for s in seen if s[0] != int(s[1])][:5]
+    versions = [int(v) for _, v in seen]
+    assert versions == sorted(versions)
+    assert {1, 6} <= set(versions), sorted(set(versions))
+    # Five loads and unloads leave memory where it was (30 MiB of slack for allocator noise).
+    assert after - before < 30 * 1024, f"RSS {before} KiB before the swaps, {after} KiB after"
+    print(out)
+    print(f"checked answers: {len(seen)}, RSS before {before} KiB, after {after} KiB")
