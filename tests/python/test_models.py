@@ -97,6 +97,9 @@ CASES = {
     "torch-two-outputs-opset17": (
         lambda p: torch_model(p, 3, (1, 28, 28), 17, "both", "flatten", "input", ["out_logits", "out_probs"], True),
         [], "input", (28, 28), {"out_logits": "l", "out_probs": "p"}),
+    "torch-fixed1-opset9-onnxruntime": (
+        lambda p: torch_model(p, 5, (1, 784), 9, "softmax", "traced", "x", ["softmax_probabilities"], False),
+        ["--engine", "onnxruntime"], "x", (784,), {"softmax_probabilities": "p"}),
     "torch-fixed1-transposed-opset13": (
         lambda p: torch_model(p, 4, (1, 784), 13, "softmax", "flatten", "x", ["prob"], False),
         ["--transpose"], "x", (784,), {"prob": "p"}),
@@ -257,6 +260,12 @@ def test_files_that_are_not_28x28_classifiers_are_refused_with_what_was_found(em
                          [helper.make_node("MatMul", ["x", "w"], ["z"]), helper.make_node("ArgMax", ["z"], ["cls"], axis=1)], [w])
     line = refused(emnist_bin, argmax, tmp_path, "argmax")
     assert "`cls` of type int64" in line and "float32" in line
+
+    # onnxruntime has no Gemm-6: that engine refuses the seed's opset and says which engine runs it.
+    seed_like_opset6(tmp_path / "seed6.onnx")
+    r = subprocess.run([str(emnist_bin), "serve", "--model", str(tmp_path / "seed6.onnx"), "--port", "0",
+                        "--engine", "onnxruntime"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode != 0 and "opset 6" in r.stderr and "tract" in r.stderr, r.stderr
 
     (tmp_path / "junk.onnx").write_bytes(b"\x00\x01 not a model")
     r = subprocess.run([str(emnist_bin), "serve", "--model", str(tmp_path / "junk.onnx"), "--port", "0"],

@@ -250,6 +250,8 @@ impl AppState {
             Some("the server is shutting down".into())
         } else if catalog.models.is_empty() {
             Some("no model is loaded".into())
+        } else if let Some((name, _)) = self.status_table().keys().find(|(n, _)| !catalog.models.contains_key(n)) {
+            Some(format!("model `{name}` has no servable version yet (loading, or its files failed: see its metadata)"))
         } else if let Some(v) = catalog.versions().find(|v| !v.is_running()) {
             Some(format!("the model worker of `{}` version {} stopped", v.name, v.number))
         } else if self.inflight() >= self.max_inflight {

@@ -160,6 +160,17 @@ async fn a_repository_serves_every_version_and_reloads_without_losing_what_serve
     .unwrap();
     assert!(close(&held.run(images).await.unwrap().probabilities, &local(&seed(2), &px)));
 
+    // A model without a servable version makes the server not ready, and says which.
+    std::fs::create_dir_all(repo.join("broken/1")).unwrap();
+    std::fs::write(repo.join("broken/1/model.onnx"), b"junk").unwrap();
+    state.reload().await;
+    let (s, v) = json_of(&app, "GET", "/v2/health/ready", Value::Null).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["reason"].as_str().unwrap().contains("`broken`"), "{v}");
+    std::fs::remove_dir_all(repo.join("broken")).unwrap();
+    state.reload().await;
+    assert_eq!(json_of(&app, "GET", "/v2/health/ready", Value::Null).await.0, StatusCode::OK);
+
     // Readiness ends with shutdown.
     state.begin_shutdown();
     let (s, v) = json_of(&app, "GET", "/v2/health/ready", Value::Null).await;
