@@ -14,6 +14,7 @@ import time
 import numpy as np
 import onnx
 import requests
+import tritonclient.http as triton
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import start_server
@@ -97,12 +98,17 @@ def test_five_swaps_under_32_busy_connections_lose_no_request(emnist_bin, tmp_pa
         stop.set()
         checker.join()
         after = rss_kib(proc.pid)
+        # Triton's repository index, through tritonclient.
+        client = triton.InferenceServerClient(url=url.removeprefix("http://"))
+        index = client.get_model_repository_index()
+        client.close()
     finally:
         stop.set()
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
 
     assert code == 0
+    assert index == [{"name": "emnist", "version": "6", "state": "READY", "reason": ""}], index
     assert "requests in" in out, out
     assert "Non-2xx" not in out and "Socket errors" not in out, out
     assert not errors, errors[:5]

@@ -43,6 +43,25 @@ fn model_ready(state: &Shared, ok: Value) -> Response {
     }
 }
 
+/// Triton's repository index (`POST /v2/repository/index`, what `tritonclient`'s
+/// `get_model_repository_index` asks): every version seen, `READY`, `LOADING` or `UNAVAILABLE` with
+/// the reason.
+pub async fn repository_index(State(state): State<Shared>) -> Json<Value> {
+    let index: Vec<Value> = state
+        .all_version_states()
+        .into_iter()
+        .map(|(name, version, s)| {
+            let (st, reason) = match s {
+                super::repo::VersionState::Available => ("READY", String::new()),
+                super::repo::VersionState::Loading => ("LOADING", String::new()),
+                super::repo::VersionState::Failed(e) => ("UNAVAILABLE", e),
+            };
+            json!({ "name": name, "version": version.to_string(), "state": st, "reason": reason })
+        })
+        .collect();
+    Json(Value::Array(index))
+}
+
 /// What follows `/v2/models/`: `{name}[/versions/{v}][/{action}]` → the version meant (the newest
 /// when none is named) and the action.
 fn parse<'a>(state: &Shared, rest: &'a str) -> Result<(std::sync::Arc<Version>, &'a str), ApiError> {

@@ -232,6 +232,11 @@ impl AppState {
         }
     }
 
+    /// Every version seen, with its state, by model name.
+    pub fn all_version_states(&self) -> Vec<(String, u64, VersionState)> {
+        self.status_table().iter().map(|((n, v), (s, _))| (n.clone(), *v, s.clone())).collect()
+    }
+
     /// Every version of model `name` seen, with its state (loading, available, failed).
     pub fn version_states(&self, name: &str) -> Vec<(u64, VersionState)> {
         self.status_table().iter().filter(|((n, _), _)| n == name).map(|((_, v), (s, _))| (*v, s.clone())).collect()
@@ -328,6 +333,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v2/health/live", get(kserve::live))
         .route("/v2/health/ready", get(kserve::ready))
         .route("/v2/models/{*rest}", get(kserve::get).post(kserve::post))
+        .route("/v2/repository/index", post(kserve::repository_index))
         .route("/metrics", get(metrics_text))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.max_body))
@@ -541,7 +547,7 @@ async fn index(State(state): State<Shared>) -> impl IntoResponse {
         "endpoints": {
             "graphpipe": "POST / (flatbuffers InferRequest or MetadataRequest; `config` = name[:version])",
             "tfserving": [format!("GET /v1/models/{name}[/versions/V]"), format!("GET /v1/models/{name}[/versions/V]/metadata"), format!("POST /v1/models/{name}[/versions/V]:predict")],
-            "kserve": ["GET /v2", "GET /v2/health/live", "GET /v2/health/ready", format!("GET /v2/models/{name}[/versions/V]"), format!("GET /v2/models/{name}[/versions/V]/ready"), format!("POST /v2/models/{name}[/versions/V]/infer")],
+            "kserve": ["GET /v2", "GET /v2/health/live", "GET /v2/health/ready", format!("GET /v2/models/{name}[/versions/V]"), format!("GET /v2/models/{name}[/versions/V]/ready"), format!("POST /v2/models/{name}[/versions/V]/infer"), "POST /v2/repository/index"],
             "web": ["GET / (draw a character, see the top 5)", "POST /predict?k=5[&model=NAME&version=V] (a PNG or JPEG: raw body or multipart field `image`)"],
             "metrics": "GET /metrics",
         }
