@@ -9,17 +9,9 @@ EMNIST=${1:-./target/release/emnist}
 MODEL=${2:-models/dnn.onnx}
 shift $(( $# > 2 ? 2 : $# ))
 LOG=$(mktemp)
-"$EMNIST" serve --model "$MODEL" --port 0 2> "$LOG" &
-PID=$!
-trap 'kill -TERM $PID 2>/dev/null || true; rm -f "$LOG"' EXIT
-URL=""
-for _ in $(seq 300); do
-  URL=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$LOG" | head -n 1)
-  [ -n "$URL" ] && break
-  kill -0 $PID 2>/dev/null || { cat "$LOG" >&2; echo "error: emnist serve exited before listening" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$URL" ] || { cat "$LOG" >&2; echo "error: emnist serve did not start within 30 s" >&2; exit 1; }
+. "$(dirname "$0")/serve_common.sh"
+trap '[ -z "${PID:-}" ] || kill -TERM "$PID" 2>/dev/null || true; rm -f "$LOG"' EXIT
+start_serve "$LOG" "$EMNIST" --model "$MODEL" --port 0
 echo "emnist serve (pid $PID) is listening on $URL"
 "$EMNIST" query --url "$URL" --model "$MODEL" --protocol all "$@"
 kill -TERM $PID

@@ -12,17 +12,9 @@ REPO=${2:-models/repo}
 CHALLENGER=${3:-models/cnn}
 PY=${PY:-.venv/bin/python}
 LOG=$(mktemp)
-"$EMNIST" serve --models "$REPO" --port 0 --poll-secs 1 2> "$LOG" &
-PID=$!
-trap 'kill -TERM $PID 2>/dev/null || true; rm -f "$LOG"' EXIT
-URL=""
-for _ in $(seq 300); do
-  URL=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$LOG" | head -n 1)
-  [ -n "$URL" ] && break
-  kill -0 $PID 2>/dev/null || { cat "$LOG" >&2; echo "error: emnist serve exited before listening" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$URL" ] || { cat "$LOG" >&2; echo "error: emnist serve did not start within 30 s" >&2; exit 1; }
+. "$(dirname "$0")/serve_common.sh"
+trap '[ -z "${PID:-}" ] || kill -TERM "$PID" 2>/dev/null || true; rm -f "$LOG"' EXIT
+start_serve "$LOG" "$EMNIST" --models "$REPO" --port 0 --poll-secs 1
 newest() { curl -sf "$URL/v2/models/emnist" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["parameters"]["version"])'; }
 accuracy() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["metrics"]["test_accuracy"])' "$1"; }
 V=$(newest)

@@ -12,9 +12,9 @@ use ort::session::Session;
 use ort::value::Tensor;
 
 use super::classifier::Interface;
-use super::tract::{complete, transposed};
+use super::tract::{complete, run_images};
 use super::ServedModel;
-use crate::contract::{OutputKind, Outputs, PIXELS};
+use crate::contract::{OutputKind, Outputs};
 
 /// Which engine runs the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,24 +106,7 @@ impl OrtPool {
     }
 
     fn run(&self, input: &[f32]) -> Result<Outputs> {
-        let n = input.len() / PIXELS;
-        if n == 0 || !input.len().is_multiple_of(PIXELS) {
-            bail!("the input holds {} values, not a positive multiple of {PIXELS}", input.len());
-        }
-        let input: std::borrow::Cow<[f32]> = if self.transpose { transposed(input).into() } else { input.into() };
-        let Some(b) = self.iface.fixed_batch else {
-            return self.run_batch(&input, n);
-        };
-        let mut all = Outputs { n, classes: self.classes, logits: Vec::new(), probabilities: Vec::new() };
-        for chunk in input.chunks(b * PIXELS) {
-            let k = chunk.len() / PIXELS;
-            let mut padded = chunk.to_vec();
-            padded.resize(b * PIXELS, 0.0);
-            let out = self.run_batch(&padded, b)?.rows(0, k);
-            all.logits.extend(out.logits);
-            all.probabilities.extend(out.probabilities);
-        }
-        Ok(all)
+        run_images(input, self.transpose, self.iface.fixed_batch, self.classes, |x, n| self.run_batch(x, n))
     }
 
     fn run_batch(&self, input: &[f32], n: usize) -> Result<Outputs> {

@@ -90,24 +90,7 @@ impl TractModel {
 
     /// Runs `n` upright images (`n × 784` values, already scaled for the model).
     pub fn run(&self, input: &[f32]) -> Result<Outputs> {
-        let n = input.len() / PIXELS;
-        if n == 0 || !input.len().is_multiple_of(PIXELS) {
-            bail!("the input holds {} values, not a positive multiple of {PIXELS}", input.len());
-        }
-        let input: std::borrow::Cow<[f32]> = if self.transpose { transposed(input).into() } else { input.into() };
-        let Some(b) = self.batch else {
-            return self.run_plan(&input, n);
-        };
-        let mut all = Outputs { n, classes: self.classes, logits: Vec::new(), probabilities: Vec::new() };
-        for chunk in input.chunks(b * PIXELS) {
-            let k = chunk.len() / PIXELS;
-            let mut padded = chunk.to_vec();
-            padded.resize(b * PIXELS, 0.0);
-            let out = self.run_plan(&padded, b)?.rows(0, k);
-            all.logits.extend(out.logits);
-            all.probabilities.extend(out.probabilities);
-        }
-        Ok(all)
+        run_images(input, self.transpose, self.batch, self.classes, |x, n| self.run_plan(x, n))
     }
 
     fn run_plan(&self, input: &[f32], n: usize) -> Result<Outputs> {
@@ -119,7 +102,11 @@ impl TractModel {
             if t.shape() != [n, self.classes] {
                 bail!("the model returned shape {:?} for `{name}`, expected [{n}, {}]", t.shape(), self.classes);
             }
-            let v = t.to_plain_array_view::<f32>()?.iter().copied().collect::<Vec<f32>>();
+            let view = t.to_plain_array_view::<f32>()?;
+            let v = match view.as_slice() {
+                Some(contiguous) => contiguous.to_vec(),
+                None => view.iter().copied().collect(),
+            };
             match kind {
                 OutputKind::Logits => logits = Some(v),
                 OutputKind::Probabilities => probabilities = Some(v),
@@ -127,6 +114,36 @@ impl TractModel {
         }
         Ok(complete(n, self.classes, logits, probabilities))
     }
+}
+
+/// Runs `input` (`n` upright images, `n × 784` values) through `run(images, count)`: transposed
+/// first when `transpose`, and `fixed` images at a time (the last run padded with blank images,
+/// their rows dropped) when the model takes a fixed batch.
+pub(crate) fn run_images(
+    input: &[f32],
+    transpose: bool,
+    fixed: Option<usize>,
+    classes: usize,
+    run: impl Fn(&[f32], usize) -> Result<Outputs>,
+) -> Result<Outputs> {
+    let n = input.len() / PIXELS;
+    if n == 0 || !input.len().is_multiple_of(PIXELS) {
+        bail!("the input holds {} values, not a positive multiple of {PIXELS}", input.len());
+    }
+    let input: std::borrow::Cow<[f32]> = if transpose { transposed(input).into() } else { input.into() };
+    let Some(b) = fixed else {
+        return run(&input, n);
+    };
+    let mut all = Outputs { n, classes, logits: Vec::new(), probabilities: Vec::new() };
+    for chunk in input.chunks(b * PIXELS) {
+        let k = chunk.len() / PIXELS;
+        let mut padded = chunk.to_vec();
+        padded.resize(b * PIXELS, 0.0);
+        let out = run(&padded, b)?.rows(0, k);
+        all.logits.extend(out.logits);
+        all.probabilities.extend(out.probabilities);
+    }
+    Ok(all)
 }
 
 /// The class count of every output `[N, K]` (the same for all), checking that the batch is `n`
@@ -169,7 +186,7 @@ fn runs_alike(free: &TractModel, one: &TractModel) -> Result<bool> {
 }
 
 /// Each 28×28 image transposed.
-pub(crate) fn transposed(input: &[f32]) -> Vec<f32> {
+fn transposed(input: &[f32]) -> Vec<f32> {
     let mut out = vec![0.0; input.len()];
     for (src, dst) in input.chunks(PIXELS).zip(out.chunks_mut(PIXELS)) {
         for r in 0..SIDE {
