@@ -109,6 +109,10 @@ def test_tritonclient(served):
     assert "binary_tensor_data" in client.get_server_metadata()["extensions"]
     meta = client.get_model_metadata("emnist")
     assert meta["inputs"][0] == {"name": "image", "datatype": "FP32", "shape": [-1, 1, 28, 28]}
+    # Triton's model configuration: implicit batch up to --max-batch, dims without it.
+    cfg = client.get_model_config("emnist")
+    assert cfg["max_batch_size"] == 128 and cfg["input"][0]["dims"] == [1, 28, 28]
+    assert [(o["name"], o["dims"]) for o in cfg["output"]] == [("logits", [K]), ("probabilities", [K])]
     assert [o["name"] for o in meta["outputs"]] == ["logits", "probabilities"]
     assert meta["class_names"] == CLASSES
 

@@ -81,8 +81,37 @@ pub async fn get(State(state): State<Shared>, Path(rest): Path<String>) -> Resul
     match action {
         "" => Ok(Json(metadata(&state, &version)).into_response()),
         "ready" => Ok(model_ready(&state, json!({ "name": version.name, "version": version.label(), "ready": true }))),
-        other => Err(ApiError::not_found(format!("no model route `{other}`: use `ready`, or POST `infer`"))),
+        "config" => Ok(Json(config(&state, &version)).into_response()),
+        other => {
+            Err(ApiError::not_found(format!("no model route `{other}`: use `ready` or `config`, or POST `infer`")))
+        }
     }
+}
+
+/// Triton's model configuration (`GET /v2/models/{name}[/versions/{v}]/config`, the JSON form of
+/// its `ModelConfig`), which Triton's own tools read: the batch dimension is implicit
+/// (`max_batch_size` = `--max-batch`, `dims` without it), dynamic batching on.
+fn config(state: &Shared, version: &Version) -> Value {
+    let model = &version.model;
+    let k = model.classes() as i64;
+    let dims: Vec<i64> = model.interface().layout.announced()[1..].to_vec();
+    let outputs: Vec<Value> = model
+        .signature
+        .outputs
+        .iter()
+        .map(|(name, _)| json!({ "name": name, "data_type": "TYPE_FP32", "dims": [k] }))
+        .collect();
+    json!({
+        "name": version.name,
+        "platform": "onnxruntime_onnx",
+        "backend": version.engine,
+        "version_policy": { "latest": { "num_versions": 1 } },
+        "max_batch_size": state.max_batch(),
+        "input": [{ "name": model.signature.input, "data_type": "TYPE_FP32", "format": "FORMAT_NONE", "dims": dims }],
+        "output": outputs,
+        "dynamic_batching": {},
+        "parameters": { "sha256": { "string_value": model.sha256 }, "version": { "string_value": version.label() } },
+    })
 }
 
 pub async fn post(State(state): State<Shared>, Path(rest): Path<String>, headers: HeaderMap, body: Bytes) -> Response {

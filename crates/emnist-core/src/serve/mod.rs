@@ -242,6 +242,11 @@ impl AppState {
         self.status_table().iter().filter(|((n, _), _)| n == name).map(|((_, v), (s, _))| (*v, s.clone())).collect()
     }
 
+    /// The most images one model call takes (`--max-batch`).
+    pub fn max_batch(&self) -> usize {
+        self.loader.batch.max_batch
+    }
+
     /// Requests being handled now (health and metrics routes are not counted).
     pub fn inflight(&self) -> usize {
         self.inflight.load(Ordering::Acquire)
@@ -547,7 +552,7 @@ async fn index(State(state): State<Shared>) -> impl IntoResponse {
         "endpoints": {
             "graphpipe": "POST / (flatbuffers InferRequest or MetadataRequest; `config` = name[:version])",
             "tfserving": [format!("GET /v1/models/{name}[/versions/V]"), format!("GET /v1/models/{name}[/versions/V]/metadata"), format!("POST /v1/models/{name}[/versions/V]:predict")],
-            "kserve": ["GET /v2", "GET /v2/health/live", "GET /v2/health/ready", format!("GET /v2/models/{name}[/versions/V]"), format!("GET /v2/models/{name}[/versions/V]/ready"), format!("POST /v2/models/{name}[/versions/V]/infer"), "POST /v2/repository/index"],
+            "kserve": ["GET /v2", "GET /v2/health/live", "GET /v2/health/ready", format!("GET /v2/models/{name}[/versions/V]"), format!("GET /v2/models/{name}[/versions/V]/ready"), format!("GET /v2/models/{name}[/versions/V]/config"), format!("POST /v2/models/{name}[/versions/V]/infer"), "POST /v2/repository/index"],
             "web": ["GET / (draw a character, see the top 5)", "POST /predict?k=5[&model=NAME&version=V] (a PNG or JPEG: raw body or multipart field `image`)"],
             "metrics": "GET /metrics",
         }
