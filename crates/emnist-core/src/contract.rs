@@ -36,7 +36,12 @@ pub const PIXEL_SCALE: f32 = 1.0 / 255.0;
 
 /// Pixel bytes (0..255) as the model's input values (in [0, 1]).
 pub fn to_input(pixels: &[u8]) -> Vec<f32> {
-    pixels.iter().map(|&p| p as f32 * PIXEL_SCALE).collect()
+    scaled(pixels, PIXEL_SCALE)
+}
+
+/// Pixel bytes times `scale`, as floats.
+pub fn scaled(pixels: &[u8], scale: f32) -> Vec<f32> {
+    pixels.iter().map(|&p| p as f32 * scale).collect()
 }
 
 /// What one of a model's outputs holds.
@@ -137,7 +142,7 @@ impl Signature {
 
     /// Pixel bytes as the model's input values.
     pub fn to_input(&self, pixels: &[u8]) -> Vec<f32> {
-        pixels.iter().map(|&p| p as f32 * self.scale).collect()
+        scaled(pixels, self.scale)
     }
 }
 

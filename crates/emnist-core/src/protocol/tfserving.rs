@@ -97,7 +97,7 @@ pub fn predict_response(format: Format, out: &Outputs, outputs: &[usize], sig: &
 /// A row-format predict request (the client side): one `[28][28]` list of floats per image, pixel
 /// bytes times `scale` (what the served model expects).
 pub fn predict_request(pixels: &[u8], scale: f32) -> Vec<u8> {
-    let floats: Vec<f32> = pixels.iter().map(|&p| p as f32 * scale).collect();
+    let floats = crate::contract::scaled(pixels, scale);
     let instances: Vec<Vec<&[f32]>> = floats.chunks(PIXELS).map(|im| im.chunks(SIDE).collect()).collect();
     serde_json::to_vec(&json!({ "instances": instances })).expect("a request serialises")
 }

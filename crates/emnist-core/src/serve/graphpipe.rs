@@ -14,13 +14,12 @@ use crate::protocol::graphpipe::{self as gp, ErrorOut, IoMetadata, Metadata, Req
 use crate::protocol::tensor::{check_input_names, select_outputs, to_images, Images, InputError};
 
 pub async fn handle(State(state): State<Shared>, body: Bytes) -> Response {
-    let catalog = state.catalog();
-    let default = state.name.clone();
+    let shared = state.clone();
     let decoded = decode(body, move |b| match gp::decode_request(b) {
         Err(e) => Err(ApiError { status: StatusCode::BAD_REQUEST, message: e.to_string() }),
         Ok(Request::Metadata) => Ok(None),
         Ok(Request::Infer(req)) => {
-            let version = pick(&catalog, &default, &req.config)?;
+            let version = pick(&shared.catalog(), &shared.name, &req.config)?;
             let (outputs, images) = prepare(req, &version.model.signature)?;
             Ok(Some((version, outputs, images)))
         }
@@ -51,8 +50,7 @@ fn error(e: ApiError) -> Response {
 fn pick(catalog: &super::repo::Catalog, default: &str, config: &str) -> Result<std::sync::Arc<Version>, ApiError> {
     let config = config.trim();
     if config.is_empty() {
-        let name = catalog.default_model(default).unwrap_or(default).to_string();
-        return catalog.resolve(&name, None);
+        return catalog.default_version(default);
     }
     let (name, version) = match config.split_once(':') {
         Some((n, v)) => (n, Some(v)),

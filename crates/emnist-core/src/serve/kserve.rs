@@ -51,12 +51,12 @@ pub async fn repository_index(State(state): State<Shared>) -> Json<Value> {
         .all_version_states()
         .into_iter()
         .map(|(name, version, s)| {
-            let (st, reason) = match s {
-                super::repo::VersionState::Available => ("READY", String::new()),
-                super::repo::VersionState::Loading => ("LOADING", String::new()),
-                super::repo::VersionState::Failed(e) => ("UNAVAILABLE", e),
+            let st = match s {
+                super::repo::VersionState::Available => "READY",
+                super::repo::VersionState::Loading => "LOADING",
+                super::repo::VersionState::Failed(_) => "UNAVAILABLE",
             };
-            json!({ "name": name, "version": version.to_string(), "state": st, "reason": reason })
+            json!({ "name": name, "version": version.to_string(), "state": st, "reason": s.error().unwrap_or_default() })
         })
         .collect();
     Json(Value::Array(index))
@@ -167,13 +167,7 @@ fn metadata(state: &Shared, version: &Version) -> Value {
     let states: serde_json::Map<String, Value> = state
         .version_states(&version.name)
         .into_iter()
-        .map(|(v, s)| {
-            let error = match &s {
-                super::repo::VersionState::Failed(e) => Some(e.clone()),
-                _ => None,
-            };
-            (v.to_string(), json!({ "state": s.tf_state(), "error": error }))
-        })
+        .map(|(v, s)| (v.to_string(), json!({ "state": s.tf_state(), "error": s.error() })))
         .collect();
     let outputs: Vec<Value> =
         sig.outputs.iter().map(|(o, _)| json!({ "name": o, "datatype": "FP32", "shape": output_dims(k) })).collect();

@@ -224,12 +224,7 @@ impl AppState {
 
     /// The version requests get when they name no model.
     pub fn default_version(&self) -> Result<Arc<Version>, ApiError> {
-        let catalog = self.catalog();
-        let name = catalog.default_model(&self.name).map(str::to_string);
-        match name {
-            Some(n) => catalog.resolve(&n, None),
-            None => Err(ApiError { status: StatusCode::SERVICE_UNAVAILABLE, message: "no model is loaded".into() }),
-        }
+        self.catalog().default_version(&self.name)
     }
 
     /// Every version seen, with its state, by model name.

@@ -151,6 +151,14 @@ impl Catalog {
         }
     }
 
+    /// The newest version of the default model (see [`Catalog::default_model`]).
+    pub fn default_version(&self, preferred: &str) -> Result<Arc<Version>, ApiError> {
+        match self.default_model(preferred) {
+            Some(name) => self.resolve(name, None),
+            None => Err(ApiError { status: StatusCode::SERVICE_UNAVAILABLE, message: "no model is loaded".into() }),
+        }
+    }
+
     /// Every version, newest last within each model.
     pub fn versions(&self) -> impl Iterator<Item = &Arc<Version>> {
         self.models.values().flat_map(|v| v.values())
@@ -176,6 +184,14 @@ pub enum VersionState {
 }
 
 impl VersionState {
+    /// Why the version could not be served, when it could not.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            VersionState::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// TF Serving's name for the state.
     pub fn tf_state(&self) -> &'static str {
         match self {

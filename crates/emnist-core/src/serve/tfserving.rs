@@ -30,11 +30,8 @@ pub async fn get(State(state): State<Shared>, Path(rest): Path<String>) -> Resul
     }
     let (name, version) = split(&rest);
     // The model must exist (404 otherwise); its status lists every version seen, or the one named.
-    let newest = state.resolve(name, None)?;
+    state.resolve(name, None)?;
     let mut states = state.version_states(name);
-    if states.is_empty() {
-        states.push((newest.number, super::repo::VersionState::Available));
-    }
     if let Some(v) = version {
         states.retain(|(n, _)| n.to_string() == v);
         if states.is_empty() {
@@ -45,9 +42,9 @@ pub async fn get(State(state): State<Shared>, Path(rest): Path<String>) -> Resul
         .iter()
         .rev()
         .map(|(v, s)| {
-            let (code, message) = match s {
-                super::repo::VersionState::Failed(e) => ("UNKNOWN", e.clone()),
-                _ => ("OK", String::new()),
+            let (code, message) = match s.error() {
+                Some(e) => ("UNKNOWN", e),
+                None => ("OK", ""),
             };
             json!({ "version": v.to_string(), "state": s.tf_state(), "status": { "error_code": code, "error_message": message } })
         })
