@@ -8,6 +8,7 @@ use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use emnist_core::data::source::LoadConfig;
+use emnist_core::data::synthetic::{Ingredients, SyntheticConfig};
 use emnist_core::data::Split;
 use emnist_core::download::{ArchiveFormat, DownloadConfig, DEFAULT_BASE_URL};
 use emnist_core::train::{ClassWeights, DeviceChoice};
@@ -63,6 +64,11 @@ pub struct DataArgs {
     /// Decode from the source instead of the cache, and write no cache entry.
     #[arg(long)]
     pub no_cache: bool,
+    /// Leave ingredients out of the synthetic default's generator, comma-separated (hand-shapes,
+    /// script-faces, writers, jitter, elastic, pen, framing): the ablation study of
+    /// `bench/real_handwriting.sh`.
+    #[arg(long, value_name = "LIST", value_parser = Ingredients::without)]
+    pub synthetic_without: Option<Ingredients>,
 }
 
 impl DataArgs {
@@ -72,6 +78,10 @@ impl DataArgs {
             data_dir: self.data_dir.clone(),
             split: self.split,
             cache: !self.no_cache,
+            synthetic: SyntheticConfig {
+                ingredients: self.synthetic_without.unwrap_or_default(),
+                ..SyntheticConfig::default()
+            },
             ..LoadConfig::default()
         }
     }

@@ -100,17 +100,7 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
     let key = match &source {
         Source::Matlab(p) => cache::Key::for_path(p, "")?,
         Source::Idx(p) => cache::Key::for_path(p, &format!("#{}", cfg.split.unwrap_or(Split::Byclass)))?,
-        Source::Synthetic(s) => cache::Key {
-            source: format!(
-                "synthetic-v{}-seed{}-{}x{}",
-                synthetic::GENERATOR_VERSION,
-                s.seed,
-                s.train_per_class,
-                s.test_per_class
-            ),
-            size: 0,
-            mtime_ns: 0,
-        },
+        Source::Synthetic(s) => cache::Key { source: s.key(), size: 0, mtime_ns: 0 },
     };
     let cache_dir = cfg.cache_dir.as_deref().filter(|_| cfg.cache);
     if let Some(dir) = cache_dir {

@@ -42,7 +42,8 @@ fn tch_probabilities(spec: &ModelSpec, weights: &Weights, x: &[f32]) -> Vec<f32>
 #[test]
 fn trained_models_export_and_tract_agrees_with_tch() {
     let dir = tempfile::tempdir().unwrap();
-    let ds = generate(&SyntheticConfig { train_per_class: 20, test_per_class: 20, seed: 1 }, &Silent);
+    let ds =
+        generate(&SyntheticConfig { train_per_class: 20, test_per_class: 20, seed: 1, ..Default::default() }, &Silent);
     let data = dir.path().join("data");
     write_idx(&data, &ds);
     for (arch, ops) in [Architecture::Linear, Architecture::dnn(), Architecture::cnn()].into_iter().zip(OPS) {

@@ -17,7 +17,7 @@ use emnist_train::train;
 use crate::common::{emnist_cmd, torch_lock};
 
 fn small_dataset() -> Dataset {
-    generate(&SyntheticConfig { train_per_class: 40, test_per_class: 10, seed: 7 }, &Silent)
+    generate(&SyntheticConfig { train_per_class: 40, test_per_class: 10, seed: 7, ..Default::default() }, &Silent)
 }
 
 fn config(architecture: Architecture, out: &Path) -> TrainConfig {

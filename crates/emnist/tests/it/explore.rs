@@ -67,10 +67,14 @@ fn synthetic_default_is_used_and_labelled_when_data_is_empty() {
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["synthetic"], true);
     assert!(r["dataset"]["name"].as_str().unwrap().contains("not EMNIST"));
+    // EMNIST byclass's proportions: 1,000 per class on average, the rarest class 20× rarer.
+    let sum = |per_class| emnist_core::data::synthetic::class_counts(per_class).iter().sum::<usize>() as u64;
     assert_eq!(
         (r["train_images"].as_u64(), r["test_images"].as_u64(), r["classes"].as_u64()),
-        (Some(62_000), Some(12_400), Some(62))
+        (Some(sum(1000)), Some(sum(200)), Some(62))
     );
+    assert!((61_900..62_100).contains(&sum(1000)));
+    assert!(r["imbalance_ratio"].as_f64().unwrap() > 15.0, "{r}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("synthetic") && stderr.contains("emnist download"), "{stderr}");
 }

@@ -15,7 +15,8 @@ use crate::common::{check_export, emnist_cmd, export, fixture, hand_built_run, s
 #[test]
 fn hand_built_models_export_and_tract_agrees_with_the_reference() {
     let dir = tempfile::tempdir().unwrap();
-    let ds = generate(&SyntheticConfig { train_per_class: 1, test_per_class: 20, seed: 1 }, &Silent);
+    let ds =
+        generate(&SyntheticConfig { train_per_class: 1, test_per_class: 20, seed: 1, ..Default::default() }, &Silent);
     let data = dir.path().join("data");
     write_idx(&data, &ds);
     for (arch, ops) in small_architectures().into_iter().zip(OPS) {
