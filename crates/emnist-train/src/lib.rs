@@ -19,11 +19,14 @@ use tch::{nn, Device, Kind, Tensor};
 use emnist_core::artifacts::RunDir;
 use emnist_core::data::{Dataset, Part, PIXELS, SIDE};
 use emnist_core::model::record::{DatasetRef, MetricsRow, ModelRecord, TrainSettings, Versions, RECORD_VERSION};
+use emnist_core::model::weights::Tensor as NamedTensor;
 use emnist_core::model::ModelSpec;
 use emnist_core::progress::Progress;
 use emnist_core::rng::{permutation, Rng};
 use emnist_core::shutdown::Shutdown;
+use emnist_core::train::augment;
 use emnist_core::train::checkpoint::{self, Checkpoint};
+use emnist_core::train::recipe::{validation_split, ValidationRecord, ValidationRow};
 use emnist_core::train::{
     confusion_matrix, eval_sample, final_metrics, inverse_frequency, open_run_dir, write_artifacts, ClassWeights,
     DeviceChoice, RunDirLock, TrainConfig, TrainOutcome, TrainReport,
@@ -126,7 +129,7 @@ pub fn train_in(
     let mut run = Run::new(cfg, ds)?;
     let mut state = if cfg.resume { run.resume(progress)? } else { checkpoint::State::fresh() };
     let mut window = Window::new(run.device);
-    while state.epoch < cfg.epochs {
+    while state.epoch < cfg.epochs && !state.stopped_early {
         if let Some(interrupted) = run.epoch(&mut state, &mut window, progress, stop)? {
             return Ok(interrupted);
         }
@@ -155,6 +158,12 @@ struct Run<'a> {
     sample: Vec<i64>,
     /// Dropout is the only randomness inside a step: it is seeded per step so a resumed run matches.
     has_dropout: bool,
+    /// Train rows the optimiser sees (all of them unless a validation split is held out).
+    fit_rows: Vec<usize>,
+    /// Train rows held out for validation (empty without a validation split).
+    val_rows: Vec<i64>,
+    /// The best epoch's weights so far (runs with a validation split).
+    best: Option<Vec<NamedTensor>>,
     checkpoint: PathBuf,
     t0: Instant,
 }
@@ -169,7 +178,12 @@ impl<'a> Run<'a> {
         }
         let device = resolve_device(cfg.device)?;
         let spec = ModelSpec::new(cfg.architecture.clone(), ds.classes.clone());
-        let steps_per_epoch = ds.train.len().div_ceil(cfg.batch_size);
+        let (val_rows, fit_rows) = if cfg.practice.validation > 0.0 {
+            validation_split(cfg.seed, cfg.practice.validation, ds.train.len())
+        } else {
+            (Vec::new(), (0..ds.train.len()).collect())
+        };
+        let steps_per_epoch = fit_rows.len().div_ceil(cfg.batch_size);
         let settings = cfg.settings(steps_per_epoch, device_name(device), tch::get_num_threads() as usize);
         let t0 = Instant::now();
         tch::manual_seed((cfg.seed >> 1) as i64);
@@ -191,6 +205,9 @@ impl<'a> Run<'a> {
             class_weights: class_weight_tensor(cfg.class_weights, &ds.train, ds.classes.len(), device),
             sample,
             has_dropout: spec.layers().iter().any(|l| matches!(l, emnist_core::model::Layer::Dropout { .. })),
+            fit_rows,
+            val_rows: val_rows.into_iter().map(|i| i as i64).collect(),
+            best: None,
             checkpoint: RunDir::new(&cfg.out).checkpoint(),
             vs,
             spec,
@@ -209,6 +226,17 @@ impl<'a> Run<'a> {
             net::assign(&t, src)?;
         }
         self.adam.restore(&ck.tensors, ck.state.adam_step)?;
+        if ck.state.best_epoch.is_some() {
+            let best: Vec<NamedTensor> = ck
+                .tensors
+                .iter()
+                .filter_map(|t| Some(NamedTensor { name: t.name.strip_prefix("best.")?.to_string(), ..t.clone() }))
+                .collect();
+            if best.is_empty() {
+                bail!("the checkpoint names a best epoch but holds no `best.*` weights; start a new run");
+            }
+            self.best = Some(best);
+        }
         progress.note(&format!(
             "resuming from `{}`: epoch {}, step {} of {}",
             self.checkpoint.display(),
@@ -225,6 +253,9 @@ impl<'a> Run<'a> {
             t.name = format!("model.{}", t.name);
         }
         tensors.extend(self.adam.state()?);
+        for t in self.best.iter().flatten() {
+            tensors.push(NamedTensor { name: format!("best.{}", t.name), ..t.clone() });
+        }
         let mut state = state.clone();
         state.wall_time_before_s += self.t0.elapsed().as_secs_f64();
         let ck = Checkpoint {
@@ -247,8 +278,9 @@ impl<'a> Run<'a> {
         stop: &Shutdown,
     ) -> Result<Option<TrainOutcome>> {
         let (cfg, b) = (self.cfg, self.cfg.batch_size);
-        let order = permutation(self.train.n, &mut Rng::derive(cfg.seed, 0x0e0c, state.epoch as u64));
-        let order: Vec<i64> = order.into_iter().map(|i| i as i64).collect();
+        let order = permutation(self.fit_rows.len(), &mut Rng::derive(cfg.seed, 0x0e0c, state.epoch as u64));
+        let order: Vec<i64> = order.into_iter().map(|i| self.fit_rows[i] as i64).collect();
+        let n = order.len();
         progress.start_steps(&format!("epoch {}/{}", state.epoch + 1, cfg.epochs), self.steps_per_epoch as u64);
         progress.advance(state.step_in_epoch as u64);
         window.restore(state);
@@ -256,7 +288,7 @@ impl<'a> Run<'a> {
         let first_step = state.step_in_epoch;
         while state.step_in_epoch < self.steps_per_epoch {
             let s = state.step_in_epoch;
-            self.step(&order[s * b..((s + 1) * b).min(self.train.n)], state.global_step, window);
+            self.step(&order[s * b..((s + 1) * b).min(n)], state.global_step, window);
             state.step_in_epoch += 1;
             state.global_step += 1;
             state.adam_step = self.adam.step;
@@ -279,21 +311,82 @@ impl<'a> Run<'a> {
         }
         state.epoch += 1;
         state.step_in_epoch = 0;
+        if !self.val_rows.is_empty() {
+            self.validate(state, progress)?;
+        }
         window.save(state);
         self.save_checkpoint(state)?;
         progress.finish();
         Ok(None)
     }
 
+    /// The validation split's figures after an epoch; keeps the weights when they are the best
+    /// so far, and ends the run when `--patience` epochs brought nothing better.
+    fn validate(&mut self, state: &mut checkpoint::State, progress: &dyn Progress) -> Result<()> {
+        let (loss, accuracy, _) = evaluate(&self.model, &self.train, Some(&self.val_rows), self.scale, self.device)?;
+        let best_so_far = state.best_epoch.and_then(|e| state.validation.iter().find(|r| r.epoch == e));
+        let improved = best_so_far.is_none_or(|b| accuracy > b.accuracy);
+        state.validation.push(ValidationRow { epoch: state.epoch, loss, accuracy });
+        if improved {
+            self.best = Some(net::weights(&self.vs, &self.spec)?.tensors);
+            state.best_epoch = Some(state.epoch);
+        }
+        let best = state.best_epoch.unwrap_or(state.epoch);
+        progress.report(&format!(
+            "epoch {:>3}  validation loss {loss:.4} acc {:.2} %{}",
+            state.epoch,
+            100.0 * accuracy,
+            if improved { "  (best so far: kept)".to_string() } else { format!("  (best: epoch {best})") }
+        ));
+        if let Some(patience) = self.cfg.practice.patience {
+            if state.epoch - best >= patience && state.epoch < self.cfg.epochs {
+                state.stopped_early = true;
+                progress.note(&format!(
+                    "stopping early: {patience} epoch(s) without a better validation accuracy; keeping epoch {best}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The float batch of these train rows: augmented on the host (from (seed, step, row)) when
+    /// the run augments, else straight from the device copy.
+    fn batch(&self, rows: &[i64], global_step: usize) -> (Tensor, Tensor) {
+        let idx = Tensor::from_slice(rows).to_device(self.device);
+        if !self.cfg.practice.augment {
+            return self.train.batch(&idx, self.scale);
+        }
+        let mut pixels = vec![0u8; rows.len() * PIXELS];
+        for (k, (out, &row)) in pixels.chunks_mut(PIXELS).zip(rows).enumerate() {
+            let mut rng = augment::rng(self.cfg.seed, global_step, k);
+            augment::augment(self.ds.train.image(row as usize), &mut rng, out);
+        }
+        let x = Tensor::from_slice(&pixels)
+            .reshape([rows.len() as i64, 1, SIDE as i64, SIDE as i64])
+            .to_device(self.device)
+            .to_kind(Kind::Float)
+            * self.scale;
+        (x, self.train.y.index_select(0, &idx))
+    }
+
     /// One optimiser step on these train rows.
     fn step(&mut self, rows: &[i64], global_step: usize, window: &mut Window) {
-        let idx = Tensor::from_slice(rows).to_device(self.device);
-        let (x, y) = self.train.batch(&idx, self.scale);
+        let (x, y) = self.batch(rows, global_step);
         if self.has_dropout {
             tch::manual_seed(step_seed(self.cfg.seed, global_step));
         }
+        let practice = &self.cfg.practice;
+        let total = self.cfg.epochs * self.steps_per_epoch;
+        let warmup = (practice.warmup_epochs * self.steps_per_epoch as f64).round() as usize;
+        self.adam.lr = practice.learning_rate(self.settings.learning_rate, global_step, total, warmup);
         let logits = self.model.forward(&x, true);
-        let loss = logits.cross_entropy_loss(&y, self.class_weights.as_ref(), tch::Reduction::Mean, -100, 0.0);
+        let loss = logits.cross_entropy_loss(
+            &y,
+            self.class_weights.as_ref(),
+            tch::Reduction::Mean,
+            -100,
+            practice.label_smoothing,
+        );
         self.adam.zero_grad();
         loss.backward();
         self.adam.step();
@@ -337,6 +430,23 @@ impl<'a> Run<'a> {
     /// the artifacts; the checkpoint goes.
     fn finish(self, state: checkpoint::State) -> Result<TrainReport> {
         let ds = self.ds;
+        let validation = match (&self.best, state.best_epoch) {
+            (Some(best), Some(best_epoch)) => {
+                for (name, t) in net::parameters(&self.vs, &self.spec)? {
+                    let src = best.iter().find(|b| b.name == name);
+                    net::assign(&t, src.with_context(|| format!("the best epoch's weights lack `{name}`"))?)?;
+                }
+                let best_accuracy = state.validation.iter().find(|r| r.epoch == best_epoch).map_or(0.0, |r| r.accuracy);
+                Some(ValidationRecord {
+                    images: self.val_rows.len(),
+                    rows: state.validation.clone(),
+                    best_epoch,
+                    best_accuracy,
+                    stopped_early: state.stopped_early,
+                })
+            }
+            _ => None,
+        };
         let (test_loss, test_accuracy, preds) = evaluate(&self.model, &self.test, None, self.scale, self.device)?;
         let confusion = confusion_matrix(&ds.test.labels, &preds, ds.classes.len());
         let metrics =
@@ -348,6 +458,7 @@ impl<'a> Run<'a> {
             dataset: self.dataset,
             training: self.settings,
             metrics,
+            validation,
             wall_time_s: self.t0.elapsed().as_secs_f64() + state.wall_time_before_s,
             versions: Versions {
                 emnist: env!("CARGO_PKG_VERSION").into(),

@@ -11,7 +11,7 @@ use emnist_core::data::source::LoadConfig;
 use emnist_core::data::synthetic::{Ingredients, SyntheticConfig};
 use emnist_core::data::Split;
 use emnist_core::download::{ArchiveFormat, DownloadConfig, DEFAULT_BASE_URL};
-use emnist_core::train::{ClassWeights, DeviceChoice};
+use emnist_core::train::{ClassWeights, DeviceChoice, Practice, Recipe, Schedule};
 
 /// From handwritten-character data to a production model server: explore EMNIST, train
 /// classifiers, export them to ONNX, serve them and check the deployment.
@@ -217,6 +217,31 @@ pub struct TrainArgs {
     /// Print the final record as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Defaults for the options below: `seed` (the seed's protocol: none of them) or `best`
+    /// (augmentation, one-cycle schedule, label smoothing 0.1, 10 % validation, patience 3).
+    #[arg(long, default_value = "seed", value_parser = named_parser::<Recipe>(Recipe::ALL))]
+    pub recipe: Recipe,
+    /// Random affine + elastic + stroke-width changes on every training image, reproducible by
+    /// (seed, step) [default: the recipe's].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub augment: Option<bool>,
+    /// Learning-rate schedule [default: the recipe's]: constant, cosine (to 1 % of the rate), or
+    /// onecycle (rise from rate/25 over 30 % of the run, then fall).
+    #[arg(long, value_parser = named_parser::<Schedule>(Schedule::ALL))]
+    pub schedule: Option<Schedule>,
+    /// Linear warm-up of the learning rate, in epochs [default: the recipe's].
+    #[arg(long, value_name = "EPOCHS")]
+    pub warmup_epochs: Option<f64>,
+    /// Label smoothing of the cross-entropy target, in [0, 1) [default: the recipe's].
+    #[arg(long, value_name = "EPS")]
+    pub label_smoothing: Option<f64>,
+    /// Share of the training part held out for validation; the best epoch's weights are kept
+    /// [default: the recipe's; 0: none]. The test part is never used.
+    #[arg(long, value_name = "SHARE")]
+    pub validation: Option<f64>,
+    /// Stop after this many epochs without a better validation accuracy [default: the recipe's].
+    #[arg(long, value_name = "EPOCHS")]
+    pub patience: Option<usize>,
 }
 
 impl TrainArgs {
@@ -248,8 +273,35 @@ impl TrainArgs {
             out,
             force: self.force,
             resume: self.resume,
+            practice: self.practice(),
         })
     }
+
+    /// The recipe's practice with the single flags applied.
+    pub fn practice(&self) -> Practice {
+        let mut p = Practice::of(self.recipe);
+        p.augment = self.augment.unwrap_or(p.augment);
+        p.schedule = self.schedule.unwrap_or(p.schedule);
+        p.warmup_epochs = self.warmup_epochs.unwrap_or(p.warmup_epochs);
+        p.label_smoothing = self.label_smoothing.unwrap_or(p.label_smoothing);
+        if let Some(v) = self.validation {
+            p.validation = v;
+            if v == 0.0 && self.patience.is_none() {
+                p.patience = None;
+            }
+        }
+        p.patience = self.patience.or(p.patience);
+        p
+    }
+}
+
+/// A choice among named values, listed in `--help` and in the error for any other value.
+fn named_parser<T>(all: &'static [T]) -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: Copy + std::fmt::Display + std::str::FromStr<Err = String> + Send + Sync + 'static,
+{
+    let names: Vec<String> = all.iter().map(|v| v.to_string()).collect();
+    clap::builder::PossibleValuesParser::new(names).try_map(|s| s.parse::<T>())
 }
 
 #[derive(Debug, Args)]

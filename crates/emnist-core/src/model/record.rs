@@ -34,6 +34,9 @@ pub struct TrainSettings {
     pub eval_fraction: f64,
     pub device: String,
     pub threads: usize,
+    /// Augmentation, schedule, smoothing and validation (absent in older records: the seed's).
+    #[serde(default)]
+    pub practice: crate::train::Practice,
 }
 
 /// Final metrics on the whole test set.
@@ -77,6 +80,9 @@ pub struct ModelRecord {
     pub dataset: DatasetRef,
     pub training: TrainSettings,
     pub metrics: FinalMetrics,
+    /// The validation split's figures and the epoch kept, when the run had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<crate::train::recipe::ValidationRecord>,
     pub wall_time_s: f64,
     pub versions: Versions,
 }

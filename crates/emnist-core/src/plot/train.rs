@@ -217,6 +217,7 @@ mod tests {
                 eval_fraction: 0.1,
                 device: "cpu".into(),
                 threads: 4,
+                practice: crate::train::Practice::default(),
             },
             metrics: FinalMetrics {
                 test_loss: 0.45,
@@ -227,6 +228,7 @@ mod tests {
                 steps: 13_630,
                 epochs_completed: 5,
             },
+            validation: None,
             wall_time_s: 812.5,
             versions: Versions { emnist: "0.1.0".into(), tch: "0.26".into(), libtorch: "2.11".into() },
         }

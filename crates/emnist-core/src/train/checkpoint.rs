@@ -29,6 +29,16 @@ pub struct State {
     pub window_seen: usize,
     /// Training time spent by earlier (interrupted) processes of this run.
     pub wall_time_before_s: f64,
+    /// Validation figures after each completed epoch (runs with a validation split).
+    #[serde(default)]
+    pub validation: Vec<crate::train::recipe::ValidationRow>,
+    /// The epoch (1-based) of the best validation accuracy so far; its weights are the
+    /// checkpoint's `best.<name>` tensors.
+    #[serde(default)]
+    pub best_epoch: Option<usize>,
+    /// Early stopping ended the run before its last epoch.
+    #[serde(default)]
+    pub stopped_early: bool,
 }
 
 impl State {
@@ -43,6 +53,9 @@ impl State {
             window_correct: 0,
             window_seen: 0,
             wall_time_before_s: 0.0,
+            validation: Vec::new(),
+            best_epoch: None,
+            stopped_early: false,
         }
     }
 }
@@ -103,13 +116,14 @@ impl Checkpoint {
             TrainSettings { device: settings.device.clone(), threads: settings.threads, ..self.settings.clone() };
         if &mine != settings {
             bail!(
-                "the checkpoint was made with other settings (learning rate {}, batch {}, epochs {}, seed {}, class weights {}, eval every {}); resume with the same ones",
+                "the checkpoint was made with other settings (learning rate {}, batch {}, epochs {}, seed {}, class weights {}, eval every {}, recipe {}); resume with the same ones",
                 self.settings.learning_rate,
                 self.settings.batch_size,
                 self.settings.epochs,
                 self.settings.seed,
                 self.settings.class_weights,
-                self.settings.eval_every
+                self.settings.eval_every,
+                self.settings.practice.recipe
             );
         }
         Ok(())

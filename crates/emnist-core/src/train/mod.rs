@@ -2,7 +2,9 @@
 //! run directory (lock, checks, artifacts), checkpoints, and the pure metrics (class weights,
 //! confusions). The loop itself runs on libtorch in the `emnist-train` crate.
 
+pub mod augment;
 pub mod checkpoint;
+pub mod recipe;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -15,6 +17,7 @@ use crate::model::weights::Weights;
 use crate::model::Architecture;
 
 pub use checkpoint::Checkpoint;
+pub use recipe::{Practice, Recipe, Schedule};
 
 /// Where to train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +117,8 @@ pub struct TrainConfig {
     pub force: bool,
     /// Continue from the run directory's checkpoint.
     pub resume: bool,
+    /// Augmentation, schedule, smoothing, validation: `--recipe` and its flags.
+    pub practice: Practice,
 }
 
 /// The seed's learning rate for an architecture.
@@ -285,7 +290,7 @@ impl TrainConfig {
         if !(lr > 0.0 && lr.is_finite()) {
             bail!("the learning rate must be a positive number, got {lr}");
         }
-        Ok(())
+        self.practice.validate().map_err(anyhow::Error::msg)
     }
 
     /// `--lr`, or the seed's rate for the architecture.
@@ -307,6 +312,7 @@ impl TrainConfig {
             eval_fraction: self.eval_fraction,
             device,
             threads,
+            practice: self.practice.clone(),
         }
     }
 }

@@ -63,6 +63,7 @@ fn trained_models_export_and_tract_agrees_with_tch() {
             out: run.clone(),
             force: false,
             resume: false,
+            practice: Default::default(),
         };
         let record = {
             let _turn = torch_lock();

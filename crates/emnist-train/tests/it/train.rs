@@ -11,7 +11,9 @@ use emnist_core::model::record::{read_metrics, ModelRecord};
 use emnist_core::model::weights::Weights;
 use emnist_core::model::Architecture;
 use emnist_core::progress::{Progress, Silent};
-use emnist_core::train::{ClassWeights, DeviceChoice, TrainConfig, TrainOutcome, TrainReport};
+use emnist_core::train::{
+    ClassWeights, DeviceChoice, Practice, Recipe, Schedule, TrainConfig, TrainOutcome, TrainReport,
+};
 use emnist_train::train;
 
 use crate::common::{emnist_cmd, torch_lock};
@@ -35,6 +37,7 @@ fn config(architecture: Architecture, out: &Path) -> TrainConfig {
         out: out.to_path_buf(),
         force: false,
         resume: false,
+        practice: Practice::default(),
     }
 }
 
@@ -124,17 +127,15 @@ impl Progress for StopAfter<'_> {
     fn note(&self, _: &str) {}
 }
 
-#[test]
-fn interrupted_and_resumed_run_ends_like_an_uninterrupted_one() {
+/// Runs `cfg` whole, and again interrupted after `stop_after` steps and resumed; both must end alike.
+fn assert_resume_matches_whole(cfg: impl Fn(&Path) -> TrainConfig, stop_after: u64, at: (usize, usize)) {
     let ds = small_dataset();
     let dir = tempfile::tempdir().unwrap();
-    // Dropout (CNN) makes this the strict case: its masks must follow the step, not the process.
-    let whole = run(&config(Architecture::cnn(), &dir.path().join("whole")), &ds);
+    let whole = run(&cfg(&dir.path().join("whole")), &ds);
 
-    let cfg = config(Architecture::cnn(), &dir.path().join("split"));
+    let cfg = cfg(&dir.path().join("split"));
     let stop = Shutdown::new();
-    // Stop mid-epoch, between two evaluations (step 25 of 39 in epoch 1).
-    let watcher = StopAfter { steps: AtomicU64::new(0), after: 25, stop: &stop };
+    let watcher = StopAfter { steps: AtomicU64::new(0), after: stop_after, stop: &stop };
     let outcome = {
         let _turn = torch_lock();
         train(&cfg, &ds, &watcher, &stop).unwrap()
@@ -142,7 +143,7 @@ fn interrupted_and_resumed_run_ends_like_an_uninterrupted_one() {
     match outcome {
         TrainOutcome::Interrupted { checkpoint, epoch, step } => {
             assert!(checkpoint.is_file());
-            assert_eq!((epoch, step), (0, 25));
+            assert_eq!((epoch, step), at);
         }
         TrainOutcome::Finished(_) => panic!("the run should have stopped"),
     }
@@ -158,12 +159,96 @@ fn interrupted_and_resumed_run_ends_like_an_uninterrupted_one() {
     let (m1, m2) = (&resumed.record.metrics, &whole.record.metrics);
     assert!((m1.test_loss - m2.test_loss).abs() < 1e-5, "{} vs {}", m1.test_loss, m2.test_loss);
     assert_eq!(m1.test_accuracy, m2.test_accuracy);
+    match (&resumed.record.validation, &whole.record.validation) {
+        (Some(a), Some(b)) => {
+            assert_eq!((a.best_epoch, a.images, a.rows.len()), (b.best_epoch, b.images, b.rows.len()));
+            for (x, y) in a.rows.iter().zip(&b.rows) {
+                assert!((x.accuracy - y.accuracy).abs() < 1e-9 && (x.loss - y.loss).abs() < 1e-5, "{x:?} vs {y:?}");
+            }
+        }
+        (None, None) => {}
+        (a, b) => panic!("validation records differ: {a:?} vs {b:?}"),
+    }
     let w1 = Weights::read(&cfg.out.join("model.safetensors")).unwrap();
     let w2 = Weights::read(&dir.path().join("whole/model.safetensors")).unwrap();
     for (a, b) in w1.tensors.iter().zip(&w2.tensors) {
         let diff = a.values.iter().zip(&b.values).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
         assert!(diff < 1e-5, "{}: max difference {diff}", a.name);
     }
+}
+
+#[test]
+fn interrupted_and_resumed_run_ends_like_an_uninterrupted_one() {
+    // Dropout (CNN) makes this the strict case: its masks must follow the step, not the process.
+    // Stop mid-epoch, between two evaluations (step 25 of epoch 1).
+    assert_resume_matches_whole(|out| config(Architecture::cnn(), out), 25, (0, 25));
+}
+
+#[test]
+fn the_best_recipe_resumes_exactly_augmentation_schedule_and_validation_included() {
+    // Augmented batches, one-cycle rates, label smoothing and the validation split all derive from
+    // (seed, step): stopped in epoch 2, after one validation, the run must still end as a whole one.
+    let best = |out: &Path| TrainConfig {
+        epochs: 3,
+        practice: Practice { patience: None, ..Practice::of(Recipe::Best) },
+        ..config(Architecture::cnn(), out)
+    };
+    let ds = small_dataset();
+    let steps = (ds.train.len() - (ds.train.len() as f64 * 0.1).round() as usize).div_ceil(64) as u64;
+    assert_resume_matches_whole(best, steps + 7, (1, 7));
+}
+
+#[test]
+fn validation_keeps_the_best_epoch_and_patience_stops_the_run() {
+    // A learning rate far too high makes validation accuracy wander, so the best epoch is not the
+    // last; the weights kept must be that epoch's: a run of exactly that many epochs has them.
+    let ds = small_dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = |out: &str, epochs: usize, patience: Option<usize>| TrainConfig {
+        learning_rate: Some(0.3),
+        epochs,
+        practice: Practice { validation: 0.2, patience, ..Practice::of(Recipe::Seed) },
+        ..config(Architecture::Linear, &dir.path().join(out))
+    };
+    let long = run(&cfg("long", 8, None), &ds);
+    let v = long.record.validation.clone().expect("a validation record");
+    assert_eq!(v.rows.len(), 8);
+    assert!(!v.stopped_early);
+    let best = v.rows.iter().max_by(|a, b| a.accuracy.total_cmp(&b.accuracy).then(b.epoch.cmp(&a.epoch))).unwrap();
+    assert_eq!((v.best_epoch, v.best_accuracy), (best.epoch, best.accuracy));
+    assert!(v.best_epoch < 8, "the best epoch should not be the last here: {v:?}");
+    assert_eq!(v.images, (ds.train.len() as f64 * 0.2).round() as usize);
+
+    let short = run(&cfg("short", v.best_epoch, None), &ds);
+    let w_long = Weights::read(&dir.path().join("long/model.safetensors")).unwrap();
+    let w_short = Weights::read(&dir.path().join("short/model.safetensors")).unwrap();
+    assert_eq!(w_long.tensors, w_short.tensors, "the kept weights are the best epoch's");
+    assert_eq!(long.record.metrics.test_accuracy, short.record.metrics.test_accuracy);
+
+    // With patience 1 the run stops at the first epoch that does not improve.
+    let first_worse = v.rows.windows(2).position(|w| w[1].accuracy <= w[0].accuracy).map(|i| i + 2);
+    let first_worse = first_worse.expect("some epoch is no better than the one before");
+    let stopped = run(&cfg("stopped", 8, Some(1)), &ds);
+    let s = stopped.record.validation.expect("a validation record");
+    assert!(s.stopped_early && s.rows.len() == first_worse, "{s:?}");
+    assert_eq!(stopped.record.metrics.epochs_completed, first_worse);
+}
+
+#[test]
+fn schedules_reach_the_optimiser_and_the_record() {
+    let ds = small_dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig {
+        practice: Practice { schedule: Schedule::Cosine, warmup_epochs: 0.5, ..Practice::default() },
+        ..config(Architecture::Linear, &dir.path().join("cos"))
+    };
+    let r = run(&cfg, &ds);
+    let back = ModelRecord::read(&cfg.out.join("model.json")).unwrap();
+    assert_eq!(back.training.practice, cfg.practice);
+    assert_eq!(r.record.training.practice.schedule, Schedule::Cosine);
+    // A different schedule trains to different weights from the same seed.
+    let constant = run(&config(Architecture::Linear, &dir.path().join("const")), &ds);
+    assert_ne!(r.record.metrics.test_loss, constant.record.metrics.test_loss);
 }
 
 #[test]

@@ -137,6 +137,7 @@ pub fn hand_built_run(
             eval_fraction: 0.05,
             device: "cpu".into(),
             threads: 1,
+            practice: emnist_core::train::Practice::default(),
         },
         metrics: FinalMetrics {
             test_loss: 4.0,
@@ -147,6 +148,7 @@ pub fn hand_built_run(
             steps: 0,
             epochs_completed: 0,
         },
+        validation: None,
         wall_time_s: 0.0,
         versions: Versions { emnist: "test".into(), tch: "none".into(), libtorch: "none".into() },
         spec,

@@ -1,0 +1,156 @@
+//! On-the-fly augmentation of 28×28 training images (`--augment`): a random affine map (rotation,
+//! scale, aspect, shear, shift), an elastic displacement field (Simard et al. 2003, here a 4×4 grid
+//! of random displacements smoothly interpolated), and sometimes a thicker or thinner stroke
+//! (grey dilation or erosion, as Morpho-MNIST perturbs thickness). Each image's randomness comes
+//! from (seed, step, row in the batch), so a resumed run augments exactly as an uninterrupted one.
+
+use crate::data::{PIXELS, SIDE};
+use crate::rng::Rng;
+
+/// The random stream of one image of one step.
+pub fn rng(seed: u64, step: usize, row: usize) -> Rng {
+    Rng::derive(seed ^ 0xa06_3e47, step as u64, row as u64)
+}
+
+/// Writes an augmented copy of `src` (upright, `PIXELS` bytes) into `out`.
+pub fn augment(src: &[u8], rng: &mut Rng, out: &mut [u8]) {
+    let turn = (0.14 * rng.gauss()).clamp(-0.3, 0.3);
+    let scale = rng.range(0.8, 1.1);
+    let aspect = (0.08 * rng.gauss()).clamp(-0.2, 0.2).exp();
+    let shear = rng.range(-0.3, 0.3);
+    let shift = [rng.range(-2.5, 2.5), rng.range(-2.5, 2.5)];
+    // Output → input: undo shift, then the inverse of scale·[aspect, shear; 0, 1]·rotation.
+    let (sin, cos) = turn.sin_cos();
+    let a = [[scale * aspect * cos, scale * (aspect * -sin + shear * cos)], [scale * sin, scale * cos]];
+    let det = a[0][0] * a[1][1] - a[0][1] * a[1][0];
+    let inv = [[a[1][1] / det, -a[0][1] / det], [-a[1][0] / det, a[0][0] / det]];
+
+    const G: usize = 4;
+    let amp = rng.range(0.0, 1.3);
+    let grid: Vec<[f32; 2]> = (0..G * G).map(|_| [amp * rng.gauss(), amp * rng.gauss()]).collect();
+    let smooth = |t: f32| t * t * (3.0 - 2.0 * t);
+    let c = SIDE as f32 / 2.0;
+
+    let mut img = [0.0f32; PIXELS];
+    for (i, v) in img.iter_mut().enumerate() {
+        let (ox, oy) = ((i % SIDE) as f32 + 0.5, (i / SIDE) as f32 + 0.5);
+        // Elastic displacement at this output pixel.
+        let u = (ox / SIDE as f32 * (G - 1) as f32).min((G - 1) as f32 - 1e-3);
+        let w = (oy / SIDE as f32 * (G - 1) as f32).min((G - 1) as f32 - 1e-3);
+        let (gi, gj) = (u as usize, w as usize);
+        let (fu, fw) = (smooth(u - gi as f32), smooth(w - gj as f32));
+        let mut d = [0.0f32; 2];
+        for (k, dk) in d.iter_mut().enumerate() {
+            let g = |a: usize, b: usize| grid[b * G + a][k];
+            let top = g(gi, gj) + fu * (g(gi + 1, gj) - g(gi, gj));
+            let bottom = g(gi, gj + 1) + fu * (g(gi + 1, gj + 1) - g(gi, gj + 1));
+            *dk = top + fw * (bottom - top);
+        }
+        let (x, y) = (ox - c - shift[0] + d[0], oy - c - shift[1] + d[1]);
+        let (sx, sy) = (inv[0][0] * x + inv[0][1] * y + c, inv[1][0] * x + inv[1][1] * y + c);
+        *v = bilinear(src, sx - 0.5, sy - 0.5);
+    }
+    let img = match rng.below(10) {
+        0..=2 => morph(&img, f32::max),
+        3 => morph(&img, f32::min),
+        _ => img,
+    };
+    for (o, v) in out.iter_mut().zip(img.iter()) {
+        *o = v.round().clamp(0.0, 255.0) as u8;
+    }
+}
+
+/// The image at a fractional pixel position, zero outside.
+fn bilinear(src: &[u8], x: f32, y: f32) -> f32 {
+    let (x0, y0) = (x.floor(), y.floor());
+    let (fx, fy) = (x - x0, y - y0);
+    let at = |xi: f32, yi: f32| {
+        if xi < 0.0 || yi < 0.0 || xi >= SIDE as f32 || yi >= SIDE as f32 {
+            0.0
+        } else {
+            src[yi as usize * SIDE + xi as usize] as f32
+        }
+    };
+    let top = at(x0, y0) + fx * (at(x0 + 1.0, y0) - at(x0, y0));
+    let bottom = at(x0, y0 + 1.0) + fx * (at(x0 + 1.0, y0 + 1.0) - at(x0, y0 + 1.0));
+    top + fy * (bottom - top)
+}
+
+/// Grey dilation (`f32::max`) or erosion (`f32::min`) over a pixel and its four neighbours.
+fn morph(img: &[f32; PIXELS], pick: fn(f32, f32) -> f32) -> [f32; PIXELS] {
+    let mut out = *img;
+    for y in 0..SIDE {
+        for x in 0..SIDE {
+            let mut v = img[y * SIDE + x];
+            // Beyond the border counts as the pixel itself: neutral for either operation.
+            let outside = v;
+            for (dx, dy) in [(-1i32, 0i32), (1, 0), (0, -1), (0, 1)] {
+                let (nx, ny) = (x as i32 + dx, y as i32 + dy);
+                let n = if (0..SIDE as i32).contains(&nx) && (0..SIDE as i32).contains(&ny) {
+                    img[ny as usize * SIDE + nx as usize]
+                } else {
+                    outside
+                };
+                v = pick(v, n);
+            }
+            out[y * SIDE + x] = v;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar() -> Vec<u8> {
+        let mut img = vec![0u8; PIXELS];
+        for y in 6..22 {
+            for x in 12..16 {
+                img[y * SIDE + x] = 255;
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn augmentation_is_deterministic_by_seed_step_and_row() {
+        let src = bar();
+        let run = |seed, step, row| {
+            let mut out = vec![0u8; PIXELS];
+            augment(&src, &mut rng(seed, step, row), &mut out);
+            out
+        };
+        assert_eq!(run(1, 5, 3), run(1, 5, 3));
+        assert_ne!(run(1, 5, 3), run(1, 5, 4));
+        assert_ne!(run(1, 5, 3), run(1, 6, 3));
+        assert_ne!(run(1, 5, 3), run(2, 5, 3));
+    }
+
+    #[test]
+    fn augmented_images_keep_most_of_their_ink_near_the_centre() {
+        let src = bar();
+        let ink: f32 = src.iter().map(|&v| v as f32).sum();
+        for row in 0..200 {
+            let mut out = vec![0u8; PIXELS];
+            augment(&src, &mut rng(9, 0, row), &mut out);
+            let got: f32 = out.iter().map(|&v| v as f32).sum();
+            assert!(got > 0.4 * ink && got < 2.5 * ink, "row {row}: {got} vs {ink}");
+            let (mut cx, mut cy) = (0.0, 0.0);
+            for (i, &v) in out.iter().enumerate() {
+                cx += (i % SIDE) as f32 * v as f32 / got;
+                cy += (i / SIDE) as f32 * v as f32 / got;
+            }
+            assert!((cx - 13.5).abs() < 4.0 && (cy - 13.5).abs() < 4.0, "row {row}: centre ({cx}, {cy})");
+        }
+    }
+
+    #[test]
+    fn dilation_thickens_and_erosion_thins() {
+        let src: Vec<f32> = bar().iter().map(|&v| v as f32).collect();
+        let img: [f32; PIXELS] = src.try_into().unwrap();
+        let sum = |a: &[f32; PIXELS]| a.iter().sum::<f32>();
+        assert!(sum(&morph(&img, f32::max)) > sum(&img));
+        assert!(sum(&morph(&img, f32::min)) < sum(&img));
+    }
+}
