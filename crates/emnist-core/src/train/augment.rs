@@ -50,9 +50,14 @@ pub fn augment(src: &[u8], rng: &mut Rng, out: &mut [u8]) {
         let (sx, sy) = (inv[0][0] * x + inv[0][1] * y + c, inv[1][0] * x + inv[1][1] * y + c);
         *v = bilinear(src, sx - 0.5, sy - 0.5);
     }
+    // Thicker strokes three times in ten; thinner (half an erosion: a full one would wipe out
+    // the 2-pixel strokes many EMNIST images have) once in ten.
     let img = match rng.below(10) {
         0..=2 => morph(&img, f32::max),
-        3 => morph(&img, f32::min),
+        3 => {
+            let thin = morph(&img, f32::min);
+            std::array::from_fn(|i| 0.5 * (img[i] + thin[i]))
+        }
         _ => img,
     };
     for (o, v) in out.iter_mut().zip(img.iter()) {
@@ -135,7 +140,7 @@ mod tests {
             let mut out = vec![0u8; PIXELS];
             augment(&src, &mut rng(9, 0, row), &mut out);
             let got: f32 = out.iter().map(|&v| v as f32).sum();
-            assert!(got > 0.4 * ink && got < 2.5 * ink, "row {row}: {got} vs {ink}");
+            assert!(got > 0.3 * ink && got < 2.5 * ink, "row {row}: {got} vs {ink}");
             let (mut cx, mut cy) = (0.0, 0.0);
             for (i, &v) in out.iter().enumerate() {
                 cx += (i % SIDE) as f32 * v as f32 / got;

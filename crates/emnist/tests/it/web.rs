@@ -212,6 +212,105 @@ async fn the_page_draws_and_predicts_like_the_endpoint() {
     c.close().await.unwrap();
 }
 
+/// Characters as a person draws them on the 280×280 canvas: hand-authored pen paths (x, y from
+/// the canvas centre, y down), one inner slice per stroke, in the order people write them.
+const HANDWRITING: [(&str, &[&[(f64, f64)]]); 14] = [
+    ("0", &[&[(5.0, -95.0), (-30.0, -85.0), (-50.0, -45.0), (-55.0, 10.0), (-45.0, 65.0), (-15.0, 95.0), (20.0, 92.0), (45.0, 60.0), (55.0, 5.0), (48.0, -50.0), (30.0, -85.0), (0.0, -95.0)]]),
+    ("1", &[&[(-30.0, -62.0), (5.0, -95.0), (2.0, -20.0), (0.0, 95.0)]]),
+    ("2", &[&[(-50.0, -55.0), (-30.0, -85.0), (0.0, -96.0), (35.0, -85.0), (50.0, -55.0), (38.0, -15.0), (-10.0, 40.0), (-55.0, 92.0), (5.0, 90.0), (60.0, 92.0)]]),
+    ("3", &[&[(-45.0, -78.0), (-10.0, -96.0), (30.0, -90.0), (45.0, -62.0), (32.0, -28.0), (-5.0, -8.0), (30.0, 8.0), (50.0, 40.0), (42.0, 78.0), (5.0, 96.0), (-30.0, 90.0), (-50.0, 70.0)]]),
+    ("4", &[&[(15.0, -95.0), (-20.0, -20.0), (-55.0, 35.0), (0.0, 35.0), (60.0, 35.0)], &[(32.0, -45.0), (31.0, 20.0), (30.0, 95.0)]]),
+    ("5", &[&[(-35.0, -92.0), (-42.0, -45.0), (-45.0, -8.0), (-5.0, -25.0), (35.0, -12.0), (52.0, 25.0), (45.0, 70.0), (10.0, 95.0), (-25.0, 92.0), (-50.0, 72.0)], &[(-35.0, -94.0), (10.0, -95.0), (50.0, -96.0)]]),
+    ("6", &[&[(40.0, -90.0), (5.0, -95.0), (-30.0, -65.0), (-50.0, -10.0), (-50.0, 50.0), (-30.0, 88.0), (5.0, 96.0), (38.0, 80.0), (50.0, 40.0), (35.0, 5.0), (0.0, -5.0), (-30.0, 10.0), (-48.0, 40.0)]]),
+    ("7", &[&[(-55.0, -90.0), (0.0, -92.0), (58.0, -92.0), (30.0, -30.0), (10.0, 30.0), (-5.0, 95.0)]]),
+    ("8", &[&[(35.0, -72.0), (10.0, -95.0), (-25.0, -90.0), (-40.0, -62.0), (-25.0, -30.0), (5.0, -12.0), (38.0, 15.0), (48.0, 55.0), (25.0, 90.0), (-10.0, 95.0), (-40.0, 75.0), (-42.0, 35.0), (-15.0, 5.0), (20.0, -25.0), (36.0, -55.0), (35.0, -72.0)]]),
+    ("9", &[&[(42.0, -62.0), (20.0, -92.0), (-15.0, -95.0), (-42.0, -70.0), (-45.0, -35.0), (-20.0, -12.0), (15.0, -15.0), (40.0, -40.0), (42.0, -62.0), (40.0, 0.0), (35.0, 50.0), (30.0, 95.0)]]),
+    ("A", &[&[(-58.0, 95.0), (-30.0, 0.0), (0.0, -95.0), (30.0, 0.0), (58.0, 95.0)], &[(-32.0, 22.0), (0.0, 20.0), (32.0, 22.0)]]),
+    ("L", &[&[(-40.0, -95.0), (-42.0, 0.0), (-42.0, 92.0), (5.0, 92.0), (50.0, 90.0)]]),
+    ("T", &[&[(-62.0, -92.0), (0.0, -94.0), (62.0, -92.0)], &[(0.0, -92.0), (1.0, 0.0), (2.0, 95.0)]]),
+    ("H", &[&[(-48.0, -95.0), (-50.0, 0.0), (-50.0, 95.0)], &[(50.0, -95.0), (48.0, 0.0), (48.0, 95.0)], &[(-50.0, 0.0), (0.0, -2.0), (48.0, -2.0)]]),
+];
+
+/// The demo's served model: `EMNIST_DEMO_MODEL` (e.g. `models/cnn-best.onnx` after `make demo`),
+/// else trained here with the demo's own command (`scripts/train_demo_model.sh`) and exported.
+fn demo_model(dir: &Path) -> PathBuf {
+    if let Some(p) = std::env::var_os("EMNIST_DEMO_MODEL") {
+        return PathBuf::from(p);
+    }
+    let run = dir.join("cnn-best");
+    let cache = dir.join("cache");
+    let status = Command::new("bash")
+        .arg(crate::common::workspace().join("scripts/train_demo_model.sh"))
+        .arg(crate::common::emnist_bin())
+        .arg(&run)
+        .arg("--quiet")
+        .env("EMNIST_CACHE_DIR", &cache)
+        .status()
+        .unwrap();
+    assert!(status.success(), "training the demo's model failed");
+    let out = emnist_cmd().args(["export", "--onnx", "--quiet", "--model"]).arg(&run).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dir.join("cnn-best.onnx")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_model_reads_digits_drawn_on_the_page() {
+    if skip_browser() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        move || demo_model(&dir)
+    })
+    .await
+    .unwrap();
+    let url = serve(&model).await;
+    let driver = Driver::start();
+    let c = browser(&driver, &dir.path().join("profile")).await;
+    c.goto(&url).await.unwrap();
+    let canvas = c.find(Locator::Id("canvas")).await.unwrap();
+    let mut read = Vec::new();
+    for (truth, strokes) in HANDWRITING {
+        let at = |(x, y): (f64, f64), ms: u64| PointerAction::MoveToElement {
+            element: canvas.clone(),
+            duration: Some(Duration::from_millis(ms)),
+            x,
+            y,
+        };
+        let mut pen = MouseActions::new("pen".to_string());
+        for stroke in strokes {
+            pen = pen.then(at(stroke[0], 50)).then(PointerAction::Down { button: MOUSE_BUTTON_LEFT });
+            for &p in &stroke[1..] {
+                pen = pen.then(at(p, 40));
+            }
+            pen = pen.then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+        }
+        c.perform_actions(pen).await.unwrap();
+        c.wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css("body[data-state=idle] #predictions li"))
+            .await
+            .expect("no prediction appeared");
+        let top = c
+            .execute("return document.querySelector('#predictions li').dataset.label", vec![])
+            .await
+            .unwrap();
+        let top = top.as_str().unwrap().to_string();
+        if truth == "3" {
+            save_screenshot(&c, "page-handwriting.png").await;
+        }
+        read.push((truth, top));
+        c.find(Locator::Id("clear")).await.unwrap().click().await.unwrap();
+    }
+    c.close().await.unwrap();
+    let digits = read[..10].iter().filter(|(t, p)| t == p).count();
+    let letters = read[10..].iter().filter(|(t, p)| t == p).count();
+    eprintln!("the demo model read {digits}/10 digits and {letters}/4 letters: {read:?}");
+    assert!(digits >= 8, "the demo model must read at least 8 of the 10 drawn digits: {read:?}");
+    assert!(letters >= 2, "the demo model should read at least half of the drawn capitals: {read:?}");
+}
+
 /// Screenshots go to `target/screenshots/` (the README's come from there).
 async fn save_screenshot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
