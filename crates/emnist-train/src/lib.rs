@@ -24,9 +24,9 @@ use emnist_core::model::ModelSpec;
 use emnist_core::progress::Progress;
 use emnist_core::rng::{permutation, Rng};
 use emnist_core::shutdown::Shutdown;
-use emnist_core::train::augment;
 use emnist_core::train::checkpoint::{self, Checkpoint};
 use emnist_core::train::recipe::{validation_split, ValidationRecord, ValidationRow};
+use emnist_core::train::{augment, Augment};
 use emnist_core::train::{
     confusion_matrix, eval_sample, final_metrics, inverse_frequency, open_run_dir, write_artifacts, ClassWeights,
     DeviceChoice, RunDirLock, TrainConfig, TrainOutcome, TrainReport,
@@ -353,13 +353,14 @@ impl<'a> Run<'a> {
     /// the run augments, else straight from the device copy.
     fn batch(&self, rows: &[i64], global_step: usize) -> (Tensor, Tensor) {
         let idx = Tensor::from_slice(rows).to_device(self.device);
-        if !self.cfg.practice.augment {
+        let kind = self.cfg.practice.augment;
+        if kind == Augment::Off {
             return self.train.batch(&idx, self.scale);
         }
         let mut pixels = vec![0u8; rows.len() * PIXELS];
         for (k, (out, &row)) in pixels.chunks_mut(PIXELS).zip(rows).enumerate() {
             let mut rng = augment::rng(self.cfg.seed, global_step, k);
-            augment::augment(self.ds.train.image(row as usize), &mut rng, out);
+            augment::augment(kind, self.ds.train.image(row as usize), &mut rng, out);
         }
         let x = Tensor::from_slice(&pixels)
             .reshape([rows.len() as i64, 1, SIDE as i64, SIDE as i64])

@@ -11,7 +11,7 @@ use emnist_core::data::source::LoadConfig;
 use emnist_core::data::synthetic::{Ingredients, SyntheticConfig};
 use emnist_core::data::Split;
 use emnist_core::download::{ArchiveFormat, DownloadConfig, DEFAULT_BASE_URL};
-use emnist_core::train::{ClassWeights, DeviceChoice, Practice, Recipe, Schedule};
+use emnist_core::train::{Augment, ClassWeights, DeviceChoice, Practice, Recipe, Schedule};
 
 /// From handwritten-character data to a production model server: explore EMNIST, train
 /// classifiers, export them to ONNX, serve them and check the deployment.
@@ -161,13 +161,14 @@ impl DownloadArgs {
     }
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ModelArg {
     /// One fully connected layer 784 → classes.
     Linear,
     /// Two ELU hidden layers (`--hidden`, default 512,256), the seed's DNN.
     Dnn,
-    /// Two conv + ReLU + max-pool blocks, dropout, one hidden layer.
+    /// Conv + ReLU + max-pool blocks (`--channels`, default 32,64), dropout, one hidden layer
+    /// (`--hidden`, default 128).
     Cnn,
 }
 
@@ -178,9 +179,14 @@ pub struct TrainArgs {
     /// The architecture.
     #[arg(long, value_enum)]
     pub model: ModelArg,
-    /// Hidden layer sizes of the DNN.
-    #[arg(long, value_delimiter = ',', default_value = "512,256")]
-    pub hidden: Vec<usize>,
+    /// Hidden layer sizes: the DNN's ELU layers [default: 512,256], or the CNN's one dense layer
+    /// [default: 128].
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// The CNN's conv + ReLU + max-pool blocks, channels per block [default: 32,64]; at most
+    /// four blocks (28 → 14 → 7 → 3 → 1).
+    #[arg(long, value_delimiter = ',')]
+    pub channels: Option<Vec<usize>>,
     /// Adam's learning rate [default: 0.01 linear, 3e-4 dnn, 1e-3 cnn: the seed's].
     #[arg(long)]
     pub lr: Option<f64>,
@@ -221,10 +227,12 @@ pub struct TrainArgs {
     /// (augmentation, one-cycle schedule, label smoothing 0.1, 10 % validation, patience 3).
     #[arg(long, default_value = "seed", value_parser = named_parser::<Recipe>(Recipe::ALL))]
     pub recipe: Recipe,
-    /// Random affine + elastic + stroke-width changes on every training image, reproducible by
-    /// (seed, step) [default: the recipe's].
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    pub augment: Option<bool>,
+    /// Augment every training image, reproducibly by (seed, step): `handwriting` (random affine,
+    /// elastic bending, stroke width; `--augment` alone), `garments` (horizontal flips, shifts of
+    /// ±2 px: for Fashion-MNIST) or `off` [default: the recipe's].
+    #[arg(long, num_args = 0..=1, default_missing_value = "handwriting", value_name = "KIND",
+          value_parser = named_parser::<Augment>(Augment::ALL))]
+    pub augment: Option<Augment>,
     /// Learning-rate schedule [default: the recipe's]: constant, cosine (to 1 % of the rate), or
     /// onecycle (rise from rate/25 over 30 % of the run, then fall).
     #[arg(long, value_parser = named_parser::<Schedule>(Schedule::ALL))]
@@ -251,13 +259,32 @@ impl TrainArgs {
         let architecture = match self.model {
             ModelArg::Linear => Architecture::Linear,
             ModelArg::Dnn => {
-                if self.hidden.is_empty() || self.hidden.contains(&0) {
+                let hidden = self.hidden.clone().unwrap_or_else(|| vec![512, 256]);
+                if hidden.is_empty() || hidden.contains(&0) {
                     anyhow::bail!("`--hidden` needs positive layer sizes, e.g. `--hidden 512,256`");
                 }
-                Architecture::Dnn { hidden: self.hidden.clone() }
+                Architecture::Dnn { hidden }
             }
-            ModelArg::Cnn => Architecture::cnn(),
+            ModelArg::Cnn => {
+                let Architecture::Cnn { channels, hidden, dropout } = Architecture::cnn() else { unreachable!() };
+                let channels = self.channels.clone().unwrap_or(channels);
+                if channels.is_empty() || channels.len() > 4 || channels.contains(&0) {
+                    anyhow::bail!("`--channels` needs 1 to 4 positive channel counts, e.g. `--channels 32,64`");
+                }
+                let hidden = match self.hidden.as_deref() {
+                    None => hidden,
+                    Some(&[h]) if h > 0 => h,
+                    Some(_) => anyhow::bail!("the CNN has one hidden dense layer: `--hidden 128`"),
+                };
+                Architecture::Cnn { channels, hidden, dropout }
+            }
         };
+        if self.model != ModelArg::Cnn && self.channels.is_some() {
+            anyhow::bail!("`--channels` is for `--model cnn`");
+        }
+        if self.model == ModelArg::Linear && self.hidden.is_some() {
+            anyhow::bail!("the linear model has no hidden layers: drop `--hidden`");
+        }
         let out = self.out.clone().unwrap_or_else(|| PathBuf::from("models").join(architecture.name()));
         Ok(TrainConfig {
             architecture,

@@ -4,6 +4,7 @@
 //! (grey dilation or erosion, as Morpho-MNIST perturbs thickness). Each image's randomness comes
 //! from (seed, step, row in the batch), so a resumed run augments exactly as an uninterrupted one.
 
+use super::recipe::Augment;
 use crate::data::{PIXELS, SIDE};
 use crate::rng::Rng;
 
@@ -12,8 +13,30 @@ pub fn rng(seed: u64, step: usize, row: usize) -> Rng {
     Rng::derive(seed ^ 0xa06_3e47, step as u64, row as u64)
 }
 
-/// Writes an augmented copy of `src` (upright, `PIXELS` bytes) into `out`.
-pub fn augment(src: &[u8], rng: &mut Rng, out: &mut [u8]) {
+/// Writes an augmented copy of `src` (upright, `PIXELS` bytes) into `out`; `Off` copies it.
+pub fn augment(kind: Augment, src: &[u8], rng: &mut Rng, out: &mut [u8]) {
+    match kind {
+        Augment::Off => out.copy_from_slice(src),
+        Augment::Handwriting => handwriting(src, rng, out),
+        Augment::Garments => garments(src, rng, out),
+    }
+}
+
+/// A horizontal flip half the time, and a shift of up to 2 pixels each way (zeros come in).
+fn garments(src: &[u8], rng: &mut Rng, out: &mut [u8]) {
+    let flip = rng.uniform() < 0.5;
+    let (dx, dy) = (rng.below(5) as i32 - 2, rng.below(5) as i32 - 2);
+    for y in 0..SIDE as i32 {
+        for x in 0..SIDE as i32 {
+            let (sx, sy) = (if flip { SIDE as i32 - 1 - x } else { x } - dx, y - dy);
+            let inside = (0..SIDE as i32).contains(&sx) && (0..SIDE as i32).contains(&sy);
+            out[y as usize * SIDE + x as usize] = if inside { src[sy as usize * SIDE + sx as usize] } else { 0 };
+        }
+    }
+}
+
+/// Random affine, elastic field, and sometimes a thicker or thinner stroke.
+fn handwriting(src: &[u8], rng: &mut Rng, out: &mut [u8]) {
     let turn = (0.14 * rng.gauss()).clamp(-0.3, 0.3);
     let scale = rng.range(0.8, 1.1);
     let aspect = (0.08 * rng.gauss()).clamp(-0.2, 0.2).exp();
@@ -123,7 +146,7 @@ mod tests {
         let src = bar();
         let run = |seed, step, row| {
             let mut out = vec![0u8; PIXELS];
-            augment(&src, &mut rng(seed, step, row), &mut out);
+            augment(Augment::Handwriting, &src, &mut rng(seed, step, row), &mut out);
             out
         };
         assert_eq!(run(1, 5, 3), run(1, 5, 3));
@@ -138,7 +161,7 @@ mod tests {
         let ink: f32 = src.iter().map(|&v| v as f32).sum();
         for row in 0..200 {
             let mut out = vec![0u8; PIXELS];
-            augment(&src, &mut rng(9, 0, row), &mut out);
+            augment(Augment::Handwriting, &src, &mut rng(9, 0, row), &mut out);
             let got: f32 = out.iter().map(|&v| v as f32).sum();
             assert!(got > 0.3 * ink && got < 2.5 * ink, "row {row}: {got} vs {ink}");
             let (mut cx, mut cy) = (0.0, 0.0);
@@ -148,6 +171,31 @@ mod tests {
             }
             assert!((cx - 13.5).abs() < 4.0 && (cy - 13.5).abs() < 4.0, "row {row}: centre ({cx}, {cy})");
         }
+    }
+
+    #[test]
+    fn garments_flip_half_the_time_and_shift_by_at_most_two_pixels() {
+        // One lit pixel at (5, 10): it lands within 2 px of (5, 10), or of its mirror (22, 10).
+        let mut src = vec![0u8; PIXELS];
+        src[10 * SIDE + 5] = 200;
+        let (mut left, mut right) = (0, 0);
+        for row in 0..100 {
+            let mut out = vec![0u8; PIXELS];
+            augment(Augment::Garments, &src, &mut rng(4, 1, row), &mut out);
+            let lit: Vec<usize> = (0..PIXELS).filter(|&i| out[i] != 0).collect();
+            assert_eq!(lit.len(), 1, "row {row}");
+            let (x, y) = (lit[0] % SIDE, lit[0] / SIDE);
+            assert!(y.abs_diff(10) <= 2 && out[lit[0]] == 200, "row {row}");
+            match x {
+                3..=7 => left += 1,
+                20..=24 => right += 1,
+                _ => panic!("row {row}: x = {x}"),
+            }
+        }
+        assert!(left > 30 && right > 30, "flips {right} of 100");
+        let mut same = vec![0u8; PIXELS];
+        augment(Augment::Off, &src, &mut rng(4, 1, 0), &mut same);
+        assert_eq!(same, src);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::model::weights::Weights;
 use crate::model::Architecture;
 
 pub use checkpoint::Checkpoint;
-pub use recipe::{Practice, Recipe, Schedule};
+pub use recipe::{Augment, Practice, Recipe, Schedule};
 
 /// Where to train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

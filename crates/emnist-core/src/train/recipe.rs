@@ -55,7 +55,20 @@ macro_rules! named {
         }
     };
 }
+/// Which on-the-fly augmentation (`--augment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Augment {
+    #[default]
+    Off,
+    /// For characters: random affine, elastic bending, thicker or thinner strokes (never flips).
+    Handwriting,
+    /// For garments and other mirror-symmetric objects: horizontal flips and shifts of ±2 pixels.
+    Garments,
+}
+
 named!(Recipe, Seed => "seed", Best => "best");
+named!(Augment, Off => "off", Handwriting => "handwriting", Garments => "garments");
 named!(Schedule, Constant => "constant", Cosine => "cosine", Onecycle => "onecycle");
 
 /// Everything a run does beyond the seed's protocol; recorded in `model.json` and checkpoints.
@@ -64,8 +77,8 @@ named!(Schedule, Constant => "constant", Cosine => "cosine", Onecycle => "onecyc
 pub struct Practice {
     /// The recipe the defaults came from (flags may have changed single settings).
     pub recipe: Recipe,
-    /// Random affine + elastic + stroke-width changes on every training image, from (seed, step).
-    pub augment: bool,
+    /// Augmentation of every training image, from (seed, step, row).
+    pub augment: Augment,
     pub schedule: Schedule,
     /// Warm-up length in epochs (0: none).
     pub warmup_epochs: f64,
@@ -89,7 +102,7 @@ impl Practice {
         match recipe {
             Recipe::Seed => Practice {
                 recipe,
-                augment: false,
+                augment: Augment::Off,
                 schedule: Schedule::Constant,
                 warmup_epochs: 0.0,
                 label_smoothing: 0.0,
@@ -98,7 +111,7 @@ impl Practice {
             },
             Recipe::Best => Practice {
                 recipe,
-                augment: true,
+                augment: Augment::Handwriting,
                 schedule: Schedule::Onecycle,
                 warmup_epochs: 0.0,
                 label_smoothing: 0.1,

@@ -93,3 +93,52 @@ fn trained_models_export_and_tract_agrees_with_tch() {
         }
     }
 }
+
+#[test]
+fn a_three_block_cnn_pools_7_to_3_alike_in_tch_and_onnx() {
+    // 28 → 14 → 7 → 3: the odd pooling step must floor in the exported graph as libtorch does.
+    let dir = tempfile::tempdir().unwrap();
+    let ds =
+        generate(&SyntheticConfig { train_per_class: 10, test_per_class: 5, seed: 2, ..Default::default() }, &Silent);
+    let data = dir.path().join("data");
+    write_idx(&data, &ds);
+    let run = dir.path().join("cnn3");
+    let cfg = TrainConfig {
+        architecture: Architecture::Cnn { channels: vec![4, 8, 16], hidden: 16, dropout: 0.1 },
+        learning_rate: None,
+        batch_size: 64,
+        epochs: 1,
+        seed: 1,
+        class_weights: ClassWeights::None,
+        eval_every: None,
+        eval_fraction: 0.05,
+        device: DeviceChoice::Cpu,
+        threads: Some(1),
+        out: run.clone(),
+        force: false,
+        resume: false,
+        practice: Default::default(),
+    };
+    let record = {
+        let _turn = torch_lock();
+        match train(&cfg, &ds, &Silent, &emnist_core::shutdown::Shutdown::new()).unwrap() {
+            TrainOutcome::Finished(r) => r.record,
+            TrainOutcome::Interrupted { .. } => panic!("the run was interrupted"),
+        }
+    };
+    assert_eq!(record.spec.parameter_count(), record.parameters);
+    let weights = Weights::read(&run.join("model.safetensors")).unwrap();
+    assert_eq!(weights.get("fc1.weight").unwrap().shape, vec![16, 16 * 3 * 3]);
+    let out = dir.path().join("cnn3.onnx");
+    let r = export(&run, &out, &data, &[]);
+    assert_eq!(r["same_dataset"], true);
+    let idx: Vec<usize> = (0..ds.test.len()).collect();
+    let x = floats(&ds.test, &idx);
+    let got = ServedModel::load(&out, &Default::default()).unwrap().model.run(&x).unwrap();
+    let want = {
+        let _turn = torch_lock();
+        tch_probabilities(&record.spec, &weights, &x)
+    };
+    let d = max_abs_diff(&got.probabilities, &want);
+    assert!(d <= 1e-5, "tract vs tch {d}");
+}
