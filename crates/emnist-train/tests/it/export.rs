@@ -1,7 +1,11 @@
 //! Models trained by libtorch export through `emnist export`, and tract's probabilities equal
 //! tch's own forward pass of the same weights.
 
+use std::path::Path;
+
 use emnist_core::data::synthetic::{generate, SyntheticConfig};
+use emnist_core::data::Dataset;
+use emnist_core::model::record::ModelRecord;
 use emnist_core::model::weights::Weights;
 use emnist_core::model::{Architecture, Layer, ModelSpec};
 use emnist_core::onnx::ServedModel;
@@ -39,6 +43,31 @@ fn tch_probabilities(spec: &ModelSpec, weights: &Weights, x: &[f32]) -> Vec<f32>
     Vec::<f32>::try_from(a.softmax(-1, Kind::Float).flatten(0, -1)).unwrap()
 }
 
+/// One epoch of the seed's protocol on one CPU thread, into `run`; the record.
+fn train_one_epoch(architecture: Architecture, ds: &Dataset, run: &Path, batch_size: usize) -> ModelRecord {
+    let cfg = TrainConfig {
+        architecture,
+        learning_rate: None,
+        batch_size,
+        epochs: 1,
+        seed: 1,
+        class_weights: ClassWeights::None,
+        eval_every: None,
+        eval_fraction: 0.05,
+        device: DeviceChoice::Cpu,
+        threads: Some(1),
+        out: run.to_path_buf(),
+        force: false,
+        resume: false,
+        practice: Default::default(),
+    };
+    let _turn = torch_lock();
+    match train(&cfg, ds, &Silent, &emnist_core::shutdown::Shutdown::new()).unwrap() {
+        TrainOutcome::Finished(r) => r.record,
+        TrainOutcome::Interrupted { .. } => panic!("the run was interrupted"),
+    }
+}
+
 #[test]
 fn trained_models_export_and_tract_agrees_with_tch() {
     let dir = tempfile::tempdir().unwrap();
@@ -49,29 +78,7 @@ fn trained_models_export_and_tract_agrees_with_tch() {
     for (arch, ops) in [Architecture::Linear, Architecture::dnn(), Architecture::cnn()].into_iter().zip(OPS) {
         let name = arch.name();
         let run = dir.path().join(name);
-        let cfg = TrainConfig {
-            architecture: arch,
-            learning_rate: None,
-            batch_size: 128,
-            epochs: 1,
-            seed: 1,
-            class_weights: ClassWeights::None,
-            eval_every: None,
-            eval_fraction: 0.05,
-            device: DeviceChoice::Cpu,
-            threads: Some(1),
-            out: run.clone(),
-            force: false,
-            resume: false,
-            practice: Default::default(),
-        };
-        let record = {
-            let _turn = torch_lock();
-            match train(&cfg, &ds, &Silent, &emnist_core::shutdown::Shutdown::new()).unwrap() {
-                TrainOutcome::Finished(r) => r.record,
-                TrainOutcome::Interrupted { .. } => panic!("the run was interrupted"),
-            }
-        };
+        let record = train_one_epoch(arch, &ds, &run, 128);
         let weights = Weights::read(&run.join("model.safetensors")).unwrap();
         let out = dir.path().join(format!("{name}.onnx"));
         let r = export(&run, &out, &data, &[]);
@@ -103,29 +110,8 @@ fn a_three_block_cnn_pools_7_to_3_alike_in_tch_and_onnx() {
     let data = dir.path().join("data");
     write_idx(&data, &ds);
     let run = dir.path().join("cnn3");
-    let cfg = TrainConfig {
-        architecture: Architecture::Cnn { channels: vec![4, 8, 16], hidden: 16, dropout: 0.1 },
-        learning_rate: None,
-        batch_size: 64,
-        epochs: 1,
-        seed: 1,
-        class_weights: ClassWeights::None,
-        eval_every: None,
-        eval_fraction: 0.05,
-        device: DeviceChoice::Cpu,
-        threads: Some(1),
-        out: run.clone(),
-        force: false,
-        resume: false,
-        practice: Default::default(),
-    };
-    let record = {
-        let _turn = torch_lock();
-        match train(&cfg, &ds, &Silent, &emnist_core::shutdown::Shutdown::new()).unwrap() {
-            TrainOutcome::Finished(r) => r.record,
-            TrainOutcome::Interrupted { .. } => panic!("the run was interrupted"),
-        }
-    };
+    let arch = Architecture::Cnn { channels: vec![4, 8, 16], hidden: 16, dropout: 0.1 };
+    let record = train_one_epoch(arch, &ds, &run, 64);
     assert_eq!(record.spec.parameter_count(), record.parameters);
     let weights = Weights::read(&run.join("model.safetensors")).unwrap();
     assert_eq!(weights.get("fc1.weight").unwrap().shape, vec![16, 16 * 3 * 3]);
