@@ -1,8 +1,8 @@
 """Real handwriting through the deployed server: scikit-learn's `load_digits()` (1,797 digits written
 by 13 people, the test set of UCI optdigits; 8x8, values 0..16), each drawn as a 64x64
 dark-on-light picture (bilinear upsampling to 48x48 and an 8-pixel white margin) and POSTed to
-`/predict?k=62` of `emnist serve` with each model given. Reports, per model: accuracy of the argmax among the ten digit classes, and
-of the exact label over every class the model has.
+`/predict?k=62` of `emnist serve` with each model given. Reports, per model: accuracy of the
+argmax among the ten digit classes, and of the exact label over every class the model has.
 
 These digits measure; they never train anything and no generator parameter is fitted to them.
 Choices made while developing looked only at the even-numbered half ("tune"); the odd half
