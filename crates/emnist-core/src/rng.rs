@@ -54,6 +54,36 @@ pub fn permutation(n: usize, rng: &mut Rng) -> Vec<usize> {
     p
 }
 
+/// A smooth random displacement field over the unit square (elastic distortion, Simard et al.
+/// 2003): a 4×4 grid of Gaussian displacements, interpolated with smoothstep weights.
+pub struct ElasticField {
+    grid: [[f32; 2]; ElasticField::G * ElasticField::G],
+}
+
+impl ElasticField {
+    const G: usize = 4;
+
+    /// Displacements of standard deviation `amplitude`, drawn from `rng` (x then y, cell by cell).
+    pub fn new(rng: &mut Rng, amplitude: f32) -> ElasticField {
+        ElasticField { grid: std::array::from_fn(|_| [amplitude * rng.gauss(), amplitude * rng.gauss()]) }
+    }
+
+    /// The displacement at (`u`, `v`), each in [0, 1] (clamped).
+    pub fn at(&self, u: f32, v: f32) -> [f32; 2] {
+        let last = (Self::G - 1) as f32;
+        let (u, v) = ((u * last).clamp(0.0, last - 1e-3), (v * last).clamp(0.0, last - 1e-3));
+        let (i, j) = (u as usize, v as usize);
+        let smooth = |t: f32| t * t * (3.0 - 2.0 * t);
+        let (fu, fv) = (smooth(u - i as f32), smooth(v - j as f32));
+        std::array::from_fn(|k| {
+            let g = |a: usize, b: usize| self.grid[b * Self::G + a][k];
+            let top = g(i, j) + fu * (g(i + 1, j) - g(i, j));
+            let bottom = g(i, j + 1) + fu * (g(i + 1, j + 1) - g(i, j + 1));
+            top + fv * (bottom - top)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

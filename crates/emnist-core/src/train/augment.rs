@@ -6,7 +6,7 @@
 
 use super::recipe::Augment;
 use crate::data::{PIXELS, SIDE};
-use crate::rng::Rng;
+use crate::rng::{ElasticField, Rng};
 
 /// The random stream of one image of one step.
 pub fn rng(seed: u64, step: usize, row: usize) -> Rng {
@@ -48,27 +48,14 @@ fn handwriting(src: &[u8], rng: &mut Rng, out: &mut [u8]) {
     let det = a[0][0] * a[1][1] - a[0][1] * a[1][0];
     let inv = [[a[1][1] / det, -a[0][1] / det], [-a[1][0] / det, a[0][0] / det]];
 
-    const G: usize = 4;
     let amp = rng.range(0.0, 1.3);
-    let grid: Vec<[f32; 2]> = (0..G * G).map(|_| [amp * rng.gauss(), amp * rng.gauss()]).collect();
-    let smooth = |t: f32| t * t * (3.0 - 2.0 * t);
+    let field = ElasticField::new(rng, amp);
     let c = SIDE as f32 / 2.0;
 
     let mut img = [0.0f32; PIXELS];
     for (i, v) in img.iter_mut().enumerate() {
         let (ox, oy) = ((i % SIDE) as f32 + 0.5, (i / SIDE) as f32 + 0.5);
-        // Elastic displacement at this output pixel.
-        let u = (ox / SIDE as f32 * (G - 1) as f32).min((G - 1) as f32 - 1e-3);
-        let w = (oy / SIDE as f32 * (G - 1) as f32).min((G - 1) as f32 - 1e-3);
-        let (gi, gj) = (u as usize, w as usize);
-        let (fu, fw) = (smooth(u - gi as f32), smooth(w - gj as f32));
-        let mut d = [0.0f32; 2];
-        for (k, dk) in d.iter_mut().enumerate() {
-            let g = |a: usize, b: usize| grid[b * G + a][k];
-            let top = g(gi, gj) + fu * (g(gi + 1, gj) - g(gi, gj));
-            let bottom = g(gi, gj + 1) + fu * (g(gi + 1, gj + 1) - g(gi, gj + 1));
-            *dk = top + fw * (bottom - top);
-        }
+        let d = field.at(ox / SIDE as f32, oy / SIDE as f32);
         let (x, y) = (ox - c - shift[0] + d[0], oy - c - shift[1] + d[1]);
         let (sx, sy) = (inv[0][0] * x + inv[0][1] * y + c, inv[1][0] * x + inv[1][1] * y + c);
         *v = bilinear(src, sx - 0.5, sy - 0.5);

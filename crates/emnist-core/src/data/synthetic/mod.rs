@@ -126,9 +126,15 @@ fn generate_with(cfg: &SyntheticConfig, progress: &dyn Progress, threads: usize)
                     }
                     let mut rng = Rng::derive(cfg.seed, split, i as u64);
                     let class = labels[i] as usize;
-                    let w = if ing.writers { writer.clone() } else { None };
-                    let w = w.unwrap_or_else(|| pen::Writer::new(&mut rng, ing));
-                    pen::render(&library[class], class, &w, ing, &mut rng, image);
+                    let own;
+                    let w = match &writer {
+                        Some(w) if ing.writers => w,
+                        _ => {
+                            own = pen::Writer::new(&mut rng, ing);
+                            &own
+                        }
+                    };
+                    pen::render(&library[class], class, w, ing, &mut rng, image);
                 }
                 progress.advance((out.len() / PIXELS) as u64);
             });

@@ -9,7 +9,7 @@
 
 use super::glyphs::{Origin, Shape, Stroke};
 use crate::data::{PIXELS, SIDE};
-use crate::rng::Rng;
+use crate::rng::{ElasticField, Rng};
 
 /// What the generator is allowed to use; all on by default. Turning one off is the ablation the
 /// README's table reports.
@@ -233,26 +233,17 @@ pub fn render(shapes: &[Shape], class: usize, writer: &Writer, ing: &Ingredients
         *p = [cos * x - sin * y, sin * x + cos * y];
     }
 
-    // Elastic distortion: a smooth random displacement field over the character's box, from a
-    // 4×4 grid of random displacements interpolated with smoothstep weights.
+    // Elastic distortion: a smooth random displacement field over the character's box.
     let (lo, hi) = bounds(&strokes, 0.0);
     let size = (hi[0] - lo[0]).max(hi[1] - lo[1]).max(1.0);
     if writer.elastic > 0.0 {
-        const G: usize = 4;
-        let amp = writer.elastic * size * rng.range(0.5, 1.5);
-        let grid: Vec<[f32; 2]> = (0..G * G).map(|_| [amp * rng.gauss(), amp * rng.gauss()]).collect();
-        let smooth = |t: f32| t * t * (3.0 - 2.0 * t);
+        let amplitude = writer.elastic * size * rng.range(0.5, 1.5);
+        let field = ElasticField::new(rng, amplitude);
+        let extent = [(hi[0] - lo[0]).max(1e-3), (hi[1] - lo[1]).max(1e-3)];
         for p in strokes.iter_mut().flatten() {
-            let u = ((p[0] - lo[0]) / (hi[0] - lo[0]).max(1e-3) * (G - 1) as f32).clamp(0.0, (G - 1) as f32 - 1e-3);
-            let v = ((p[1] - lo[1]) / (hi[1] - lo[1]).max(1e-3) * (G - 1) as f32).clamp(0.0, (G - 1) as f32 - 1e-3);
-            let (i, j) = (u as usize, v as usize);
-            let (fu, fv) = (smooth(u - i as f32), smooth(v - j as f32));
-            for k in 0..2 {
-                let g = |a: usize, b: usize| grid[b * G + a][k];
-                let top = g(i, j) + fu * (g(i + 1, j) - g(i, j));
-                let bottom = g(i, j + 1) + fu * (g(i + 1, j + 1) - g(i, j + 1));
-                p[k] += top + fv * (bottom - top);
-            }
+            let d = field.at((p[0] - lo[0]) / extent[0], (p[1] - lo[1]) / extent[1]);
+            p[0] += d[0];
+            p[1] += d[1];
         }
     }
 
@@ -321,7 +312,7 @@ pub fn render(shapes: &[Shape], class: usize, writer: &Writer, ing: &Ingredients
     let peak = img.iter().copied().fold(0.0f32, f32::max).max(1e-6);
     let gain = rng.range(1.0, 1.4) / peak;
     for (o, v) in out.iter_mut().zip(img.iter()) {
-        *o = (v * gain).min(1.0).mul_add(255.0, 0.0).round() as u8;
+        *o = ((v * gain).min(1.0) * 255.0).round() as u8;
     }
 }
 
