@@ -3,6 +3,7 @@
 
 #[path = "../../../emnist/tests/it/common.rs"]
 mod common;
+mod cuda;
 mod export;
 mod train;
 
