@@ -10,8 +10,8 @@ CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: real Fashion-MNIST images for tests and the demo's second dataset; wrk, the
 # load generator of the serving benchmark; curl, a client in the serving tests; Chromium and its
-# WebDriver for the browser tests.
-APT_PACKAGES := dataset-fashion-mnist time wrk curl chromium chromium-driver
+# WebDriver for the browser tests; libb64, which Triton's perf_analyzer links.
+APT_PACKAGES := dataset-fashion-mnist time wrk curl chromium chromium-driver libb64-0d
 
 .PHONY: help setup apt venv build demo test lint test-rust test-python fixtures protocol bench-load bench-train bench-serve bench-soak bench-costs clean
 
@@ -33,11 +33,22 @@ apt:
 # The project's Python: the pinned torch wheel (libtorch for tch) and the test/bench tools.
 # GraphPipe's own client (graphpipe 1.0.4) pins requests 2.18.4 and flatbuffers 1.9.0; it runs on
 # the versions requirements.txt installs, so it goes in last, without its pins.
-venv: $(VENV)/.stamp
+venv: $(VENV)/.stamp $(VENV)/perf/.stamp
 $(VENV)/.stamp: requirements.txt
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps graphpipe==1.0.4
+	@touch $@
+
+# Triton's load tool perf_analyzer, a C++ binary, in a folder of its own (scripts/perf_analyzer runs
+# it). PyPI's `perf-analyzer` 2.58-2.60 wheels are manylinux_2_38 (Debian 12 has glibc 2.36; pip
+# offers only a 0.1.0 placeholder), so it comes from the last tritonclient wheel that still ships
+# it and runs on glibc 2.34: 2.51.0, without its Python dependencies (they would pin numpy < 2).
+# It loads libcudart.so.12 (no GPU needed) and Debian's libb64.so.0d.
+PERF_ANALYZER_WHEELS := tritonclient==2.51.0 nvidia-cuda-runtime-cu12==12.9.79
+$(VENV)/perf/.stamp: $(VENV)/.stamp
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --target $(VENV)/perf $(PERF_ANALYZER_WHEELS)
+	scripts/perf_analyzer --version
 	@touch $@
 
 # A stable path to the wheel's libtorch (include/ + lib/), named by .cargo/config.toml.

@@ -19,15 +19,22 @@ def emnist_bin():
     return ROOT / "target" / "debug" / "emnist"
 
 
-def start_server(emnist_bin, args):
+def start_server(emnist_bin, args, env_extra=None):
     """`emnist serve ARGS` (with `--port 0` among them) in the background; returns the process and
-    the URL it printed. Its stderr keeps draining on a thread so the logs never block it."""
+    the URL it printed (with `--grpc-port`, the gRPC address it printed is `proc.grpc_address`).
+    Its stderr keeps draining on a thread (into `proc.log_lines`) so the logs never block it."""
     import re
     import threading
 
-    proc = subprocess.Popen([str(emnist_bin), "serve", *args], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
+    env = {**os.environ, **(env_extra or {})}
+    proc = subprocess.Popen([str(emnist_bin), "serve", *args], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            text=True, cwd=ROOT, env=env)
     url = None
+    proc.grpc_address = None
     for line in proc.stderr:
+        g = re.search(r"KServe v2 over gRPC on (\S+)", line)
+        if g:
+            proc.grpc_address = g.group(1)
         m = re.search(r"listening on (http://\S+)", line)
         if m:
             url = m.group(1)
@@ -35,5 +42,11 @@ def start_server(emnist_bin, args):
     if url is None:
         proc.wait(timeout=30)
         raise AssertionError(f"`emnist serve {' '.join(map(str, args))}` did not start (exit {proc.returncode})")
-    threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
+    proc.log_lines = []
+
+    def drain():
+        for rest in proc.stderr:
+            proc.log_lines.append(rest)
+
+    threading.Thread(target=drain, daemon=True).start()
     return proc, url

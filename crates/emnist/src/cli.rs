@@ -409,6 +409,19 @@ pub struct ServeArgs {
     /// Port to listen on (0 picks a free one; the address is printed).
     #[arg(long, default_value_t = 9000)]
     pub port: u16,
+    /// Also serve KServe v2 / Open Inference Protocol over gRPC (Triton's service, what
+    /// `tritonclient.grpc` and `perf_analyzer -i grpc` speak) on this port; Triton's is 8001
+    /// (0 picks a free one; the address is printed) [default: no gRPC].
+    #[arg(long, value_name = "PORT")]
+    pub grpc_port: Option<u16>,
+    /// Let pages on this origin call the server from a browser (CORS; repeatable; `*`: any
+    /// origin), e.g. `--cors-origin http://localhost:8080`.
+    #[arg(long, value_name = "ORIGIN", value_parser = cors_origin)]
+    pub cors_origin: Vec<String>,
+    /// Require a bearer token (`Authorization: Bearer <token>`; gRPC: the `authorization`
+    /// metadata) on every route but `/v2/health/*`: one token per line of FILE, `#` comments.
+    #[arg(long, value_name = "FILE")]
+    pub auth_token_file: Option<PathBuf>,
     /// The model's name in URLs: /v1/models/<name>, /v2/models/<name>.
     #[arg(long, default_value = "emnist")]
     pub name: String,
@@ -512,6 +525,11 @@ fn output_kind_parser() -> impl clap::builder::TypedValueParser<Value = emnist_c
 }
 
 /// `--input-scale`: a positive finite number, or a fraction such as `1/255`.
+fn cors_origin(s: &str) -> Result<String, String> {
+    emnist_core::serve::access::check_origins(&[s.to_string()]).map_err(|e| e.to_string())?;
+    Ok(s.to_string())
+}
+
 fn input_scale(s: &str) -> Result<f32, String> {
     let v = match s.split_once('/') {
         Some((a, b)) => a.trim().parse::<f32>().ok().zip(b.trim().parse::<f32>().ok()).map(|(a, b)| a / b),
@@ -537,6 +555,12 @@ impl ServeArgs {
         cfg.poll = Some(std::time::Duration::from_secs_f64(self.poll_secs)).filter(|d| !d.is_zero());
         cfg.host = self.host.clone();
         cfg.port = self.port;
+        cfg.grpc_port = self.grpc_port;
+        cfg.cors_origins = self.cors_origin.clone();
+        cfg.tokens = match &self.auth_token_file {
+            Some(path) => Some(emnist_core::serve::access::Tokens::read(path)?),
+            None => None,
+        };
         cfg.name = self.name.clone();
         cfg.batch.max_batch = self.max_batch as usize;
         cfg.batch.timeout = std::time::Duration::from_micros(self.batch_timeout_us);

@@ -140,7 +140,11 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             let reload = emnist_core::serve::Reload::new();
             let shutdown = emnist_cli::serve_signals(reload.clone())?;
             let repository = cfg.repository.is_some();
-            emnist_core::serve::serve(cfg, shutdown, reload, |addr, catalog| {
+            emnist_core::serve::serve(cfg, shutdown, reload, |listening, catalog| {
+                let addr = listening.http;
+                if let Some(grpc) = listening.grpc {
+                    eprintln!("emnist serve: KServe v2 over gRPC on {grpc} (service inference.GRPCInferenceService)");
+                }
                 for v in catalog.versions() {
                     let m = &v.model;
                     if !matches!(m.labels_from, emnist_core::onnx::classifier::LabelSource::Metadata) {

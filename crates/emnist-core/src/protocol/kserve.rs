@@ -152,7 +152,9 @@ pub fn parse_infer(body: &[u8], header_length: Option<usize>, sig: &Signature) -
     Ok(Parsed { id: req.id, input: InputTensor { shape: input.shape.clone(), values }, outputs })
 }
 
-fn binary_values(datatype: &str, shape: &[i64], bytes: &[u8]) -> Result<Values, InputError> {
+/// Values of `datatype` from little-endian bytes (Triton's binary tensor data; gRPC's
+/// `raw_input_contents`), checked against `shape`.
+pub fn binary_values(datatype: &str, shape: &[i64], bytes: &[u8]) -> Result<Values, InputError> {
     let size = match datatype {
         "UINT8" => 1,
         "FP32" => 4,

@@ -3,9 +3,11 @@
 //! request timeouts and graceful shutdown (on a [`Shutdown`] request: the executable turns
 //! SIGINT/SIGTERM into one). Only this module knows axum and hyper.
 
+pub mod access;
 mod batch;
 pub mod conn;
 mod graphpipe;
+pub mod grpc;
 mod kserve;
 pub mod metrics;
 pub mod repo;
@@ -62,6 +64,12 @@ pub struct ServeConfig {
     pub threads: usize,
     /// tract (default) or onnxruntime.
     pub engine: crate::onnx::EngineKind,
+    /// KServe v2 / Open Inference Protocol over gRPC on this port too (0 picks a free one).
+    pub grpc_port: Option<u16>,
+    /// Origins whose pages may call the server from a browser (`*`: any); empty: no CORS.
+    pub cors_origins: Vec<String>,
+    /// Bearer tokens every route but health requires; `None`: open.
+    pub tokens: Option<access::Tokens>,
     /// How to read the file (input scale, transposition, output kind, labels).
     pub options: ModelOptions,
 }
@@ -84,6 +92,9 @@ impl ServeConfig {
             conn: ConnConfig::default(),
             threads: cores,
             engine: crate::onnx::EngineKind::Tract,
+            grpc_port: None,
+            cors_origins: Vec::new(),
+            tokens: None,
             options: ModelOptions::default(),
         }
     }
@@ -105,6 +116,8 @@ pub struct AppState {
     request_timeout: Duration,
     shutting_down: AtomicBool,
     started: Instant,
+    tokens: Option<access::Tokens>,
+    cors_origins: Vec<String>,
 }
 
 type Shared = Arc<AppState>;
@@ -131,6 +144,8 @@ impl AppState {
             request_timeout: cfg.request_timeout,
             shutting_down: AtomicBool::new(false),
             started: Instant::now(),
+            tokens: cfg.tokens.clone(),
+            cors_origins: cfg.cors_origins.clone(),
         }
     }
 
@@ -324,7 +339,8 @@ impl IntoResponse for ApiError {
 
 /// Every route; `/` takes GraphPipe's POSTs.
 pub fn router(state: Shared) -> Router {
-    Router::new()
+    let cors = access::cors(&state.cors_origins);
+    let app = Router::new()
         .route("/", post(graphpipe::handle).get(web::page))
         .route("/predict", post(web::predict))
         .route("/endpoints", get(index))
@@ -337,8 +353,16 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(metrics_text))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.max_body))
+        // Inside the accounting: a 401 is counted and logged like any answer.
+        .layer(middleware::from_fn_with_state(state.clone(), access::authorize))
         .layer(middleware::from_fn_with_state(state.clone(), track))
-        .with_state(state)
+        .with_state(state);
+    // Outermost: preflights are answered before the token check, and every answer (errors
+    // included) carries the headers a page on an allowed origin needs to read it.
+    match cors {
+        Some(cors) => app.layer(cors),
+        None => app,
+    }
 }
 
 /// Which protocol a request speaks, for metrics and logs.
@@ -374,23 +398,26 @@ impl Tracked {
         let proto = protocol(req.method(), path);
         // Health checks and scrapes are cheap and must get through: not counted, never turned away.
         let counted = !(proto == "metrics" || path.starts_with("/v2/health"));
+        Tracked::start(state, proto, req.method().clone(), path.to_string(), counted)
+    }
+
+    /// A request of `proto` (a gRPC call: `POST /{service}/{rpc}`); `counted` ones count towards
+    /// `--max-inflight`.
+    fn start(state: &Shared, proto: &'static str, method: Method, path: String, counted: bool) -> Tracked {
         if counted {
             state.inflight.fetch_add(1, Ordering::AcqRel);
             state.metrics.inflight(1);
         }
-        Tracked {
-            state: state.clone(),
-            counted,
-            proto,
-            method: req.method().clone(),
-            path: path.to_string(),
-            t0: Instant::now(),
-            status: None,
-        }
+        Tracked { state: state.clone(), counted, proto, method, path, t0: Instant::now(), status: None }
+    }
+
+    /// The request was answered with `status` (for gRPC: the HTTP status its outcome stands for).
+    fn done(&mut self, status: u16) {
+        self.status = Some(status);
     }
 
     fn finish(mut self, resp: Response) -> Response {
-        self.status = Some(resp.status().as_u16());
+        self.done(resp.status().as_u16());
         resp
     }
 }
@@ -576,15 +603,22 @@ impl Reload {
     }
 }
 
+/// The addresses a server listens on (the ports picked when 0 was asked for).
+#[derive(Debug, Clone, Copy)]
+pub struct Listening {
+    pub http: SocketAddr,
+    /// KServe v2 over gRPC, when `--grpc-port` was given.
+    pub grpc: Option<SocketAddr>,
+}
+
 /// Serves on a runtime of its own (`cfg.threads` async workers) until `shutdown` is requested,
 /// then finishes the requests in flight (within `cfg.conn.shutdown_grace`) and returns: what
-/// `emnist serve` runs. `on_listen` hears the bound address (the port when `port` is 0) and what
-/// is served.
+/// `emnist serve` runs. `on_listen` hears the bound addresses and what is served.
 pub fn serve(
     cfg: ServeConfig,
     shutdown: Shutdown,
     reload: Reload,
-    on_listen: impl FnOnce(SocketAddr, &Catalog),
+    on_listen: impl FnOnce(Listening, &Catalog),
 ) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads.max(1))
@@ -603,7 +637,7 @@ pub async fn run(
     cfg: ServeConfig,
     shutdown: Shutdown,
     reload: Reload,
-    on_listen: impl FnOnce(SocketAddr, &Catalog),
+    on_listen: impl FnOnce(Listening, &Catalog),
 ) -> Result<()> {
     let state = match &cfg.repository {
         Some(_) => AppState::with_repository(&cfg).await?,
@@ -620,11 +654,22 @@ pub async fn run(
         format!("cannot listen on `{addr}`: is another server using the port? pick another with `--port`")
     })?;
     let local = listener.local_addr()?;
+    let grpc_listener = match cfg.grpc_port {
+        Some(port) => Some(grpc::bind(&cfg.host, port).await?),
+        None => None,
+    };
     let catalog = state.catalog();
-    on_listen(local, &catalog);
+    on_listen(Listening { http: local, grpc: grpc_listener.as_ref().map(|(_, a)| *a) }, &catalog);
     for v in catalog.versions() {
         tracing::info!(addr = %local, model = %v.name, version = v.number, file = %v.model.path.display(), classes = v.model.classes(), engine = v.engine, "serving");
     }
+    let grpc_task = grpc_listener.map(|(listener, addr)| {
+        tracing::info!(%addr, "serving KServe v2 over gRPC");
+        let shutdown = shutdown.clone();
+        tokio::spawn(grpc::serve(listener, state.clone(), cfg.conn.shutdown_grace, async move {
+            shutdown.requested().await
+        }))
+    });
     let app = router(state.clone());
     if state.repository.is_some() {
         tokio::spawn(watch(state.clone(), cfg.poll, reload, shutdown.clone()));
@@ -640,6 +685,13 @@ pub async fn run(
         }
     };
     let closed = conn::serve(listener, app, cfg.conn.clone(), state.metrics.clone(), stopping).await;
+    if let Some(task) = grpc_task {
+        match task.await {
+            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "gRPC"),
+            Err(e) => tracing::error!(error = %e, "the gRPC server stopped abnormally"),
+            Ok(Ok(())) => {}
+        }
+    }
     if closed.cut_at_grace_end > 0 {
         tracing::warn!(
             connections = closed.cut_at_grace_end,

@@ -640,3 +640,72 @@ async fn predict_takes_png_jpeg_multipart_and_emnist_crops() {
     assert_eq!(status, 400);
     assert!(v["error"].as_str().unwrap().contains("no ink"));
 }
+
+/// A page on another origin (a second server in this process) draws a digit and POSTs the PNG to
+/// `/predict` of a server that requires a token: with `--cors-origin` naming the page's origin,
+/// Chromium's preflight is granted and the page reads the answer; without it, the browser blocks
+/// the call (the page sees a network error, not the answer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_on_another_origin_calls_predict_only_where_cors_allows_it() {
+    if skip_browser() {
+        return;
+    }
+    const TOKEN: &str = "page-token-0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let model = crate::serve::model_file(dir.path(), 21);
+    let page_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", page_listener.local_addr().unwrap());
+    let html = r#"<!doctype html><canvas id="c" width="28" height="28"></canvas><script>
+async function predict(url, token) {
+  const c = document.getElementById('c'), g = c.getContext('2d');
+  g.fillStyle = 'white'; g.fillRect(0, 0, 28, 28); g.fillStyle = 'black'; g.fillRect(12, 4, 4, 20);
+  const png = await new Promise(done => c.toBlob(done, 'image/png'));
+  try {
+    const r = await fetch(url + '/predict?k=3', {method: 'POST', body: png,
+      headers: {'content-type': 'image/png', 'authorization': 'Bearer ' + token}});
+    return 'status ' + r.status + ' ' + JSON.stringify(await r.json());
+  } catch (e) { return 'blocked: ' + e.name; }
+}
+</script>"#;
+    let page = axum::Router::new().route("/", axum::routing::get(move || async move { axum::response::Html(html) }));
+    tokio::spawn(async move { axum::serve(page_listener, page).await.unwrap() });
+    let api = |cors: Vec<String>| {
+        let mut cfg = ServeConfig::new(model.clone());
+        cfg.cors_origins = cors;
+        cfg.tokens = Some(emnist_core::serve::access::Tokens::parse(TOKEN).unwrap());
+        cfg
+    };
+    let allowed = serve_config(api(vec![origin.clone()])).await;
+    let closed = serve_config(api(vec![])).await;
+
+    let driver = Driver::start();
+    let c = browser(&driver, &dir.path().join("profile")).await;
+    c.goto(&origin).await.unwrap();
+    let call = |url: String, token: &'static str| {
+        let c = c.clone();
+        async move {
+            let args = vec![json!(url), json!(token)];
+            let v = c.execute_async("const [u, t, done] = arguments; predict(u, t).then(done);", args).await.unwrap();
+            v.as_str().unwrap().to_string()
+        }
+    };
+    let ok = call(allowed.clone(), TOKEN).await;
+    assert!(ok.starts_with("status 200 ["), "{ok}");
+    let top: Value = serde_json::from_str(ok.trim_start_matches("status 200 ")).unwrap();
+    assert_eq!(predictions(&top).len(), 3, "{ok}");
+    let refused = call(allowed, "wrong-token-0123456789ab").await;
+    assert!(refused.starts_with("status 401 ") && refused.contains("bearer token"), "{refused}");
+    let blocked = call(closed, TOKEN).await;
+    assert!(blocked.starts_with("blocked: TypeError"), "{blocked}");
+    c.close().await.unwrap();
+}
+
+/// The server in this process, configured, on a real socket; returns its base URL.
+async fn serve_config(cfg: ServeConfig) -> String {
+    let model = emnist_core::onnx::ServedModel::load(&cfg.model, &Default::default()).unwrap();
+    let app = router(AppState::new(model, &cfg).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
