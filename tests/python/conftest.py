@@ -35,7 +35,7 @@ def start_server(emnist_bin, args, env_extra=None):
         g = re.search(r"KServe v2 over gRPC on (\S+)", line)
         if g:
             proc.grpc_address = g.group(1)
-        m = re.search(r"listening on (http://\S+)", line)
+        m = re.search(r"listening on (https?://\S+)", line)
         if m:
             url = m.group(1)
             break

@@ -422,6 +422,12 @@ pub struct ServeArgs {
     /// metadata) on every route but `/v2/health/*`: one token per line of FILE, `#` comments.
     #[arg(long, value_name = "FILE")]
     pub auth_token_file: Option<PathBuf>,
+    /// Serve HTTPS (and gRPC over TLS) with this PEM certificate chain; needs `--tls-key`.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// The model's name in URLs: /v1/models/<name>, /v2/models/<name>.
     #[arg(long, default_value = "emnist")]
     pub name: String,
@@ -557,6 +563,10 @@ impl ServeArgs {
         cfg.port = self.port;
         cfg.grpc_port = self.grpc_port;
         cfg.cors_origins = self.cors_origin.clone();
+        cfg.tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(emnist_core::serve::tls::TlsFiles { cert: cert.clone(), key: key.clone() }),
+            _ => None,
+        };
         cfg.tokens = match &self.auth_token_file {
             Some(path) => Some(emnist_core::serve::access::Tokens::read(path)?),
             None => None,

@@ -142,8 +142,12 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             let repository = cfg.repository.is_some();
             emnist_core::serve::serve(cfg, shutdown, reload, |listening, catalog| {
                 let addr = listening.http;
+                let scheme = if listening.tls { "https" } else { "http" };
                 if let Some(grpc) = listening.grpc {
-                    eprintln!("emnist serve: KServe v2 over gRPC on {grpc} (service inference.GRPCInferenceService)");
+                    let tls = if listening.tls { ", TLS" } else { "" };
+                    eprintln!(
+                        "emnist serve: KServe v2 over gRPC on {grpc} (service inference.GRPCInferenceService{tls})"
+                    );
                 }
                 for v in catalog.versions() {
                     let m = &v.model;
@@ -163,12 +167,12 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
                 }
                 match catalog.versions().next() {
                     Some(v) if !repository => eprintln!(
-                        "emnist serve: listening on http://{addr} ({} classes, sha256 {}…); stop with Ctrl-C",
+                        "emnist serve: listening on {scheme}://{addr} ({} classes, sha256 {}…); stop with Ctrl-C",
                         v.model.classes(),
                         &v.model.sha256[..12]
                     ),
                     _ => eprintln!(
-                        "emnist serve: listening on http://{addr} (a model repository: re-read on SIGHUP); stop with Ctrl-C"
+                        "emnist serve: listening on {scheme}://{addr} (a model repository: re-read on SIGHUP); stop with Ctrl-C"
                     ),
                 }
             })?;

@@ -159,6 +159,7 @@ pub async fn serve(
     app: Router,
     cfg: ConnConfig,
     metrics: Arc<Metrics>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) -> Closed {
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -182,9 +183,10 @@ pub async fn serve(
                 match permits.clone().try_acquire_owned() {
                     Ok(permit) => {
                         let (app, cfg, metrics, stop) = (app.clone(), cfg.clone(), metrics.clone(), stop_rx.clone());
+                        let tls = tls.clone();
                         tasks.spawn(async move {
                             let _permit = permit;
-                            connection(stream, app, &cfg, &metrics, stop).await;
+                            connection(stream, app, &cfg, &metrics, tls, stop).await;
                         });
                     }
                     Err(_) => {
@@ -209,20 +211,45 @@ pub async fn serve(
     closed
 }
 
-/// Serves one connection: hyper's HTTP/1 over the router, watched for header and idle timeouts
-/// and for the server's shutdown.
+/// Serves one connection: hyper's HTTP/1 over the router (after a TLS handshake, with `tls`,
+/// which must end within the header timeout), watched for header and idle timeouts and for the
+/// server's shutdown.
 async fn connection(
     stream: TcpStream,
     app: Router,
     cfg: &ConnConfig,
     metrics: &Metrics,
-    mut stop: watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(Activity::default());
     activity.touch();
     let _open = metrics.connection_opened();
-    let io = TokioIo::new(Tracked { stream, activity: activity.clone() });
+    let tracked = Tracked { stream, activity: activity.clone() };
+    match tls {
+        None => drive(TokioIo::new(tracked), app, cfg, metrics, activity, stop).await,
+        Some(acceptor) => match tokio::time::timeout(cfg.header_timeout, acceptor.accept(tracked)).await {
+            Ok(Ok(stream)) => drive(TokioIo::new(stream), app, cfg, metrics, activity, stop).await,
+            Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed; connection closed"),
+            Err(_) => {
+                metrics.connection_closed("header_timeout");
+                tracing::debug!("TLS handshake took longer than the header timeout; connection closed");
+            }
+        },
+    }
+}
+
+async fn drive<I>(
+    io: TokioIo<I>,
+    app: Router,
+    cfg: &ConnConfig,
+    metrics: &Metrics,
+    activity: Arc<Activity>,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = {
         let activity = activity.clone();
         hyper::service::service_fn(move |req: hyper::Request<Incoming>| {

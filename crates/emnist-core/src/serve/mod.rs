@@ -12,6 +12,7 @@ mod kserve;
 pub mod metrics;
 pub mod repo;
 mod tfserving;
+pub mod tls;
 mod web;
 
 use std::net::SocketAddr;
@@ -70,6 +71,8 @@ pub struct ServeConfig {
     pub cors_origins: Vec<String>,
     /// Bearer tokens every route but health requires; `None`: open.
     pub tokens: Option<access::Tokens>,
+    /// HTTPS and gRPC over TLS with this certificate and key; `None`: plain.
+    pub tls: Option<tls::TlsFiles>,
     /// How to read the file (input scale, transposition, output kind, labels).
     pub options: ModelOptions,
 }
@@ -95,6 +98,7 @@ impl ServeConfig {
             grpc_port: None,
             cors_origins: Vec::new(),
             tokens: None,
+            tls: None,
             options: ModelOptions::default(),
         }
     }
@@ -607,6 +611,8 @@ impl Reload {
 #[derive(Debug, Clone, Copy)]
 pub struct Listening {
     pub http: SocketAddr,
+    /// Both ports speak TLS.
+    pub tls: bool,
     /// KServe v2 over gRPC, when `--grpc-port` was given.
     pub grpc: Option<SocketAddr>,
 }
@@ -639,6 +645,8 @@ pub async fn run(
     reload: Reload,
     on_listen: impl FnOnce(Listening, &Catalog),
 ) -> Result<()> {
+    // Before any model loads: a bad certificate or key is a start-up error.
+    let tls = cfg.tls.as_ref().map(tls::Tls::load).transpose()?;
     let state = match &cfg.repository {
         Some(_) => AppState::with_repository(&cfg).await?,
         None => {
@@ -659,14 +667,14 @@ pub async fn run(
         None => None,
     };
     let catalog = state.catalog();
-    on_listen(Listening { http: local, grpc: grpc_listener.as_ref().map(|(_, a)| *a) }, &catalog);
+    on_listen(Listening { http: local, tls: tls.is_some(), grpc: grpc_listener.as_ref().map(|(_, a)| *a) }, &catalog);
     for v in catalog.versions() {
         tracing::info!(addr = %local, model = %v.name, version = v.number, file = %v.model.path.display(), classes = v.model.classes(), engine = v.engine, "serving");
     }
     let grpc_task = grpc_listener.map(|(listener, addr)| {
         tracing::info!(%addr, "serving KServe v2 over gRPC");
         let shutdown = shutdown.clone();
-        tokio::spawn(grpc::serve(listener, state.clone(), cfg.conn.shutdown_grace, async move {
+        tokio::spawn(grpc::serve(listener, state.clone(), tls.clone(), cfg.conn.shutdown_grace, async move {
             shutdown.requested().await
         }))
     });
@@ -684,7 +692,8 @@ pub async fn run(
             state.begin_shutdown();
         }
     };
-    let closed = conn::serve(listener, app, cfg.conn.clone(), state.metrics.clone(), stopping).await;
+    let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
+    let closed = conn::serve(listener, app, cfg.conn.clone(), state.metrics.clone(), acceptor, stopping).await;
     if let Some(task) = grpc_task {
         match task.await {
             Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "gRPC"),

@@ -43,6 +43,7 @@ pub const SERVICE: &str = "inference.GRPCInferenceService";
 pub(super) async fn serve(
     listener: tokio::net::TcpListener,
     state: Shared,
+    tls: Option<super::tls::Tls>,
     grace: Duration,
     stopping: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -56,7 +57,14 @@ pub(super) async fn serve(
         let _ = stopped_tx.send(());
     };
     let max_body = state.max_body;
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        let identity = tonic::transport::Identity::from_pem(tls.cert_pem, tls.key_pem);
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| anyhow::anyhow!("the gRPC port cannot use the TLS certificate: {e}"))?;
+    }
+    let server = builder
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .layer(tower::util::MapResponseLayer::new(move |r| over_limit_as_resource_exhausted(r, max_body)))
         .add_service(service)
