@@ -58,8 +58,9 @@ def test_bearer_tokens_over_http_and_grpc(emnist_bin, model, tmp_path):
         for path in ("/v2", "/metrics", "/v2/models/emnist", "/v1/models/emnist", "/endpoints"):
             assert requests.get(url + path).status_code == 401, path
             assert requests.get(url + path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200, path
-        for path in ("/v2/health/live", "/v2/health/ready"):
+        for path in ("/v2/health/live", "/v2/health/ready", "/openapi.json", "/"):
             assert requests.get(url + path).status_code == 200, path
+        assert requests.post(url + "/", data=b"graphpipe").status_code == 401, "GraphPipe needs the token"
         # tritonclient over HTTP and gRPC, with the header and without.
         x = np.zeros((2, 784), np.uint8)
         auth = {"Authorization": f"Bearer {TOKEN}"}

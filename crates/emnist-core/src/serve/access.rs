@@ -99,15 +99,16 @@ impl Authorization {
     }
 }
 
-/// Health routes answer without a token (probes carry none).
-pub fn exempt(path: &str) -> bool {
-    matches!(path, "/v2/health/live" | "/v2/health/ready")
+/// What answers without a token: health (probes carry none), the API description and the page
+/// itself (static; what it calls needs the token).
+pub fn exempt(method: &Method, path: &str) -> bool {
+    matches!(path, "/v2/health/live" | "/v2/health/ready" | "/openapi.json") || (method == Method::GET && path == "/")
 }
 
 /// Refuses requests without an accepted bearer token with 401 and `WWW-Authenticate`.
 pub async fn authorize(State(state): State<Shared>, req: Request, next: Next) -> Response {
     let Some(tokens) = &state.tokens else { return next.run(req).await };
-    if exempt(req.uri().path()) {
+    if exempt(req.method(), req.uri().path()) {
         return next.run(req).await;
     }
     let verdict = tokens.authorizes(req.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes));

@@ -348,6 +348,7 @@ pub fn router(state: Shared) -> Router {
         .route("/", post(graphpipe::handle).get(web::page))
         .route("/predict", post(web::predict))
         .route("/endpoints", get(index))
+        .route("/openapi.json", get(openapi))
         .route("/v1/models/{*rest}", get(tfserving::get).post(tfserving::post))
         .route("/v2", get(kserve::server_metadata))
         .route("/v2/health/live", get(kserve::live))
@@ -550,6 +551,13 @@ async fn as_json_error(resp: Response, max_body: usize) -> Response {
     ApiError { status, message }.into_response()
 }
 
+/// The OpenAPI 3.1 description of every HTTP route (`GET /openapi.json`).
+pub const OPENAPI: &str = include_str!("../../assets/openapi.json");
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
 async fn metrics_text(State(state): State<Shared>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }
@@ -581,6 +589,8 @@ async fn index(State(state): State<Shared>) -> impl IntoResponse {
             "kserve": ["GET /v2", "GET /v2/health/live", "GET /v2/health/ready", format!("GET /v2/models/{name}[/versions/V]"), format!("GET /v2/models/{name}[/versions/V]/ready"), format!("GET /v2/models/{name}[/versions/V]/config"), format!("POST /v2/models/{name}[/versions/V]/infer"), "POST /v2/repository/index"],
             "web": ["GET / (draw a character, see the top 5)", "POST /predict?k=5[&model=NAME&version=V] (a PNG or JPEG: raw body or multipart field `image`)"],
             "metrics": "GET /metrics",
+            "openapi": "GET /openapi.json (OpenAPI 3.1: every HTTP route)",
+            "grpc": "inference.GRPCInferenceService on --grpc-port (KServe v2 / Triton)",
         }
     }))
 }
