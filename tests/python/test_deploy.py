@@ -9,6 +9,7 @@ import json
 import signal
 import urllib.request
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -23,6 +24,22 @@ def documents():
     return {d["kind"]: d for d in yaml.safe_load_all(DEPLOY.read_text())}
 
 
+KUBERNETES = "1.33"
+
+
+def test_core_manifests_validate_against_the_kubernetes_schemas():
+    """kubernetes-validate holds the OpenAPI schemas of each Kubernetes release (offline); strict:
+    unknown fields are errors too, as `kubectl apply --validate=strict` has them."""
+    core = {"Deployment", "Service", "HorizontalPodAutoscaler"}
+    for kind, doc in documents().items():
+        if kind in core:
+            kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+    broken = yaml.safe_load(yaml.safe_dump(documents()["Deployment"]))
+    broken["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {"httpGet": {"path": "/v2/health/ready"}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES, strict=True)
+
+
 def test_kubernetes_manifests():
     docs = documents()
     assert set(docs) == {"Deployment", "Service", "HorizontalPodAutoscaler", "InferenceService"}
@@ -30,6 +47,8 @@ def test_kubernetes_manifests():
     assert dep["apiVersion"] == "apps/v1"
     (c,) = dep["spec"]["template"]["spec"]["containers"]
     assert c["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"http": 9000, "grpc": 8001}
+    assert c["args"][c["args"].index("--grpc-port") + 1] == "8001"
     assert c["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
     assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
     assert dep["spec"]["selector"]["matchLabels"] == dep["spec"]["template"]["metadata"]["labels"]
@@ -88,6 +107,8 @@ def test_the_serve_command_lines_work(emnist_bin, tmp_path, where):
     args = ["127.0.0.1" if a == "0.0.0.0" else a for a in args]
     port_at = args.index("--port") + 1
     args[port_at] = "0"
+    if "--grpc-port" in args:
+        args[args.index("--grpc-port") + 1] = "0"
     proc, url = start_server(emnist_bin, args)
     try:
         with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=10) as r:
