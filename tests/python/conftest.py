@@ -31,7 +31,9 @@ def start_server(emnist_bin, args, env_extra=None):
                             text=True, cwd=ROOT, env=env)
     url = None
     proc.grpc_address = None
+    proc.log_lines = []
     for line in proc.stderr:
+        proc.log_lines.append(line)
         g = re.search(r"KServe v2 over gRPC on (\S+)", line)
         if g:
             proc.grpc_address = g.group(1)
@@ -42,7 +44,6 @@ def start_server(emnist_bin, args, env_extra=None):
     if url is None:
         proc.wait(timeout=30)
         raise AssertionError(f"`emnist serve {' '.join(map(str, args))}` did not start (exit {proc.returncode})")
-    proc.log_lines = []
 
     def drain():
         for rest in proc.stderr:

@@ -464,12 +464,13 @@ pub struct ServeArgs {
     /// Threads for requests and for model calls [default: the number of cores].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
-    /// What runs the model: tract (pure Rust), or onnxruntime loaded from `--onnxruntime-lib`
-    /// (faster on convolutional models).
-    #[arg(long, value_enum, default_value_t = EngineArg::Tract)]
+    /// What runs the model: `auto` times tract and onnxruntime on each model at load and keeps
+    /// the faster (tract when no onnxruntime library is found); `tract` (pure Rust); or
+    /// `onnxruntime` loaded from `--onnxruntime-lib`.
+    #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
     pub engine: EngineArg,
-    /// The `libonnxruntime.so` for `--engine onnxruntime` (the PyPI wheel has one in
-    /// `onnxruntime/capi/`) [default: the one in this project's `.venv`].
+    /// The `libonnxruntime.so` for `--engine onnxruntime` or `auto` (the PyPI wheel has one in
+    /// `onnxruntime/capi/`) [default: the one in this project's `.venv`, if any].
     #[arg(long, value_name = "FILE", env = "ORT_DYLIB_PATH")]
     pub onnxruntime_lib: Option<PathBuf>,
 }
@@ -549,6 +550,7 @@ fn input_scale(s: &str) -> Result<f32, String> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EngineArg {
+    Auto,
     Tract,
     Onnxruntime,
 }
@@ -589,6 +591,12 @@ impl ServeArgs {
         }
         cfg.engine = match self.engine {
             EngineArg::Tract => emnist_core::onnx::EngineKind::Tract,
+            EngineArg::Auto => emnist_core::onnx::EngineKind::Auto {
+                library: self
+                    .onnxruntime_lib
+                    .clone()
+                    .or_else(|| emnist_core::onnx::engine::venv_onnxruntime(std::path::Path::new("."))),
+            },
             EngineArg::Onnxruntime => {
                 let library = match &self.onnxruntime_lib {
                     Some(p) => p.clone(),

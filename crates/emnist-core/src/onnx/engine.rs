@@ -1,7 +1,8 @@
-//! The engines `emnist serve` can run an exported file with: tract (pure Rust, the default) or
-//! onnxruntime, loaded at run time from a `libonnxruntime.so` (the PyPI wheel ships one in
+//! The engines `emnist serve` can run an exported file with: tract (pure Rust) or onnxruntime,
+//! loaded at run time from a `libonnxruntime.so` (the PyPI wheel ships one in
 //! `onnxruntime/capi/`) through the `ort` crate's `load-dynamic`: nothing native is linked, so
-//! every build has both, and only `--engine onnxruntime` needs the library.
+//! every build has both, and only onnxruntime needs the library. `auto` (the default) times both
+//! on each model at load and keeps the faster.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +25,71 @@ pub enum EngineKind {
     Onnxruntime {
         library: PathBuf,
     },
+    /// For each model, the faster of tract and onnxruntime by a short timed trial at load
+    /// ([`Trial`]); tract alone when there is no onnxruntime `library` or it cannot run the file.
+    Auto {
+        library: Option<PathBuf>,
+    },
+}
+
+/// What `--engine auto` measured on one model: median microseconds per call, one image and a
+/// batch of [`TRIAL_BATCH`], each engine on one thread, the two interleaved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trial {
+    pub tract_us: [f64; 2],
+    pub onnxruntime_us: [f64; 2],
+}
+
+/// The batch of the trial's second measurement (what dynamic batching builds under load).
+pub const TRIAL_BATCH: usize = 128;
+
+impl Trial {
+    /// onnxruntime's time relative to tract's, the geometric mean of the two batch sizes (so that
+    /// light load, one image per call, and heavy load, full batches, weigh alike); below 1:
+    /// onnxruntime is faster.
+    pub fn onnxruntime_relative(&self) -> f64 {
+        let r1 = self.onnxruntime_us[0] / self.tract_us[0].max(1e-3);
+        let rb = self.onnxruntime_us[1] / self.tract_us[1].max(1e-3);
+        (r1 * rb).sqrt()
+    }
+
+    /// The engine to keep.
+    pub fn choice(&self) -> &'static str {
+        if self.onnxruntime_relative() < 1.0 {
+            "onnxruntime"
+        } else {
+            "tract"
+        }
+    }
+}
+
+/// Times `tract` and `onnxruntime` on the same pseudo-random images (deterministic), after a
+/// warm-up call of each size.
+pub fn trial(tract: &Engine, onnxruntime: &Engine) -> Result<Trial> {
+    let images = |n: usize, seed: u64| -> Vec<f32> {
+        let mut rng = crate::rng::Rng::derive(0x7a1a1, seed, n as u64);
+        (0..n * crate::contract::PIXELS).map(|_| rng.uniform()).collect()
+    };
+    let (one, many) = (images(1, 1), images(TRIAL_BATCH, 2));
+    let mut times = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+    for (size, x, reps) in [(0, &one, 25), (1, &many, 7)] {
+        for engine in [tract, onnxruntime] {
+            engine.run(x)?;
+        }
+        for _ in 0..reps {
+            for (e, engine) in [tract, onnxruntime].into_iter().enumerate() {
+                let t0 = std::time::Instant::now();
+                engine.run(x)?;
+                times[e][size].push(t0.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let [[t1, tb], [o1, ob]] = &mut times;
+    Ok(Trial { tract_us: [median(t1), median(tb)], onnxruntime_us: [median(o1), median(ob)] })
 }
 
 /// A loaded engine; `run` may be called from several threads at once.
@@ -39,7 +105,36 @@ impl Engine {
         match kind {
             EngineKind::Tract => Ok(Engine::Tract(model.model.clone())),
             EngineKind::Onnxruntime { library } => Ok(Engine::Onnxruntime(OrtPool::load(library, model, workers)?)),
+            EngineKind::Auto { library } => Ok(Engine::auto(library.as_deref(), model, workers)?.0),
         }
+    }
+
+    /// `--engine auto`: the engine kept for `model`, and the trial that chose it (none when only
+    /// tract could run it; the log says why).
+    pub fn auto(library: Option<&Path>, model: &ServedModel, workers: usize) -> Result<(Engine, Option<Trial>)> {
+        let file = model.path.display().to_string();
+        let tract = Engine::Tract(model.model.clone());
+        let Some(library) = library else {
+            tracing::info!(%file, "--engine auto: no onnxruntime library (`--onnxruntime-lib`, ORT_DYLIB_PATH or .venv): tract");
+            return Ok((tract, None));
+        };
+        let ort = match OrtPool::load(library, model, workers) {
+            Ok(p) => Engine::Onnxruntime(p),
+            Err(e) => {
+                tracing::info!(%file, reason = %format!("{e:#}"), "--engine auto: onnxruntime cannot run this file: tract");
+                return Ok((tract, None));
+            }
+        };
+        let t = trial(&tract, &ort)?;
+        tracing::info!(
+            %file,
+            tract_us_1 = t.tract_us[0], onnxruntime_us_1 = t.onnxruntime_us[0],
+            tract_us_batch = t.tract_us[1], onnxruntime_us_batch = t.onnxruntime_us[1],
+            onnxruntime_relative = t.onnxruntime_relative(),
+            chosen = t.choice(),
+            "--engine auto: timed both engines"
+        );
+        Ok((if t.choice() == "onnxruntime" { ort } else { tract }, Some(t)))
     }
 
     /// The engine's name, for logs and metadata.
@@ -186,4 +281,21 @@ pub fn venv_onnxruntime(root: &Path) -> Option<PathBuf> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_keeps_the_engine_faster_over_both_batch_sizes() {
+        let t = |o1, ob| Trial { tract_us: [100.0, 10_000.0], onnxruntime_us: [o1, ob] };
+        assert_eq!(t(50.0, 5_000.0).choice(), "onnxruntime");
+        assert_eq!(t(150.0, 15_000.0).choice(), "tract");
+        // Twice as fast on one image, 1.5× slower on full batches: √(0.5 × 1.5) < 1.
+        assert!((t(50.0, 15_000.0).onnxruntime_relative() - 0.75f64.sqrt()).abs() < 1e-12);
+        assert_eq!(t(50.0, 15_000.0).choice(), "onnxruntime");
+        // A tie keeps tract (no library needed).
+        assert_eq!(t(100.0, 10_000.0).choice(), "tract");
+    }
 }

@@ -1,0 +1,77 @@
+"""`emnist serve --engine auto` (the default): with onnxruntime available it times tract and
+onnxruntime on each model at load, keeps the faster, and says so in the log and in the model's
+metadata; without the library it serves with tract and says why. Either way the answers are the
+model's (onnxruntime on the same file, 1e-5).
+"""
+
+import os
+import re
+import signal
+import subprocess
+import threading
+
+import numpy as np
+import onnxruntime as ort
+import requests
+
+from conftest import ROOT, start_server
+from test_onnx import export, inputs, write_run
+
+
+def check_answers(url, onnx_path):
+    x = inputs()[:8]
+    want = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(
+        ["probabilities"], {"image": x})[0]
+    body = {"inputs": [{"name": "image", "shape": [8, 1, 28, 28], "datatype": "FP32", "data": x.reshape(-1).tolist()}],
+            "outputs": [{"name": "probabilities"}]}
+    r = requests.post(f"{url}/v2/models/emnist/infer", json=body)
+    assert r.status_code == 200, r.text
+    got = np.array(r.json()["outputs"][0]["data"], np.float32).reshape(8, -1)
+    assert float(np.abs(got - want).max()) <= 1e-5
+
+
+def test_auto_times_both_engines_and_keeps_the_faster(emnist_bin, tmp_path):
+    run = write_run(tmp_path / "cnn", "cnn", seed=71)
+    onnx_path = tmp_path / "cnn.onnx"
+    export(emnist_bin, run, onnx_path)
+    proc, url = start_server(emnist_bin, ["--model", str(onnx_path), "--port", "0"])  # the default engine
+    try:
+        engine = requests.get(f"{url}/v2/models/emnist").json()["parameters"]["engine"]
+        check_answers(url, onnx_path)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    logs = "".join(proc.log_lines)
+    m = re.search(r'--engine auto: timed both engines .*tract_us_1=([\d.]+) onnxruntime_us_1=([\d.]+) '
+                  r'tract_us_batch=([\d.]+) onnxruntime_us_batch=([\d.]+) onnxruntime_relative=([\d.]+) chosen="(\w+)"', logs)
+    assert m, logs
+    t1, o1, tb, ob, rel, chosen = float(m[1]), float(m[2]), float(m[3]), float(m[4]), float(m[5]), m[6]
+    assert abs(rel - ((o1 / t1) * (ob / tb)) ** 0.5) < 1e-6
+    assert chosen == ("onnxruntime" if rel < 1 else "tract") == engine
+
+
+def test_auto_without_onnxruntime_serves_with_tract(emnist_bin, tmp_path):
+    run = write_run(tmp_path / "dnn", "dnn", seed=72)
+    onnx_path = tmp_path / "dnn.onnx"
+    export(emnist_bin, run, onnx_path)
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DYLIB_PATH"}
+    # Started in a folder without .venv: no onnxruntime library to find.
+    proc = subprocess.Popen([str((ROOT / emnist_bin).resolve()), "serve", "--model", str(onnx_path), "--port", "0"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=tmp_path, env=env)
+    lines = []
+    url = None
+    for line in proc.stderr:
+        lines.append(line)
+        m = re.search(r"listening on (http://\S+)", line)
+        if m:
+            url = m.group(1)
+            break
+    threading.Thread(target=lambda: [lines.append(l) for l in proc.stderr], daemon=True).start()
+    try:
+        assert url, lines
+        assert requests.get(f"{url}/v2/models/emnist").json()["parameters"]["engine"] == "tract"
+        check_answers(url, onnx_path)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    assert any("no onnxruntime library" in l for l in lines), lines
