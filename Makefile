@@ -33,11 +33,18 @@ apt:
 # The project's Python: the pinned torch wheel (libtorch for tch) and the test/bench tools.
 # GraphPipe's own client (graphpipe 1.0.4) pins requests 2.18.4 and flatbuffers 1.9.0; it runs on
 # the versions requirements.txt installs, so it goes in last, without its pins.
-venv: $(VENV)/.stamp $(VENV)/perf/.stamp
+venv: $(VENV)/.stamp $(VENV)/perf/.stamp $(VENV)/kserve/.stamp
 $(VENV)/.stamp: requirements.txt
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps graphpipe==1.0.4
+	@touch $@
+
+# The KServe SDK (its schema for InferenceService and ServingRuntime, for the deployment-files
+# test) in a virtual environment of its own: its packages clash with tritonclient's and MLServer's.
+$(VENV)/kserve/.stamp: tests/python/requirements-kserve.txt $(VENV)/.stamp
+	@[ -x $(VENV)/kserve/bin/python ] || $(PYTHON) -m venv $(VENV)/kserve
+	$(VENV)/kserve/bin/python -m pip install -q --disable-pip-version-check -r tests/python/requirements-kserve.txt
 	@touch $@
 
 # Triton's load tool perf_analyzer, a C++ binary, in a folder of its own (scripts/perf_analyzer runs

@@ -7,6 +7,7 @@ must answer on the health route the probes use).
 
 import json
 import signal
+import subprocess
 import urllib.request
 
 import kubernetes_validate
@@ -40,9 +41,46 @@ def test_core_manifests_validate_against_the_kubernetes_schemas():
         kubernetes_validate.validate(broken, KUBERNETES, strict=True)
 
 
+KSERVE_PY = ROOT / ".venv" / "kserve" / "bin" / "python"
+KSERVE_VALIDATE = ROOT / "tests" / "python" / "kserve_validate.py"
+
+
+def kserve_validate(path):
+    assert KSERVE_PY.exists(), "the KServe SDK's virtual environment is missing: run `make setup`"
+    return subprocess.run([str(KSERVE_PY), str(KSERVE_VALIDATE), str(path)], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_kserve_manifests_validate_against_kserves_own_schema(tmp_path):
+    """InferenceService and ServingRuntime against the schema of KServe's SDK (tests/python/
+    kserve_validate.py, in its own virtual environment), strict; and broken copies are refused."""
+    done = kserve_validate(DEPLOY)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "InferenceService emnist: valid" in done.stdout and "ServingRuntime emnist-runtime: valid" in done.stdout
+    docs = documents()
+    rt = docs["ServingRuntime"]
+    assert rt["spec"]["protocolVersions"] == ["v2", "grpc-v2"]
+    args = rt["spec"]["containers"][0]["args"]
+    assert args[args.index("--grpc-port") + 1] == "8081" and args[args.index("--port") + 1] == "8080"
+    breakages = [
+        (lambda d: d["InferenceService"]["spec"]["predictor"]["containers"][0].update(imagePullPolicyy="Always"),
+         "imagePullPolicyy: not a field"),
+        (lambda d: d["ServingRuntime"]["spec"].update(protocolVersions="v2"), "expected a list"),
+        (lambda d: d["ServingRuntime"]["spec"]["containers"][0].pop("name"), "name"),
+        (lambda d: d["InferenceService"]["spec"]["predictor"].update(minReplicas="one"), "expected int"),
+    ]
+    for i, (breaks, text) in enumerate(breakages):
+        d = documents()
+        breaks(d)
+        bad = tmp_path / f"bad-{i}.yaml"
+        bad.write_text(yaml.safe_dump_all([d["InferenceService"], d["ServingRuntime"]]))
+        done = kserve_validate(bad)
+        assert done.returncode == 1 and text in done.stdout, (text, done.stdout, done.stderr)
+
+
 def test_kubernetes_manifests():
     docs = documents()
-    assert set(docs) == {"Deployment", "Service", "HorizontalPodAutoscaler", "InferenceService"}
+    assert set(docs) == {"Deployment", "Service", "HorizontalPodAutoscaler", "InferenceService", "ServingRuntime"}
     dep = docs["Deployment"]
     assert dep["apiVersion"] == "apps/v1"
     (c,) = dep["spec"]["template"]["spec"]["containers"]
@@ -93,17 +131,18 @@ def serve_args():
     docs = documents()
     dep = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]["args"]
     kserve = docs["InferenceService"]["spec"]["predictor"]["containers"][0]["args"]
-    return {"Dockerfile CMD": cmd, "Deployment": dep, "InferenceService": kserve}
+    runtime = docs["ServingRuntime"]["spec"]["containers"][0]["args"]
+    return {"Dockerfile CMD": cmd, "Deployment": dep, "InferenceService": kserve, "ServingRuntime": runtime}
 
 
-@pytest.mark.parametrize("where", ["Dockerfile CMD", "Deployment", "InferenceService"])
+@pytest.mark.parametrize("where", ["Dockerfile CMD", "Deployment", "InferenceService", "ServingRuntime"])
 def test_the_serve_command_lines_work(emnist_bin, tmp_path, where):
     args = serve_args()[where]
     run = write_run(tmp_path / "dnn", "dnn", seed=3)
     model = tmp_path / "model.onnx"
     export(emnist_bin, run, model)
     # The image's paths and port, mapped onto this machine: the model file, loopback, a free port.
-    args = [str(model) if a == "/models/model.onnx" else a for a in args]
+    args = [str(model) if a in ("/models/model.onnx", "/mnt/models/model.onnx") else a for a in args]
     args = ["127.0.0.1" if a == "0.0.0.0" else a for a in args]
     port_at = args.index("--port") + 1
     args[port_at] = "0"

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# `emnist serve` under Triton's own load tool, perf_analyzer (scripts/perf_analyzer; `make setup`
+# installs it), over HTTP and gRPC, loopback, one run:
+#   1. a concurrency sweep (1, 4, 16, 64 requests in flight; one image per request) of the DNN and
+#      the CNN, HTTP and gRPC, with the default engine (`auto`);
+#   2. `--engine auto` against `tract` and `onnxruntime` forced, for every exported architecture:
+#      gRPC, batches of 128 at concurrency 4 (full batches: throughput) and one image at
+#      concurrency 16 (small calls: latency-bound); auto must be within 10 % of the better one.
+#
+#   bash bench/perf_analyzer.sh [MODELS_DIR]      (default models/, from `make demo`)
+#
+# perf_analyzer sends zeros (`--input-data zero`: timing does not depend on pixel values, and its
+# default random bytes are not valid pixels). Each point: 2 s windows until three agree within
+# 15 % (at most 10; perf_analyzer exits 2 when they never do). Client and server share this
+# machine's cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EMNIST=${EMNIST_BIN:-target/release/emnist}
+MODELS=${1:-models}
+OUT=bench/out/perf_analyzer
+PY=.venv/bin/python
+mkdir -p "$OUT"
+PA=(scripts/perf_analyzer --input-data zero --measurement-interval 2000 --stability-percentage 15 --max-trials 10)
+
+serve() {  # MODEL ENGINE → starts the server on 9411 (HTTP) and 9412 (gRPC)
+  "$EMNIST" serve --model "$1" --port 9411 --grpc-port 9412 --engine "$2" >"$OUT/serve.log" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 100); do curl -sf localhost:9411/v2/health/ready >/dev/null && return; sleep 0.1; done
+  echo "the server did not start: $(cat "$OUT/serve.log")"; exit 1
+}
+stop() { kill -TERM "$SERVER"; wait "$SERVER" || true; }
+
+row() {  # LABEL CSV → one line: label, then per concurrency: infer/s and p99
+  $PY - "$@" <<'PYEOF'
+import csv, sys
+label, path = sys.argv[1], sys.argv[2]
+rows = list(csv.DictReader(open(path)))
+cells = [f"c={r['Concurrency']}: {float(r['Inferences/Second']):,.0f}/s p99 {int(r['p99 latency']) / 1000:.2f} ms" for r in rows]
+print(f"{label:<34} " + " | ".join(cells))
+PYEOF
+}
+
+echo "== 1. concurrency sweep, one image per request, --engine auto (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+for m in dnn cnn; do
+  serve "$MODELS/$m.onnx" auto
+  grep -o 'chosen="[a-z]*"' "$OUT/serve.log" | head -1 | sed "s/^/$m: /"
+  for proto in http grpc; do
+    port=$([ $proto = http ] && echo 9411 || echo 9412)
+    # (a range start:end:step is linear: one run per level, rows gathered into one table)
+    : >"$OUT/sweep-$m-$proto.csv"
+    for c in 1 4 16 64; do
+      "${PA[@]}" -m emnist -u localhost:$port -i $proto --concurrency-range $c -f "$OUT/c.csv" >"$OUT/sweep-$m-$proto-$c.txt" 2>&1 \
+        || { cat "$OUT/sweep-$m-$proto-$c.txt"; exit 1; }
+      if [ $c = 1 ]; then cat "$OUT/c.csv"; else tail -n +2 "$OUT/c.csv"; fi >>"$OUT/sweep-$m-$proto.csv"
+    done
+    row "$m $proto" "$OUT/sweep-$m-$proto.csv"
+  done
+  stop
+done
+
+echo "== 2. --engine auto vs each engine forced (gRPC)"
+for m in linear dnn cnn cnn-best; do
+  [ -f "$MODELS/$m.onnx" ] || { echo "needs $MODELS/$m.onnx (make demo)"; exit 1; }
+  for engine in auto tract onnxruntime; do
+    serve "$MODELS/$m.onnx" "$engine"
+    chosen=$(grep -o 'chosen="[a-z]*"' "$OUT/serve.log" | head -1 || true)
+    for b in 128 1; do
+      c=$([ $b = 128 ] && echo 4 || echo 16)
+      "${PA[@]}" -m emnist -u localhost:9412 -i grpc -b $b --concurrency-range $c -f "$OUT/e-$m-$engine-$b.csv" \
+        >"$OUT/e-$m-$engine-$b.txt" 2>&1 || { tail -5 "$OUT/e-$m-$engine-$b.txt"; stop; exit 1; }
+    done
+    stop
+    row "$m $engine ${chosen} b=128" "$OUT/e-$m-$engine-128.csv"
+    row "$m $engine ${chosen} b=1" "$OUT/e-$m-$engine-1.csv"
+  done
+done
