@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::json_tensor::JsonTensor;
-use super::tensor::{check_input_names, select_outputs, InputError, InputTensor, Values};
+use super::tensor::{select_outputs, the_input, InputError, InputTensor, Values};
 use crate::contract::{Outputs, Signature, INPUT, PIXELS};
 
 /// The HTTP header that carries the JSON part's length in binary requests and answers.
@@ -95,13 +95,7 @@ pub fn parse_infer(body: &[u8], header_length: Option<usize>, sig: &Signature) -
     };
     let req: InferRequest = serde_json::from_slice(json)
         .map_err(|e| InputError::Malformed(format!("the body is not a KServe v2 inference request: {e}")))?;
-    let names: Vec<&str> = req.inputs.iter().map(|i| i.name.as_str()).collect();
-    check_input_names(&names, sig)?;
-    let input = match req.inputs.len() {
-        0 => return Err(InputError::Missing),
-        1 => &req.inputs[0],
-        n => return Err(InputError::TooMany(n)),
-    };
+    let input = the_input(&req.inputs, |i| i.name.as_str(), sig)?;
     super::tensor::batch_of(&input.shape)?;
     let values = match input.parameters.as_ref().and_then(|p| p.get("binary_data_size")) {
         Some(size) => {

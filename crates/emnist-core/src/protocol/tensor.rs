@@ -143,6 +143,19 @@ pub fn select_outputs<S: AsRef<str>>(names: &[S], sig: &Signature) -> Result<Vec
         .collect()
 }
 
+/// The request's one input tensor, its name checked (the model's own or [`INPUT`]): none or
+/// several are errors. For the protocols that name each input beside its data (KServe v2 JSON
+/// and gRPC).
+pub fn the_input<'a, T>(inputs: &'a [T], name: impl Fn(&T) -> &str, sig: &Signature) -> Result<&'a T, InputError> {
+    let names: Vec<&str> = inputs.iter().map(&name).collect();
+    check_input_names(&names, sig)?;
+    match inputs {
+        [] => Err(InputError::Missing),
+        [input] => Ok(input),
+        many => Err(InputError::TooMany(many.len())),
+    }
+}
+
 /// Checks input names: none, or the model's one input (by its own name or [`INPUT`]).
 pub fn check_input_names<S: AsRef<str>>(names: &[S], sig: &Signature) -> Result<(), InputError> {
     match names.iter().find(|n| !sig.accepts_input(n.as_ref())) {

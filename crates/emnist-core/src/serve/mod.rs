@@ -63,7 +63,8 @@ pub struct ServeConfig {
     pub conn: ConnConfig,
     /// Async worker threads (the model calls have their own `batch.workers`).
     pub threads: usize,
-    /// tract (default) or onnxruntime.
+    /// What runs each model: tract (this library's default), onnxruntime, or `Auto` (the faster
+    /// of the two by a trial at load: `emnist serve`'s default).
     pub engine: crate::onnx::EngineKind,
     /// KServe v2 / Open Inference Protocol over gRPC on this port too (0 picks a free one).
     pub grpc_port: Option<u16>,

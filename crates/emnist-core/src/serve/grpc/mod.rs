@@ -31,9 +31,7 @@ use super::repo::{Version, VersionState};
 use super::{ApiError, Shared, Tracked};
 use crate::contract::{output_dims, Signature};
 use crate::protocol::kserve::binary_values;
-use crate::protocol::tensor::{
-    batch_of, check_input_names, select_outputs, to_images, InputError, InputTensor, Values,
-};
+use crate::protocol::tensor::{batch_of, select_outputs, the_input, to_images, InputError, InputTensor, Values};
 
 /// The service's full name, the prefix of every RPC's path.
 pub const SERVICE: &str = "inference.GRPCInferenceService";
@@ -312,13 +310,7 @@ impl Grpc {
 /// The request's one input tensor (from `raw_input_contents`, little-endian, or the typed
 /// `contents`) and the outputs asked for, by index into the signature's outputs (none: all).
 pub fn parse_request(req: &ModelInferRequest, sig: &Signature) -> Result<(InputTensor, Vec<usize>), InputError> {
-    let names: Vec<&str> = req.inputs.iter().map(|i| i.name.as_str()).collect();
-    check_input_names(&names, sig)?;
-    let input = match req.inputs.len() {
-        0 => return Err(InputError::Missing),
-        1 => &req.inputs[0],
-        n => return Err(InputError::TooMany(n)),
-    };
+    let input = the_input(&req.inputs, |i| i.name.as_str(), sig)?;
     batch_of(&input.shape)?;
     let typed = input.contents.as_ref();
     let values = match req.raw_input_contents.len() {
