@@ -64,31 +64,38 @@ impl Trial {
 }
 
 /// Times `tract` and `onnxruntime` on the same pseudo-random images (deterministic), after a
-/// warm-up call of each size.
+/// warm-up call of each size. A size stops early, after three calls of each engine, once one is
+/// more than twice as fast as the other: more calls would not change the choice, and start-up
+/// (of every version a repository loads) waits for the trial.
 pub fn trial(tract: &Engine, onnxruntime: &Engine) -> Result<Trial> {
     let images = |n: usize, seed: u64| -> Vec<f32> {
         let mut rng = crate::rng::Rng::derive(0x7a1a1, seed, n as u64);
         (0..n * crate::contract::PIXELS).map(|_| rng.uniform()).collect()
     };
     let (one, many) = (images(1, 1), images(TRIAL_BATCH, 2));
-    let mut times = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut times: [[Vec<f64>; 2]; 2] = Default::default();
     for (size, x, reps) in [(0, &one, 25), (1, &many, 7)] {
         for engine in [tract, onnxruntime] {
             engine.run(x)?;
         }
-        for _ in 0..reps {
+        for rep in 0..reps {
             for (e, engine) in [tract, onnxruntime].into_iter().enumerate() {
                 let t0 = std::time::Instant::now();
                 engine.run(x)?;
                 times[e][size].push(t0.elapsed().as_secs_f64() * 1e6);
             }
+            let ratio = median(&times[1][size]) / median(&times[0][size]).max(1e-3);
+            if rep >= 2 && !(0.5..=2.0).contains(&ratio) {
+                break;
+            }
         }
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let [[t1, tb], [o1, ob]] = &mut times;
+    let [[t1, tb], [o1, ob]] = &times;
     Ok(Trial { tract_us: [median(t1), median(tb)], onnxruntime_us: [median(o1), median(ob)] })
 }
 
