@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # WebDriver for the browser tests; libb64, which Triton's perf_analyzer links.
 APT_PACKAGES := dataset-fashion-mnist time wrk curl chromium chromium-driver libb64-0d
 
-.PHONY: help setup apt venv build demo test lint test-rust test-python fixtures protocol bench-load bench-train bench-serve bench-soak bench-costs clean
+.PHONY: help setup apt venv build demo test lint test-rust test-python fixtures protocol bench-load bench-train bench-serve bench-peers bench-peers-setup bench-soak bench-costs clean
 
 help:
 	@echo "make demo   set up, build, and run the pipeline end to end on the default dataset"
@@ -144,6 +144,23 @@ bench-serve: setup
 	bash bench/serve_vs_flask.sh
 	bash bench/serve_protocols.sh
 	bash bench/engine_vs_ort.sh
+
+# emnist serve side by side with Seldon MLServer, KServe's Python server and Flask (REST and gRPC,
+# one image and batches of 128, 32 connections; needs `make demo`'s models/dnn.onnx). The peers
+# live in virtual environments of their own (their gRPC modules clash in one process); h2load
+# (Debian nghttp2-client) is the gRPC load generator.
+bench-peers-setup: setup $(VENV)/mlserver/.stamp $(VENV)/kserve-server/.stamp
+	@dpkg -s nghttp2-client >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nghttp2-client >/dev/null; }
+$(VENV)/mlserver/.stamp: bench/peers/requirements-mlserver.txt
+	@[ -x $(VENV)/mlserver/bin/python ] || $(PYTHON) -m venv $(VENV)/mlserver
+	$(VENV)/mlserver/bin/python -m pip install -q --disable-pip-version-check -r $<
+	@touch $@
+$(VENV)/kserve-server/.stamp: bench/peers/requirements-kserve.txt
+	@[ -x $(VENV)/kserve-server/bin/python ] || $(PYTHON) -m venv $(VENV)/kserve-server
+	$(VENV)/kserve-server/bin/python -m pip install -q --disable-pip-version-check -r $<
+	@touch $@
+bench-peers: bench-peers-setup
+	bash bench/serve_vs_peers.sh
 
 # The reliability soak (needs `make demo`'s models/dnn.onnx): saturation plus slow, idle, oversized
 # and vanishing clients for 60 s, then 32 concurrent valid bodies near the limit.

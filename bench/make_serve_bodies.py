@@ -8,6 +8,7 @@ dataset-fashion-mnist), scaled to [0, 1] the way a Python client would send them
 
   tfs_1.json          TF-Serving row format, one image:  {"instances": [28x28 floats]}
   tfs_128.json        the same, 128 images
+  kserve_fp32_1.json    KServe v2 JSON, FP32 [1, 784], output `probabilities`
   kserve_fp32_128.json  KServe v2 JSON, FP32 [128, 784], output `probabilities`
   kserve_u8_128.json    KServe v2 JSON, UINT8 [128, 784] (0..255), output `probabilities`
   kserve_bin_128.bin    KServe v2 with Triton's binary tensor extension: JSON header + raw FP32
@@ -15,6 +16,10 @@ dataset-fashion-mnist), scaled to [0, 1] the way a Python client would send them
                         kserve_bin_128.hlen (the `Inference-Header-Content-Length` value).
   graphpipe_128.fb    GraphPipe flatbuffers InferRequest, float32 [128, 1, 28, 28], output
                       `probabilities` (built by the PyPI `graphpipe` package)
+  grpc_1.bin          a KServe v2 gRPC ModelInferRequest (model `emnist`, FP32 [1, 784] in
+                      `raw_input_contents`, output `probabilities`) framed as on the wire (a 0 byte,
+                      the length as 4 bytes big-endian, the message), for h2load to replay
+  grpc_128.bin        the same, 128 images
   images_128.f32      the 128 images as raw little-endian float32 (for the engine benchmark)
   sizes.json          byte size of each body
 """
@@ -57,6 +62,10 @@ def main():
         "inputs": [{"name": "image", "shape": [128, 784], "datatype": dt, "data": data}],
         "outputs": [{"name": "probabilities"}],
     })
+    write("kserve_fp32_1.json", json.dumps({
+        "inputs": [{"name": "image", "shape": [1, 784], "datatype": "FP32", "data": flat[:1].reshape(-1).tolist()}],
+        "outputs": [{"name": "probabilities"}],
+    }))
     write("kserve_fp32_128.json", kserve("FP32", flat.reshape(-1).tolist()))
     write("kserve_u8_128.json", kserve("UINT8", u8.reshape(-1).tolist()))
     raw = flat.astype("<f4").tobytes()
@@ -72,6 +81,16 @@ def main():
 
     req = gc.InferReq(None, [f32.reshape(128, 1, 28, 28)], None, ["probabilities"])
     write("graphpipe_128.fb", bytes(gc.serialize_infer_request(req)))
+    from tritonclient.grpc import service_pb2
+
+    for n in (1, 128):
+        msg = service_pb2.ModelInferRequest(model_name="emnist")
+        inp = msg.inputs.add(name="image", datatype="FP32")
+        inp.shape.extend([n, 784])
+        msg.outputs.add(name="probabilities")
+        msg.raw_input_contents.append(flat[:n].astype("<f4").tobytes())
+        raw_msg = msg.SerializeToString()
+        write(f"grpc_{n}.bin", b"\0" + len(raw_msg).to_bytes(4, "big") + raw_msg)
     write("images_128.f32", f32.astype("<f4").tobytes())
     with open(os.path.join(out, "sizes.json"), "w") as f:
         json.dump(sizes, f, indent=1)

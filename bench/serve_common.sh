@@ -62,12 +62,12 @@ wait_http_200() {
 run_wrk() {
   local label=$1 url=$2 body=$3 ct=$4 dur=$5 result=$6 spid=$7 extra=${8:-}
   local secs=${dur%s} cpu0 cpu1
-  cpu0=$(cpu_seconds "$spid")
+  cpu0=$(cpu_tree_seconds "$spid")
   LABEL=$label BODY_FILE=$body CONTENT_TYPE=$ct RESULT_FILE=$result EXTRA_HEADER=$extra \
     timeout $((secs + 30)) wrk -t"${WRK_THREADS:-2}" -c"${CONNS:-32}" -d"$dur" --timeout 10s --latency \
     -s bench/wrk_post.lua "$url" >"$OUT/wrk-$label.txt" 2>&1 \
     || { echo "wrk failed for $label:"; cat "$OUT/wrk-$label.txt"; return 1; }
-  cpu1=$(cpu_seconds "$spid")
+  cpu1=$(cpu_tree_seconds "$spid")
   if [ -n "$result" ]; then
     printf '{"label":"%s","server_cpu_s":%s,"load1":%s}\n' "$label" \
       "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.3f", b - a}')" "$(cut -d' ' -f1 /proc/loadavg)" >>"$result.cpu"
@@ -87,4 +87,40 @@ bench_setup() {
   trap stop_servers EXIT
   trap 'exit 130' INT TERM
   $PY bench/make_serve_bodies.py "$OUT" >/dev/null
+}
+
+# CPU seconds (user + system) of a process and all its descendants alive now.
+cpu_tree_seconds() {
+  local total=0 p
+  for p in $(descendants "$1") "$1"; do
+    total=$(awk -v a="$total" -v b="$(cpu_seconds "$p")" 'BEGIN{printf "%.3f", a + b}')
+  done
+  echo "$total"
+}
+descendants() {
+  local c
+  for c in $(ps -o pid= --ppid "$1"); do
+    echo "$c"
+    descendants "$c"
+  done
+}
+
+# run_h2load LABEL URL BODY_FILE DURATION RESULT_FILE SERVER_PID ANSWER_BYTES: gRPC unary calls
+# replayed by h2load (HTTP/2, CONNS connections, one call in flight on each, like wrk's HTTP/1.1
+# keep-alive connections), the figures as bench/wrk_post.lua's JSON line (bench/h2load_result.py).
+# RESULT_FILE empty: a warm-up whose figures are not kept. h2load's report: $OUT/h2load-LABEL.txt.
+run_h2load() {
+  local label=$1 url=$2 body=$3 dur=$4 result=$5 spid=$6 answer=$7
+  local secs=${dur%s} cpu0 cpu1 log=$OUT/h2load-$label.log
+  : >"$log"
+  cpu0=$(cpu_tree_seconds "$spid")
+  timeout $((secs + 30)) h2load -c"${CONNS:-32}" -t"${WRK_THREADS:-2}" -m1 -D "$secs" -d "$body" \
+    -H 'content-type: application/grpc' -H 'te: trailers' --log-file "$log" "$url" >"$OUT/h2load-$label.txt" 2>&1 \
+    || { echo "h2load failed for $label:"; cat "$OUT/h2load-$label.txt"; return 1; }
+  cpu1=$(cpu_tree_seconds "$spid")
+  if [ -n "$result" ]; then
+    $PY bench/h2load_result.py "$label" "$OUT/h2load-$label.txt" "$log" "$answer" "$(stat -c %s "$body")" >>"$result"
+    printf '{"label":"%s","server_cpu_s":%s,"load1":%s}\n' "$label" \
+      "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.3f", b - a}')" "$(cut -d' ' -f1 /proc/loadavg)" >>"$result.cpu"
+  fi
 }
