@@ -186,7 +186,7 @@ impl OrtPool {
         let iface = model.interface().clone();
         if iface.opset < 7 {
             bail!(
-                "onnxruntime does not run opset {} files (`{}`); serve it with the default engine, tract, which does",
+                "onnxruntime does not run opset {} files (`{}`); serve it with `--engine tract` (or `auto`, which then keeps tract)",
                 iface.opset,
                 model.path.display()
             );
