@@ -87,17 +87,9 @@ done
 
 $PY - "$RUNS" "$MODEL" "$DUR" "$LOAD0" "$OUT/sizes.json" "$CONNS" <<'PYEOF'
 import json, statistics, sys
-runs = [json.loads(l) for l in open(sys.argv[1])]
-cpus = [json.loads(l) for l in open(sys.argv[1] + ".cpu")]
-for r, c in zip(runs, cpus):
-    assert r["label"] == c["label"]
-    r.update(c)
-    r["cpu_ms_per_req"] = 1e3 * r["server_cpu_s"] / max(r["requests"], 1)
-by = {}
-for r in runs:
-    by.setdefault(r["label"], []).append(r)
-keys = ("rps", "p50_ms", "p99_ms", "cpu_ms_per_req")
-med = {k: {f: statistics.median(x[f] for x in v) for f in keys} for k, v in by.items()}
+sys.path.insert(0, "bench")
+from serve_runs import load
+runs, by, med = load(sys.argv[1], ("rps", "p50_ms", "p99_ms", "cpu_ms_per_req"))
 sizes = json.load(open(sys.argv[5]))
 files = {"graphpipe": "graphpipe_128.fb", "tfserving-json": "tfs_128.json", "kserve-json-fp32": "kserve_fp32_128.json",
          "kserve-json-uint8": "kserve_u8_128.json", "kserve-binary-fp32": "kserve_bin_128.bin"}

@@ -71,17 +71,9 @@ echo "emnist serve after SIGTERM: exit status $rc; last log line: $(tail -1 "$OU
 
 $PY - "$RUNS" "$MODEL" "$DUR" "$LOAD0" "$FLASK_ORT_THREADS" "$OUT/sizes.json" <<'PYEOF'
 import json, statistics, sys
-runs = [json.loads(l) for l in open(sys.argv[1])]
-cpus = [json.loads(l) for l in open(sys.argv[1] + ".cpu")]
-for r, c in zip(runs, cpus):
-    assert r["label"] == c["label"]
-    r.update(c)
-    r["cpu_ms_per_req"] = 1e3 * r["server_cpu_s"] / max(r["requests"], 1)
-by = {}
-for r in runs:
-    by.setdefault(r["label"], []).append(r)
-keys = ("rps", "p50_ms", "p99_ms", "mean_ms", "max_ms", "cpu_ms_per_req", "load1")
-med = {k: {f: statistics.median(x[f] for x in v) for f in keys} for k, v in by.items()}
+sys.path.insert(0, "bench")
+from serve_runs import load
+runs, by, med = load(sys.argv[1], ("rps", "p50_ms", "p99_ms", "mean_ms", "max_ms", "cpu_ms_per_req", "load1"))
 tot = {k: {f: sum(x[f] for x in v) for f in ("requests", "ok_200", "non200", "err_connect", "err_read", "err_write", "err_timeout")} for k, v in by.items()}
 body = json.load(open(sys.argv[6]))["tfs_1.json"]
 print()

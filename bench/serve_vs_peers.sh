@@ -143,17 +143,9 @@ done
 
 $PY - "$RUNS" "$MODEL" "$DUR" "$LOAD0" "$OUT/sizes.json" "$CONNS" "$PEER_ORT_THREADS" <<'PYEOF'
 import json, statistics, sys
-runs = [json.loads(l) for l in open(sys.argv[1])]
-cpus = [json.loads(l) for l in open(sys.argv[1] + ".cpu")]
-for r, c in zip(runs, cpus):
-    assert r["label"] == c["label"]
-    r.update(c)
-    r["cpu_ms_per_req"] = 1e3 * r["server_cpu_s"] / max(r["requests"], 1)
-by = {}
-for r in runs:
-    by.setdefault(r["label"], []).append(r)
-keys = ("rps", "p50_ms", "p99_ms", "max_ms", "cpu_ms_per_req")
-med = {k: {f: statistics.median(x[f] for x in v) for f in keys} for k, v in by.items()}
+sys.path.insert(0, "bench")
+from serve_runs import load
+runs, by, med = load(sys.argv[1], ("rps", "p50_ms", "p99_ms", "max_ms", "cpu_ms_per_req"))
 print()
 print(f"model {sys.argv[2]}, {sys.argv[6]} connections, {sys.argv[3]} per cell, {len(next(iter(by.values())))} round(s), medians; "
       f"peers' onnxruntime intra_op_num_threads={sys.argv[7]}; load average at start {sys.argv[4]}")
