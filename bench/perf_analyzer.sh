@@ -7,7 +7,10 @@
 #      gRPC, batches of 128 at concurrency 4 (full batches: throughput) and one image at
 #      concurrency 16 (small calls: latency-bound); auto must be within 10 % of the better one.
 #
-#   bash bench/perf_analyzer.sh [MODELS_DIR]      (default models/, from `make demo`)
+#   bash bench/perf_analyzer.sh [MODELS_DIR] [ROUNDS]      (defaults: models/ from `make demo`, 3)
+#
+# SWEEP=0 skips part 1. Part 2 runs ROUNDS rounds (each engine's server started afresh each
+# round, the order of engines rotating) and reports medians.
 #
 # perf_analyzer sends zeros (`--input-data zero`: timing does not depend on pixel values, and its
 # default random bytes are not valid pixels). Each point: 2 s windows until three agree within
@@ -17,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 EMNIST=${EMNIST_BIN:-target/release/emnist}
 MODELS=${1:-models}
+ROUNDS=${2:-3}
 OUT=bench/out/perf_analyzer
 PY=.venv/bin/python
 mkdir -p "$OUT"
@@ -40,6 +44,8 @@ print(f"{label:<34} " + " | ".join(cells))
 PYEOF
 }
 
+rm -f "$OUT/e-chosen.txt"
+[ "${SWEEP:-1}" = 0 ] || {
 echo "== 1. concurrency sweep, one image per request, --engine auto (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 for m in dnn cnn; do
   serve "$MODELS/$m.onnx" auto
@@ -57,20 +63,30 @@ for m in dnn cnn; do
   done
   stop
 done
+}
 
-echo "== 2. --engine auto vs each engine forced (gRPC)"
-for m in linear dnn cnn cnn-best; do
-  [ -f "$MODELS/$m.onnx" ] || { echo "needs $MODELS/$m.onnx (make demo)"; exit 1; }
-  for engine in auto tract onnxruntime; do
-    serve "$MODELS/$m.onnx" "$engine"
-    chosen=$(grep -o 'chosen="[a-z]*"' "$OUT/serve.log" | head -1 || true)
-    for b in 128 1; do
-      c=$([ $b = 128 ] && echo 4 || echo 16)
-      "${PA[@]}" -m emnist -u localhost:9412 -i grpc -b $b --concurrency-range $c -f "$OUT/e-$m-$engine-$b.csv" \
-        >"$OUT/e-$m-$engine-$b.txt" 2>&1 || { tail -5 "$OUT/e-$m-$engine-$b.txt"; stop; exit 1; }
+echo "== 2. --engine auto vs each engine forced (gRPC), $ROUNDS round(s), the engines' order rotating"
+ENGINES=(auto tract onnxruntime)
+for r in $(seq "$ROUNDS"); do
+  for m in linear dnn cnn cnn-best; do
+    [ -f "$MODELS/$m.onnx" ] || { echo "needs $MODELS/$m.onnx (make demo)"; exit 1; }
+    for i in 0 1 2; do
+      engine=${ENGINES[$(((i + r - 1) % 3))]}
+      serve "$MODELS/$m.onnx" "$engine"
+      chosen=$(grep -o 'chosen="[a-z]*"' "$OUT/serve.log" | head -1 || true)
+      [ -z "$chosen" ] || echo "$m $chosen" >>"$OUT/e-chosen.txt"
+      for b in 128 1; do
+        c=$([ $b = 128 ] && echo 4 || echo 16)
+        f=$OUT/e-$m-$engine-$b-r$r
+        "${PA[@]}" -m emnist -u localhost:9412 -i grpc -b $b --concurrency-range $c -f "$f.csv" \
+          >"$f.txt" 2>&1 || { tail -5 "$f.txt"; stop; exit 1; }
+      done
+      stop
+      row "round $r: $m $engine ${chosen} b=128" "$OUT/e-$m-$engine-128-r$r.csv"
+      row "round $r: $m $engine ${chosen} b=1" "$OUT/e-$m-$engine-1-r$r.csv"
     done
-    stop
-    row "$m $engine ${chosen} b=128" "$OUT/e-$m-$engine-128.csv"
-    row "$m $engine ${chosen} b=1" "$OUT/e-$m-$engine-1.csv"
   done
 done
+
+# Medians over rounds; auto against the better of the two engines forced (goal: within 10 %).
+$PY bench/perf_analyzer_summary.py "$OUT" "$ROUNDS"
