@@ -267,6 +267,19 @@ impl AppState {
         self.inflight.load(Ordering::Acquire)
     }
 
+    /// The 503 for a request (already counted in flight) beyond `--max-inflight`, counted as
+    /// rejected; `None` while under the limit. HTTP and gRPC alike.
+    fn turn_away(&self) -> Option<ApiError> {
+        if self.inflight() <= self.max_inflight {
+            return None;
+        }
+        self.metrics.rejected();
+        Some(ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!("the server is at its limit of {} requests in flight; retry shortly", self.max_inflight),
+        })
+    }
+
     /// Why the server cannot take a predict request now, if it cannot: shutting down, no model,
     /// a model worker gone, or `--max-inflight` reached. `/v2/health/ready` answers from this.
     pub fn not_ready(&self) -> Option<String> {
@@ -455,13 +468,8 @@ async fn track(State(state): State<Shared>, req: Request, next: Next) -> Respons
     if let Some(len) = declared_length(&req).filter(|&n| n > state.max_body as u64) {
         return tracked.finish(too_large(req, len, &state));
     }
-    if tracked.counted && state.inflight() > state.max_inflight {
-        state.metrics.rejected();
-        let mut r = ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: format!("the server is at its limit of {} requests in flight; retry shortly", state.max_inflight),
-        }
-        .into_response();
+    if let Some(e) = tracked.counted.then(|| state.turn_away()).flatten() {
+        let mut r = e.into_response();
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return tracked.finish(r);
     }

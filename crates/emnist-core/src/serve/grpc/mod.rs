@@ -171,71 +171,54 @@ impl GrpcInferenceService for Grpc {
         &self,
         req: Request<ServerMetadataRequest>,
     ) -> Result<Response<ServerMetadataResponse>, Status> {
-        let call = track(&self.state, "ServerMetadata", false);
-        if let Err(e) = self.authorize(&req) {
-            return answer(call, Err(e));
-        }
-        answer(
-            call,
+        self.guarded("ServerMetadata", false, req, |_| {
             Ok(ServerMetadataResponse {
                 name: "emnist".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
                 extensions: vec!["model_configuration".into(), "model_repository".into()],
-            }),
-        )
+            })
+        })
     }
 
     async fn model_metadata(
         &self,
         req: Request<ModelMetadataRequest>,
     ) -> Result<Response<ModelMetadataResponse>, Status> {
-        let call = track(&self.state, "ModelMetadata", true);
-        if let Err(e) = self.authorize(&req) {
-            return answer(call, Err(e));
-        }
-        let r = req.into_inner();
-        let out = self.state.resolve(&r.name, version_arg(&r.version)).map(|v| metadata(&self.state, &v));
-        answer(call, out)
+        self.guarded("ModelMetadata", true, req, |r| {
+            self.state.resolve(&r.name, version_arg(&r.version)).map(|v| metadata(&self.state, &v))
+        })
     }
 
     async fn model_config(&self, req: Request<ModelConfigRequest>) -> Result<Response<ModelConfigResponse>, Status> {
-        let call = track(&self.state, "ModelConfig", true);
-        if let Err(e) = self.authorize(&req) {
-            return answer(call, Err(e));
-        }
-        let r = req.into_inner();
-        let out = self
-            .state
-            .resolve(&r.name, version_arg(&r.version))
-            .map(|v| ModelConfigResponse { config: Some(config(&self.state, &v)) });
-        answer(call, out)
+        self.guarded("ModelConfig", true, req, |r| {
+            let v = self.state.resolve(&r.name, version_arg(&r.version))?;
+            Ok(ModelConfigResponse { config: Some(config(&self.state, &v)) })
+        })
     }
 
     async fn repository_index(
         &self,
         req: Request<RepositoryIndexRequest>,
     ) -> Result<Response<RepositoryIndexResponse>, Status> {
-        let call = track(&self.state, "RepositoryIndex", true);
-        if let Err(e) = self.authorize(&req) {
-            return answer(call, Err(e));
-        }
-        let models = self
-            .state
-            .all_version_states()
-            .into_iter()
-            .map(|(name, version, s)| inference::repository_index_response::ModelIndex {
-                name,
-                version: version.to_string(),
-                state: match s {
-                    VersionState::Available => "READY",
-                    VersionState::Loading => "LOADING",
-                    VersionState::Failed(_) => "UNAVAILABLE",
-                }
-                .into(),
-                reason: s.error().unwrap_or_default().to_string(),
-            })
-            .collect();
-        answer(call, Ok(RepositoryIndexResponse { models }))
+        self.guarded("RepositoryIndex", true, req, |_| {
+            let models = self
+                .state
+                .all_version_states()
+                .into_iter()
+                .map(|(name, version, s)| inference::repository_index_response::ModelIndex {
+                    name,
+                    version: version.to_string(),
+                    state: match s {
+                        VersionState::Available => "READY",
+                        VersionState::Loading => "LOADING",
+                        VersionState::Failed(_) => "UNAVAILABLE",
+                    }
+                    .into(),
+                    reason: s.error().unwrap_or_default().to_string(),
+                })
+                .collect();
+            Ok(RepositoryIndexResponse { models })
+        })
     }
 
     async fn model_infer(&self, req: Request<ModelInferRequest>) -> Result<Response<ModelInferResponse>, Status> {
@@ -244,15 +227,7 @@ impl GrpcInferenceService for Grpc {
         if let Err(e) = self.authorize(&req) {
             return answer(call, Err(e));
         }
-        if state.inflight() > state.max_inflight {
-            state.metrics.rejected();
-            let e = ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                message: format!(
-                    "the server is at its limit of {} requests in flight; retry shortly",
-                    state.max_inflight
-                ),
-            };
+        if let Some(e) = state.turn_away() {
             return answer(call, Err(e));
         }
         let r = match tokio::time::timeout(state.request_timeout, self.infer(req.into_inner())).await {
@@ -270,6 +245,20 @@ impl GrpcInferenceService for Grpc {
 }
 
 impl Grpc {
+    /// A unary RPC other than health and inference: accounted (`counted`: towards
+    /// `--max-inflight`), refused without an accepted token, else answered by `f`.
+    fn guarded<R, T>(
+        &self,
+        rpc: &'static str,
+        counted: bool,
+        req: Request<R>,
+        f: impl FnOnce(R) -> Result<T, ApiError>,
+    ) -> Result<Response<T>, Status> {
+        let call = track(&self.state, rpc, counted);
+        let r = self.authorize(&req).and_then(|()| f(req.into_inner()));
+        answer(call, r)
+    }
+
     /// With `--auth-token-file`, the call's `authorization` metadata must carry an accepted bearer
     /// token (health RPCs do not ask).
     fn authorize<T>(&self, req: &Request<T>) -> Result<(), ApiError> {
