@@ -23,7 +23,9 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 fn skip_browser() -> bool {
     if std::env::var_os("EMNIST_SKIP_BROWSER").is_some() {
-        eprintln!("EMNIST_SKIP_BROWSER is set: the browser checks are skipped");
+        // Straight to the stderr stream: libtest captures `eprintln!` of passing tests.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED: EMNIST_SKIP_BROWSER is set: the browser checks are skipped");
         return true;
     }
     assert!(
