@@ -252,8 +252,8 @@ def test_grpc_message_over_max_body_is_resource_exhausted(emnist_bin, tmp_path):
     run = write_run(tmp_path / "dnn", "dnn", seed=22)
     onnx_path = tmp_path / "dnn.onnx"
     export(emnist_bin, run, onnx_path)
-    proc, _ = start_server(emnist_bin, ["--model", str(onnx_path), "--port", "0", "--grpc-port", "0",
-                                        "--max-body", "100000"])
+    proc, url = start_server(emnist_bin, ["--model", str(onnx_path), "--port", "0", "--grpc-port", "0",
+                                          "--max-body", "100000"])
     try:
         client = tgrpc.InferenceServerClient(url=proc.grpc_address)
         big = np.zeros((4000, 784), np.uint8)
@@ -267,6 +267,9 @@ def test_grpc_message_over_max_body_is_resource_exhausted(emnist_bin, tmp_path):
         small.set_data_from_numpy(np.zeros((2, 784), np.uint8))
         assert client.infer("emnist", [small]).as_numpy("probabilities").shape == (2, K)
         client.close()
+        # The refusal is counted like any answer (as the 413 it stands for), not lost.
+        text = requests.get(f"{url}/metrics").text
+        assert re.search(r'emnist_requests_total\{protocol="grpc",status="413"\} 1$', text, re.M), text
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

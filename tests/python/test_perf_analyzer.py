@@ -48,8 +48,8 @@ def test_perf_analyzer_over_http_and_grpc(emnist_bin, tmp_path):
                 csv = tmp_path / f"{protocol}-{batch}.csv"
                 out = run_perf_analyzer([
                     "-m", "emnist", "-u", address, "-i", protocol, "-b", batch, "--input-data", str(data),
-                    "--concurrency-range", "1:2", "--measurement-interval", "300", "--max-trials", "4",
-                    "--stability-percentage", "100", "-f", str(csv),
+                    "--concurrency-range", "1:2", "--measurement-interval", "300", "--max-trials", "10",
+                    "--stability-percentage", "1000", "-f", str(csv),
                 ])
                 assert "Concurrency: 2" in out, out
                 rows = csv.read_text().strip().splitlines()

@@ -1,7 +1,8 @@
 """`emnist serve --tls-cert --tls-key`: HTTPS and gRPC over TLS, checked by clients that verify the
 certificate against a CA bundle (a throw-away CA from `trustme`): `requests`, `tritonclient.http`
-and `tritonclient.grpc`. Plain connections to the TLS ports fail without harming the server; bad
-files stop it at start with a clear error.
+and `tritonclient.grpc`. Plain connections to the TLS ports fail without harming the server, and
+handshakes that stall are cut at the header timeout on both ports; bad files stop it at start with
+a clear error.
 """
 
 import signal
@@ -77,6 +78,43 @@ def test_https_and_grpc_over_tls_with_verifying_clients(emnist_bin, model, pki):
         with pytest.raises(InferenceServerException):
             plain.is_server_live(client_timeout=5)
         plain.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+
+
+def test_partial_tls_handshakes_are_closed_at_the_header_timeout_on_both_ports(emnist_bin, model, pki):
+    """Half a ClientHello, then nothing: both ports close the connection once the header timeout
+    has passed (the gRPC port used to hold them open for good)."""
+    import socket
+    import time
+
+    proc, url = start_server(emnist_bin, ["--model", str(model), "--port", "0", "--grpc-port", "0",
+                                          "--header-timeout-ms", "1000",
+                                          "--tls-cert", str(pki["cert"]), "--tls-key", str(pki["key"])])
+    try:
+        http_addr = url.removeprefix("https://")
+        hello_start = bytes.fromhex("16030100c8010000c40303") + b"\x00" * 8
+        socks = []
+        for addr in [http_addr, proc.grpc_address] * 10:
+            host, port = addr.rsplit(":", 1)
+            s = socket.create_connection((host, int(port)))
+            s.sendall(hello_start)
+            s.settimeout(20)
+            socks.append(s)
+        t0 = time.monotonic()
+        for s in socks:
+            try:
+                assert s.recv(4096) == b"", "closed without an answer"
+            except ConnectionResetError:
+                pass
+            s.close()
+        assert time.monotonic() - t0 < 20
+        text = requests.get(f"{url}/metrics", verify=str(pki["ca"])).text
+        assert 'emnist_connections_closed_total{reason="header_timeout"} 20' in text, text
+        g = tgrpc.InferenceServerClient(url=proc.grpc_address, ssl=True, root_certificates=str(pki["ca"]))
+        assert g.is_server_live()
+        g.close()
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

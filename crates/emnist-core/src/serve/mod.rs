@@ -6,6 +6,7 @@
 pub mod access;
 mod batch;
 pub mod conn;
+mod fds;
 mod graphpipe;
 pub mod grpc;
 mod kserve;
@@ -685,17 +686,32 @@ pub async fn run(
         Some(port) => Some(grpc::bind(&cfg.host, port).await?),
         None => None,
     };
+    let conn_cfg = fit_connections(&cfg.conn, if grpc_listener.is_some() { 2 } else { 1 });
     let catalog = state.catalog();
     on_listen(Listening { http: local, tls: tls.is_some(), grpc: grpc_listener.as_ref().map(|(_, a)| *a) }, &catalog);
     for v in catalog.versions() {
         tracing::info!(addr = %local, model = %v.name, version = v.number, file = %v.model.path.display(), classes = v.model.classes(), engine = v.engine, "serving");
     }
+    let stop_accepting = {
+        let shutdown = shutdown.clone();
+        move || {
+            let shutdown = shutdown.clone();
+            async move { shutdown.requested().await }
+        }
+    };
     let grpc_task = grpc_listener.map(|(listener, addr)| {
         tracing::info!(%addr, "serving KServe v2 over gRPC");
-        let shutdown = shutdown.clone();
-        tokio::spawn(grpc::serve(listener, state.clone(), tls.clone(), cfg.conn.shutdown_grace, async move {
-            shutdown.requested().await
-        }))
+        let acceptor = tls.as_ref().map(|t| tokio_rustls::TlsAcceptor::from(t.grpc_config.clone()));
+        let app = grpc::router(state.clone());
+        tokio::spawn(conn::serve(
+            listener,
+            app,
+            conn::Wire::Grpc,
+            conn_cfg.clone(),
+            state.metrics.clone(),
+            acceptor,
+            stop_accepting(),
+        ))
     });
     let app = router(state.clone());
     if state.repository.is_some() {
@@ -703,8 +719,9 @@ pub async fn run(
     }
     let stopping = {
         let state = state.clone();
+        let requested = stop_accepting();
         async move {
-            shutdown.requested().await;
+            requested.await;
             tracing::info!(
                 "shutting down: no new connections, finishing the requests in flight, closing idle connections"
             );
@@ -712,12 +729,13 @@ pub async fn run(
         }
     };
     let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
-    let closed = conn::serve(listener, app, cfg.conn.clone(), state.metrics.clone(), acceptor, stopping).await;
+    let mut closed =
+        conn::serve(listener, app, conn::Wire::Http1, conn_cfg.clone(), state.metrics.clone(), acceptor, stopping)
+            .await;
     if let Some(task) = grpc_task {
         match task.await {
-            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "gRPC"),
+            Ok(grpc) => closed.cut_at_grace_end += grpc.cut_at_grace_end,
             Err(e) => tracing::error!(error = %e, "the gRPC server stopped abnormally"),
-            Ok(Ok(())) => {}
         }
     }
     if closed.cut_at_grace_end > 0 {
@@ -730,6 +748,25 @@ pub async fn run(
         tracing::info!("stopped: every request in flight was answered");
     }
     Ok(())
+}
+
+/// `conn` with `--max-connections` lowered, with a warning, where `ports` ports of it would not
+/// fit in the process's limit on open files (raised to its hard limit first), so that neither
+/// port can starve the other of descriptors.
+fn fit_connections(conn: &ConnConfig, ports: usize) -> ConnConfig {
+    let mut fitted = conn.clone();
+    if let Some(limit) = fds::raise_limit() {
+        fitted.max_connections = fds::connections_per_port(limit, ports, conn.max_connections);
+        if fitted.max_connections < conn.max_connections {
+            tracing::warn!(
+                "`--max-connections {}` per port does not fit in this process's limit of {limit} open files: \
+                 serving at most {} connections per port; raise the limit (`ulimit -n`) to serve more",
+                conn.max_connections,
+                fitted.max_connections
+            );
+        }
+    }
+    fitted
 }
 
 /// Re-reads the repository every `poll` and on every reload request, until shutdown.

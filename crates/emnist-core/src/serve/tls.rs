@@ -1,5 +1,5 @@
-//! TLS (`--tls-cert`, `--tls-key`): PEM files read and checked before the server listens, one
-//! rustls configuration for the HTTP port, the same PEM for tonic on the gRPC port.
+//! TLS (`--tls-cert`, `--tls-key`): PEM files read and checked before the server listens, and a
+//! rustls configuration for each port (they differ in the protocol they offer by ALPN).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,12 +15,11 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
-/// What both ports need: rustls's server configuration (HTTP) and the PEM text (tonic).
+/// rustls's server configurations: HTTP/1.1 for the HTTP port, HTTP/2 for the gRPC port.
 #[derive(Clone)]
 pub struct Tls {
     pub config: Arc<rustls::ServerConfig>,
-    pub cert_pem: Vec<u8>,
-    pub key_pem: Vec<u8>,
+    pub grpc_config: Arc<rustls::ServerConfig>,
 }
 
 impl std::fmt::Debug for Tls {
@@ -65,7 +64,9 @@ impl Tls {
                     files.key.display()
                 )
             })?;
+        let mut grpc_config = config.clone();
+        grpc_config.alpn_protocols = vec![b"h2".to_vec()];
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Tls { config: Arc::new(config), cert_pem, key_pem })
+        Ok(Tls { config: Arc::new(config), grpc_config: Arc::new(grpc_config) })
     }
 }

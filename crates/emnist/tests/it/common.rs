@@ -49,10 +49,12 @@ pub fn emnist_cmd() -> Command {
     c
 }
 
-/// A running `emnist serve` and the address it printed; killed when dropped.
+/// A running `emnist serve` and the addresses it printed; killed when dropped.
 pub struct Server {
     pub child: Child,
     pub url: String,
+    /// `host:port` of KServe v2 over gRPC, with `--grpc-port`.
+    pub grpc: Option<String>,
 }
 
 impl Server {
@@ -60,14 +62,18 @@ impl Server {
     pub fn spawn(mut serve: Command) -> Server {
         let mut child = serve.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut grpc = None;
         let url = loop {
             let line = lines.next().expect("the server exited before listening").unwrap();
+            if let Some(rest) = line.split("KServe v2 over gRPC on ").nth(1) {
+                grpc = rest.split_whitespace().next().map(str::to_string);
+            }
             if let Some(rest) = line.split("listening on ").nth(1) {
                 break rest.split_whitespace().next().unwrap().to_string();
             }
         };
         std::thread::spawn(move || lines.for_each(drop));
-        Server { child, url }
+        Server { child, url, grpc }
     }
 }
 

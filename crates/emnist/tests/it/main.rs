@@ -5,6 +5,7 @@ mod data;
 mod download;
 mod explore;
 mod export;
+mod grpc_limits;
 mod repo;
 mod serve;
 mod travel;

@@ -9,11 +9,12 @@
 pub mod inference;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::extract::State;
 use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
 use tonic::{Code, Request, Response, Status};
 
 use inference::grpc_inference_service_server::{GrpcInferenceService, GrpcInferenceServiceServer};
@@ -36,44 +37,81 @@ use crate::protocol::tensor::{batch_of, select_outputs, the_input, to_images, In
 /// The service's full name, the prefix of every RPC's path.
 pub const SERVICE: &str = "inference.GRPCInferenceService";
 
-/// Serves gRPC on `listener` until `stopping` resolves, then lets the calls in flight finish
-/// (HTTP/2 GOAWAY: clients open no new streams) for at most `grace`.
-pub(super) async fn serve(
-    listener: tokio::net::TcpListener,
-    state: Shared,
-    tls: Option<super::tls::Tls>,
-    grace: Duration,
-    stopping: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+/// The gRPC service as a router for the connection layer ([`super::conn`], HTTP/2): every call
+/// goes through [`call`] (accounting, the deadline, the message-size answer); paths of other
+/// services answer UNIMPLEMENTED.
+pub(super) fn router(state: Shared) -> axum::Router {
     let service = GrpcInferenceServiceServer::new(Grpc { state: state.clone() })
         .max_decoding_message_size(state.max_body)
         .max_encoding_message_size(usize::MAX);
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        stopping.await;
-        let _ = stopped_tx.send(());
-    };
-    let max_body = state.max_body;
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(tls) = tls {
-        let identity = tonic::transport::Identity::from_pem(tls.cert_pem, tls.key_pem);
-        builder = builder
-            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-            .map_err(|e| anyhow::anyhow!("the gRPC port cannot use the TLS certificate: {e}"))?;
-    }
-    let server = builder
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .layer(tower::util::MapResponseLayer::new(move |r| over_limit_as_resource_exhausted(r, max_body)))
-        .add_service(service)
-        .serve_with_incoming_shutdown(incoming, signal);
-    tokio::pin!(server);
-    tokio::select! {
-        r = &mut server => r.map_err(|e| anyhow::anyhow!("the gRPC server failed: {e}")),
-        _ = async { if stopped_rx.await.is_ok() { tokio::time::sleep(grace).await } else { std::future::pending().await } } => {
-            tracing::warn!(grace_s = grace.as_secs_f64(), "gRPC: closed the calls still open at the end of the grace period");
-            Ok(())
+    tonic::service::Routes::new(service).into_axum_router().layer(axum::middleware::from_fn_with_state(state, call))
+}
+
+/// One call's accounting, like an HTTP request's (metrics with protocol `grpc` and the HTTP
+/// status its outcome stands for, the log, the in-flight count), and its deadline: the shorter of
+/// `--request-timeout-ms` and the client's own `grpc-timeout`, receiving the message included
+/// (a message that trickles in gets DEADLINE_EXCEEDED like a slow answer).
+async fn call(State(state): State<Shared>, req: axum::extract::Request, next: Next) -> axum::response::Response {
+    let path = req.uri().path().to_string();
+    let rpc = path.rsplit('/').next().unwrap_or_default();
+    // Health checks are cheap and must get through: not counted, never turned away.
+    let counted = !matches!(rpc, "ServerLive" | "ServerReady" | "ModelReady" | "ServerMetadata");
+    let mut tracked = Tracked::start(&state, "grpc", Method::POST, path, counted);
+    let client = client_deadline(req.headers());
+    let limit = client.map_or(state.request_timeout, |d| d.min(state.request_timeout));
+    let resp = match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => over_limit_as_resource_exhausted(resp, state.max_body),
+        Err(_) => {
+            let message = if client.is_some_and(|d| d < state.request_timeout) {
+                format!("the call took longer than its deadline (`grpc-timeout`) of {} ms", limit.as_millis())
+            } else {
+                format!(
+                    "the call took longer than {} ms (receiving its message included); send it faster or raise `--request-timeout-ms`",
+                    limit.as_millis()
+                )
+            };
+            Status::deadline_exceeded(message).into_http()
         }
+    };
+    tracked.done(http_status_of(&resp));
+    resp
+}
+
+/// The client's deadline from the `grpc-timeout` header (gRPC over HTTP/2: 1 to 8 digits and a
+/// unit, `H` `M` `S` `m` `u` `n`); `None` when absent or malformed.
+fn client_deadline(headers: &axum::http::HeaderMap) -> Option<Duration> {
+    let v = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// The HTTP status a call's outcome stands for, from its `grpc-status` (only an error answer
+/// carries it in its headers; a success carries it in the trailers).
+fn http_status_of<B>(resp: &axum::http::Response<B>) -> u16 {
+    let code = resp.headers().get("grpc-status").and_then(|v| v.to_str().ok()).and_then(|s| s.parse::<i32>().ok());
+    match code.map(Code::from_i32) {
+        None | Some(Code::Ok) => 200,
+        Some(Code::InvalidArgument) => 400,
+        Some(Code::Unauthenticated) => 401,
+        Some(Code::NotFound) => 404,
+        Some(Code::DeadlineExceeded) => 408,
+        Some(Code::ResourceExhausted) => 413,
+        Some(Code::Cancelled) => super::CLIENT_GONE,
+        Some(Code::Unimplemented) => 501,
+        Some(Code::Unavailable) => 503,
+        Some(_) => 500,
     }
 }
 
@@ -124,23 +162,8 @@ fn bad(e: InputError) -> ApiError {
     ApiError::bad_request(e)
 }
 
-/// One RPC's accounting, like an HTTP request's: metrics (protocol `grpc`, the HTTP status the
-/// outcome stands for), the log, and — for inference — the in-flight count and limit.
-fn track(state: &Shared, rpc: &'static str, counted: bool) -> Tracked {
-    Tracked::start(state, "grpc", Method::POST, format!("/{SERVICE}/{rpc}"), counted)
-}
-
-fn answer<T>(mut call: Tracked, r: Result<T, ApiError>) -> Result<Response<T>, Status> {
-    match r {
-        Ok(v) => {
-            call.done(200);
-            Ok(Response::new(v))
-        }
-        Err(e) => {
-            call.done(e.status.as_u16());
-            Err(status_of(e))
-        }
-    }
+fn answer<T>(r: Result<T, ApiError>) -> Result<Response<T>, Status> {
+    r.map(Response::new).map_err(status_of)
 }
 
 fn version_arg(v: &str) -> Option<&str> {
@@ -150,28 +173,25 @@ fn version_arg(v: &str) -> Option<&str> {
 #[tonic::async_trait]
 impl GrpcInferenceService for Grpc {
     async fn server_live(&self, _: Request<ServerLiveRequest>) -> Result<Response<ServerLiveResponse>, Status> {
-        let call = track(&self.state, "ServerLive", false);
-        answer(call, Ok(ServerLiveResponse { live: self.state.is_live() }))
+        answer(Ok(ServerLiveResponse { live: self.state.is_live() }))
     }
 
     async fn server_ready(&self, _: Request<ServerReadyRequest>) -> Result<Response<ServerReadyResponse>, Status> {
-        let call = track(&self.state, "ServerReady", false);
-        answer(call, Ok(ServerReadyResponse { ready: self.state.not_ready().is_none() }))
+        answer(Ok(ServerReadyResponse { ready: self.state.not_ready().is_none() }))
     }
 
     async fn model_ready(&self, req: Request<ModelReadyRequest>) -> Result<Response<ModelReadyResponse>, Status> {
-        let call = track(&self.state, "ModelReady", false);
         let r = req.into_inner();
         // An unknown model or version is not ready (Triton answers so too), not an error.
         let ready = self.state.resolve(&r.name, version_arg(&r.version)).is_ok() && self.state.not_ready().is_none();
-        answer(call, Ok(ModelReadyResponse { ready }))
+        answer(Ok(ModelReadyResponse { ready }))
     }
 
     async fn server_metadata(
         &self,
         req: Request<ServerMetadataRequest>,
     ) -> Result<Response<ServerMetadataResponse>, Status> {
-        self.guarded("ServerMetadata", false, req, |_| {
+        self.guarded(req, |_| {
             Ok(ServerMetadataResponse {
                 name: "emnist".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
@@ -184,13 +204,11 @@ impl GrpcInferenceService for Grpc {
         &self,
         req: Request<ModelMetadataRequest>,
     ) -> Result<Response<ModelMetadataResponse>, Status> {
-        self.guarded("ModelMetadata", true, req, |r| {
-            self.state.resolve(&r.name, version_arg(&r.version)).map(|v| metadata(&self.state, &v))
-        })
+        self.guarded(req, |r| self.state.resolve(&r.name, version_arg(&r.version)).map(|v| metadata(&self.state, &v)))
     }
 
     async fn model_config(&self, req: Request<ModelConfigRequest>) -> Result<Response<ModelConfigResponse>, Status> {
-        self.guarded("ModelConfig", true, req, |r| {
+        self.guarded(req, |r| {
             let v = self.state.resolve(&r.name, version_arg(&r.version))?;
             Ok(ModelConfigResponse { config: Some(config(&self.state, &v)) })
         })
@@ -200,7 +218,7 @@ impl GrpcInferenceService for Grpc {
         &self,
         req: Request<RepositoryIndexRequest>,
     ) -> Result<Response<RepositoryIndexResponse>, Status> {
-        self.guarded("RepositoryIndex", true, req, |_| {
+        self.guarded(req, |_| {
             let models = self
                 .state
                 .all_version_states()
@@ -222,41 +240,20 @@ impl GrpcInferenceService for Grpc {
     }
 
     async fn model_infer(&self, req: Request<ModelInferRequest>) -> Result<Response<ModelInferResponse>, Status> {
-        let state = &self.state;
-        let call = track(state, "ModelInfer", true);
-        if let Err(e) = self.authorize(&req) {
-            return answer(call, Err(e));
+        // Counted in flight by `call`, which also bounds the time it takes.
+        self.authorize(&req).map_err(status_of)?;
+        if let Some(e) = self.state.turn_away() {
+            return Err(status_of(e));
         }
-        if let Some(e) = state.turn_away() {
-            return answer(call, Err(e));
-        }
-        let r = match tokio::time::timeout(state.request_timeout, self.infer(req.into_inner())).await {
-            Ok(r) => r,
-            Err(_) => Err(ApiError {
-                status: StatusCode::REQUEST_TIMEOUT,
-                message: format!(
-                    "the call took longer than {} ms; raise `--request-timeout-ms`",
-                    state.request_timeout.as_millis()
-                ),
-            }),
-        };
-        answer(call, r)
+        answer(self.infer(req.into_inner()).await)
     }
 }
 
 impl Grpc {
-    /// A unary RPC other than health and inference: accounted (`counted`: towards
-    /// `--max-inflight`), refused without an accepted token, else answered by `f`.
-    fn guarded<R, T>(
-        &self,
-        rpc: &'static str,
-        counted: bool,
-        req: Request<R>,
-        f: impl FnOnce(R) -> Result<T, ApiError>,
-    ) -> Result<Response<T>, Status> {
-        let call = track(&self.state, rpc, counted);
-        let r = self.authorize(&req).and_then(|()| f(req.into_inner()));
-        answer(call, r)
+    /// A unary RPC other than health and inference: refused without an accepted token, else
+    /// answered by `f`.
+    fn guarded<R, T>(&self, req: Request<R>, f: impl FnOnce(R) -> Result<T, ApiError>) -> Result<Response<T>, Status> {
+        answer(self.authorize(&req).and_then(|()| f(req.into_inner())))
     }
 
     /// With `--auth-token-file`, the call's `authorization` metadata must carry an accepted bearer
