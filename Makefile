@@ -63,9 +63,12 @@ $(VENV)/perf/.stamp: $(VENV)/.stamp
 	ln -sfn "$$($(PY) -c 'import torch, os; print(os.path.dirname(torch.__file__))')" .libtorch
 	@test -f .libtorch/lib/libtorch_cpu.so || { echo "error: .libtorch has no lib/libtorch_cpu.so"; exit 1; }
 
-# Both executables: `emnist` (no libtorch) and `emnist-train` (libtorch), side by side in target/release.
+# Both executables: `emnist` (no libtorch) and `emnist-train` (libtorch), side by side in
+# target/release, and onnxruntime's library from .venv beside them, where `emnist serve --engine
+# auto` finds it wherever the folder is copied or started from.
 build: setup
 	$(CARGO) build --release --workspace
+	cp -L "$$($(PY) -c 'import glob, os, onnxruntime; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so*")))[-1])')" target/release/
 
 EMNIST := ./target/release/emnist
 # A short demo run; `emnist train` defaults to the seed's 5 epochs.

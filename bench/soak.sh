@@ -4,19 +4,22 @@
 # every kind (phase B: bench/soak_clients.py: slow heads, slow bodies, idle connections, bodies
 # over the limit, clients that hang up). Reports wrk's throughput and latency in both phases,
 # what each misbehaving client saw, the server's own counts by status (/metrics), its memory
-# (RSS sampled every 0.5 s, peak), and that nothing stays in flight afterwards. Phase C then
-# measures the memory bound for valid bodies: 32 concurrent valid requests near `--max-body`.
+# (RSS sampled every 0.5 s, peak), and that nothing stays in flight afterwards. The server also
+# serves gRPC (`--grpc-port`), and phase B sends misbehaving gRPC clients too (silent HTTP/2
+# connections, idle ones after a call, messages that trickle in). Phase C then measures the
+# memory bound for valid bodies: 32 concurrent valid requests near `--max-body`.
 #
 #   bash bench/soak.sh [MODEL] [SECONDS]          (defaults: models/dnn.onnx 60)
 #
 # Environment: EMNIST_BIN (use this binary instead of building one), CONNS (wrk connections,
-# default 32), SERVE_ARGS (extra `emnist serve` flags), PORT (9321).
+# default 32), SERVE_ARGS (extra `emnist serve` flags), PORT (9321), GRPC_PORT (9322).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${1:-models/dnn.onnx}
 SECS=${2:-60}
 export CONNS=${CONNS:-32} WRK_THREADS=${WRK_THREADS:-2}
 PORT=${PORT:-9321}
+GRPC_PORT=${GRPC_PORT:-9322}
 . bench/serve_common.sh
 bench_setup
 SOAK=bench/out/soak
@@ -27,7 +30,7 @@ URL=http://127.0.0.1:$PORT/v1/models/emnist:predict
 # slots leaked, and a request timeout that turns slow bodies into 408s within the run.
 # shellcheck disable=SC2086
 start_server E "$SOAK/emnist-serve.log" "$EMNIST" serve --model "$MODEL" --port "$PORT" \
-  --max-inflight 256 --request-timeout-ms 5000 ${SERVE_ARGS:-}
+  --grpc-port "$GRPC_PORT" --max-inflight 256 --request-timeout-ms 5000 ${SERVE_ARGS:-}
 wait_http_200 "$URL" "$BODY" application/json
 SPID=$(server_child "$PID_E")
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$SPID/status"; }
@@ -43,7 +46,7 @@ RUNS=$SOAK/runs.jsonl
 run_wrk soak-A "$URL" "$BODY" application/json "${SECS}s" "$RUNS" "$SPID"
 RSS_A_KB=$(rss_kb)
 echo "== phase B: the same load plus misbehaving clients for ${SECS}s"
-$PY bench/soak_clients.py 127.0.0.1 "$PORT" "$SECS" "$OUT/kserve_u8_128.json" >"$SOAK/hostile.json" &
+$PY bench/soak_clients.py 127.0.0.1 "$PORT" "$SECS" "$OUT/kserve_u8_128.json" "$GRPC_PORT" >"$SOAK/hostile.json" &
 HOSTILE=$!
 run_wrk soak-B "$URL" "$BODY" application/json "${SECS}s" "$RUNS" "$SPID"
 wait "$HOSTILE"

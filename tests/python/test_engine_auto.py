@@ -6,6 +6,7 @@ model's (onnxruntime on the same file, 1e-5).
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -54,9 +55,13 @@ def test_auto_without_onnxruntime_serves_with_tract(emnist_bin, tmp_path):
     run = write_run(tmp_path / "dnn", "dnn", seed=72)
     onnx_path = tmp_path / "dnn.onnx"
     export(emnist_bin, run, onnx_path)
-    env = {k: v for k, v in os.environ.items() if k != "ORT_DYLIB_PATH"}
-    # Started in a folder without .venv: no onnxruntime library to find.
-    proc = subprocess.Popen([str((ROOT / emnist_bin).resolve()), "serve", "--model", str(onnx_path), "--port", "0"],
+    env = {k: v for k, v in os.environ.items() if k not in ("ORT_DYLIB_PATH", "LD_LIBRARY_PATH")}
+    # A copy of the binary with no library beside it and no project around it: nothing to find
+    # (the library is looked up beside the executable, never from the current folder).
+    alone = tmp_path / "bin" / "emnist"
+    alone.parent.mkdir()
+    shutil.copy(ROOT / emnist_bin, alone)
+    proc = subprocess.Popen([str(alone), "serve", "--model", str(onnx_path), "--port", "0"],
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=tmp_path, env=env)
     lines = []
     url = None
@@ -74,4 +79,4 @@ def test_auto_without_onnxruntime_serves_with_tract(emnist_bin, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-    assert any("no onnxruntime library" in l for l in lines), lines
+    assert any("no onnxruntime library" in l and "WARN" in l for l in lines), lines

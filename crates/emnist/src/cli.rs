@@ -470,7 +470,8 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
     pub engine: EngineArg,
     /// The `libonnxruntime.so` for `--engine onnxruntime` or `auto` (the PyPI wheel has one in
-    /// `onnxruntime/capi/`) [default: the one in this project's `.venv`, if any].
+    /// `onnxruntime/capi/`) [default: the one beside the executable, else in the `.venv` of the
+    /// project it was built in, else on the system's library path].
     #[arg(long, value_name = "FILE", env = "ORT_DYLIB_PATH")]
     pub onnxruntime_lib: Option<PathBuf>,
 }
@@ -555,7 +556,23 @@ pub enum EngineArg {
     Onnxruntime,
 }
 
+/// The onnxruntime library a server would use and where it came from: the one named by
+/// `--onnxruntime-lib` (or ORT_DYLIB_PATH), else the one [`find_onnxruntime`] finds.
+///
+/// [`find_onnxruntime`]: emnist_core::onnx::engine::find_onnxruntime
+pub fn onnxruntime_library(named: Option<&std::path::Path>) -> Option<(std::path::PathBuf, &'static str)> {
+    match named {
+        Some(p) => Some((p.to_path_buf(), "named by `--onnxruntime-lib` or ORT_DYLIB_PATH")),
+        None => emnist_core::onnx::engine::find_onnxruntime().map(|(p, place)| (p, place.describe())),
+    }
+}
+
 impl ServeArgs {
+    /// See [`onnxruntime_library`].
+    pub fn onnxruntime_library(&self) -> Option<(std::path::PathBuf, &'static str)> {
+        onnxruntime_library(self.onnxruntime_lib.as_deref())
+    }
+
     pub fn to_config(&self) -> anyhow::Result<emnist_core::serve::ServeConfig> {
         let mut cfg = emnist_core::serve::ServeConfig::new(self.model.clone());
         cfg.options = self.interpret.to_options();
@@ -589,21 +606,14 @@ impl ServeArgs {
             cfg.threads = t as usize;
             cfg.batch.workers = t as usize;
         }
+        let library = self.onnxruntime_library().map(|(p, _)| p);
         cfg.engine = match self.engine {
             EngineArg::Tract => emnist_core::onnx::EngineKind::Tract,
-            EngineArg::Auto => emnist_core::onnx::EngineKind::Auto {
-                library: self
-                    .onnxruntime_lib
-                    .clone()
-                    .or_else(|| emnist_core::onnx::engine::venv_onnxruntime(std::path::Path::new("."))),
-            },
+            EngineArg::Auto => emnist_core::onnx::EngineKind::Auto { library },
             EngineArg::Onnxruntime => {
-                let library = match &self.onnxruntime_lib {
-                    Some(p) => p.clone(),
-                    None => emnist_core::onnx::engine::venv_onnxruntime(std::path::Path::new(".")).ok_or_else(|| {
-                        anyhow::anyhow!("`--engine onnxruntime` needs `--onnxruntime-lib PATH` (a libonnxruntime.so; `make setup` puts one in `.venv`)")
-                    })?,
-                };
+                let library = library.ok_or_else(|| {
+                    anyhow::anyhow!("`--engine onnxruntime` found no libonnxruntime.so beside the executable, in the project's `.venv` or on the system's library path: pass `--onnxruntime-lib PATH` (`make build` puts one beside the executable)")
+                })?;
                 emnist_core::onnx::EngineKind::Onnxruntime { library }
             }
         };

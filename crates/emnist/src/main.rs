@@ -15,7 +15,11 @@ fn main() -> ExitCode {
     let mut command = Cli::command();
     // Asking the trainer what libtorch sees takes a while: only for `--version` itself.
     if wants_long_version() {
-        let v = format!("{}\n{}", env!("CARGO_PKG_VERSION"), trainer::describe());
+        let ort = match emnist_cli::cli::onnxruntime_library(None) {
+            Some((path, place)) => format!("onnxruntime: `{}` ({place})", path.display()),
+            None => "onnxruntime: not found beside the executable, in the project's .venv or on the system's library path (`emnist serve --engine auto` serves with tract)".to_string(),
+        };
+        let v = format!("{}\n{}\n{ort}", env!("CARGO_PKG_VERSION"), trainer::describe());
         command = command.long_version(v);
     }
     let matches = command.get_matches();
@@ -136,6 +140,11 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
         Command::Serve(args) => {
             init_logging();
             let cfg = args.to_config()?;
+            if !matches!(cfg.engine, emnist_core::onnx::EngineKind::Tract) {
+                if let Some((path, place)) = args.onnxruntime_library() {
+                    eprintln!("emnist serve: onnxruntime library `{}` ({place})", path.display());
+                }
+            }
             // Always printed, even with -q: with `--port 0` it is the only way to learn the port.
             let reload = emnist_core::serve::Reload::new();
             let shutdown = emnist_cli::serve_signals(reload.clone())?;

@@ -122,13 +122,18 @@ impl Engine {
         let file = model.path.display().to_string();
         let tract = Engine::Tract(model.model.clone());
         let Some(library) = library else {
-            tracing::info!(%file, "--engine auto: no onnxruntime library (`--onnxruntime-lib`, ORT_DYLIB_PATH or .venv): tract");
+            tracing::warn!(
+                %file,
+                "--engine auto: no onnxruntime library beside the executable, in the project's .venv or on the \
+                 system's library path: serving with tract, which may be slower; put libonnxruntime.so beside \
+                 the executable (`make build` does) or pass `--onnxruntime-lib`"
+            );
             return Ok((tract, None));
         };
         let ort = match OrtPool::load(library, model, workers) {
             Ok(p) => Engine::Onnxruntime(p),
             Err(e) => {
-                tracing::info!(%file, reason = %format!("{e:#}"), "--engine auto: onnxruntime cannot run this file: tract");
+                tracing::warn!(%file, reason = %format!("{e:#}"), "--engine auto: onnxruntime cannot run this file: tract");
                 return Ok((tract, None));
             }
         };
@@ -273,26 +278,92 @@ fn session(env: &ort::environment::Environment, model: &[u8]) -> Result<Session,
     b.commit_from_memory(model).map_err(|e| e.to_string())
 }
 
-/// The `libonnxruntime.so` of the project's `.venv` (what `make setup` installs), if there is one.
-pub fn venv_onnxruntime(root: &Path) -> Option<PathBuf> {
-    let lib = root.join(".venv/lib");
-    for py in std::fs::read_dir(&lib).ok()?.flatten() {
-        let capi = py.path().join("site-packages/onnxruntime/capi");
-        if let Ok(files) = std::fs::read_dir(&capi) {
-            for f in files.flatten() {
-                let name = f.file_name().to_string_lossy().into_owned();
-                if name.starts_with("libonnxruntime.so") {
-                    return Some(f.path());
-                }
-            }
+/// Where [`find_onnxruntime`] found an onnxruntime library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LibraryPlace {
+    /// In the executable's own folder, or `../lib` beside it (`make build` and the serving image
+    /// install it there).
+    BesideExecutable,
+    /// In the `.venv` of the project the executable sits in (`target/{debug,release}/`), as
+    /// `make setup` installs it.
+    ProjectVenv,
+    /// In a folder of `LD_LIBRARY_PATH` or a standard library folder.
+    SystemPath,
+}
+
+impl LibraryPlace {
+    /// How the serve log and `emnist --version` say it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LibraryPlace::BesideExecutable => "beside the executable",
+            LibraryPlace::ProjectVenv => "in the project's .venv",
+            LibraryPlace::SystemPath => "on the system's library path",
         }
     }
-    None
+}
+
+/// The onnxruntime library `--engine auto` and `onnxruntime` use when none is named: beside the
+/// executable first, then the `.venv` of the project it was built in, then the system's library
+/// folders. Never looked up from the current directory: the same binary finds the same library
+/// wherever it is started from.
+pub fn find_onnxruntime() -> Option<(PathBuf, LibraryPlace)> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    let beside = [dir.to_path_buf(), dir.join("../lib")];
+    if let Some(p) = beside.iter().find_map(|d| library_in(d)) {
+        return Some((p, LibraryPlace::BesideExecutable));
+    }
+    // target/{debug,release}/emnist → the project root two folders up.
+    if let Some(p) = dir.ancestors().skip(1).take(2).find_map(venv_onnxruntime) {
+        return Some((p, LibraryPlace::ProjectVenv));
+    }
+    let ld_path = std::env::var_os("LD_LIBRARY_PATH").unwrap_or_default();
+    let standard = ["/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib"];
+    std::env::split_paths(&ld_path)
+        .chain(standard.iter().map(PathBuf::from))
+        .find_map(|d| library_in(&d))
+        .map(|p| (p, LibraryPlace::SystemPath))
+}
+
+/// `libonnxruntime.so` (or a versioned `libonnxruntime.so.1.x.y`) in `dir`, if there is one.
+fn library_in(dir: &Path) -> Option<PathBuf> {
+    let plain = dir.join("libonnxruntime.so");
+    if plain.is_file() {
+        return Some(plain);
+    }
+    let mut versioned: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|f| f.file_name().to_string_lossy().starts_with("libonnxruntime.so."))
+        .map(|f| f.path())
+        .filter(|p| p.is_file())
+        .collect();
+    versioned.sort();
+    versioned.pop()
+}
+
+/// The `libonnxruntime.so` of a project's `.venv` under `root` (what `make setup` installs), if
+/// there is one.
+pub fn venv_onnxruntime(root: &Path) -> Option<PathBuf> {
+    let lib = root.join(".venv/lib");
+    std::fs::read_dir(&lib).ok()?.flatten().find_map(|py| library_in(&py.path().join("site-packages/onnxruntime/capi")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_library_is_found_by_its_plain_or_versioned_name() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(library_in(dir.path()), None);
+        std::fs::write(dir.path().join("libonnxruntime.so.1.20.1"), b"").unwrap();
+        std::fs::write(dir.path().join("libonnxruntime.so.1.22.0"), b"").unwrap();
+        std::fs::create_dir(dir.path().join("libonnxruntime.so.9")).unwrap();
+        assert_eq!(library_in(dir.path()), Some(dir.path().join("libonnxruntime.so.1.22.0")), "the newest file");
+        std::fs::write(dir.path().join("libonnxruntime.so"), b"").unwrap();
+        assert_eq!(library_in(dir.path()), Some(dir.path().join("libonnxruntime.so")));
+    }
 
     #[test]
     fn auto_keeps_the_engine_faster_over_both_batch_sizes() {

@@ -73,3 +73,66 @@ fn the_binary_travels_alone_and_needs_no_libtorch() {
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     assert!(html.contains("<html") && html.contains("dnn"), "the report names the run");
 }
+
+/// The serving-image issue's reproduction: a copy of `emnist` started anywhere found no
+/// onnxruntime and served on tract without a word. It now finds the library beside itself (where
+/// `make build` and the image put it), never through the current directory, and says where; with
+/// none, `--version` and the serve log say so, and `--engine onnxruntime` fails in one line.
+#[test]
+fn the_binary_finds_onnxruntime_beside_itself_from_any_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bare, equipped, elsewhere) = (dir.path().join("bare"), dir.path().join("equipped"), dir.path().join("cwd"));
+    for d in [&bare, &equipped, &elsewhere] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let library = emnist_core::onnx::engine::venv_onnxruntime(&crate::common::workspace())
+        .expect("no libonnxruntime.so under .venv: run `make setup`");
+    for d in [&bare, &equipped] {
+        std::fs::copy(emnist_bin(), d.join("emnist")).unwrap();
+    }
+    std::fs::copy(&library, equipped.join(library.file_name().unwrap())).unwrap();
+    // A library in the current directory (with a `.venv` layout) must not be picked up.
+    let capi = elsewhere.join(".venv/lib/python3/site-packages/onnxruntime/capi");
+    std::fs::create_dir_all(&capi).unwrap();
+    std::fs::copy(&library, capi.join(library.file_name().unwrap())).unwrap();
+
+    let version = ok(alone(&bare.join("emnist"), &elsewhere).arg("--version"));
+    assert!(version.contains("onnxruntime: not found"), "{version}");
+    let version = ok(alone(&equipped.join("emnist"), &elsewhere).arg("--version"));
+    assert!(version.contains("onnxruntime: `") && version.contains("(beside the executable)"), "{version}");
+
+    let run = dir.path().join("dnn");
+    let (record, weights) =
+        hand_built_run(&run, Architecture::Dnn { hidden: vec![16] }, ClassTable::numbered(10), 5, None);
+    let model = dir.path().join("dnn.onnx");
+    let graph = emnist_core::onnx::graph::build_model(&record, &weights, emnist_core::onnx::graph::DEFAULT_OPSET);
+    std::fs::write(&model, emnist_core::onnx::graph::encode(&graph.unwrap())).unwrap();
+
+    // Without a library: `--engine onnxruntime` is a one-line error, `auto` warns and serves on tract.
+    let o = alone(&bare.join("emnist"), &elsewhere)
+        .args(["serve", "--port", "0", "--engine", "onnxruntime", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("--onnxruntime-lib") && err.contains("beside the executable"), "{err}");
+    let mut auto = alone(&bare.join("emnist"), &elsewhere);
+    auto.args(["serve", "--port", "0", "--engine", "auto", "--model"]).arg(&model);
+    let server = Server::spawn(auto);
+    let meta = metadata(&server);
+    assert_eq!(meta["parameters"]["engine"], "tract", "{meta}");
+    drop(server);
+
+    // With the library beside it, from another folder: onnxruntime serves.
+    let mut forced = alone(&equipped.join("emnist"), &elsewhere);
+    forced.args(["serve", "--port", "0", "--engine", "onnxruntime", "--model"]).arg(&model);
+    let server = Server::spawn(forced);
+    let meta = metadata(&server);
+    assert_eq!(meta["parameters"]["engine"], "onnxruntime", "{meta}");
+}
+
+fn metadata(server: &Server) -> serde_json::Value {
+    let text = ureq::get(format!("{}/v2/models/emnist", server.url)).call().unwrap().body_mut().read_to_string();
+    serde_json::from_str(&text.unwrap()).unwrap()
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Two builds of `emnist serve` side by side in one run (a change against the release before it):
+# the same model, the same bodies and the same load on each in turn, rounds alternating which goes
+# first. Cells: KServe v2 JSON under wrk and KServe v2 gRPC under h2load, one image and 128 per
+# request. Before timing, both answer h2load's exact gRPC bodies alike (bench/peers/grpc_check.py).
+#
+#   bash bench/serve_ab.sh BASE_BIN NEW_BIN [MODEL] [ROUNDS] [DURATION]
+#        (defaults: models/dnn.onnx 3 10s; e.g. BASE_BIN built from the previous commit)
+#
+# Environment: CONNS (connections, 32), WRK_THREADS (2), SERVE_ARGS (extra flags for both), P
+# (first port, 9430). Needs wrk and h2load (Debian nghttp2-client: `make bench-peers-setup`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BASE=${1:?usage: bench/serve_ab.sh BASE_BIN NEW_BIN [MODEL] [ROUNDS] [DURATION]}
+NEW=${2:?usage: bench/serve_ab.sh BASE_BIN NEW_BIN [MODEL] [ROUNDS] [DURATION]}
+MODEL=${3:-models/dnn.onnx}
+ROUNDS=${4:-3}
+DUR=${5:-10s}
+P=${P:-9430}
+export CONNS=${CONNS:-32} WRK_THREADS=${WRK_THREADS:-2}
+EMNIST_BIN=$NEW
+. bench/serve_common.sh
+bench_setup
+command -v h2load >/dev/null || { echo "needs h2load (Debian nghttp2-client): run make bench-peers-setup"; exit 1; }
+# shellcheck disable=SC2086
+start_server B "$OUT/ab-base.log" "$BASE" serve --model "$MODEL" --port "$P" --grpc-port $((P + 1)) ${SERVE_ARGS:-}
+# shellcheck disable=SC2086
+start_server N "$OUT/ab-new.log" "$NEW" serve --model "$MODEL" --port $((P + 2)) --grpc-port $((P + 3)) ${SERVE_ARGS:-}
+for port in "$P" $((P + 2)); do
+  wait_http_200 "http://127.0.0.1:$port/v2/models/emnist/infer" "$OUT/kserve_fp32_1.json" application/json
+done
+SPID_B=$(server_child "$PID_B")
+SPID_N=$(server_child "$PID_N")
+for n in 1 128; do
+  $PY bench/peers/grpc_check.py "$OUT/grpc_$n.bin" B=127.0.0.1:$((P + 1)) N=127.0.0.1:$((P + 3)) >"$OUT/ab-answers-$n.jsonl"
+  eval "ANSWER_$n=$(grep '"server": "N"' "$OUT/ab-answers-$n.jsonl" | $PY -c 'import json,sys; print(json.load(sys.stdin)["answer_bytes"])')"
+done
+RUNS=$OUT/ab.jsonl
+: >"$RUNS"
+: >"$RUNS.cpu"
+# cell WHO PROTO N RESULT DURATION
+cell() {
+  local who=$1 proto=$2 n=$3 result=$4 dur=$5 http grpc spid answer
+  if [ "$who" = base ]; then http=$P grpc=$((P + 1)) spid=$SPID_B; else http=$((P + 2)) grpc=$((P + 3)) spid=$SPID_N; fi
+  if [ "$proto" = json ]; then
+    run_wrk "$who-json-$n" "http://127.0.0.1:$http/v2/models/emnist/infer" "$OUT/kserve_fp32_$n.json" application/json "$dur" "$result" "$spid"
+  else
+    eval "answer=\$ANSWER_$n"
+    run_h2load "$who-grpc-$n" "http://127.0.0.1:$grpc/inference.GRPCInferenceService/ModelInfer" "$OUT/grpc_$n.bin" "$dur" "$result" "$spid" "$answer"
+  fi
+}
+for proto in json grpc; do for n in 1 128; do for who in base new; do cell "$who" "$proto" "$n" "" 2s; done; done; done
+for r in $(seq "$ROUNDS"); do
+  for proto in json grpc; do
+    for n in 1 128; do
+      if [ $((r % 2)) = 1 ]; then order="base new"; else order="new base"; fi
+      for who in $order; do cell "$who" "$proto" "$n" "$RUNS" "$DUR"; done
+    done
+  done
+done
+$PY - "$RUNS" "$MODEL" "$DUR" "$ROUNDS" "$CONNS" <<'PYEOF'
+import sys
+sys.path.insert(0, "bench")
+from serve_runs import load
+runs, by, med = load(sys.argv[1], ("rps", "p50_ms", "p99_ms", "cpu_ms_per_req", "non200"))
+print(f"model {sys.argv[2]}, {sys.argv[5]} connections, {sys.argv[3]} per cell, {sys.argv[4]} round(s), medians")
+print("| protocol | images/request | base req/s | new req/s | new ÷ base | base p99 ms | new p99 ms | base CPU ms/req | new CPU ms/req | failed (base/new) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for proto, name in (("json", "KServe v2 JSON (wrk)"), ("grpc", "KServe v2 gRPC (h2load)")):
+    for n in (1, 128):
+        b, w = med[f"base-{proto}-{n}"], med[f"new-{proto}-{n}"]
+        fails = f"{sum(r['non200'] for r in by[f'base-{proto}-{n}'])}/{sum(r['non200'] for r in by[f'new-{proto}-{n}'])}"
+        print(f"| {name} | {n} | {b['rps']:,.0f} | {w['rps']:,.0f} | {w['rps'] / b['rps']:.2f} | {b['p99_ms']:.2f} | "
+              f"{w['p99_ms']:.2f} | {b['cpu_ms_per_req']:.3f} | {w['cpu_ms_per_req']:.3f} | {fails} |")
+PYEOF
