@@ -8,6 +8,7 @@
 //! - [`download`]: fetching NIST's archives
 //! - [`onnx`]: export to ONNX, checked with tract against a pure-Rust forward pass
 //! - [`serve`] ↔ [`query`]: the model server (GraphPipe, TF-Serving REST, KServe v2) and its check
+//! - [`health`]: one bounded readiness check of a server (container health checks)
 //! - [`protocol`]: the wire formats both sides share
 //! - [`contract`]: the model's input/output contract every step above holds to
 //! - [`preprocess`]: any picture of a character → a 28×28 model input (the web page's path)
@@ -24,6 +25,7 @@ pub mod data;
 pub mod download;
 pub mod explore;
 pub mod fsutil;
+pub mod health;
 pub mod model;
 pub mod onnx;
 pub mod plot;

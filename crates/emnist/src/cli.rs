@@ -45,6 +45,9 @@ pub enum Command {
     /// Write one self-contained HTML page from what the other commands left in the models folder:
     /// dataset statistics and figures, every run, the export checks and the latest query.
     Report(ReportArgs),
+    /// Whether a server is ready (exit 0) or not (exit 1, with its reason): a container's health
+    /// check without curl in the image.
+    Health(HealthArgs),
 }
 
 /// Which dataset to read: shared by every command that reads one.
@@ -695,6 +698,32 @@ impl QueryArgs {
             images: self.n.0,
             batch: self.batch as usize,
             concurrency: self.concurrency as usize,
+            timeout: std::time::Duration::from_millis(self.timeout_ms),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The server's base URL.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:9000")]
+    pub url: String,
+    /// Check liveness (`/v2/health/live`: the models can still run) instead of readiness.
+    #[arg(long)]
+    pub live: bool,
+    /// The check's time limit, connecting included.
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub timeout_ms: u64,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl HealthArgs {
+    pub fn to_config(&self) -> emnist_core::health::HealthConfig {
+        emnist_core::health::HealthConfig {
+            url: self.url.clone(),
+            live: self.live,
             timeout: std::time::Duration::from_millis(self.timeout_ms),
         }
     }

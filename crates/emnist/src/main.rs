@@ -205,6 +205,14 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
                 &format!("queried {} images over {} protocol(s): 100 % agreement", r.images, r.protocols.len()),
             );
         }
+        Command::Health(args) => {
+            let r = emnist_core::health::check(&args.to_config())?;
+            if args.json {
+                print::print_json(&r)?;
+            } else {
+                println!("healthy: `{}{}` answered 200 in {:.1} ms", r.url, r.route, r.latency_ms);
+            }
+        }
         Command::Report(args) => {
             let loaded = emnist_core::data::source::load(&args.data.to_config(), progress)?;
             print::announce_dataset(&loaded, progress);

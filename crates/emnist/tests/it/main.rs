@@ -6,6 +6,7 @@ mod download;
 mod explore;
 mod export;
 mod grpc_limits;
+mod health;
 mod repo;
 mod serve;
 mod travel;
