@@ -10,15 +10,17 @@ CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: real Fashion-MNIST images for tests and the demo's second dataset; wrk, the
 # load generator of the serving benchmark; curl, a client in the serving tests; Chromium and its
-# WebDriver for the browser tests; libb64, which Triton's perf_analyzer links.
-APT_PACKAGES := dataset-fashion-mnist time wrk curl chromium chromium-driver libb64-0d
+# WebDriver for the browser tests; libb64, which Triton's perf_analyzer links; podman and runc,
+# which build and run the serving image (make image, tests/python/test_image.py).
+APT_PACKAGES := dataset-fashion-mnist time wrk curl chromium chromium-driver libb64-0d podman runc
 
-.PHONY: help setup apt venv build demo test lint test-rust test-python fixtures protocol bench-load bench-train bench-serve bench-peers bench-peers-setup bench-soak bench-costs clean
+.PHONY: help setup apt venv build image demo test lint test-rust test-python fixtures protocol bench-load bench-train bench-serve bench-peers bench-peers-setup bench-soak bench-costs clean
 
 help:
 	@echo "make demo   set up, build, and run the pipeline end to end on the default dataset"
 	@echo "make test   set up and run the whole test suite"
 	@echo "make setup  only the setup: Debian packages, .venv with the pinned torch wheel, .libtorch link"
+	@echo "make image  the serving image (podman): emnist-serve:<version>, MODEL=models/cnn-best.onnx inside"
 
 setup: apt venv .libtorch
 
@@ -69,6 +71,12 @@ $(VENV)/perf/.stamp: $(VENV)/.stamp
 build: setup
 	$(CARGO) build --release --workspace
 	cp -L "$$($(PY) -c 'import glob, os, onnxruntime; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so*")))[-1])')" target/release/
+
+# The serving image (podman, or docker with ENGINE=docker): emnist-serve:<version> and :latest,
+# holding MODEL at /models/model.onnx and onnxruntime's library beside the binary.
+MODEL ?= models/cnn-best.onnx
+image: build
+	MODEL=$(MODEL) EMNIST_BIN=target/release/emnist bash deploy/image/build.sh
 
 EMNIST := ./target/release/emnist
 # A short demo run; `emnist train` defaults to the seed's 5 epochs.
