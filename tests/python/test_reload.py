@@ -2,9 +2,13 @@
 load generator, Debian's `wrk`) keeps 32 connections busy. No request may fail, every answer a
 checking client sees must come from a version that was being served (the versions are told apart
 by their outputs: version k always puts class k first), versions must only move forward, and the
-server's memory must come back to its level once the old versions are gone.
+server's memory must come back to its level once the old versions are gone. A file whose graph
+would allocate 16 GiB is refused with one line (`--model`) or fails alone in a repository (under a
+memory limit), never blocking the versions after it.
 """
 
+import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,7 +21,7 @@ import requests
 import tritonclient.http as triton
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import start_server
+from conftest import ROOT, start_server
 
 LOAD_SECONDS = 12
 
@@ -122,3 +126,93 @@ def test_five_swaps_under_32_busy_connections_lose_no_request(emnist_bin, tmp_pa
     assert after - before < 30 * 1024, f"RSS {before} KiB before the swaps, {after} KiB after"
     print(out)
     print(f"checked answers: {len(seen)}, RSS before {before} KiB, after {after} KiB")
+
+
+def bomb_file(path):
+    """A valid-looking classifier whose graph builds a 16 GiB constant when folded: a
+    `ConstantOfShape([65536, 65536])` summed by `ReduceSum` and added to the logits."""
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.normal(0, 0.01, (784, 10)).astype(np.float32), "w")
+    b = numpy_helper.from_array(np.zeros(10, np.float32), "b")
+    shape = numpy_helper.from_array(np.array([65536, 65536], np.int64), "shape")
+    nodes = [
+        helper.make_node("Gemm", ["image", "w", "b"], ["raw"]),
+        helper.make_node("ConstantOfShape", ["shape"], ["ones"],
+                         value=numpy_helper.from_array(np.array([1.0], np.float32))),
+        helper.make_node("ReduceSum", ["ones"], ["total"], keepdims=0),
+        helper.make_node("Add", ["raw", "total"], ["logits"]),
+    ]
+    graph = helper.make_graph(nodes, "bomb", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 784])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])], [w, b, shape])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+
+
+# The address space the tester probed under: a 16 GiB allocation fails instead of swapping.
+ULIMIT_KIB = 6_000_000
+
+
+def test_serve_refuses_an_allocation_bomb_with_one_line(emnist_bin, tmp_path):
+    bomb_file(tmp_path / "bomb.onnx")
+    r = subprocess.run(["bash", "-c", f'ulimit -v {ULIMIT_KIB}; exec "$0" serve --model "$1" --port 0 --engine tract',
+                        str(emnist_bin), str(tmp_path / "bomb.onnx")],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT, env={**os.environ, "RUST_BACKTRACE": "1"})
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert "over the budget" in lines[0] and "bomb.onnx" in lines[0], r.stderr
+    assert "panicked" not in r.stderr and "backtrace" not in r.stderr.lower()
+
+
+def test_an_allocation_bomb_in_a_repository_fails_alone(emnist_bin, tmp_path):
+    """Under a memory limit, the bomb as version 2 becomes END with its reason and is counted once
+    (not retried every poll); version 3 added afterwards loads and serves."""
+    repo = tmp_path / "repo"
+    version_file(repo / "emnist" / "1" / "model.onnx", 1)
+    bomb_file(repo / "emnist" / "2" / "model.onnx")
+    cmd = ["bash", "-c", f'ulimit -v {ULIMIT_KIB}; exec "$0" serve "$@"', str(emnist_bin)]
+    env = {**os.environ, "RUST_BACKTRACE": "1"}
+    proc = subprocess.Popen([*cmd, "--models", str(repo), "--port", "0", "--poll-secs", "0.2", "--engine", "tract"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
+    lines, url = [], None
+    for line in proc.stderr:
+        lines.append(line)
+        m = re.search(r"listening on (https?://\S+)", line)
+        if m:
+            url = m.group(1)
+            break
+    assert url, "".join(lines)
+    threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
+
+    def status():
+        s = requests.get(f"{url}/v1/models/emnist", timeout=10).json()["model_version_status"]
+        return {v["version"]: (v["state"], v["status"]["error_message"]) for v in s}
+
+    def failures():
+        text = requests.get(f"{url}/metrics", timeout=10).text
+        return int(re.search(r"^emnist_model_load_failures_total (\d+)", text, re.M).group(1))
+
+    try:
+        s = status()
+        assert s["1"][0] == "AVAILABLE" and s["2"][0] == "END", s
+        assert "over the budget" in s["2"][1], s
+        version_file(repo / "emnist" / "3" / "model.onnx", 3)
+        deadline = time.time() + 30
+        while status().get("3", ("",))[0] != "AVAILABLE":
+            assert time.time() < deadline, status()
+            time.sleep(0.1)
+        time.sleep(1.0)  # five more polls: the bomb is not retried
+        assert failures() == 1
+        r = requests.post(f"{url}/v2/models/emnist/infer", timeout=10,
+                          json={"inputs": [{"name": "x", "shape": [1, 784], "datatype": "UINT8", "data": [128] * 784}]})
+        assert r.status_code == 200 and r.json()["model_version"] == "3", r.text
+        out = {o["name"]: o["data"] for o in r.json()["outputs"]}
+        assert int(np.argmax(out["probabilities"])) == 3
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    assert code == 0
+    log = "".join(lines)
+    assert "panicked" not in log, log
+    assert log.count("cannot serve this file") == 1, log

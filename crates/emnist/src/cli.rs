@@ -444,6 +444,10 @@ pub struct ServeArgs {
     /// Largest request body in bytes (larger: 413).
     #[arg(long, default_value_t = 16 << 20)]
     pub max_body: usize,
+    /// Largest model file, MiB: a larger file is refused from its size, before it is read.
+    #[arg(long, value_name = "MB", default_value_t = emnist_core::onnx::budget::DEFAULT_MAX_FILE_MB,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub max_model_mb: u64,
     /// Requests handled at once; beyond it the server answers 503 with Retry-After.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_inflight: u32,
@@ -579,6 +583,8 @@ impl ServeArgs {
     pub fn to_config(&self) -> anyhow::Result<emnist_core::serve::ServeConfig> {
         let mut cfg = emnist_core::serve::ServeConfig::new(self.model.clone());
         cfg.options = self.interpret.to_options();
+        cfg.options.limits.max_file_bytes = self.max_model_mb << 20;
+        cfg.options.limits.max_batch = self.max_batch as usize;
         cfg.repository = self.models.clone();
         cfg.poll = Some(std::time::Duration::from_secs_f64(self.poll_secs)).filter(|d| !d.is_zero());
         cfg.host = self.host.clone();

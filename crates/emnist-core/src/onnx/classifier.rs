@@ -24,11 +24,19 @@ pub struct ModelOptions {
     pub outputs: Option<OutputKind>,
     /// Class names, one per line or an EMNIST mapping file (`label code` rows).
     pub labels: Option<PathBuf>,
+    /// What loading the file may cost (file size, tensor sizes, the batch they are checked at).
+    pub limits: super::budget::Limits,
 }
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        ModelOptions { input_scale: PIXEL_SCALE, transpose: false, outputs: None, labels: None }
+        ModelOptions {
+            input_scale: PIXEL_SCALE,
+            transpose: false,
+            outputs: None,
+            labels: None,
+            limits: Default::default(),
+        }
     }
 }
 

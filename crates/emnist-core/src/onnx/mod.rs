@@ -5,6 +5,7 @@
 //!
 //! Only this module knows tract and the ONNX protobuf types.
 
+pub mod budget;
 pub mod classifier;
 pub mod engine;
 pub mod graph;
@@ -23,6 +24,7 @@ use crate::data::Dataset;
 use crate::model::record::{self, ModelRecord};
 use crate::model::weights::Weights;
 use crate::progress::Progress;
+pub use budget::Limits;
 pub use classifier::ModelOptions;
 pub use engine::{Engine, EngineKind};
 pub use graph::{GraphError, DEFAULT_OPSET, OPSETS};

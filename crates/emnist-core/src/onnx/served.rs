@@ -34,20 +34,26 @@ pub struct ServedModel {
 }
 
 impl ServedModel {
-    /// Reads the file, checks that it is a 28×28 classifier, and optimises it.
+    /// Reads the file (a regular file within `options.limits`, checked before it is read), checks
+    /// that it is a 28×28 classifier, and optimises it.
     pub fn load(path: &Path, options: &ModelOptions) -> Result<ServedModel> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        let bytes = super::budget::read_file(path, &options.limits)?;
         ServedModel::from_bytes(bytes, path, options)
     }
 
-    /// [`ServedModel::load`] on bytes already read (`path` names the file).
+    /// [`ServedModel::load`] on bytes already read (`path` names the file). Tensors are held to
+    /// `options.limits` before they are built, and a panic inside tract is an error.
     pub fn from_bytes(bytes: Vec<u8>, path: &Path, options: &ModelOptions) -> Result<ServedModel> {
         let proto = ModelProto::decode(&bytes[..]).with_context(|| {
             format!("`{}` is not an ONNX file (it does not decode as a ModelProto)", path.display())
         })?;
         let iface = classifier::inspect(&proto, path, options)?;
+        super::budget::check_proto(&proto, path, &options.limits)?;
         let metadata: BTreeMap<String, String> = proto.metadata_props.into_iter().map(|e| (e.key, e.value)).collect();
-        let model = TractModel::load(&bytes, path, &iface, options.transpose)?;
+        let what = format!("loading `{}`", path.display());
+        let model = super::budget::catching(&what, || {
+            TractModel::load(&bytes, path, &iface, options.transpose, &options.limits)
+        })?;
         let (class_names, labels_from) = classifier::class_names(
             metadata.get("class_names").map(String::as_str),
             options.labels.as_deref(),

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use tract_onnx::prelude::*;
 
+use super::budget::{self, Limits};
 use super::classifier::Interface;
 use crate::contract::{max_abs_diff, OutputKind, Outputs, BATCH, PIXELS, SIDE};
 
@@ -26,24 +27,27 @@ pub struct TractModel {
 
 impl TractModel {
     /// Loads the model in `bytes` (`path` names it in errors) as `iface` describes it; `transpose`
-    /// turns each upright image into EMNIST's stored layout before the model sees it.
-    pub fn load(bytes: &[u8], path: &Path, iface: &Interface, transpose: bool) -> Result<TractModel> {
+    /// turns each upright image into EMNIST's stored layout before the model sees it. Every tensor
+    /// tract would build (constants it folds, intermediates at `limits.max_batch`) is held to
+    /// `limits` before it is built.
+    pub fn load(bytes: &[u8], path: &Path, iface: &Interface, transpose: bool, limits: &Limits) -> Result<TractModel> {
         let file = path.display();
         let model = tract_onnx::onnx()
             .model_for_read(&mut &bytes[..])
             .with_context(|| format!("tract cannot read `{file}` as ONNX"))?;
         let layout = iface.layout;
         let symbolic = || -> Result<(Arc<TypedRunnableModel>, usize)> {
-            let n = model.symbols.sym(BATCH).to_dim();
+            let sym = model.symbols.sym(BATCH);
+            let n = sym.to_dim();
             let mut dims: TVec<TDim> = layout.dims(1).into_iter().map(|d| d.to_dim()).collect();
             dims[0] = n.clone();
-            let typed = model.clone().with_input_fact(0, f32::fact(dims).into())?.into_optimized()?;
+            let typed = checked(model.clone().with_input_fact(0, f32::fact(dims).into())?, Some(sym), limits)?;
             let classes = classes_of(&typed, Some(&n))?;
             Ok((typed.into_runnable()?, classes))
         };
         let fixed = |b: usize| -> Result<(Arc<TypedRunnableModel>, usize)> {
             let dims = layout.dims(b);
-            let typed = model.clone().with_input_fact(0, f32::fact(dims).into())?.into_optimized()?;
+            let typed = checked(model.clone().with_input_fact(0, f32::fact(dims).into())?, None, limits)?;
             let classes = classes_of(&typed, None)?;
             Ok((typed.into_runnable()?, classes))
         };
@@ -144,6 +148,15 @@ pub(crate) fn run_images(
         all.probabilities.extend(out.probabilities);
     }
     Ok(all)
+}
+
+/// `model` analysed, typed and optimised, each tensor held to `limits` before tract builds it
+/// (`batch`: the free batch dimension, checked at `limits.max_batch`).
+fn checked(mut model: InferenceModel, batch: Option<Symbol>, limits: &Limits) -> Result<TypedModel> {
+    budget::analyse(&mut model, limits)?;
+    let typed = model.into_typed()?;
+    budget::check_typed(&typed, batch.as_ref(), limits)?;
+    typed.into_optimized()
 }
 
 /// The class count of every output `[N, K]` (the same for all), checking that the batch is `n`

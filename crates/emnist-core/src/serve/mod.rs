@@ -115,6 +115,8 @@ pub struct AppState {
     status: std::sync::Mutex<StatusTable>,
     loader: Loader,
     repository: Option<PathBuf>,
+    /// Repository folders skipped as not versions, logged when first seen.
+    skipped: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
     reloading: tokio::sync::Mutex<()>,
     inflight: AtomicUsize,
     max_inflight: usize,
@@ -143,6 +145,7 @@ impl AppState {
             catalog: Default::default(),
             status: Default::default(),
             repository: cfg.repository.clone(),
+            skipped: Default::default(),
             reloading: tokio::sync::Mutex::new(()),
             inflight: AtomicUsize::new(0),
             max_inflight: cfg.max_inflight.max(1),
@@ -192,7 +195,15 @@ impl AppState {
         let handle = tokio::runtime::Handle::current();
         let work = tokio::task::spawn_blocking(move || -> Result<ReloadReport> {
             let _rt = handle.enter();
-            let found = repo::scan(&dir)?;
+            let scan = repo::scan(&dir)?;
+            {
+                let mut logged = state.skipped.lock().unwrap_or_else(|e| e.into_inner());
+                for (path, why) in scan.skipped.iter().filter(|(p, _)| !logged.contains(*p)) {
+                    tracing::warn!(path = %path.display(), "{why}; skipped");
+                }
+                *logged = scan.skipped.into_keys().collect();
+            }
+            let found = scan.found;
             let current = state.catalog();
             for key in found.keys() {
                 if !current.models.get(&key.0).is_some_and(|v| v.contains_key(&key.1)) {
@@ -214,7 +225,11 @@ impl AppState {
                 self.metrics.load_failed();
                 return ReloadReport::default();
             }
-            Err(_) => return ReloadReport::default(),
+            Err(e) => {
+                tracing::error!(error = %e, "re-reading the model repository stopped abnormally; what was serving keeps serving");
+                self.metrics.load_failed();
+                return ReloadReport::default();
+            }
         };
         for (name, version) in &report.loaded {
             tracing::info!(model = %name, version, "loaded and warmed up; now serving");

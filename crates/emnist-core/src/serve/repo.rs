@@ -24,6 +24,22 @@ use crate::protocol::tensor::Images;
 pub const MODEL_FILE: &str = "model.onnx";
 /// Class names beside a repository version's model (one per line, or an EMNIST mapping).
 pub const LABELS_FILE: &str = "labels.txt";
+/// The highest version number (TF Serving's versions are positive 64-bit signed integers).
+pub const MAX_VERSION: u64 = i64::MAX as u64;
+
+/// The version a folder or request names: a whole number from 1 to [`MAX_VERSION`] written in
+/// decimal without sign or leading zeros (`7`, not `+7` or `007`), so that one version has one name.
+pub fn parse_version(s: &str) -> Option<u64> {
+    if s.is_empty() || s.starts_with('0') || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<u64>().ok().filter(|&v| (1..=MAX_VERSION).contains(&v))
+}
+
+/// Why `s` is not a version, for a log line or an error.
+fn not_a_version(s: &str) -> String {
+    format!("`{s}` is not a version: versions are whole numbers from 1 to {MAX_VERSION}, without sign or leading zeros")
+}
 
 /// A file's identity between two polls: its size and modification time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +81,7 @@ impl Loader {
     pub fn load(&self, name: &str, number: u64, path: &Path, labels: Option<PathBuf>) -> Result<Version> {
         let key = FileKey::of(path);
         let mut options = self.options.clone();
+        options.limits.max_batch = self.batch.max_batch;
         if labels.is_some() {
             options.labels = labels;
         }
@@ -74,12 +91,17 @@ impl Loader {
         Ok(v)
     }
 
-    /// [`Loader::load`] for a model already read.
+    /// [`Loader::load`] for a model already read (a panic in the engine while it loads or warms up
+    /// is an error).
     pub fn serve(&self, name: &str, number: u64, model: ServedModel) -> Result<Version> {
-        let engine = Engine::load(&self.engine, &model, self.batch.workers)?;
-        engine
-            .run(&[0.0; PIXELS])
-            .with_context(|| format!("`{}` fails its warm-up inference", model.path.display()))?;
+        let what = format!("loading and warming up `{}`", model.path.display());
+        let engine = crate::onnx::budget::catching(&what, || {
+            let engine = Engine::load(&self.engine, &model, self.batch.workers)?;
+            engine
+                .run(&[0.0; PIXELS])
+                .with_context(|| format!("`{}` fails its warm-up inference", model.path.display()))?;
+            Ok(engine)
+        })?;
         let engine_name = engine.name();
         let batcher = Batcher::start(Arc::new(engine), self.batch.clone(), self.metrics.clone());
         Ok(Version { name: name.to_string(), number, model: Arc::new(model), engine: engine_name, key: None, batcher })
@@ -127,7 +149,10 @@ impl Catalog {
         };
         let found = match version {
             None => versions.values().next_back(),
-            Some(v) => v.parse::<u64>().ok().and_then(|n| versions.get(&n)),
+            Some(v) => match parse_version(v) {
+                Some(n) => versions.get(&n),
+                None => return Err(ApiError { status: StatusCode::BAD_REQUEST, message: not_a_version(v) }),
+            },
         };
         found.cloned().ok_or_else(|| {
             let have: Vec<String> = versions.keys().map(|n| format!("`{n}`")).collect();
@@ -153,8 +178,13 @@ impl Catalog {
 
     /// The newest version of the default model (see [`Catalog::default_model`]).
     pub fn default_version(&self, preferred: &str) -> Result<Arc<Version>, ApiError> {
+        self.default_model_version(preferred, None)
+    }
+
+    /// Version `version` (the newest when `None`) of the default model.
+    pub fn default_model_version(&self, preferred: &str, version: Option<&str>) -> Result<Arc<Version>, ApiError> {
         match self.default_model(preferred) {
-            Some(name) => self.resolve(name, None),
+            Some(name) => self.resolve(name, version),
             None => Err(ApiError { status: StatusCode::SERVICE_UNAVAILABLE, message: "no model is loaded".into() }),
         }
     }
@@ -205,12 +235,21 @@ impl VersionState {
 /// A repository's versions as found on disk: `(name, version)` → model file, labels file, key.
 pub type Found = BTreeMap<(String, u64), (PathBuf, Option<PathBuf>, Option<FileKey>)>;
 
-/// Lists `dir/<name>/<version>/model.onnx` (versions: whole numbers; anything else is skipped,
-/// as TF Serving skips it).
-pub fn scan(dir: &Path) -> Result<Found> {
+/// What a scan of a repository found, and the folders it skipped (with why).
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub found: Found,
+    pub skipped: BTreeMap<PathBuf, String>,
+}
+
+/// Lists `dir/<name>/<version>/model.onnx`. A version folder whose name is not a version (see
+/// [`parse_version`]) is skipped, as TF Serving skips it, and listed in `skipped`. A `model.onnx`
+/// that is there but is not a regular file (a FIFO, a folder, a dangling or looping link) is
+/// listed all the same, never opened here: loading it fails, and says why.
+pub fn scan(dir: &Path) -> Result<Scan> {
     let models =
         std::fs::read_dir(dir).with_context(|| format!("cannot read the model repository `{}`", dir.display()))?;
-    let mut found = Found::new();
+    let mut scan = Scan::default();
     for m in models.flatten() {
         let Ok(name) = m.file_name().into_string() else { continue };
         if name.starts_with('.') || !m.path().is_dir() {
@@ -218,17 +257,25 @@ pub fn scan(dir: &Path) -> Result<Found> {
         }
         let Ok(versions) = std::fs::read_dir(m.path()) else { continue };
         for v in versions.flatten() {
-            let Some(number) = v.file_name().to_str().and_then(|s| s.parse::<u64>().ok()) else { continue };
-            let file = v.path().join(MODEL_FILE);
-            if !file.is_file() {
+            let folder = v.file_name().to_string_lossy().into_owned();
+            if folder.starts_with('.') || !v.path().is_dir() {
                 continue;
+            }
+            let Some(number) = parse_version(&folder) else {
+                scan.skipped.insert(v.path(), not_a_version(&folder));
+                continue;
+            };
+            let file = v.path().join(MODEL_FILE);
+            match std::fs::symlink_metadata(&file) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                _ => {}
             }
             let labels = Some(v.path().join(LABELS_FILE)).filter(|p| p.is_file());
             let key = FileKey::of(&file);
-            found.insert((name.clone(), number), (file, labels, key));
+            scan.found.insert((name.clone(), number), (file, labels, key));
         }
     }
-    Ok(found)
+    Ok(scan)
 }
 
 /// What a reload did.
@@ -261,7 +308,13 @@ pub fn next_catalog(
         let keep = if unchanged || failed_before {
             serving.cloned()
         } else {
-            match load(name, *number, file, labels.clone()) {
+            // A panic (an engine that cannot allocate) fails this version only.
+            let loaded =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(name, *number, file, labels.clone())))
+                    .unwrap_or_else(|_| {
+                        Err(anyhow::anyhow!("loading `{}` panicked; the file cannot be served", file.display()))
+                    });
+            match loaded {
                 Ok(v) => {
                     status.insert((name.clone(), *number), (VersionState::Available, *key));
                     report.loaded.push((name.clone(), *number));
@@ -289,22 +342,30 @@ pub fn next_catalog(
 }
 
 /// Where the next version of model `name` goes in the repository at `dir`:
-/// `dir/name/<newest + 1>/model.onnx` (version 1 for a new model).
+/// `dir/name/<newest + 1>/model.onnx` (version 1 for a new model; folders that are not versions,
+/// see [`parse_version`], do not count). Refused when the newest is already [`MAX_VERSION`].
 pub fn next_version_file(dir: &Path, name: &str) -> Result<PathBuf> {
     if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\', ':']) {
         bail!("`{name}` cannot name a model in a repository: use letters, digits, `-` and `_`");
     }
-    let newest = match std::fs::read_dir(dir.join(name)) {
-        Ok(entries) => entries.flatten().filter_map(|e| e.file_name().to_str()?.parse::<u64>().ok()).max().unwrap_or(0),
+    let folder = dir.join(name);
+    let newest = match std::fs::read_dir(&folder) {
+        Ok(entries) => entries.flatten().filter_map(|e| parse_version(e.file_name().to_str()?)).max().unwrap_or(0),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", dir.join(name).display())),
+        Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", folder.display())),
     };
-    Ok(dir.join(name).join((newest + 1).to_string()).join(MODEL_FILE))
+    if newest >= MAX_VERSION {
+        bail!(
+            "`{}` already holds version {MAX_VERSION}, the highest there is: remove it (or renumber the versions) before adding one",
+            folder.display()
+        );
+    }
+    Ok(folder.join((newest + 1).to_string()).join(MODEL_FILE))
 }
 
 /// Checks that a repository holds at least one version before the server starts on it.
 pub fn check_repository(dir: &Path) -> Result<Found> {
-    let found = scan(dir)?;
+    let found = scan(dir)?.found;
     if found.is_empty() {
         bail!(
             "the model repository `{}` holds no model: put each file at `<name>/<version>/{MODEL_FILE}` (e.g. `emnist/1/{MODEL_FILE}`)",

@@ -62,7 +62,7 @@ pub async fn predict(State(state): State<Shared>, Query(params): Query<PredictPa
 async fn run(state: &Shared, params: &PredictParams, req: Request) -> Result<Response, ApiError> {
     let version = match &params.model {
         Some(name) => state.resolve(name, params.version.as_deref())?,
-        None => state.default_version()?,
+        None => state.catalog().default_model_version(&state.name, params.version.as_deref())?,
     };
     let classes = version.model.classes();
     let k = params.k.unwrap_or(5);

@@ -221,3 +221,152 @@ fn sighup_makes_the_server_reread_its_repository() {
     kill("-TERM", pid);
     assert_eq!(server.child.wait().unwrap().code(), Some(0), "SIGHUP reloads; SIGTERM still stops cleanly");
 }
+
+/// Version folders are decimal, from 1, without sign or leading zeros: `+10`, `007`, `-1` and `0`
+/// are skipped (not read as 10, 7 …); requests that name a version so get 400; `/predict?version=`
+/// without `model=` answers from that version of the default model, or 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_names_are_plain_decimals_and_predict_honours_the_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    place(&repo, "emnist", 1, 1);
+    place(&repo, "emnist", 2, 2);
+    for odd in ["+10", "007", "-1", "0"] {
+        let dir = repo.join("emnist").join(odd);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(tmp.path().join("dnn-1.onnx"), dir.join("model.onnx")).unwrap();
+    }
+    let mut cfg = ServeConfig::new("unused.onnx".into());
+    cfg.repository = Some(repo.clone());
+    let state = AppState::with_repository(&cfg).await.unwrap();
+    let app = router(state.clone());
+    let (_, m) = json_of(&app, "GET", "/v2/models/emnist", Value::Null).await;
+    assert_eq!(m["versions"], json!(["1", "2"]), "{m}");
+    assert_eq!(state.all_version_states().len(), 2);
+    for v in ["007", "+1", "01"] {
+        let (s, body) = json_of(&app, "GET", &format!("/v2/models/emnist/versions/{v}"), Value::Null).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}: {body}");
+        assert!(body["error"].as_str().unwrap().contains("without sign or leading zeros"), "{body}");
+    }
+
+    let img = test_images().image(0).to_vec();
+    let mut png = Vec::new();
+    image::GrayImage::from_raw(28, 28, img.clone())
+        .unwrap()
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let predict = |query: &str| {
+        let req = Request::builder()
+            .method("POST")
+            .uri(format!("/predict?k=1{query}"))
+            .header("content-type", "image/png")
+            .body(Body::from(png.clone()))
+            .unwrap();
+        let app = app.clone();
+        async move {
+            let resp = app.oneshot(req).await.unwrap();
+            let s = resp.status();
+            let b = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+            (s, serde_json::from_slice::<Value>(&b).unwrap())
+        }
+    };
+    let top = |v: &Value| v[0]["probability"].as_f64().unwrap() as f32;
+    let want = |seed: u64| local(&tmp.path().join(format!("dnn-{seed}.onnx")), &img).into_iter().fold(0f32, f32::max);
+    for (query, seed) in [("&version=1", 1), ("&version=2", 2), ("", 2), ("&model=emnist&version=1", 1)] {
+        let (s, v) = predict(query).await;
+        assert_eq!(s, StatusCode::OK, "{query}: {v}");
+        assert!((top(&v) - want(seed)).abs() <= 1e-5, "{query}: {v} (version {seed} gives {})", want(seed));
+    }
+    assert_ne!(want(1), want(2), "the two versions must be told apart");
+    let (s, v) = predict("&version=77").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("has no version `77`"), "{v}");
+    assert_eq!(predict("&version=007").await.0, StatusCode::BAD_REQUEST);
+}
+
+/// A `model.onnx` that is not a regular file (a FIFO, a folder, a link to itself) gets a failed
+/// state that says so, is counted, and never blocks the reload (a FIFO is never opened); a file
+/// over `--max-model-mb` is refused from its size (a sparse 3 GiB file: never read); a panic while
+/// one version loads fails that version only, and the others load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_that_cannot_be_models_fail_alone_without_blocking() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    place(&repo, "emnist", 1, 1);
+    let mut cfg = ServeConfig::new("unused.onnx".into());
+    cfg.repository = Some(repo.clone());
+    let state = AppState::with_repository(&cfg).await.unwrap();
+    let dir = |v: u64| {
+        let d = repo.join("emnist").join(v.to_string());
+        std::fs::create_dir_all(&d).unwrap();
+        d.join("model.onnx")
+    };
+    assert!(std::process::Command::new("mkfifo").arg(dir(2)).status().unwrap().success());
+    std::fs::create_dir_all(dir(3)).unwrap();
+    std::os::unix::fs::symlink("model.onnx", dir(4)).unwrap();
+    std::fs::File::create(dir(5)).unwrap().set_len(3 << 30).unwrap();
+    place(&repo, "emnist", 6, 6);
+    let r = tokio::time::timeout(Duration::from_secs(60), state.reload()).await.expect("the reload hung");
+    assert_eq!(r.loaded, [("emnist".to_string(), 6)], "{r:?}");
+    let failed: std::collections::BTreeMap<u64, String> = r.failed.into_iter().map(|(_, v, e)| (v, e)).collect();
+    assert!(failed[&2].contains("not a regular file"), "{failed:?}");
+    assert!(failed[&3].contains("not a regular file"), "{failed:?}");
+    assert!(failed[&4].contains("cannot read"), "{failed:?}");
+    assert!(failed[&5].contains("over the limit of 256 MB") && failed[&5].contains("--max-model-mb"), "{failed:?}");
+    assert_eq!(state.metrics.load_failures(), 4);
+    let states = state.version_states("emnist");
+    assert_eq!(states.iter().filter(|(_, s)| s.tf_state() == "END").count(), 4, "{states:?}");
+    assert!(state.reload().await.failed.is_empty(), "failed files are not retried until they change");
+
+    // A loader that panics on one version: that version fails with the reason, the next loads.
+    use emnist_core::serve::repo;
+    let found = repo::scan(&repo).unwrap().found;
+    let found: repo::Found = found.into_iter().filter(|((_, v), _)| [1, 6].contains(v)).collect();
+    let loader = repo::Loader {
+        engine: emnist_core::onnx::EngineKind::Tract,
+        batch: emnist_core::serve::BatchConfig { max_batch: 8, timeout: Duration::ZERO, workers: 1 },
+        options: Default::default(),
+        metrics: state.metrics.clone(),
+    };
+    let mut status = repo::StatusTable::new();
+    let (next, report) = tokio::task::block_in_place(|| {
+        repo::next_catalog(&repo::Catalog::default(), &found, &mut status, |n, v, p, l| {
+            if v == 1 {
+                panic!("failed to allocate 16 GiB");
+            }
+            loader.load(n, v, p, l)
+        })
+    });
+    assert_eq!(report.loaded, [("emnist".to_string(), 6)]);
+    assert!(report.failed[0].2.contains("panicked"), "{report:?}");
+    assert_eq!(next.models["emnist"].keys().collect::<Vec<_>>(), [&6]);
+    assert_eq!(status[&("emnist".to_string(), 1)].0.tf_state(), "END");
+}
+
+/// `export --repository` never wraps past the highest version (it used to write version 0 over
+/// the old one), and ignores folders that are not versions when it picks the next number.
+#[test]
+fn export_to_a_repository_refuses_to_wrap_the_version_number() {
+    use emnist_core::serve::repo::{next_version_file, MAX_VERSION};
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    for v in ["0", "007", "+12", "3"] {
+        std::fs::create_dir_all(repo.join("emnist").join(v)).unwrap();
+    }
+    assert_eq!(next_version_file(&repo, "emnist").unwrap(), repo.join("emnist/4/model.onnx"));
+    std::fs::create_dir_all(repo.join("emnist").join(MAX_VERSION.to_string())).unwrap();
+    std::fs::create_dir_all(repo.join("emnist").join(u64::MAX.to_string())).unwrap();
+    let out = emnist_cmd()
+        .args(["export", "--onnx", "--model"])
+        .arg(tmp.path().join("no-run"))
+        .arg("--repository")
+        .arg(&repo)
+        .args(["--as", "emnist"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("the highest there is"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!repo.join("emnist/0/model.onnx").exists() && !repo.join("emnist/1").exists());
+}
