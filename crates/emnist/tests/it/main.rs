@@ -5,6 +5,7 @@ mod data;
 mod download;
 mod explore;
 mod export;
+mod hostile;
 mod repo;
 mod serve;
 mod travel;
