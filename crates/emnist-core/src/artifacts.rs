@@ -47,6 +47,13 @@ impl RunDir {
         ("per_class.png", "accuracy per class"),
     ];
 
+    /// Whether `name` is one of the files a run writes in its folder (their temporaries are
+    /// ours to clean up).
+    pub fn writes(name: &str) -> bool {
+        [Self::RECORD, Self::WEIGHTS, Self::METRICS, Self::CONFUSION, Self::CHECKPOINT].contains(&name)
+            || Self::FIGURES.iter().any(|(f, _)| *f == name)
+    }
+
     pub fn new(path: impl Into<PathBuf>) -> RunDir {
         RunDir { path: path.into() }
     }

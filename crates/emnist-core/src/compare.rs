@@ -40,7 +40,8 @@ pub fn read_run(dir: &Path) -> Result<(ModelRecord, Vec<MetricsRow>)> {
 
 /// Compares runs and writes the plot of their test-accuracy curves to `plot`.
 pub fn compare(runs: &[PathBuf], plot: &Path) -> Result<CompareReport> {
-    crate::fsutil::remove_stale_temps(crate::fsutil::parent_dir(plot));
+    let plot_name = plot.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    crate::fsutil::remove_stale_temps(crate::fsutil::parent_dir(plot), |n| n == plot_name);
     let mut summaries = Vec::new();
     let mut curves = Vec::new();
     for dir in runs {

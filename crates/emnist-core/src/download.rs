@@ -228,8 +228,8 @@ impl DownloadError {
 /// file), checks its digest, extracts `cfg.split`'s entries, and deletes the archive unless asked to keep it.
 pub fn download(cfg: &DownloadConfig, progress: &dyn Progress) -> Result<DownloadReport, DownloadError> {
     fs::create_dir_all(&cfg.dir).map_err(io_error("create", &cfg.dir))?;
-    crate::fsutil::remove_stale_temps(&cfg.dir);
     let name = cfg.format.archive_name();
+    crate::fsutil::remove_stale_temps(&cfg.dir, |n| n == name);
     let archive = cfg.dir.join(name);
     let (algorithm, expected, mut hasher) = cfg.format.digest();
     let (bytes_downloaded, resumed_from) = if archive.is_file() {
@@ -417,7 +417,13 @@ fn extract(
     }
     for (folder, bytes) in &needed {
         fs::create_dir_all(folder).map_err(io_error("create", folder))?;
-        crate::fsutil::remove_stale_temps(folder);
+        // Only the leftovers of the entries about to be written in this folder.
+        let ours: Vec<String> = plan
+            .iter()
+            .filter(|(_, d, _)| d.parent() == Some(folder.as_path()))
+            .map(|(_, d, _)| file_name(d))
+            .collect();
+        crate::fsutil::remove_stale_temps(folder, |n| ours.iter().any(|o| o == n));
         check_space(folder, *bytes, available_bytes(folder))?;
     }
     // Every entry under a temporary name; all move into place only when all were written.

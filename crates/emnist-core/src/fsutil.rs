@@ -3,6 +3,8 @@
 //! Every temporary name has one pattern, `.<name>.<pid>.tmp` (or `.<name>.<pid>.tmp.<ext>` where
 //! a writer needs the extension), so that [`remove_stale_temps`] can find the leftovers of a
 //! process that was killed while writing, and tell them from those of a process still at work.
+//! Only the temporaries of names the caller writes are touched: a user's own `.notes.txt.12.tmp`
+//! beside them is not ours to delete.
 
 use std::fs;
 use std::io::Write;
@@ -26,6 +28,12 @@ pub fn temp_path_with_extension(path: &Path, extension: &str) -> PathBuf {
 /// The id of the process that made the temporary file called `name`, if the name follows our
 /// pattern (`.<name>.<pid>.tmp`, optionally followed by `.<ext>` of 1 to 8 letters or digits).
 pub fn temp_owner(name: &str) -> Option<u32> {
+    temp_target(name).map(|(_, pid)| pid)
+}
+
+/// The name of the file a temporary stands for and the id of the process that made it:
+/// `.model.onnx.12.tmp` → (`model.onnx`, 12); `None` unless the name follows our pattern.
+pub fn temp_target(name: &str) -> Option<(&str, u32)> {
     let rest = name.strip_prefix('.')?;
     let (stem, after) = rest.rsplit_once(".tmp")?;
     if !after.is_empty() {
@@ -38,7 +46,7 @@ pub fn temp_owner(name: &str) -> Option<u32> {
     if base.is_empty() || pid.is_empty() || pid.len() > 10 || !pid.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    pid.parse().ok().filter(|&p| p > 0)
+    pid.parse().ok().filter(|&p| p > 0).map(|p| (base, p))
 }
 
 /// Whether process `pid` is known to be gone: only where `/proc` answers (Linux); elsewhere, or
@@ -50,17 +58,18 @@ pub fn process_is_dead(pid: u32) -> bool {
     matches!(fs::symlink_metadata(format!("/proc/{pid}")), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
 }
 
-/// Deletes the temporary files (and folders) in `dir` whose name follows our pattern and whose
-/// process is dead: what a killed command left behind. Returns what it removed; errors (a missing
-/// folder, a file someone else removed first) are ignored.
-pub fn remove_stale_temps(dir: &Path) -> Vec<PathBuf> {
+/// Deletes the temporary files (and folders) in `dir` whose name follows our pattern, stands for
+/// a file name `ours` accepts (the files the caller writes there: `|n| n == "model.onnx"`), and
+/// whose process is dead: what a killed command left behind. Returns what it removed; errors (a
+/// missing folder, a file someone else removed first) are ignored.
+pub fn remove_stale_temps(dir: &Path, ours: impl Fn(&str) -> bool) -> Vec<PathBuf> {
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
     let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
     let mut removed = Vec::new();
     for e in entries.flatten() {
         let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(temp_owner) else { continue };
-        if !process_is_dead(pid) {
+        let Some((target, pid)) = name.to_str().and_then(temp_target) else { continue };
+        if !ours(target) || !process_is_dead(pid) {
             continue;
         }
         let path = e.path();
@@ -201,18 +210,22 @@ mod tests {
         let dead_dir = dir.join(".figures.999999998.tmp");
         let live = dir.join(format!(".model.json.{}.tmp", std::process::id()));
         let other = dir.join("model.json");
-        for f in [&dead, &live, &other] {
+        // Dead owners and our pattern, but not names this caller writes: a user's files.
+        let notes = dir.join(".mynotes.txt.999997.tmp");
+        let other_model = dir.join(".other.onnx.999999999.tmp");
+        for f in [&dead, &live, &other, &notes, &other_model] {
             fs::write(f, b"x").unwrap();
         }
         fs::create_dir_all(dead_dir.join("inner")).unwrap();
-        let mut removed = remove_stale_temps(&dir);
+        let mut removed = remove_stale_temps(&dir, |n| ["model.json", "figures"].contains(&n));
         removed.sort();
         if Path::new("/proc/self").exists() {
             assert_eq!(removed, vec![dead_dir.clone(), dead.clone()]);
             assert!(!dead.exists() && !dead_dir.exists());
         }
         assert!(live.exists() && other.exists());
-        assert!(remove_stale_temps(&dir.join("missing")).is_empty());
+        assert!(notes.exists() && other_model.exists(), "only the temporaries of our names go");
+        assert!(remove_stale_temps(&dir.join("missing"), |_| true).is_empty());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,11 +3,18 @@
 //! black, cropped to the ink, padded to a square, resized so the character fits 20×20, and
 //! placed in 28×28 by its centre of mass. A 28×28 picture is taken as an EMNIST crop, already
 //! framed as NIST made it: only its polarity is fixed.
+//!
+//! Hostile pictures are cheap to refuse: the size is read from the header before a pixel is
+//! decoded (at most [`MAX_PIXELS`], [`MAX_SIDE`] a side), the decoder may allocate at most
+//! [`DECODE_ALLOC_BYTES`], and a PNG's ancillary chunks (an `iCCP` profile can inflate to
+//! hundreds of megabytes) never reach it.
+
+mod png_chunks;
 
 use std::io::Cursor;
 
 use image::imageops::FilterType;
-use image::{GrayImage, ImageReader, Limits, Luma};
+use image::{GrayImage, ImageFormat, ImageReader, Limits, Luma};
 
 use crate::data::{PIXELS, SIDE};
 
@@ -16,13 +23,32 @@ pub const BOX: u32 = 20;
 /// Grey level (0..255, after inversion) from which a pixel counts as ink for the bounding box.
 pub const INK_LEVEL: u8 = 32;
 /// Largest picture side accepted.
-pub const MAX_SIDE: u32 = 8192;
+pub const MAX_SIDE: u32 = 4096;
+/// The square of this side is the most pixels a picture may have ([`MAX_PIXELS`]).
+pub const MAX_PIXELS_SQUARE: u32 = 2048;
+/// Most pixels a picture may have: 2048×2048 (4 MP). The page sends a 280×280 canvas and the
+/// model sees 28×28; a photo of a character loses nothing when scaled down to this first.
+pub const MAX_PIXELS: u64 = MAX_PIXELS_SQUARE as u64 * MAX_PIXELS_SQUARE as u64;
+/// Most bytes the decoder may allocate for one picture (its pixel buffer, at most 8 bytes a
+/// pixel for 16-bit RGBA, and its working buffers).
+pub const DECODE_ALLOC_BYTES: u64 = 48 << 20;
 
 /// Why a picture cannot be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ImageError {
-    #[error("the body is not a PNG or JPEG image ({0})")]
-    Decode(String),
+    #[error("the body is not a PNG or JPEG image (it starts with neither signature); send one of those")]
+    NotPngOrJpeg,
+    #[error("the {format} is damaged: {detail}")]
+    Damaged { format: &'static str, detail: String },
+    #[error("the {format} uses a feature this server cannot decode ({detail}); send a plain PNG or baseline JPEG")]
+    Unsupported { format: &'static str, detail: String },
+    #[error(
+        "the picture is {width}×{height} pixels, over the limit of {max} pixels ({sq}×{sq}) and {side} a side; scale it down (the model sees 28×28)",
+        max = MAX_PIXELS, sq = MAX_PIXELS_SQUARE, side = MAX_SIDE
+    )]
+    TooLarge { width: u32, height: u32 },
+    #[error("decoding the {format} would take more than the limit of {limit} bytes of memory; send a smaller picture", limit = DECODE_ALLOC_BYTES)]
+    TooMuchMemory { format: &'static str },
     #[error("the image has no ink: draw or send a character")]
     Blank,
 }
@@ -45,28 +71,59 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared, ImageError> {
     prepare_grey(&decode(bytes)?)
 }
 
-/// Decodes to 8-bit grey; transparency is laid over white (a drawing on a transparent canvas).
-pub fn decode(bytes: &[u8]) -> Result<GrayImage, ImageError> {
-    let mut reader =
-        ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| ImageError::Decode(e.to_string()))?;
-    match reader.format() {
-        Some(image::ImageFormat::Png | image::ImageFormat::Jpeg) => {}
-        Some(other) => return Err(ImageError::Decode(format!("{other:?} is not supported"))),
-        None => return Err(ImageError::Decode("unknown format".into())),
+/// Checks a picture's size against [`MAX_PIXELS`] and [`MAX_SIDE`].
+pub fn check_size(width: u32, height: u32) -> Result<(), ImageError> {
+    if width > MAX_SIDE || height > MAX_SIDE || width as u64 * height as u64 > MAX_PIXELS {
+        return Err(ImageError::TooLarge { width, height });
     }
+    Ok(())
+}
+
+/// Decodes to 8-bit grey; transparency is laid over white (a drawing on a transparent canvas).
+/// The size is checked from the header first, and a PNG's ancillary chunks are left out.
+pub fn decode(bytes: &[u8]) -> Result<GrayImage, ImageError> {
+    let (format, name) = if bytes.starts_with(png_chunks::SIGNATURE) {
+        (ImageFormat::Png, "PNG")
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        (ImageFormat::Jpeg, "JPEG")
+    } else {
+        return Err(ImageError::NotPngOrJpeg);
+    };
+    let damaged = |detail: String| ImageError::Damaged { format: name, detail };
+    let png;
+    let bytes = if format == ImageFormat::Png {
+        png = png_chunks::layout(bytes).map_err(damaged)?;
+        check_size(png.width, png.height)?;
+        &png.stripped[..]
+    } else {
+        let (w, h) =
+            ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(|e| read_error(e, name))?;
+        check_size(w, h)?;
+        bytes
+    };
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(256 << 20);
+    limits.max_alloc = Some(DECODE_ALLOC_BYTES);
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits);
-    let img = reader.decode().map_err(|e| ImageError::Decode(e.to_string()))?;
-    let la = img.to_luma_alpha8();
+    let img = reader.decode().map_err(|e| read_error(e, name))?;
+    let la = img.into_luma_alpha8();
     let (w, h) = la.dimensions();
     Ok(GrayImage::from_fn(w, h, |x, y| {
         let p = la.get_pixel(x, y).0;
         let (l, a) = (p[0] as u32, p[1] as u32);
         Luma([((l * a + 255 * (255 - a) + 127) / 255) as u8])
     }))
+}
+
+/// What a decoder's error means for the client.
+fn read_error(e: image::ImageError, format: &'static str) -> ImageError {
+    match e {
+        image::ImageError::Limits(_) => ImageError::TooMuchMemory { format },
+        image::ImageError::Unsupported(u) => ImageError::Unsupported { format, detail: u.to_string() },
+        other => ImageError::Damaged { format, detail: other.to_string() },
+    }
 }
 
 /// Prepares a grey picture (see the module documentation).
@@ -227,14 +284,98 @@ mod tests {
 
     #[test]
     fn bad_pictures_are_errors() {
-        assert!(matches!(prepare(b"not an image"), Err(ImageError::Decode(_))));
+        assert_eq!(prepare(b"not an image"), Err(ImageError::NotPngOrJpeg));
         let blank = GrayImage::from_pixel(50, 50, Luma([255]));
         assert_eq!(prepare(&png(&blank)), Err(ImageError::Blank));
         assert_eq!(prepare(&png(&GrayImage::new(28, 28))), Err(ImageError::Blank));
-        let mut gif = Vec::new();
-        image::DynamicImage::ImageLuma8(drawing()).write_to(&mut Cursor::new(&mut gif), image::ImageFormat::Bmp).ok();
-        assert!(prepare(&gif).is_err());
-        let png_bytes = png(&drawing());
-        assert!(prepare(&png_bytes[..png_bytes.len() / 2]).is_err());
+        let mut bmp = Vec::new();
+        image::DynamicImage::ImageLuma8(drawing()).write_to(&mut Cursor::new(&mut bmp), image::ImageFormat::Bmp).ok();
+        assert_eq!(prepare(&bmp), Err(ImageError::NotPngOrJpeg));
+    }
+
+    /// A PNG of `w`×`h` from its chunks: a header, `extra` chunks, and `idat` as its pixel data.
+    fn hand_png(w: u32, h: u32, extra: &[Vec<u8>], idat: &[u8]) -> Vec<u8> {
+        let mut ihdr = w.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&h.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+        let mut out = png_chunks::SIGNATURE.to_vec();
+        out.extend(png_chunks::chunk(b"IHDR", &ihdr));
+        for c in extra {
+            out.extend_from_slice(c);
+        }
+        out.extend(png_chunks::chunk(b"IDAT", idat));
+        out.extend(png_chunks::chunk(b"IEND", b""));
+        out
+    }
+
+    fn zlib(bytes: impl std::io::Read) -> Vec<u8> {
+        let mut z = flate2::read::ZlibEncoder::new(bytes, flate2::Compression::fast());
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut z, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn the_size_is_refused_from_the_header_before_decoding() {
+        // 8000×8000 grey announced, and pixel data that is not even valid: refused for its size.
+        let big = hand_png(8000, 8000, &[], b"not zlib at all");
+        let e = decode(&big).unwrap_err();
+        assert_eq!(e, ImageError::TooLarge { width: 8000, height: 8000 });
+        assert!(e.to_string().contains("8000×8000") && e.to_string().contains("2048×2048"), "{e}");
+        assert!(matches!(decode(&hand_png(MAX_SIDE + 1, 1, &[], b"")), Err(ImageError::TooLarge { .. })));
+        assert!(matches!(decode(&hand_png(2049, 2048, &[], b"")), Err(ImageError::TooLarge { .. })));
+        // A JPEG too: its header is read before its pixels.
+        let wide = GrayImage::from_pixel(MAX_SIDE + 8, 8, Luma([255]));
+        let mut jpeg = Vec::new();
+        image::DynamicImage::ImageLuma8(wide).write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+        assert_eq!(decode(&jpeg), Err(ImageError::TooLarge { width: MAX_SIDE + 8, height: 8 }));
+    }
+
+    #[test]
+    fn the_largest_picture_allowed_decodes_within_the_memory_limit() {
+        // 16-bit RGBA, the widest pixel there is: 8 bytes each.
+        let side = MAX_PIXELS_SQUARE;
+        let img = image::ImageBuffer::<image::Rgba<u16>, Vec<u16>>::from_fn(side, side, |x, _| {
+            image::Rgba(if (900..1100).contains(&x) { [0, 0, 0, 65535] } else { [65535; 4] })
+        });
+        let mut bytes = Vec::new();
+        image::DynamicImage::ImageRgba16(img).write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+        let p = prepare(&bytes).unwrap();
+        assert_eq!(p.source, (side, side));
+        assert!(p.inverted);
+    }
+
+    #[test]
+    fn damaged_pngs_say_so() {
+        let whole = png(&drawing());
+        for cut in [whole.len() / 2, whole.len() - 12, 40] {
+            match decode(&whole[..cut]) {
+                Err(ImageError::Damaged { format: "PNG", detail }) => assert!(detail.contains("cut short"), "{detail}"),
+                other => panic!("{cut}: {other:?}"),
+            }
+        }
+        // Whole chunks, but pixel data that is not zlib.
+        let e = decode(&hand_png(30, 30, &[], b"not zlib at all")).unwrap_err();
+        assert!(matches!(&e, ImageError::Damaged { format: "PNG", .. }), "{e:?}");
+        assert!(e.to_string().starts_with("the PNG is damaged: "), "{e}");
+    }
+
+    #[test]
+    fn an_icc_profile_that_inflates_to_64_mib_never_reaches_the_decoder() {
+        let mut profile = b"evil\0\0".to_vec();
+        profile.extend(zlib(std::io::Read::take(std::io::repeat(0), 64 << 20)));
+        assert!(profile.len() < 1 << 20);
+        let rows: Vec<u8> = (0..40u32)
+            .flat_map(|y| {
+                std::iter::once(0u8)
+                    .chain((0..40u32).map(move |x| if (15..25).contains(&x) && y > 5 { 0 } else { 255 }))
+            })
+            .collect();
+        let bytes = hand_png(40, 40, &[png_chunks::chunk(b"iCCP", &profile)], &zlib(&rows[..]));
+        let layout = png_chunks::layout(&bytes).unwrap();
+        assert!(layout.stripped.len() < 1000, "the profile is left out: {} bytes", layout.stripped.len());
+        let p = prepare(&bytes).unwrap();
+        assert_eq!(p.source, (40, 40));
+        assert!(p.inverted);
     }
 }

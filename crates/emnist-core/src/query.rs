@@ -167,7 +167,8 @@ pub fn query(cfg: &QueryConfig, test: &Part, progress: &dyn Progress) -> Result<
     };
     // The latest check beside the model file, for `emnist report`; a read-only folder only loses that.
     let path = crate::artifacts::OnnxFile::new(&cfg.model).query_report();
-    crate::fsutil::remove_stale_temps(crate::fsutil::parent_dir(&path));
+    let report_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    crate::fsutil::remove_stale_temps(crate::fsutil::parent_dir(&path), |n| n == report_name);
     let mut report = report;
     report.saved =
         serde_json::to_vec_pretty(&report).ok().and_then(|j| crate::fsutil::write_atomic(&path, &j).ok()).map(|_| path);
@@ -184,20 +185,50 @@ fn agent(timeout: Duration) -> ureq::Agent {
     )
 }
 
-/// The server's KServe model metadata (`Null` when it sends none that parses).
+/// The most bytes a model metadata answer may have: a description of inputs, outputs and labels.
+pub const METADATA_LIMIT_BYTES: u64 = 4 << 20;
+
+/// The most bytes an answer to `n` images of `k` classes may have: 64 bytes a number (a JSON
+/// float takes at most 25, pretty-printed with its indentation less than 64) and 64 KiB for the
+/// rest (names, shapes, an error message). A hostile or broken server cannot make the check
+/// buffer more.
+pub fn answer_limit_bytes(n: usize, k: usize) -> u64 {
+    (n as u64).saturating_mul(k as u64).saturating_mul(64).saturating_add(64 << 10)
+}
+
+/// Reads an answer's body, at most `limit` bytes.
+fn read_limited(resp: &mut ureq::http::Response<ureq::Body>, limit: u64, what: &str) -> Result<Vec<u8>, String> {
+    resp.body_mut().with_config().limit(limit).read_to_vec().map_err(|e| match e {
+        ureq::Error::BodyExceedsLimit(_) => {
+            format!("{what} is larger than the {limit} bytes it can legitimately be; the server sent more, so it was not read")
+        }
+        other => format!("{what} could not be read: {other}"),
+    })
+}
+
+/// The server's KServe model metadata: an error unless it answers 200 with a JSON object.
 fn server_metadata(agent: &ureq::Agent, url: &str, name: &str) -> Result<Value> {
-    let resp = agent
-        .get(format!("{url}/v2/models/{name}"))
-        .call()
-        .with_context(|| format!("cannot reach `{url}`: is `emnist serve` running there?"))?;
-    if resp.status().as_u16() == 404 {
+    let target = format!("{url}/v2/models/{name}");
+    let mut resp =
+        agent.get(&target).call().with_context(|| format!("cannot reach `{url}`: is `emnist serve` running there?"))?;
+    let status = resp.status().as_u16();
+    if status == 404 {
         bail!("the server at `{url}` does not serve a model named `{name}`: pass the name it serves with `--name`");
     }
-    let mut resp = resp;
-    Ok(match resp.body_mut().with_config().limit(1 << 20).read_to_vec() {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        Err(_) => Value::Null,
-    })
+    let bytes = read_limited(&mut resp, METADATA_LIMIT_BYTES, "the model metadata answer")
+        .map_err(|e| anyhow::anyhow!("`GET {target}`: {e}"))?;
+    if status != 200 {
+        let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
+        bail!(
+            "`GET {target}` answered HTTP {status} ({}): is `--url` a KServe v2 server such as `emnist serve`?",
+            text.trim()
+        );
+    }
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v) if v.is_object() => Ok(v),
+        Ok(_) => bail!("`GET {target}` answered JSON that is not a model metadata object: is `--url` a KServe v2 server such as `emnist serve`?"),
+        Err(e) => bail!("`GET {target}` answered something that is not JSON ({e}): is `--url` a KServe v2 server such as `emnist serve`?"),
+    }
 }
 
 /// How the server announces it reads the file (`parameters.interpretation`): its input scale,
@@ -363,7 +394,7 @@ fn send(
     let status = resp.status().as_u16();
     let header_length =
         resp.headers().get(kserve::HEADER_LENGTH).and_then(|v| v.to_str().ok()).and_then(|s| s.parse::<usize>().ok());
-    let bytes = resp.body_mut().with_config().limit(256 << 20).read_to_vec().map_err(|e| e.to_string())?;
+    let bytes = read_limited(&mut resp, answer_limit_bytes(n, k), &format!("the answer (HTTP {status})"))?;
     let probs = match p {
         Protocol::Graphpipe => {
             let (outs, errs) = graphpipe::decode_infer_response(&bytes).map_err(|e| format!("HTTP {status}: {e}"))?;
@@ -390,6 +421,17 @@ fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_are_bounded_by_what_they_can_hold() {
+        assert_eq!(answer_limit_bytes(0, 10), 64 << 10);
+        assert_eq!(answer_limit_bytes(256, 62), 256 * 62 * 64 + (64 << 10));
+        assert!(answer_limit_bytes(256, 62) < 2 << 20, "a full batch of byclass: about 1 MB, not 256 MB");
+        // A real answer of the largest numbers JSON writes fits with room to spare.
+        let row: Vec<f32> = vec![-1.234_567_9e-38; 62];
+        let pretty = serde_json::to_vec_pretty(&serde_json::json!({ "predictions": vec![row; 256] })).unwrap();
+        assert!((pretty.len() as u64) < answer_limit_bytes(256, 62), "{}", pretty.len());
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

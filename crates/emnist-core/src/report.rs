@@ -40,7 +40,9 @@ pub const SECTIONS: [&str; 5] = ["dataset", "models", "comparison", "export", "d
 
 /// Builds and writes the page.
 pub fn report(cfg: &ReportConfig, dataset: &Dataset, explore: &ExploreReport) -> Result<ReportSummary> {
-    crate::fsutil::remove_stale_temps(crate::fsutil::parent_dir(&cfg.out));
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let ours = [name(&cfg.out), name(&cfg.out.with_extension("figures"))];
+    crate::fsutil::remove_stale_temps(crate::fsutil::parent_dir(&cfg.out), |n| ours.iter().any(|o| o == n));
     let found = crate::artifacts::scan(&cfg.models);
     let scratch = tempfile_dir(&cfg.out)?;
     let result = build(cfg, dataset, explore, &found, &scratch);

@@ -70,6 +70,15 @@ impl Key {
         Ok(Key { source: format!("{}{extra}", canon.display()), size, mtime_ns })
     }
 
+    /// Whether `name` has the shape of [`Key::file_name`]: a cache entry (or its temporary's target).
+    pub fn is_entry_name(name: &str) -> bool {
+        let Some(rest) = name.strip_suffix(".cache") else { return false };
+        let Some((stem, hash)) = rest.rsplit_once('-') else { return false };
+        hash.len() == 16
+            && hash.bytes().all(|b| b.is_ascii_hexdigit())
+            && stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    }
+
     /// The cache file name for this key: readable stem plus a hash of the source.
     pub fn file_name(&self) -> String {
         let stem: String = Path::new(&self.source)
@@ -219,7 +228,7 @@ pub fn load(dir: &Path, key: &Key) -> Result<Lookup> {
 /// Writes `ds` to the cache atomically (temporary file, then rename); returns the entry's path.
 pub fn store(dir: &Path, key: &Key, ds: &Dataset) -> Result<PathBuf> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create the cache folder `{}`", dir.display()))?;
-    crate::fsutil::remove_stale_temps(dir);
+    crate::fsutil::remove_stale_temps(dir, Key::is_entry_name);
     let path = dir.join(key.file_name());
     let writer_bytes =
         |p: &Part| -> Option<Vec<u8>> { p.writers.as_ref().map(|w| w.iter().flat_map(|x| x.to_le_bytes()).collect()) };

@@ -1,7 +1,6 @@
 //! idx files (EMNIST's gzip release, MNIST, Fashion-MNIST), gzip-compressed or plain, and the
 //! folders that hold them.
 
-use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -175,11 +174,11 @@ pub fn parse_mapping(text: &str, what: &str) -> Result<ClassTable> {
 }
 
 fn open(path: &Path) -> Result<(Box<dyn Read + Send>, u64), IdxError> {
-    let mut f = File::open(path)?;
+    let mut f = super::source::open_regular(path)?;
     let len = f.metadata()?.len();
     let mut magic = [0u8; 2];
     let gz = f.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
-    let f = File::open(path)?;
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(0))?;
     if gz {
         Ok((Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, f))), len))
     } else {

@@ -1,6 +1,5 @@
 //! EMNIST's Matlab release (`emnist-<split>.mat`): the `dataset` struct turned into a [`Dataset`].
 
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -17,7 +16,7 @@ pub fn column_major_to_row_major() -> Vec<usize> {
 
 /// Loads an EMNIST Matlab file.
 pub fn load(path: &Path, progress: &dyn Progress) -> Result<Dataset> {
-    let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+    let file = super::source::open_regular(path).with_context(|| format!("cannot open `{}`", path.display()))?;
     let len = file.metadata()?.len();
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut header = vec![0u8; 128];
@@ -27,7 +26,7 @@ pub fn load(path: &Path, progress: &dyn Progress) -> Result<Dataset> {
     let mut tail = [0u8; 8];
     let tail = if len >= 520 {
         use std::io::{Seek, SeekFrom};
-        let mut f = File::open(path)?;
+        let mut f = super::source::open_regular(path)?;
         f.seek(SeekFrom::Start(512))?;
         f.read_exact(&mut tail)?;
         Some(&tail[..])

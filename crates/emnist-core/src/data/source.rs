@@ -1,7 +1,11 @@
 //! Which dataset a command uses (`--data`, the first EMNIST file under `data/`, else the synthetic
-//! default) and loading it through the cache.
+//! default) and loading it through the cache. Only regular files are ever opened for reading: a
+//! FIFO, a device or a symbolic link loop is named for what it is, never read (a FIFO would block
+//! its reader forever, `/dev/zero` never ends).
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
@@ -50,13 +54,24 @@ pub enum Source {
 /// Decides which source a configuration means, without reading it.
 pub fn resolve(cfg: &LoadConfig) -> Result<Source> {
     if let Some(p) = &cfg.data {
-        if p.is_dir() {
+        let meta = match std::fs::metadata(p) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                bail!("`{}` does not exist: pass a .mat file or a folder of idx files to `--data`", p.display())
+            }
+            Err(e) => bail!("{}: pass a .mat file or a folder of idx files to `--data`", unreadable(p, &e)),
+        };
+        if meta.is_dir() {
             return Ok(Source::Idx(p.clone()));
         }
-        if p.is_file() {
+        if meta.is_file() {
             return Ok(Source::Matlab(p.clone()));
         }
-        bail!("`{}` does not exist: pass a .mat file or a folder of idx files to `--data`", p.display());
+        bail!(
+            "`{}` is {}, not a regular file: pass a .mat file or a folder of idx files to `--data`",
+            p.display(),
+            kind_of(&meta)
+        );
     }
     let split = cfg.split.unwrap_or(Split::Byclass);
     let d = &cfg.data_dir;
@@ -142,5 +157,95 @@ pub fn describe(source: &Source) -> String {
     match source {
         Source::Matlab(p) | Source::Idx(p) => format!("`{}`", p.display()),
         Source::Synthetic(_) => "generated in memory".into(),
+    }
+}
+
+/// What a path that is neither a regular file nor a folder is, in words: "a FIFO (named pipe)",
+/// "a character device", ….
+pub fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Why `path` cannot be looked at, in words: a symbolic link loop is named as one.
+fn unreadable(path: &Path, e: &io::Error) -> String {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        format!("`{}` is a symbolic link loop", path.display())
+    } else {
+        format!("cannot read `{}`: {e}", path.display())
+    }
+}
+
+/// Opens `path` for reading only if it is a regular file (after following symbolic links). The
+/// file is opened without blocking (a FIFO with no writer would hang a plain open) and checked
+/// on the open handle, so that nothing swapped in between the check and the read is read.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            io::Error::new(e.kind(), unreadable(path, &e))
+        } else {
+            e
+        }
+    })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("`{}` is {}, not a regular file", path.display(), kind_of(&meta)),
+        ));
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve_data(p: &Path) -> String {
+        let cfg = LoadConfig { data: Some(p.to_path_buf()), ..Default::default() };
+        resolve(&cfg).map(|s| format!("{s:?}")).unwrap_or_else(|e| e.to_string())
+    }
+
+    fn mkfifo(p: &Path) {
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    }
+
+    #[test]
+    fn paths_that_are_not_files_are_named_for_what_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        mkfifo(&fifo);
+        assert!(resolve_data(&fifo).contains("is a FIFO (named pipe), not a regular file"), "{}", resolve_data(&fifo));
+        let zero = Path::new("/dev/zero");
+        if zero.exists() {
+            assert!(resolve_data(zero).contains("is a character device, not a regular file"), "{}", resolve_data(zero));
+        }
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        assert!(resolve_data(&a).contains("is a symbolic link loop"), "{}", resolve_data(&a));
+        assert!(resolve_data(&dir.path().join("none")).contains("does not exist"));
+        // Opening never blocks on the FIFO and never reads it.
+        let e = open_regular(&fifo).unwrap_err();
+        assert!(e.to_string().contains("is a FIFO (named pipe), not a regular file"), "{e}");
+        assert!(open_regular(&a).unwrap_err().to_string().contains("symbolic link loop"));
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"x").unwrap();
+        assert!(open_regular(&file).is_ok());
     }
 }

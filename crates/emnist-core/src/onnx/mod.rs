@@ -147,7 +147,13 @@ pub fn export_onnx(prepared: PreparedExport, dataset: &Dataset, progress: &dyn P
     let ir_version = graph::ir_version(cfg.opset)?;
     let folder = crate::fsutil::parent_dir(&cfg.out);
     std::fs::create_dir_all(folder).with_context(|| format!("cannot create `{}`", folder.display()))?;
-    crate::fsutil::remove_stale_temps(folder);
+    // Only the leftovers of the three files written here (the model and its two sidecars).
+    let onnx_file = OnnxFile::new(&cfg.out);
+    let ours: Vec<String> = [cfg.out.clone(), onnx_file.value_inputs(), onnx_file.export_report()]
+        .iter()
+        .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        .collect();
+    crate::fsutil::remove_stale_temps(folder, |n| ours.iter().any(|o| o == n));
     // The model first: it is checked under its temporary name, and moved into place last.
     let mut staged = crate::fsutil::Staged::default();
     staged.write(&cfg.out, &bytes)?;

@@ -21,11 +21,14 @@ const MEANS_PER_ROW: usize = 10;
 const TRAIN_COLOUR: RGBColor = RGBColor(31, 119, 180);
 const TEST_COLOUR: RGBColor = RGBColor(255, 127, 14);
 
+/// The figures [`explore_figures`] writes.
+const FIGURES: [&str; 3] = ["class_distribution.png", "samples.png", "mean_images.png"];
+
 /// Writes the exploration figures into `dir` (created if missing); returns the paths written:
 /// `class_distribution.png`, `samples.png` and `mean_images.png`, in that order.
 pub fn explore_figures(ds: &Dataset, report: &ExploreReport, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    crate::fsutil::remove_stale_temps(dir);
+    crate::fsutil::remove_stale_temps(dir, |n| FIGURES.contains(&n));
     register_font()?;
     let label = dataset_label(report);
     let mut written = Vec::new();

@@ -69,11 +69,17 @@ impl Tokens {
         std::hint::black_box(ok) == 1
     }
 
-    /// Whether an `Authorization` header value carries an accepted bearer token.
+    /// Whether an `Authorization` header value carries an accepted bearer token. The scheme is
+    /// case-insensitive (RFC 7235 §2.1: `Bearer`, `bearer`, `BEARER`), followed by one or more
+    /// spaces and the token.
     pub fn authorizes(&self, authorization: Option<&[u8]>) -> Authorization {
         let Some(value) = authorization else { return Authorization::Missing };
         let Ok(value) = std::str::from_utf8(value) else { return Authorization::Invalid };
-        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "));
+        let token = value
+            .trim_start()
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token);
         match token {
             Some(t) if self.accepts(t.trim()) => Authorization::Granted,
             _ => Authorization::Invalid,
@@ -174,6 +180,13 @@ mod tests {
         assert!(t.accepts("0123456789abcdef0123") && t.accepts("fedcba9876543210fedc"));
         assert!(!t.accepts("0123456789abcdef012") && !t.accepts("") && !t.accepts("0123456789abcdef01234"));
         assert_eq!(t.authorizes(Some(b"Bearer fedcba9876543210fedc")), Authorization::Granted);
+        for scheme in ["bearer", "BEARER", "BeArEr"] {
+            let value = format!("{scheme} fedcba9876543210fedc");
+            assert_eq!(t.authorizes(Some(value.as_bytes())), Authorization::Granted, "{scheme}");
+        }
+        assert_eq!(t.authorizes(Some(b"Bearer   fedcba9876543210fedc")), Authorization::Granted);
+        assert_eq!(t.authorizes(Some(b"Bearerfedcba9876543210fedc")), Authorization::Invalid);
+        assert_eq!(t.authorizes(Some(b"Bear fedcba9876543210fedc")), Authorization::Invalid);
         assert_eq!(t.authorizes(Some(b"Basic fedcba9876543210fedc")), Authorization::Invalid);
         assert_eq!(t.authorizes(Some(b"Bearer nope")), Authorization::Invalid);
         assert_eq!(t.authorizes(Some(b"\xff\xfe")), Authorization::Invalid);

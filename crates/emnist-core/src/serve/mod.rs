@@ -5,6 +5,7 @@
 
 pub mod access;
 mod batch;
+pub mod body;
 pub mod conn;
 mod fds;
 mod graphpipe;
@@ -390,7 +391,10 @@ pub fn router(state: Shared) -> Router {
         .layer(DefaultBodyLimit::max(state.max_body))
         // Inside the accounting: a 401 is counted and logged like any answer.
         .layer(middleware::from_fn_with_state(state.clone(), access::authorize))
-        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(middleware::from_fn_with_state(
+            (state.clone(), Arc::new(body::Budget::for_max_body(state.max_body))),
+            track,
+        ))
         .with_state(state);
     // Outermost: preflights are answered before the token check, and every answer (errors
     // included) carries the headers a page on an allowed origin needs to read it.
@@ -478,10 +482,12 @@ impl Drop for Tracked {
 }
 
 /// Counts, times and logs every request; refuses over-limit bodies from their `Content-Length`,
-/// turns requests away beyond `--max-inflight`, and answers 408 past `--request-timeout-ms`.
-async fn track(State(state): State<Shared>, req: Request, next: Next) -> Response {
+/// turns requests away beyond `--max-inflight`, reads the body within `--max-body` and the
+/// server's budget of body bytes ([`body::read`]), and answers 408 past `--request-timeout-ms`.
+async fn track(State((state, budget)): State<(Shared, Arc<body::Budget>)>, req: Request, next: Next) -> Response {
     let tracked = Tracked::new(&state, &req);
-    if let Some(len) = declared_length(&req).filter(|&n| n > state.max_body as u64) {
+    let declared = declared_length(&req);
+    if let Some(len) = declared.filter(|&n| n > state.max_body as u64) {
         return tracked.finish(too_large(req, len, &state));
     }
     if let Some(e) = tracked.counted.then(|| state.turn_away()).flatten() {
@@ -489,8 +495,20 @@ async fn track(State(state): State<Shared>, req: Request, next: Next) -> Respons
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return tracked.finish(r);
     }
-    let resp = match tokio::time::timeout(state.request_timeout, next.run(req)).await {
-        Ok(r) => as_json_error(r, state.max_body).await,
+    let work = async {
+        let (parts, incoming) = req.into_parts();
+        let body = match body::read(incoming, declared, state.max_body, &budget).await {
+            Ok(b) => b,
+            Err(refused) => return refuse_body(refused, &state, &budget),
+        };
+        let req = Request::from_parts(parts, axum::body::Body::from(body.bytes.clone()));
+        // `body` (its share of the budget) is held until the answer is made.
+        let resp = next.run(req).await;
+        drop(body);
+        as_json_error(resp, state.max_body).await
+    };
+    let resp = match tokio::time::timeout(state.request_timeout, work).await {
+        Ok(r) => r,
         Err(_) => ApiError {
             status: StatusCode::REQUEST_TIMEOUT,
             message: format!(
@@ -531,6 +549,32 @@ fn too_large(req: Request, declared: u64, state: &Shared) -> Response {
     let mut r =
         ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, message: body_limit_message(state.max_body) }.into_response();
     r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+/// The answer to a body [`body::read`] refused: over `--max-body` (413) or over the server's
+/// budget of body bytes (503, retry); either way the connection closes and what the client
+/// still sends is read and dropped, as for [`too_large`].
+fn refuse_body(refused: body::Refused, state: &Shared, budget: &body::Budget) -> Response {
+    let (rest, status, message) = match refused {
+        body::Refused::Broken(message) => return ApiError { status: StatusCode::BAD_REQUEST, message }.into_response(),
+        body::Refused::TooLarge(rest) => (rest, StatusCode::PAYLOAD_TOO_LARGE, body_limit_message(state.max_body)),
+        body::Refused::Busy(rest) => (
+            rest,
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the server is holding its limit of {} bytes of request bodies at once; retry shortly",
+                budget.bytes()
+            ),
+        ),
+    };
+    let deadline = tokio::time::Instant::now() + state.request_timeout;
+    tokio::spawn(drain(rest, DRAIN_LIMIT_BYTES, deadline));
+    let mut r = ApiError { status, message }.into_response();
+    r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     r
 }
 
@@ -661,6 +705,7 @@ pub fn serve(
     reload: Reload,
     on_listen: impl FnOnce(Listening, &Catalog),
 ) -> Result<()> {
+    return_large_buffers();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads.max(1))
         .thread_name("emnist-serve")
@@ -672,6 +717,24 @@ pub fn serve(
     rt.shutdown_timeout(Duration::from_secs(1));
     result
 }
+
+/// Buffers of 1 MiB and more (large request bodies, pictures, batches) are mapped on their own and
+/// given back to the system when freed. glibc's default raises its mapping threshold each time
+/// such a buffer is freed, after which they come from heaps it never gives back: after 64 chunked
+/// uploads refused at `--max-body` the server kept hundreds of MB resident for good (figures:
+/// bench/hostile_memory.py in bench/RESULTS.md). A user's own `MALLOC_MMAP_THRESHOLD_` wins.
+fn return_large_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter; called before the server's threads start.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
+        }
+    }
+}
+
+/// See [`return_large_buffers`].
+const MMAP_THRESHOLD_BYTES: i32 = 1 << 20;
 
 /// [`serve`] on the caller's runtime.
 pub async fn run(

@@ -1,6 +1,9 @@
 //! The draw-and-predict page (`GET /`, embedded in the binary) and the image endpoint
 //! (`POST /predict`: a PNG or JPEG as the raw body or as the multipart field `image`), which the
-//! page uses too, so both go through the same preprocessing.
+//! page uses too, so both go through the same preprocessing. Pictures over the size limit are
+//! refused from their header (422), and one picture per core decodes at a time.
+
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Query, Request, State};
@@ -78,13 +81,21 @@ async fn run(state: &Shared, params: &PredictParams, req: Request) -> Result<Res
     if bytes.is_empty() {
         return Err(bad("send a PNG or JPEG image as the body, or as the multipart field `image`".into()));
     }
-    let prepared = tokio::task::spawn_blocking(move || preprocess::prepare(&bytes))
-        .await
-        .map_err(|_| ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, message: "image decoding failed".into() })?
-        .map_err(|e| match e {
-            ImageError::Decode(_) => ApiError { status: StatusCode::UNSUPPORTED_MEDIA_TYPE, message: e.to_string() },
-            ImageError::Blank => bad(e.to_string()),
-        })?;
+    // At most one picture per core decodes at once; the others wait here (within the request
+    // timeout), holding only their body. The decoding task holds the permit: a request that
+    // times out does not free it while its picture is still being decoded.
+    let permit = decodes().clone().acquire_owned().await.map_err(|_| ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        message: "the server is shutting down".into(),
+    })?;
+    let prepared = tokio::task::spawn_blocking(move || {
+        let prepared = preprocess::prepare(&bytes);
+        drop(permit);
+        prepared
+    })
+    .await
+    .map_err(|_| ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, message: "image decoding failed".into() })?
+    .map_err(|e| ApiError { status: image_status(&e), message: e.to_string() })?;
     let input = InputTensor { shape: vec![1, 784], values: Values::U8(prepared.pixels.clone()) };
     let images = to_images(&input, &version.model.signature).map_err(|e| bad(e.to_string()))?;
     let out = version.run(images).await?;
@@ -102,6 +113,28 @@ async fn run(state: &Shared, params: &PredictParams, req: Request) -> Result<Res
         "version": version.label(),
     }))
     .into_response())
+}
+
+/// The answer to a picture that cannot be read: 415 when it is no PNG or JPEG at all, 422 when it
+/// is one the limits refuse, 400 when it is damaged or blank.
+fn image_status(e: &ImageError) -> StatusCode {
+    match e {
+        ImageError::NotPngOrJpeg | ImageError::Unsupported { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ImageError::TooLarge { .. } | ImageError::TooMuchMemory { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        ImageError::Damaged { .. } | ImageError::Blank => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// Pictures decoded at once, server-wide: one per core (each may take up to
+/// [`preprocess::DECODE_ALLOC_BYTES`] and its conversions; see the README's memory bound).
+fn decodes() -> &'static Arc<tokio::sync::Semaphore> {
+    static DECODES: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    DECODES.get_or_init(|| Arc::new(tokio::sync::Semaphore::new(decode_slots())))
+}
+
+/// How many pictures may decode at once: the number of cores.
+pub fn decode_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn bad(message: String) -> ApiError {

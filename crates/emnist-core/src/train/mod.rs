@@ -170,7 +170,7 @@ pub fn open_run_dir(cfg: &TrainConfig) -> Result<RunDirLock> {
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
     let lock = lock_dir(out)?;
-    crate::fsutil::remove_stale_temps(out);
+    crate::fsutil::remove_stale_temps(out, RunDir::writes);
     prepare_out_dir(cfg)?;
     Ok(lock)
 }

@@ -37,6 +37,9 @@ fn figures_are_written_as_png() {
     let live = dir.path().join(format!(".samples.png.{}.tmp.png", std::process::id()));
     std::fs::write(&dead, b"half a png").unwrap();
     std::fs::write(&live, b"half a png").unwrap();
+    // Our pattern and a dead owner, but not a name explore writes: the user's, left alone.
+    let notes = dir.path().join(".mynotes.txt.999997.tmp");
+    std::fs::write(&notes, b"my notes").unwrap();
     let data = fixture("gzip-letters");
     let out = emnist_cmd()
         .args(["explore", "--no-cache", "--data", data.to_str().unwrap(), "--out"])
@@ -51,6 +54,7 @@ fn figures_are_written_as_png() {
     }
     assert!(!dead.exists(), "a killed run's temporary is removed");
     std::fs::remove_file(&live).expect("a live process's temporary is kept");
+    std::fs::remove_file(&notes).expect("a file the tool never made is kept");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok())

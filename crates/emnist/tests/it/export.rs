@@ -235,13 +235,19 @@ fn export_removes_the_temporaries_of_killed_runs_and_keeps_live_ones() {
     hand_built_run(&run, Architecture::Linear, ClassTable::numbered(10), 1, None);
     let models = dir.path().join("models");
     std::fs::create_dir_all(&models).unwrap();
-    // What a `kill -9` during an earlier export or training left, and a write in progress (this test's pid).
-    let dead = [".x.onnx.999999999.tmp", ".model.json.999999999.tmp", ".samples.png.999999998.tmp.png"];
+    // What a `kill -9` during an earlier export of `x` left, and a write in progress (this test's pid).
+    let dead = [".x.onnx.999999999.tmp", ".x.export.json.999999998.tmp", ".x.value_inputs.json.999999997.tmp"];
     let live = format!(".x.onnx.{}.tmp", std::process::id());
-    for name in dead.iter().copied().chain([live.as_str()]) {
+    // Our pattern and dead owners, but not files this export writes: another tool's or the user's.
+    let theirs = [".mynotes.txt.999997.tmp", ".model.json.999999999.tmp", ".y.onnx.999999999.tmp"];
+    for name in dead.iter().chain(&theirs).copied().chain([live.as_str()]) {
         std::fs::write(models.join(name), b"left over").unwrap();
     }
     export(&run, &models.join("x.onnx"), &fixture("mnist-style"), &[]);
-    assert_eq!(temporaries(&models), [live]);
+    let mut left = temporaries(&models);
+    left.sort();
+    let mut want: Vec<String> = theirs.iter().map(|s| s.to_string()).chain([live]).collect();
+    want.sort();
+    assert_eq!(left, want, "only this export's own leftovers go");
     assert!(models.join("x.onnx").is_file() && models.join("x.value_inputs.json").is_file());
 }

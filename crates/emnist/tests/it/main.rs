@@ -7,6 +7,7 @@ mod explore;
 mod export;
 mod grpc_limits;
 mod health;
+mod hostile;
 mod repo;
 mod serve;
 mod travel;

@@ -1,0 +1,169 @@
+//! Request bodies read into memory under two limits: `--max-body` for each request, checked at
+//! every frame so that a chunked body is refused (and its buffer freed) the moment it crosses
+//! the limit, and a server-wide budget of body bytes held at once, so that many large uploads
+//! cannot each hold `--max-body`.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use http_body_util::BodyExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The budget is counted in units of this many bytes (a semaphore takes at most `u32` permits
+/// at a time).
+const UNIT: u64 = 1024;
+
+/// How many `--max-body` bodies the server holds at once: the budget is this many times the limit.
+pub const BODIES_AT_ONCE: usize = 8;
+
+/// Body bytes held at once, server-wide.
+pub struct Budget {
+    units: Arc<Semaphore>,
+    bytes: u64,
+}
+
+impl Budget {
+    /// A budget of [`BODIES_AT_ONCE`] × `max_body` bytes.
+    pub fn for_max_body(max_body: usize) -> Budget {
+        Budget::new((max_body as u64).saturating_mul(BODIES_AT_ONCE as u64).max(UNIT))
+    }
+
+    /// A budget of `bytes` (rounded up to whole KiB).
+    pub fn new(bytes: u64) -> Budget {
+        let units = bytes.div_ceil(UNIT).min(Semaphore::MAX_PERMITS as u64) as usize;
+        Budget { units: Arc::new(Semaphore::new(units)), bytes: units as u64 * UNIT }
+    }
+
+    /// The budget's size, bytes.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Body bytes not held by any request now.
+    pub fn available_bytes(&self) -> u64 {
+        self.units.available_permits() as u64 * UNIT
+    }
+}
+
+/// Why a body was not read whole.
+#[derive(Debug)]
+pub enum Refused {
+    /// It crossed `--max-body`; what was read is already freed, the rest is unread.
+    TooLarge(Body),
+    /// The server holds its budget of body bytes; the rest is unread.
+    Busy(Body),
+    /// The client's body broke off or was malformed.
+    Broken(String),
+}
+
+/// A body read whole, and its share of the budget (held until dropped).
+#[derive(Debug)]
+pub struct Buffered {
+    pub bytes: Bytes,
+    _held: Option<OwnedSemaphorePermit>,
+}
+
+/// Reads `body` whole: at most `max_body` bytes, taking each frame's bytes from `budget` as it
+/// arrives (never ahead: a client that declares a large `Content-Length` and sends nothing holds
+/// nothing). A frame that finds no room is refused at once, so that half-read bodies never wait
+/// on each other.
+pub async fn read(
+    mut body: Body,
+    declared: Option<u64>,
+    max_body: usize,
+    budget: &Budget,
+) -> Result<Buffered, Refused> {
+    let mut held: Option<OwnedSemaphorePermit> = None;
+    let mut held_units = 0u64;
+    // The buffer grows by doubling, but never past what the body can be.
+    let most = declared.map_or(max_body, |n| (n as usize).min(max_body));
+    let mut first: Option<Bytes> = None;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut len = 0usize;
+    loop {
+        let frame = match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => return Err(Refused::Broken(format!("the request body could not be read: {e}"))),
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        if data.is_empty() {
+            continue;
+        }
+        let total = len + data.len();
+        if total > max_body {
+            return Err(Refused::TooLarge(body));
+        }
+        let units = (total as u64).div_ceil(UNIT);
+        if units > held_units {
+            let more = (units - held_units).min(u32::MAX as u64) as u32;
+            let Ok(p) = budget.units.clone().try_acquire_many_owned(more) else { return Err(Refused::Busy(body)) };
+            match held.as_mut() {
+                Some(h) => h.merge(p),
+                None => held = Some(p),
+            }
+            held_units = units;
+        }
+        if len == 0 {
+            // One frame (a small body, most often) is kept as it came: no copy.
+            first = Some(data);
+        } else {
+            if buf.capacity() < total {
+                let want = (buf.capacity() * 2).clamp(total, most.max(total));
+                buf.reserve_exact(want - buf.len());
+            }
+            if let Some(one) = first.take() {
+                buf.extend_from_slice(&one);
+            }
+            buf.extend_from_slice(&data);
+        }
+        len = total;
+    }
+    let bytes = first.unwrap_or_else(|| Bytes::from(buf));
+    Ok(Buffered { bytes, _held: held })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body sent in these chunks, as `Transfer-Encoding: chunked` arrives.
+    fn chunked(chunks: Vec<&'static [u8]>) -> Body {
+        Body::from_stream(tokio_stream::iter(
+            chunks.into_iter().map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c))),
+        ))
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_whole_within_the_limit_and_the_budget() {
+        let budget = Budget::new(64 << 10);
+        let b = read(chunked(vec![b"ab", b"", b"cd"]), None, 10, &budget).await.unwrap();
+        assert_eq!(&b.bytes[..], b"abcd");
+        assert_eq!(budget.available_bytes(), (64 << 10) - 1024, "held while the body lives");
+        drop(b);
+        assert_eq!(budget.available_bytes(), 64 << 10);
+        let one = read(Body::from("hello"), Some(5), 10, &budget).await.unwrap();
+        assert_eq!(&one.bytes[..], b"hello");
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_over_the_limit_is_refused_at_the_crossing_frame() {
+        let budget = Budget::new(64 << 10);
+        let r = read(chunked(vec![b"abcd", b"efgh", b"ijkl", b"mnop"]), None, 10, &budget).await;
+        let Err(Refused::TooLarge(rest)) = r else { panic!("not refused") };
+        // The fourth chunk was never read.
+        let rest = rest.collect().await.unwrap().to_bytes();
+        assert_eq!(&rest[..], b"mnop");
+        assert_eq!(budget.available_bytes(), 64 << 10, "nothing held after a refusal");
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_beyond_the_budget_is_turned_away() {
+        let budget = Budget::new(2048);
+        let held = read(chunked(vec![&[7u8; 1500][..]]), None, 4096, &budget).await.unwrap();
+        let r = read(chunked(vec![&[1u8; 100][..], &[2u8; 1000][..]]), None, 4096, &budget).await;
+        assert!(matches!(r, Err(Refused::Busy(_))));
+        drop(held);
+        assert!(read(chunked(vec![&[1u8; 100][..], &[2u8; 1000][..]]), None, 4096, &budget).await.is_ok());
+    }
+}
