@@ -16,22 +16,32 @@ const UNIT: u64 = 1024;
 /// How many `--max-body` bodies the server holds at once: the budget is this many times the limit.
 pub const BODIES_AT_ONCE: usize = 8;
 
+/// Each body's first bytes are outside the budget, so that uploads that fill it can never turn
+/// small requests away (one image as JSON is about 10 KB; 128 as KServe binary UINT8, 100 KB).
+/// What this adds to the memory bound: `--max-inflight` × this (256 MiB at the default 1024).
+pub const FREE_BYTES_PER_BODY: usize = 256 << 10;
+
 /// Body bytes held at once, server-wide.
 pub struct Budget {
     units: Arc<Semaphore>,
     bytes: u64,
+    /// Each body's first bytes taken from no budget.
+    free_per_body: usize,
 }
 
 impl Budget {
-    /// A budget of [`BODIES_AT_ONCE`] × `max_body` bytes.
+    /// A budget of [`BODIES_AT_ONCE`] × `max_body` bytes, each body's first
+    /// [`FREE_BYTES_PER_BODY`] outside it.
     pub fn for_max_body(max_body: usize) -> Budget {
-        Budget::new((max_body as u64).saturating_mul(BODIES_AT_ONCE as u64).max(UNIT))
+        let mut b = Budget::new((max_body as u64).saturating_mul(BODIES_AT_ONCE as u64).max(UNIT));
+        b.free_per_body = FREE_BYTES_PER_BODY;
+        b
     }
 
-    /// A budget of `bytes` (rounded up to whole KiB).
+    /// A budget of `bytes` (rounded up to whole KiB) that counts every byte of every body.
     pub fn new(bytes: u64) -> Budget {
         let units = bytes.div_ceil(UNIT).min(Semaphore::MAX_PERMITS as u64) as usize;
-        Budget { units: Arc::new(Semaphore::new(units)), bytes: units as u64 * UNIT }
+        Budget { units: Arc::new(Semaphore::new(units)), bytes: units as u64 * UNIT, free_per_body: 0 }
     }
 
     /// The budget's size, bytes.
@@ -94,7 +104,7 @@ pub async fn read(
         if total > max_body {
             return Err(Refused::TooLarge(body));
         }
-        let units = (total as u64).div_ceil(UNIT);
+        let units = (total.saturating_sub(budget.free_per_body) as u64).div_ceil(UNIT);
         if units > held_units {
             let more = (units - held_units).min(u32::MAX as u64) as u32;
             let Ok(p) = budget.units.clone().try_acquire_many_owned(more) else { return Err(Refused::Busy(body)) };
@@ -165,5 +175,23 @@ mod tests {
         assert!(matches!(r, Err(Refused::Busy(_))));
         drop(held);
         assert!(read(chunked(vec![&[1u8; 100][..], &[2u8; 1000][..]]), None, 4096, &budget).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn small_bodies_pass_while_large_ones_fill_the_budget() {
+        let budget = Budget::for_max_body(1 << 20);
+        let big = vec![0u8; (1 << 20) - 1];
+        let mut held = Vec::new();
+        for _ in 0..BODIES_AT_ONCE + 2 {
+            match read(Body::from(big.clone()), None, 1 << 20, &budget).await {
+                Ok(b) => held.push(b),
+                Err(Refused::Busy(_)) => break,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert!(held.len() > BODIES_AT_ONCE, "each body's first bytes are free: {}", held.len());
+        assert!(matches!(read(Body::from(big.clone()), None, 1 << 20, &budget).await, Err(Refused::Busy(_))));
+        let small = read(Body::from(vec![1u8; 10_000]), None, 1 << 20, &budget).await.unwrap();
+        assert_eq!(small.bytes.len(), 10_000, "a one-image request still gets through");
     }
 }

@@ -705,7 +705,6 @@ pub fn serve(
     reload: Reload,
     on_listen: impl FnOnce(Listening, &Catalog),
 ) -> Result<()> {
-    return_large_buffers();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads.max(1))
         .thread_name("emnist-serve")
@@ -717,24 +716,6 @@ pub fn serve(
     rt.shutdown_timeout(Duration::from_secs(1));
     result
 }
-
-/// Buffers of 1 MiB and more (large request bodies, pictures, batches) are mapped on their own and
-/// given back to the system when freed. glibc's default raises its mapping threshold each time
-/// such a buffer is freed, after which they come from heaps it never gives back: after 64 chunked
-/// uploads refused at `--max-body` the server kept hundreds of MB resident for good (figures:
-/// bench/hostile_memory.py in bench/RESULTS.md). A user's own `MALLOC_MMAP_THRESHOLD_` wins.
-fn return_large_buffers() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
-        // SAFETY: mallopt only sets an allocator parameter; called before the server's threads start.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
-        }
-    }
-}
-
-/// See [`return_large_buffers`].
-const MMAP_THRESHOLD_BYTES: i32 = 1 << 20;
 
 /// [`serve`] on the caller's runtime.
 pub async fn run(

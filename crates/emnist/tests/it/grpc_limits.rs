@@ -56,9 +56,11 @@ fn metric(text: &str, line_start: &str) -> u64 {
     text.lines().find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok()).unwrap_or(0)
 }
 
-/// A unary call by hand over HTTP/2: the gRPC-framed `message` (its first `send` bytes only, when
-/// given, the stream left open) to `rpc`; returns grpc-status, grpc-message and the answer bytes.
-async fn call(addr: &str, rpc: &str, message: &[u8], send: Option<usize>) -> (String, String, Vec<u8>) {
+/// An HTTP/2 connection to `addr` (its driver spawned) with one call to `rpc` opened on it.
+async fn open_call(
+    addr: &str,
+    rpc: &str,
+) -> (h2::client::SendRequest<Bytes>, h2::client::ResponseFuture, h2::SendStream<Bytes>) {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (client, conn) = h2::client::handshake(tcp).await.unwrap();
     tokio::spawn(conn);
@@ -68,7 +70,14 @@ async fn call(addr: &str, rpc: &str, message: &[u8], send: Option<usize>) -> (St
         .header("te", "trailers")
         .body(())
         .unwrap();
-    let (resp, mut stream) = client.send_request(req, false).unwrap();
+    let (resp, stream) = client.send_request(req, false).unwrap();
+    (client, resp, stream)
+}
+
+/// A unary call by hand over HTTP/2: the gRPC-framed `message` (its first `send` bytes only, when
+/// given, the stream left open) to `rpc`; returns grpc-status, grpc-message and the answer bytes.
+async fn call(addr: &str, rpc: &str, message: &[u8], send: Option<usize>) -> (String, String, Vec<u8>) {
+    let (_client, resp, mut stream) = open_call(addr, rpc).await;
     let mut framed = vec![0u8];
     framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
     framed.extend_from_slice(message);
@@ -230,19 +239,10 @@ fn sigterm_with_idle_grpc_connections_exits_within_the_grace_period() {
     // And one client that made a call and keeps its connection open.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let kept = rt.block_on(async {
-        let tcp = tokio::net::TcpStream::connect(&grpc).await.unwrap();
-        let (client, conn) = h2::client::handshake(tcp).await.unwrap();
-        let conn = tokio::spawn(conn);
-        let mut client = client.ready().await.unwrap();
-        let req = http::Request::post(format!("http://{grpc}/{SERVICE}/ServerReady"))
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(())
-            .unwrap();
-        let (resp, mut stream) = client.send_request(req, false).unwrap();
+        let (client, resp, mut stream) = open_call(&grpc, "ServerReady").await;
         stream.send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true).unwrap();
         assert_eq!(resp.await.unwrap().status(), 200);
-        (client, conn)
+        client
     });
     let t0 = Instant::now();
     assert!(Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap().success());
