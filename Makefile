@@ -114,14 +114,14 @@ demo: build
 test: setup lint test-rust test-python
 
 # Checks that keep the code clean: formatting (rustfmt.toml; generated code is skipped), clippy with
-# every warning an error, the API docs with warnings denied, and libtorch (tch, torch-sys) nowhere
-# in the dependencies of `emnist` and the core library.
+# every warning an error, the API docs with warnings denied, the crate boundaries (`cargo tree`:
+# libtorch only in the trainer, no server or engine in it, ...) and no cycle between modules.
 lint: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
-	@if $(CARGO) tree -q -p emnist -p emnist-core -e normal,build --prefix none | grep -E '^(tch|torch-sys) '; then \
-	  echo "error: emnist or emnist-core depends on libtorch; only crates/emnist-train may"; exit 1; fi
+	CARGO=$(CARGO) bash scripts/lint/boundaries.sh
+	python3 scripts/lint/module_cycles.py
 
 # Every crate's tests; they build both executables, which the Python tests then use.
 test-rust:
@@ -135,7 +135,7 @@ test-python: venv
 
 # Regenerate the GraphPipe flatbuffers code from its schema (needs `cargo install planus-cli --version 1.3.0`).
 protocol:
-	planus rust -o crates/emnist-core/src/protocol/graphpipe_generated.rs crates/emnist-core/src/protocol/graphpipe.fbs
+	planus rust -o crates/emnist-serve/src/protocol/graphpipe_generated.rs crates/emnist-serve/src/protocol/graphpipe.fbs
 
 # Regenerate the committed fixtures with the independent writer (scipy).
 fixtures: venv

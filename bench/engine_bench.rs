@@ -1,4 +1,4 @@
-//! Our side of the inference-engine benchmark: tract, through `emnist_core::onnx::TractModel` (what
+//! Our side of the inference-engine benchmark: tract, through `emnist_runtime::TractModel` (what
 //! `emnist serve` runs), timed call by call on one thread.
 //!
 //!     cargo run --release --no-default-features --example engine_bench -- MODEL.onnx [BATCHES] [SECONDS] [IMAGES.f32] [fixed]
@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use emnist_core::onnx::ServedModel;
+use emnist_runtime::ServedModel;
 use tract_onnx::prelude::*;
 
 const PIXELS: usize = 784;

@@ -21,7 +21,7 @@ BATCHES=1,128
 SWEEP_BATCHES=${SWEEP_BATCHES-1,2,4,8,16,32,64,128}
 PY=.venv/bin/python
 BENCH=${ENGINE_BENCH_BIN:-./target/release/examples/engine_bench}
-[ -n "${ENGINE_BENCH_BIN:-}" ] || cargo build -q --release -p emnist-core --example engine_bench
+[ -n "${ENGINE_BENCH_BIN:-}" ] || cargo build -q --release -p emnist-runtime --example engine_bench
 OUT=bench/out/engine
 mkdir -p "$OUT"
 $PY bench/make_serve_bodies.py bench/out/serve >/dev/null

@@ -10,8 +10,8 @@
 
 use std::time::Instant;
 
-use emnist_core::data::source::{load, LoadConfig};
-use emnist_core::progress::Silent;
+use emnist_data::progress::Silent;
+use emnist_data::source::{load, LoadConfig};
 use md5::{Digest, Md5};
 
 fn hex(bytes: &[u8]) -> String {

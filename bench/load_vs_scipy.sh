@@ -12,7 +12,7 @@ FILE=bench/out/emnist-byclass-bench.mat
 PY=.venv/bin/python
 mkdir -p bench/out
 [ -f "$FILE" ] || $PY bench/make_bench_mat.py "$FILE"
-cargo build -q --release -p emnist-core --example load_bench
+cargo build -q --release -p emnist-data --example load_bench
 OURS=target/release/examples/load_bench
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)"; exit 1; }
 

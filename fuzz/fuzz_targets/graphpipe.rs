@@ -4,9 +4,9 @@
 
 #![no_main]
 
-use emnist_core::contract::Signature;
-use emnist_core::protocol::graphpipe::{decode_request, Request, TensorIn};
-use emnist_core::protocol::tensor::{check_input_names, select_outputs, to_images};
+use emnist_model::contract::Signature;
+use emnist_serve::protocol::graphpipe::{decode_request, Request, TensorIn};
+use emnist_serve::protocol::tensor::{check_input_names, select_outputs, to_images};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,7 @@
 
 use std::io::Cursor;
 
-use emnist_core::data::idx;
+use emnist_data::idx;
 use flate2::read::MultiGzDecoder;
 use libfuzzer_sys::fuzz_target;
 

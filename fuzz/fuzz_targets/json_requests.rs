@@ -7,10 +7,10 @@
 
 #![no_main]
 
-use emnist_core::contract::Signature;
-use emnist_core::protocol::kserve::parse_infer;
-use emnist_core::protocol::tensor::to_images;
-use emnist_core::protocol::tfserving::parse_predict;
+use emnist_model::contract::Signature;
+use emnist_serve::protocol::kserve::parse_infer;
+use emnist_serve::protocol::tensor::to_images;
+use emnist_serve::protocol::tfserving::parse_predict;
 use libfuzzer_sys::fuzz_target;
 
 /// Bytes taken by the first JSON value in `data` (with leading whitespace), if it parses.

@@ -1,14 +1,14 @@
 //! Arbitrary bytes as a whole .mat file: header, every variable, then `dataset` into a Dataset.
 //!
-//! Mirrors `emnist_core::data::matlab::load` without the filesystem. Errors are expected; panics,
+//! Mirrors `emnist_data::matlab::load` without the filesystem. Errors are expected; panics,
 //! hangs and runaway allocations are bugs.
 
 #![no_main]
 
 use std::io::Cursor;
 
-use emnist_core::data::mat::{self, ReadOptions};
-use emnist_core::data::{matlab, DatasetInfo, SourceFormat};
+use emnist_data::mat::{self, ReadOptions};
+use emnist_data::{matlab, DatasetInfo, SourceFormat};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,5 +1,5 @@
 """The OpenAPI document of `emnist serve` (`GET /openapi.json`, committed as
-crates/emnist-core/assets/openapi.json): valid by an independent validator
+crates/emnist-serve/assets/openapi.json): valid by an independent validator
 (`openapi-spec-validator`), served as committed, every documented route answers on a live server
 with one of its documented statuses, and every route the router declares is documented.
 """
@@ -17,8 +17,8 @@ from PIL import Image
 from conftest import ROOT, start_server
 from test_onnx import export, write_run
 
-DOC = ROOT / "crates/emnist-core/assets/openapi.json"
-ROUTER = ROOT / "crates/emnist-core/src/serve/mod.rs"
+DOC = ROOT / "crates/emnist-serve/assets/openapi.json"
+ROUTER = ROOT / "crates/emnist-serve/src/server/mod.rs"
 
 
 def png():

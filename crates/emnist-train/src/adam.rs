@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use tch::Tensor;
 
 use super::net::{assign, to_named};
-use emnist_core::model::weights::Tensor as NamedTensor;
+use emnist_model::weights::Tensor as NamedTensor;
 
 pub struct Adam {
     pub lr: f64,

@@ -1,6 +1,6 @@
 //! Training on libtorch (through `tch`): the only crate of the workspace that links it. The
 //! settings, run directory, checkpoints and metrics it uses are libtorch-free, in
-//! [`emnist_core::train`]; the binary `emnist-train` (what `emnist train` execs) is in `main.rs`.
+//! [`emnist_model::train`]; the binary `emnist-train` (what `emnist train` execs) is in `main.rs`.
 //!
 //! Training follows the seed's protocol (cross-entropy, Adam, batches of 128, 5 epochs, evaluation
 //! on a fixed 5 % test sample 20 times per epoch) with proper shuffled epochs, and is
@@ -16,21 +16,21 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use tch::{nn, Device, Kind, Tensor};
 
-use emnist_core::artifacts::RunDir;
-use emnist_core::data::{Dataset, Part, PIXELS, SIDE};
-use emnist_core::model::record::{DatasetRef, MetricsRow, ModelRecord, TrainSettings, Versions, RECORD_VERSION};
-use emnist_core::model::weights::Tensor as NamedTensor;
-use emnist_core::model::ModelSpec;
-use emnist_core::progress::Progress;
-use emnist_core::rng::{permutation, Rng};
-use emnist_core::shutdown::Shutdown;
-use emnist_core::train::checkpoint::{self, Checkpoint};
-use emnist_core::train::recipe::{validation_split, ValidationRecord, ValidationRow};
-use emnist_core::train::{augment, Augment};
-use emnist_core::train::{
+use emnist_data::progress::Progress;
+use emnist_data::rng::{permutation, Rng};
+use emnist_data::shutdown::Shutdown;
+use emnist_data::{Dataset, Part, PIXELS, SIDE};
+use emnist_model::artifacts::RunDir;
+use emnist_model::recipe::{validation_split, ValidationRecord, ValidationRow};
+use emnist_model::record::{DatasetRef, MetricsRow, ModelRecord, TrainSettings, Versions, RECORD_VERSION};
+use emnist_model::train::checkpoint::{self, Checkpoint};
+use emnist_model::train::{augment, Augment};
+use emnist_model::train::{
     confusion_matrix, eval_sample, final_metrics, inverse_frequency, open_run_dir, write_artifacts, ClassWeights,
     DeviceChoice, RunDirLock, TrainConfig, TrainOutcome, TrainReport,
 };
+use emnist_model::weights::Tensor as NamedTensor;
+use emnist_model::ModelSpec;
 
 /// One line about the linked libtorch: its version, CUDA devices, CPU threads.
 pub fn libtorch_summary() -> String {
@@ -204,7 +204,7 @@ impl<'a> Run<'a> {
             adam,
             class_weights: class_weight_tensor(cfg.class_weights, &ds.train, ds.classes.len(), device),
             sample,
-            has_dropout: spec.layers().iter().any(|l| matches!(l, emnist_core::model::Layer::Dropout { .. })),
+            has_dropout: spec.layers().iter().any(|l| matches!(l, emnist_model::Layer::Dropout { .. })),
             fit_rows,
             val_rows: val_rows.into_iter().map(|i| i as i64).collect(),
             best: None,
@@ -467,8 +467,9 @@ impl<'a> Run<'a> {
                 libtorch: LIBTORCH_VERSION.into(),
             },
         };
-        let files =
+        let mut files =
             write_artifacts(&self.cfg.out, &net::weights(&self.vs, &self.spec)?, &record, &state.rows, &confusion)?;
+        files.extend(emnist_report::plot::training_figures(&record, &state.rows, &confusion, &self.cfg.out)?);
         let _ = std::fs::remove_file(&self.checkpoint);
         Ok(TrainReport { record, rows: state.rows, confusion, files })
     }
@@ -478,7 +479,7 @@ fn class_weight_tensor(w: ClassWeights, train: &Part, k: usize, device: Device) 
     match w {
         ClassWeights::None => None,
         ClassWeights::InverseFrequency => {
-            let counts = emnist_core::explore::class_counts(train, k);
+            let counts = emnist_data::explore::class_counts(train, k);
             Some(Tensor::from_slice(&inverse_frequency(&counts)).to_device(device))
         }
     }

@@ -8,15 +8,15 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches};
 
-use emnist_cli::cli::{Cli, Command, TrainArgs};
+use emnist_cli::args::{TrainArgs, TrainCli, TrainCommand};
+use emnist_cli::progress::{Style, Terminal};
 use emnist_cli::{print, trainer, INTERRUPTED, USAGE};
-use emnist_core::progress::{Style, Terminal};
-use emnist_core::train::TrainOutcome;
+use emnist_model::train::TrainOutcome;
 
 fn main() -> ExitCode {
     let version = format!("{}\n{}", env!("CARGO_PKG_VERSION"), emnist_train::libtorch_summary());
-    let matches = Cli::command().long_version(version).get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
+    let matches = TrainCli::command().long_version(version).get_matches();
+    let cli = match TrainCli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
@@ -31,10 +31,7 @@ fn main() -> ExitCode {
             return ExitCode::from(USAGE);
         }
     }
-    let Command::Train(args) = cli.command else {
-        eprintln!("error: `emnist-train` only trains; run the other commands with `emnist`");
-        return ExitCode::from(USAGE);
-    };
+    let TrainCommand::Train(args) = cli.command;
     let progress = Terminal::new(Style::detect(cli.quiet));
     match train(args, &progress) {
         Ok(code) => code,
@@ -49,8 +46,8 @@ fn train(args: TrainArgs, progress: &Terminal) -> Result<ExitCode> {
     let t0 = Instant::now();
     let cfg = args.to_config()?;
     // Before the data: a second run into the same `--out` fails at once.
-    let run_dir = emnist_core::train::open_run_dir(&cfg)?;
-    let loaded = emnist_core::data::source::load(&args.data.to_config(), progress)?;
+    let run_dir = emnist_model::train::open_run_dir(&cfg)?;
+    let loaded = emnist_data::source::load(&args.data.to_config(), progress)?;
     print::announce_dataset(&loaded, progress);
     // First signal: finish the step, checkpoint, exit 130. Second: exit at once.
     let stop = emnist_cli::stop_on_signals()?;

@@ -3,8 +3,8 @@
 use anyhow::{bail, Result};
 use tch::{nn, nn::ModuleT, Kind, Tensor};
 
-use emnist_core::model::weights::{Tensor as NamedTensor, Weights};
-use emnist_core::model::{Layer, ModelSpec};
+use emnist_model::weights::{Tensor as NamedTensor, Weights};
+use emnist_model::{Layer, ModelSpec};
 
 /// The network: a sequence of layers whose parameters live in a `VarStore` under the spec's names.
 pub struct Net {

@@ -7,11 +7,9 @@ use std::path::PathBuf;
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use emnist_core::data::source::LoadConfig;
-use emnist_core::data::synthetic::{Ingredients, SyntheticConfig};
-use emnist_core::data::Split;
-use emnist_core::download::{ArchiveFormat, DownloadConfig, DEFAULT_BASE_URL};
-use emnist_core::train::{Augment, ClassWeights, DeviceChoice, Practice, Recipe, Schedule};
+pub use emnist_cli::args::{split_parser, DataArgs, TrainArgs};
+use emnist_data::Split;
+use emnist_download::{ArchiveFormat, DownloadConfig, DEFAULT_BASE_URL};
 
 /// From handwritten-character data to a production model server: explore EMNIST, train
 /// classifiers, export them to ONNX, serve them and check the deployment.
@@ -48,59 +46,6 @@ pub enum Command {
     /// Whether a server is ready (exit 0) or not (exit 1, with its reason): a container's health
     /// check without curl in the image.
     Health(HealthArgs),
-}
-
-/// Which dataset to read: shared by every command that reads one.
-#[derive(Debug, Args)]
-pub struct DataArgs {
-    /// A .mat file (EMNIST's Matlab release) or a folder of idx files (EMNIST's gzip release,
-    /// MNIST, Fashion-MNIST). Default: the first EMNIST file under `--data-dir`, else a generated
-    /// synthetic EMNIST-like set (clearly labelled: it is not EMNIST).
-    #[arg(long, value_name = "PATH")]
-    pub data: Option<PathBuf>,
-    /// Which EMNIST split to use where a folder holds several.
-    #[arg(long, value_parser = split_parser())]
-    pub split: Option<Split>,
-    /// Where to look for EMNIST files when `--data` is not given.
-    #[arg(long, value_name = "DIR", default_value = "data")]
-    pub data_dir: PathBuf,
-    /// Decode from the source instead of the cache, and write no cache entry.
-    #[arg(long)]
-    pub no_cache: bool,
-    /// Leave ingredients out of the synthetic default's generator, comma-separated (hand-shapes,
-    /// script-faces, writers, jitter, elastic, pen, framing): the ablation study of
-    /// `bench/real_handwriting.sh`.
-    #[arg(long, value_name = "LIST", value_parser = Ingredients::without)]
-    pub synthetic_without: Option<Ingredients>,
-}
-
-impl DataArgs {
-    pub fn to_config(&self) -> LoadConfig {
-        LoadConfig {
-            data: self.data.clone(),
-            data_dir: self.data_dir.clone(),
-            split: self.split,
-            cache: !self.no_cache,
-            synthetic: SyntheticConfig {
-                ingredients: self.synthetic_without.unwrap_or_default(),
-                ..SyntheticConfig::default()
-            },
-            ..LoadConfig::default()
-        }
-    }
-}
-
-/// `--class-weights`: one of [`ClassWeights::ALL`], each with its line of help.
-fn class_weights_parser() -> impl clap::builder::TypedValueParser<Value = ClassWeights> {
-    use clap::builder::{PossibleValue, TypedValueParser};
-    let values = ClassWeights::ALL.map(|c| PossibleValue::new(c.name()).help(c.description()));
-    clap::builder::PossibleValuesParser::new(values).try_map(|s| s.parse::<ClassWeights>())
-}
-
-/// `--split`: one of [`Split::ALL`], listed in `--help` and in the error for any other value.
-fn split_parser() -> impl clap::builder::TypedValueParser<Value = Split> {
-    use clap::builder::TypedValueParser;
-    clap::builder::PossibleValuesParser::new(Split::ALL.map(Split::name)).try_map(|s| s.parse::<Split>())
 }
 
 #[derive(Debug, Args)]
@@ -164,176 +109,6 @@ impl DownloadArgs {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ModelArg {
-    /// One fully connected layer 784 → classes.
-    Linear,
-    /// Two ELU hidden layers (`--hidden`, default 512,256), the seed's DNN.
-    Dnn,
-    /// Conv + ReLU + max-pool blocks (`--channels`, default 32,64), dropout, one hidden layer
-    /// (`--hidden`, default 128).
-    Cnn,
-}
-
-#[derive(Debug, Args)]
-pub struct TrainArgs {
-    #[command(flatten)]
-    pub data: DataArgs,
-    /// The architecture.
-    #[arg(long, value_enum)]
-    pub model: ModelArg,
-    /// Hidden layer sizes: the DNN's ELU layers [default: 512,256], or the CNN's one dense layer
-    /// [default: 128].
-    #[arg(long, value_delimiter = ',')]
-    pub hidden: Option<Vec<usize>>,
-    /// The CNN's conv + ReLU + max-pool blocks, channels per block [default: 32,64]; at most
-    /// four blocks (28 → 14 → 7 → 3 → 1).
-    #[arg(long, value_delimiter = ',')]
-    pub channels: Option<Vec<usize>>,
-    /// Adam's learning rate [default: 0.01 linear, 3e-4 dnn, 1e-3 cnn: the seed's].
-    #[arg(long)]
-    pub lr: Option<f64>,
-    #[arg(long, default_value_t = 128)]
-    pub batch_size: usize,
-    #[arg(long, default_value_t = 5)]
-    pub epochs: usize,
-    /// Seeds the weights, the data order, dropout and the evaluation sample.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    #[arg(long, default_value = "none", value_parser = class_weights_parser())]
-    pub class_weights: ClassWeights,
-    /// Evaluate every N steps [default: 20 times per epoch].
-    #[arg(long, value_name = "N")]
-    pub eval_every: Option<usize>,
-    /// Share of the test set in the fixed evaluation sample.
-    #[arg(long, default_value_t = 0.05)]
-    pub eval_fraction: f64,
-    /// `auto` (CUDA when libtorch sees a GPU), `cpu`, `cuda` or `cuda:N`.
-    #[arg(long, default_value = "auto")]
-    pub device: DeviceChoice,
-    /// libtorch CPU threads [default: libtorch's choice].
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// The run directory [default: models/<model>].
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Overwrite an existing run directory.
-    #[arg(long, conflicts_with = "resume")]
-    pub force: bool,
-    /// Continue the run in `--out` from its checkpoint.
-    #[arg(long)]
-    pub resume: bool,
-    /// Print the final record as JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// Defaults for the options below: `seed` (the seed's protocol: none of them) or `best`
-    /// (augmentation, one-cycle schedule, label smoothing 0.1, 10 % validation, patience 3).
-    #[arg(long, default_value = "seed", value_parser = named_parser::<Recipe>(Recipe::ALL))]
-    pub recipe: Recipe,
-    /// Augment every training image, reproducibly by (seed, step): `handwriting` (random affine,
-    /// elastic bending, stroke width; `--augment` alone), `garments` (horizontal flips, shifts of
-    /// ±2 px: for Fashion-MNIST) or `off` [default: the recipe's].
-    #[arg(long, num_args = 0..=1, default_missing_value = "handwriting", value_name = "KIND",
-          value_parser = named_parser::<Augment>(Augment::ALL))]
-    pub augment: Option<Augment>,
-    /// Learning-rate schedule [default: the recipe's]: constant, cosine (to 1 % of the rate), or
-    /// onecycle (rise from rate/25 over 30 % of the run, then fall).
-    #[arg(long, value_parser = named_parser::<Schedule>(Schedule::ALL))]
-    pub schedule: Option<Schedule>,
-    /// Linear warm-up of the learning rate, in epochs [default: the recipe's].
-    #[arg(long, value_name = "EPOCHS")]
-    pub warmup_epochs: Option<f64>,
-    /// Label smoothing of the cross-entropy target, in [0, 1) [default: the recipe's].
-    #[arg(long, value_name = "EPS")]
-    pub label_smoothing: Option<f64>,
-    /// Share of the training part held out for validation; the best epoch's weights are kept
-    /// [default: the recipe's; 0: none]. The test part is never used.
-    #[arg(long, value_name = "SHARE")]
-    pub validation: Option<f64>,
-    /// Stop after this many epochs without a better validation accuracy [default: the recipe's].
-    #[arg(long, value_name = "EPOCHS")]
-    pub patience: Option<usize>,
-}
-
-impl TrainArgs {
-    pub fn to_config(&self) -> anyhow::Result<emnist_core::train::TrainConfig> {
-        use emnist_core::model::Architecture;
-        use emnist_core::train::TrainConfig;
-        let architecture = match self.model {
-            ModelArg::Linear => Architecture::Linear,
-            ModelArg::Dnn => {
-                let hidden = self.hidden.clone().unwrap_or_else(|| vec![512, 256]);
-                if hidden.is_empty() || hidden.contains(&0) {
-                    anyhow::bail!("`--hidden` needs positive layer sizes, e.g. `--hidden 512,256`");
-                }
-                Architecture::Dnn { hidden }
-            }
-            ModelArg::Cnn => {
-                let Architecture::Cnn { channels, hidden, dropout } = Architecture::cnn() else { unreachable!() };
-                let channels = self.channels.clone().unwrap_or(channels);
-                if channels.is_empty() || channels.len() > 4 || channels.contains(&0) {
-                    anyhow::bail!("`--channels` needs 1 to 4 positive channel counts, e.g. `--channels 32,64`");
-                }
-                let hidden = match self.hidden.as_deref() {
-                    None => hidden,
-                    Some(&[h]) if h > 0 => h,
-                    Some(_) => anyhow::bail!("the CNN has one hidden dense layer: `--hidden 128`"),
-                };
-                Architecture::Cnn { channels, hidden, dropout }
-            }
-        };
-        if self.model != ModelArg::Cnn && self.channels.is_some() {
-            anyhow::bail!("`--channels` is for `--model cnn`");
-        }
-        if self.model == ModelArg::Linear && self.hidden.is_some() {
-            anyhow::bail!("the linear model has no hidden layers: drop `--hidden`");
-        }
-        let out = self.out.clone().unwrap_or_else(|| PathBuf::from("models").join(architecture.name()));
-        Ok(TrainConfig {
-            architecture,
-            learning_rate: self.lr,
-            batch_size: self.batch_size,
-            epochs: self.epochs,
-            seed: self.seed,
-            class_weights: self.class_weights,
-            eval_every: self.eval_every,
-            eval_fraction: self.eval_fraction,
-            device: self.device,
-            threads: self.threads,
-            out,
-            force: self.force,
-            resume: self.resume,
-            practice: self.practice(),
-        })
-    }
-
-    /// The recipe's practice with the single flags applied.
-    pub fn practice(&self) -> Practice {
-        let mut p = Practice::of(self.recipe);
-        p.augment = self.augment.unwrap_or(p.augment);
-        p.schedule = self.schedule.unwrap_or(p.schedule);
-        p.warmup_epochs = self.warmup_epochs.unwrap_or(p.warmup_epochs);
-        p.label_smoothing = self.label_smoothing.unwrap_or(p.label_smoothing);
-        if let Some(v) = self.validation {
-            p.validation = v;
-            if v == 0.0 && self.patience.is_none() {
-                p.patience = None;
-            }
-        }
-        p.patience = self.patience.or(p.patience);
-        p
-    }
-}
-
-/// A choice among named values, listed in `--help` and in the error for any other value.
-fn named_parser<T>(all: &'static [T]) -> impl clap::builder::TypedValueParser<Value = T>
-where
-    T: Copy + std::fmt::Display + std::str::FromStr<Err = String> + Send + Sync + 'static,
-{
-    let names: Vec<String> = all.iter().map(|v| v.to_string()).collect();
-    clap::builder::PossibleValuesParser::new(names).try_map(|s| s.parse::<T>())
-}
-
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// Run directories (each with model.json and metrics.csv).
@@ -366,7 +141,7 @@ pub struct ExportArgs {
     #[arg(long = "as", value_name = "NAME", default_value = "emnist", requires = "repository")]
     pub name: String,
     /// ONNX opset version, 13 to 21.
-    #[arg(long, default_value_t = emnist_core::onnx::DEFAULT_OPSET)]
+    #[arg(long, default_value_t = emnist_model::export::DEFAULT_OPSET)]
     pub opset: i64,
     /// The test images of this dataset check the export (use the one the model was trained on).
     #[command(flatten)]
@@ -377,13 +152,13 @@ pub struct ExportArgs {
 }
 
 impl ExportArgs {
-    pub fn to_config(&self) -> anyhow::Result<emnist_core::onnx::ExportConfig> {
-        let mut cfg = emnist_core::onnx::ExportConfig::new(&self.model);
+    pub fn to_config(&self) -> anyhow::Result<emnist_model::export::ExportConfig> {
+        let mut cfg = emnist_model::export::ExportConfig::new(&self.model);
         if let Some(out) = &self.out {
             cfg.out = out.clone();
         }
         if let Some(dir) = &self.repository {
-            cfg.out = emnist_core::serve::repo::next_version_file(dir, &self.name)?;
+            cfg.out = emnist_serve::server::repo::next_version_file(dir, &self.name)?;
         }
         cfg.opset = self.opset;
         Ok(cfg)
@@ -445,7 +220,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 16 << 20)]
     pub max_body: usize,
     /// Largest model file, MiB: a larger file is refused from its size, before it is read.
-    #[arg(long, value_name = "MB", default_value_t = emnist_core::onnx::budget::DEFAULT_MAX_FILE_MB,
+    #[arg(long, value_name = "MB", default_value_t = emnist_runtime::budget::DEFAULT_MAX_FILE_MB,
           value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub max_model_mb: u64,
     /// Requests handled at once; beyond it the server answers 503 with Retry-After.
@@ -512,7 +287,7 @@ pub struct InterpretArgs {
     pub transpose: bool,
     /// What the file's single output holds, when no final Softmax in the graph says it
     #[arg(long, value_name = "KIND", value_parser = output_kind_parser())]
-    pub outputs: Option<emnist_core::contract::OutputKind>,
+    pub outputs: Option<emnist_model::contract::OutputKind>,
     /// Class names, one per line, or an EMNIST mapping file (`label code` rows) [default: the
     /// file's metadata, else guessed from the class count: 62 byclass, 47 balanced, 26 letters, 10 digits]
     #[arg(long, value_name = "FILE")]
@@ -520,8 +295,8 @@ pub struct InterpretArgs {
 }
 
 impl InterpretArgs {
-    pub fn to_options(&self) -> emnist_core::onnx::ModelOptions {
-        let mut o = emnist_core::onnx::ModelOptions::default();
+    pub fn to_options(&self) -> emnist_runtime::ModelOptions {
+        let mut o = emnist_runtime::ModelOptions::default();
         if let Some(s) = self.input_scale {
             o.input_scale = s;
         }
@@ -533,15 +308,15 @@ impl InterpretArgs {
 }
 
 /// `--outputs`: the contract's output kinds.
-fn output_kind_parser() -> impl clap::builder::TypedValueParser<Value = emnist_core::contract::OutputKind> {
-    use emnist_core::contract::{LOGITS, PROBABILITIES};
+fn output_kind_parser() -> impl clap::builder::TypedValueParser<Value = emnist_model::contract::OutputKind> {
+    use emnist_model::contract::{LOGITS, PROBABILITIES};
     clap::builder::PossibleValuesParser::new([LOGITS, PROBABILITIES])
-        .try_map(|s| s.parse::<emnist_core::contract::OutputKind>())
+        .try_map(|s| s.parse::<emnist_model::contract::OutputKind>())
 }
 
 /// `--input-scale`: a positive finite number, or a fraction such as `1/255`.
 fn cors_origin(s: &str) -> Result<String, String> {
-    emnist_core::serve::access::check_origins(&[s.to_string()]).map_err(|e| e.to_string())?;
+    emnist_serve::server::access::check_origins(&[s.to_string()]).map_err(|e| e.to_string())?;
     Ok(s.to_string())
 }
 
@@ -566,11 +341,11 @@ pub enum EngineArg {
 /// The onnxruntime library a server would use and where it came from: the one named by
 /// `--onnxruntime-lib` (or ORT_DYLIB_PATH), else the one [`find_onnxruntime`] finds.
 ///
-/// [`find_onnxruntime`]: emnist_core::onnx::engine::find_onnxruntime
+/// [`find_onnxruntime`]: emnist_runtime::engine::find_onnxruntime
 pub fn onnxruntime_library(named: Option<&std::path::Path>) -> Option<(std::path::PathBuf, &'static str)> {
     match named {
         Some(p) => Some((p.to_path_buf(), "named by `--onnxruntime-lib` or ORT_DYLIB_PATH")),
-        None => emnist_core::onnx::engine::find_onnxruntime().map(|(p, place)| (p, place.describe())),
+        None => emnist_runtime::engine::find_onnxruntime().map(|(p, place)| (p, place.describe())),
     }
 }
 
@@ -580,8 +355,8 @@ impl ServeArgs {
         onnxruntime_library(self.onnxruntime_lib.as_deref())
     }
 
-    pub fn to_config(&self) -> anyhow::Result<emnist_core::serve::ServeConfig> {
-        let mut cfg = emnist_core::serve::ServeConfig::new(self.model.clone());
+    pub fn to_config(&self) -> anyhow::Result<emnist_serve::server::ServeConfig> {
+        let mut cfg = emnist_serve::server::ServeConfig::new(self.model.clone());
         cfg.options = self.interpret.to_options();
         cfg.options.limits.max_file_bytes = self.max_model_mb << 20;
         cfg.options.limits.max_batch = self.max_batch as usize;
@@ -592,11 +367,13 @@ impl ServeArgs {
         cfg.grpc_port = self.grpc_port;
         cfg.cors_origins = self.cors_origin.clone();
         cfg.tls = match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => Some(emnist_core::serve::tls::TlsFiles { cert: cert.clone(), key: key.clone() }),
+            (Some(cert), Some(key)) => {
+                Some(emnist_serve::server::tls::TlsFiles { cert: cert.clone(), key: key.clone() })
+            }
             _ => None,
         };
         cfg.tokens = match &self.auth_token_file {
-            Some(path) => Some(emnist_core::serve::access::Tokens::read(path)?),
+            Some(path) => Some(emnist_serve::server::access::Tokens::read(path)?),
             None => None,
         };
         cfg.name = self.name.clone();
@@ -605,7 +382,7 @@ impl ServeArgs {
         cfg.max_body = self.max_body;
         cfg.max_inflight = self.max_inflight as usize;
         cfg.request_timeout = std::time::Duration::from_millis(self.request_timeout_ms);
-        cfg.conn = emnist_core::serve::ConnConfig {
+        cfg.conn = emnist_serve::server::ConnConfig {
             max_connections: self.max_connections as usize,
             header_timeout: std::time::Duration::from_millis(self.header_timeout_ms),
             idle_timeout: std::time::Duration::from_millis(self.idle_timeout_ms),
@@ -617,13 +394,13 @@ impl ServeArgs {
         }
         let library = self.onnxruntime_library().map(|(p, _)| p);
         cfg.engine = match self.engine {
-            EngineArg::Tract => emnist_core::onnx::EngineKind::Tract,
-            EngineArg::Auto => emnist_core::onnx::EngineKind::Auto { library },
+            EngineArg::Tract => emnist_runtime::EngineKind::Tract,
+            EngineArg::Auto => emnist_runtime::EngineKind::Auto { library },
             EngineArg::Onnxruntime => {
                 let library = library.ok_or_else(|| {
                     anyhow::anyhow!("`--engine onnxruntime` found no libonnxruntime.so beside the executable, in the project's `.venv` or on the system's library path: pass `--onnxruntime-lib PATH` (`make build` puts one beside the executable)")
                 })?;
-                emnist_core::onnx::EngineKind::Onnxruntime { library }
+                emnist_runtime::EngineKind::Onnxruntime { library }
             }
         };
         Ok(cfg)
@@ -688,15 +465,15 @@ fn parse_count(s: &str) -> Result<Count, String> {
 }
 
 impl QueryArgs {
-    pub fn to_config(&self) -> emnist_core::query::QueryConfig {
-        use emnist_core::query::Protocol;
+    pub fn to_config(&self) -> emnist_serve::query::QueryConfig {
+        use emnist_serve::query::Protocol;
         let protocols = match self.protocol {
             ProtocolArg::Graphpipe => vec![Protocol::Graphpipe],
             ProtocolArg::Tfserving => vec![Protocol::Tfserving],
             ProtocolArg::Kserve => vec![Protocol::Kserve],
             ProtocolArg::All => Protocol::ALL.to_vec(),
         };
-        emnist_core::query::QueryConfig {
+        emnist_serve::query::QueryConfig {
             url: self.url.clone(),
             protocols,
             name: self.name.clone(),
@@ -726,8 +503,8 @@ pub struct HealthArgs {
 }
 
 impl HealthArgs {
-    pub fn to_config(&self) -> emnist_core::health::HealthConfig {
-        emnist_core::health::HealthConfig {
+    pub fn to_config(&self) -> emnist_serve::health::HealthConfig {
+        emnist_serve::health::HealthConfig {
             url: self.url.clone(),
             live: self.live,
             timeout: std::time::Duration::from_millis(self.timeout_ms),

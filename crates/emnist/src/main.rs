@@ -7,15 +7,19 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches};
 
-use emnist_cli::cli::{Cli, Command};
-use emnist_cli::{print, trainer, USAGE};
-use emnist_core::progress::{Style, Terminal};
+use emnist_cli::progress::{Style, Terminal};
+use emnist_cli::{trainer, USAGE};
+
+use crate::cli::{Cli, Command};
+
+mod cli;
+mod print;
 
 fn main() -> ExitCode {
     let mut command = Cli::command();
     // Asking the trainer what libtorch sees takes a while: only for `--version` itself.
     if wants_long_version() {
-        let ort = match emnist_cli::cli::onnxruntime_library(None) {
+        let ort = match cli::onnxruntime_library(None) {
             Some((path, place)) => format!("onnxruntime: `{}` ({place})", path.display()),
             None => "onnxruntime: not found beside the executable, in the project's .venv or on the system's library path (`emnist serve --engine auto` serves with tract)".to_string(),
         };
@@ -31,7 +35,7 @@ fn main() -> ExitCode {
     match run(cli.command, &progress) {
         Ok(code) => code,
         Err(e) => {
-            print::print_error(&e);
+            print::print_cli_error(&e);
             ExitCode::from(1)
         }
     }
@@ -58,11 +62,11 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
     let t0 = Instant::now();
     match command {
         Command::Explore(args) => {
-            let loaded = emnist_core::data::source::load(&args.data.to_config(), progress)?;
+            let loaded = emnist_data::source::load(&args.data.to_config(), progress)?;
             print::announce_dataset(&loaded, progress);
-            let r = emnist_core::explore::explore(&loaded.dataset);
+            let r = emnist_data::explore::explore(&loaded.dataset);
             let figures = match &args.out {
-                Some(dir) => emnist_core::plot::explore_figures(&loaded.dataset, &r, dir)?,
+                Some(dir) => emnist_report::plot::explore_figures(&loaded.dataset, &r, dir)?,
                 None => Vec::new(),
             };
             if args.json {
@@ -87,7 +91,7 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
         }
         Command::Train(_) => return Ok(train()),
         Command::Compare(args) => {
-            let r = emnist_core::compare::compare(&args.runs, &args.out)?;
+            let r = emnist_report::compare::compare(&args.runs, &args.out)?;
             if args.json {
                 print::print_json(&r)?;
             } else {
@@ -97,7 +101,7 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
         }
         Command::Download(args) => {
             let cfg = args.to_config();
-            let r = emnist_core::download::download(&cfg, progress)?;
+            let r = emnist_download::download(&cfg, progress)?;
             if args.json {
                 print::print_json(&r)?;
             } else {
@@ -106,10 +110,15 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             print::done(progress, t0, &format!("downloaded; use `--data {}`", r.data_path.display()));
         }
         Command::Export(args) => {
-            let prepared = emnist_core::onnx::prepare_export(&args.to_config()?)?;
-            let loaded = emnist_core::data::source::load(&args.data.to_config(), progress)?;
+            let prepared = emnist_model::export::prepare_export(&args.to_config()?)?;
+            let loaded = emnist_data::source::load(&args.data.to_config(), progress)?;
             print::announce_dataset(&loaded, progress);
-            let r = emnist_core::onnx::export_onnx(prepared, &loaded.dataset, progress)?;
+            let r = emnist_model::export::export_onnx(
+                prepared,
+                &loaded.dataset,
+                &emnist_runtime::parity::check_export,
+                progress,
+            )?;
             if args.json {
                 print::print_json(&r)?;
             } else {
@@ -140,16 +149,19 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
         Command::Serve(args) => {
             init_logging();
             let cfg = args.to_config()?;
-            if !matches!(cfg.engine, emnist_core::onnx::EngineKind::Tract) {
+            if !matches!(cfg.engine, emnist_runtime::EngineKind::Tract) {
                 if let Some((path, place)) = args.onnxruntime_library() {
                     eprintln!("emnist serve: onnxruntime library `{}` ({place})", path.display());
                 }
             }
             // Always printed, even with -q: with `--port 0` it is the only way to learn the port.
-            let reload = emnist_core::serve::Reload::new();
-            let shutdown = emnist_cli::serve_signals(reload.clone())?;
+            let reload = emnist_serve::server::Reload::new();
+            let shutdown = {
+                let reload = reload.clone();
+                emnist_cli::stop_on_signals_or_hangup(move || reload.request())?
+            };
             let repository = cfg.repository.is_some();
-            emnist_core::serve::serve(cfg, shutdown, reload, |listening, catalog| {
+            emnist_serve::server::serve(cfg, shutdown, reload, |listening, catalog| {
                 let addr = listening.http;
                 let scheme = if listening.tls { "https" } else { "http" };
                 if let Some(grpc) = listening.grpc {
@@ -160,7 +172,7 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
                 }
                 for v in catalog.versions() {
                     let m = &v.model;
-                    if !matches!(m.labels_from, emnist_core::onnx::classifier::LabelSource::Metadata) {
+                    if !matches!(m.labels_from, emnist_runtime::classifier::LabelSource::Metadata) {
                         eprintln!("emnist serve: {} version {}: {}", v.name, v.number, m.labels_from.describe());
                     }
                     if repository {
@@ -188,9 +200,9 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
         }
         Command::Query(args) => {
             let cfg = args.to_config();
-            let loaded = emnist_core::data::source::load(&args.data.to_config(), progress)?;
+            let loaded = emnist_data::source::load(&args.data.to_config(), progress)?;
             print::announce_dataset(&loaded, progress);
-            let r = emnist_core::query::query(&cfg, &loaded.dataset.test, progress)?;
+            let r = emnist_serve::query::query(&cfg, &loaded.dataset.test, progress)?;
             if args.json {
                 print::print_json(&r)?;
             } else {
@@ -206,7 +218,7 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             );
         }
         Command::Health(args) => {
-            let r = emnist_core::health::check(&args.to_config())?;
+            let r = emnist_serve::health::check(&args.to_config())?;
             if args.json {
                 print::print_json(&r)?;
             } else {
@@ -214,11 +226,11 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             }
         }
         Command::Report(args) => {
-            let loaded = emnist_core::data::source::load(&args.data.to_config(), progress)?;
+            let loaded = emnist_data::source::load(&args.data.to_config(), progress)?;
             print::announce_dataset(&loaded, progress);
-            let ex = emnist_core::explore::explore(&loaded.dataset);
-            let cfg = emnist_core::report::ReportConfig { models: args.models.clone(), out: args.out.clone() };
-            let r = emnist_core::report::report(&cfg, &loaded.dataset, &ex)?;
+            let ex = emnist_data::explore::explore(&loaded.dataset);
+            let cfg = emnist_report::report::ReportConfig { models: args.models.clone(), out: args.out.clone() };
+            let r = emnist_report::report::report(&cfg, &loaded.dataset, &ex)?;
             if args.json {
                 print::print_json(&r)?;
             } else {
@@ -234,7 +246,7 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
                 );
             }
             for why in &r.unreadable {
-                emnist_core::progress::Progress::note(progress, &format!("warning: left out of the report: {why}"));
+                emnist_data::progress::Progress::note(progress, &format!("warning: left out of the report: {why}"));
             }
             print::done(progress, t0, &format!("report written to `{}`; open it in a browser", r.out.display()));
         }

@@ -1,66 +1,14 @@
-//! What the binary prints: result tables and JSON on stdout; the closing line, notes and errors on stderr.
+//! What `emnist` prints beyond what both executables share ([`emnist_cli::print`]): the other
+//! commands' result tables on stdout, and the hints only `emnist` can give.
 
-use std::time::Instant;
-
-use anyhow::Result;
 use serde::Serialize;
 
-use emnist_core::data::source::{describe, Loaded};
-use emnist_core::download::{DownloadError, DownloadReport};
-use emnist_core::explore::ExploreReport;
-use emnist_core::progress::{Progress, Terminal};
+use emnist_data::explore::ExploreReport;
+use emnist_download::{DownloadError, DownloadReport};
 
-/// `error: <cause chain>` and, when the fix is known, a `hint:` line.
-pub fn print_error(e: &anyhow::Error) {
-    let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    // Drop causes whose text is already part of their parent's message.
-    let mut parts: Vec<&str> = Vec::new();
-    for c in &chain {
-        if !parts.last().is_some_and(|p| p.contains(c.as_str())) {
-            parts.push(c);
-        }
-    }
-    eprintln!("error: {}", parts.join(": "));
-    if let Some(h) = hint(e) {
-        eprintln!("hint: {h}");
-    }
-}
-
-fn hint(e: &anyhow::Error) -> Option<String> {
-    for cause in e.chain() {
-        if let Some(d) = cause.downcast_ref::<DownloadError>() {
-            return d.hint();
-        }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::PermissionDenied {
-                return Some("check the file permissions, or choose another path".into());
-            }
-        }
-    }
-    None
-}
-
-/// Tells the user which dataset is used; loudly when it is the synthetic stand-in.
-pub fn announce_dataset(loaded: &Loaded, progress: &Terminal) {
-    let ds = &loaded.dataset;
-    if ds.is_synthetic() {
-        progress.note(&format!(
-            "using the {} dataset: no EMNIST file under `data/` (run `emnist download`, or pass `--data`)",
-            ds.info.name
-        ));
-    } else {
-        progress.note(&format!("using {} from {}", ds.info.name, describe(&loaded.source)));
-    }
-}
-
-/// The closing line of a long command: elapsed time and what was done.
-pub fn done(progress: &Terminal, t0: Instant, what: &str) {
-    progress.note(&format!("{what} in {:.2} s", t0.elapsed().as_secs_f64()));
-}
-
-pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+/// `error:` and the hint for errors only `emnist` knows (a failed download), else the shared ones.
+pub fn print_cli_error(e: &anyhow::Error) {
+    print_error_with(e, |e| e.chain().find_map(|c| c.downcast_ref::<DownloadError>()).and_then(DownloadError::hint))
 }
 
 /// `explore --json`: the report plus the figures written.
@@ -71,11 +19,7 @@ pub struct ExploreJson<'a> {
     pub figures: &'a [std::path::PathBuf],
 }
 
-pub use emnist_core::plot::thousands;
-
-fn pct(x: f64) -> String {
-    format!("{:.2}", 100.0 * x)
-}
+pub use emnist_cli::print::{announce_dataset, done, pct, print_error_with, print_json, thousands};
 
 pub fn print_explore(r: &ExploreReport) {
     let src = r.dataset.path.as_ref().map_or_else(|| "generated".to_string(), |p| format!("`{}`", p.display()));
@@ -103,7 +47,7 @@ pub fn print_explore(r: &ExploreReport) {
         r.pixel_std,
         pct(r.ink_fraction)
     );
-    let list = |v: &[emnist_core::explore::ClassCount]| {
+    let list = |v: &[emnist_data::explore::ClassCount]| {
         v.iter().map(|c| format!("{} {} %", c.name, pct(c.train_share))).collect::<Vec<_>>().join(", ")
     };
     println!("most         {}", list(&r.most_frequent));
@@ -154,47 +98,7 @@ pub fn print_download(r: &DownloadReport) {
     println!("use          --data {}", r.data_path.display());
 }
 
-pub fn print_train(r: &emnist_core::model::record::ModelRecord) {
-    let m = &r.metrics;
-    println!("model        {} ({} parameters)", r.spec.architecture.name(), thousands(r.parameters));
-    println!(
-        "dataset      {} ({} train, {} test)",
-        r.dataset.name,
-        thousands(r.dataset.train_images),
-        thousands(r.dataset.test_images)
-    );
-    println!(
-        "training     {} epochs, {} steps, batch {}, Adam lr {}, class weights {}, {} ({} threads), {:.1} s",
-        m.epochs_completed,
-        thousands(m.steps),
-        r.training.batch_size,
-        r.training.learning_rate,
-        r.training.class_weights,
-        r.training.device,
-        r.training.threads,
-        r.wall_time_s
-    );
-    println!(
-        "test         accuracy {} %, balanced accuracy {} %, loss {:.4} (whole test set)",
-        pct(m.test_accuracy),
-        pct(m.balanced_accuracy),
-        m.test_loss
-    );
-    let mut worst: Vec<(usize, f64)> = m.per_class_accuracy.iter().copied().enumerate().collect();
-    worst.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let list: Vec<String> =
-        worst.iter().take(5).map(|(i, a)| format!("{} {} %", r.spec.classes.names[*i], pct(*a))).collect();
-    println!("hardest      {}", list.join(", "));
-    let conf: Vec<String> = m
-        .top_confusions
-        .iter()
-        .take(8)
-        .map(|c| format!("{}→{} {} ({} %)", c.truth, c.predicted, c.count, pct(c.rate)))
-        .collect();
-    println!("confused     {}", conf.join(", "));
-}
-
-pub fn print_compare(r: &emnist_core::compare::CompareReport) {
+pub fn print_compare(r: &emnist_report::compare::CompareReport) {
     println!(
         "{:<24} {:<7} {:>10} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8}",
         "run", "model", "params", "epochs", "test acc", "balanced", "best 5%", "loss", "time s"
@@ -215,7 +119,7 @@ pub fn print_compare(r: &emnist_core::compare::CompareReport) {
     }
 }
 
-pub fn print_export(r: &emnist_core::onnx::ExportReport) {
+pub fn print_export(r: &emnist_model::export::ExportReport) {
     let p = &r.parity;
     let state = if r.written { "written" } else { "NOT written (parity check failed)" };
     println!(
@@ -261,7 +165,7 @@ pub fn print_export(r: &emnist_core::onnx::ExportReport) {
     println!("time         build {:.0} ms, tract {:.0} ms, reference {:.0} ms", r.build_ms, p.tract_ms, p.reference_ms);
 }
 
-pub fn print_query(r: &emnist_core::query::QueryReport) {
+pub fn print_query(r: &emnist_serve::query::QueryReport) {
     let digest = match r.server_sha256_matches {
         Some(true) => "the server announces the same sha256",
         Some(false) => "the server announces ANOTHER sha256",

@@ -1,10 +1,10 @@
-//! Writes `crates/emnist-core/src/serve/grpc/inference.rs` from Triton's `grpc_service.proto` and
+//! Writes `crates/emnist-serve/src/server/grpc/inference.rs` from Triton's `grpc_service.proto` and
 //! `model_config.proto` (package `inference`: the KServe v2 / Open Inference Protocol service
 //! plus Triton's extensions), server side only.
 
 fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = root.join("crates/emnist-core/src/serve/grpc");
+    let dir = root.join("crates/emnist-serve/src/server/grpc");
     let proto = dir.join("proto");
     // SAFETY: set before any thread starts; tonic-prost-build reads it to find protoc.
     unsafe {
@@ -25,7 +25,7 @@ fn main() {
                   //   cargo run --manifest-path scripts/gen-grpc/Cargo.toml\n";
     std::fs::write(dir.join("inference.rs"), format!("{header}{text}")).expect("inference.rs written");
     std::fs::remove_dir_all(&tmp).ok();
-    println!("wrote crates/emnist-core/src/serve/grpc/inference.rs");
+    println!("wrote crates/emnist-serve/src/server/grpc/inference.rs");
 }
 
 fn tempdir(root: &std::path::Path) -> std::path::PathBuf {

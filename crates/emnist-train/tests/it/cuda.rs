@@ -1,13 +1,13 @@
 //! The CUDA path (`--device cuda`). These tests run only where libtorch sees a GPU; anywhere else
 //! each one prints a loud SKIPPED line and returns (CI has no GPU; a machine with one runs them).
 
-use emnist_core::data::synthetic::{generate, SyntheticConfig};
-use emnist_core::model::forward::Network;
-use emnist_core::model::weights::Weights;
-use emnist_core::model::Architecture;
-use emnist_core::progress::Silent;
-use emnist_core::shutdown::Shutdown;
-use emnist_core::train::{ClassWeights, DeviceChoice, Practice, Recipe, TrainConfig, TrainOutcome};
+use emnist_data::progress::Silent;
+use emnist_data::shutdown::Shutdown;
+use emnist_data::synthetic::{generate, SyntheticConfig};
+use emnist_model::forward::Network;
+use emnist_model::train::{ClassWeights, DeviceChoice, Practice, Recipe, TrainConfig, TrainOutcome};
+use emnist_model::weights::Weights;
+use emnist_model::Architecture;
 use emnist_train::train;
 
 use crate::common::{floats, torch_lock};
@@ -80,7 +80,7 @@ fn every_model_learns_on_cuda_and_saves_what_it_learned() {
         let right = p
             .chunks(k)
             .zip(ds.test.labels.iter())
-            .filter(|(row, &label)| emnist_core::contract::argmax(row) == label as usize)
+            .filter(|(row, &label)| emnist_model::contract::argmax(row) == label as usize)
             .count();
         let cpu = right as f64 / ds.test.len() as f64;
         // GPU and CPU round differently: allow two near-ties to flip.

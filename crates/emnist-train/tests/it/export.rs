@@ -3,14 +3,14 @@
 
 use std::path::Path;
 
-use emnist_core::data::synthetic::{generate, SyntheticConfig};
-use emnist_core::data::Dataset;
-use emnist_core::model::record::ModelRecord;
-use emnist_core::model::weights::Weights;
-use emnist_core::model::{Architecture, Layer, ModelSpec};
-use emnist_core::onnx::ServedModel;
-use emnist_core::progress::Silent;
-use emnist_core::train::{ClassWeights, DeviceChoice, TrainConfig, TrainOutcome};
+use emnist_data::progress::Silent;
+use emnist_data::synthetic::{generate, SyntheticConfig};
+use emnist_data::Dataset;
+use emnist_model::record::ModelRecord;
+use emnist_model::train::{ClassWeights, DeviceChoice, TrainConfig, TrainOutcome};
+use emnist_model::weights::Weights;
+use emnist_model::{Architecture, Layer, ModelSpec};
+use emnist_runtime::ServedModel;
 use emnist_train::train;
 use tch::Kind;
 
@@ -62,7 +62,7 @@ fn train_one_epoch(architecture: Architecture, ds: &Dataset, run: &Path, batch_s
         practice: Default::default(),
     };
     let _turn = torch_lock();
-    match train(&cfg, ds, &Silent, &emnist_core::shutdown::Shutdown::new()).unwrap() {
+    match train(&cfg, ds, &Silent, &emnist_data::shutdown::Shutdown::new()).unwrap() {
         TrainOutcome::Finished(r) => r.record,
         TrainOutcome::Interrupted { .. } => panic!("the run was interrupted"),
     }
@@ -96,7 +96,7 @@ fn trained_models_export_and_tract_agrees_with_tch() {
         assert!(d <= 1e-5, "{name}: tract vs tch {d}");
         let k = record.spec.classes.len();
         for (g, w) in got.probabilities.chunks(k).zip(want.chunks(k)) {
-            assert_eq!(emnist_core::contract::argmax(g), emnist_core::contract::argmax(w), "{name}: argmax differs");
+            assert_eq!(emnist_model::contract::argmax(g), emnist_model::contract::argmax(w), "{name}: argmax differs");
         }
     }
 }

@@ -3,17 +3,17 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use emnist_core::shutdown::Shutdown;
+use emnist_data::shutdown::Shutdown;
 
-use emnist_core::data::synthetic::{generate, SyntheticConfig};
-use emnist_core::data::Dataset;
-use emnist_core::model::record::{read_metrics, ModelRecord};
-use emnist_core::model::weights::Weights;
-use emnist_core::model::Architecture;
-use emnist_core::progress::{Progress, Silent};
-use emnist_core::train::{
+use emnist_data::progress::{Progress, Silent};
+use emnist_data::synthetic::{generate, SyntheticConfig};
+use emnist_data::Dataset;
+use emnist_model::record::{read_metrics, ModelRecord};
+use emnist_model::train::{
     ClassWeights, DeviceChoice, Practice, Recipe, Schedule, TrainConfig, TrainOutcome, TrainReport,
 };
+use emnist_model::weights::Weights;
+use emnist_model::Architecture;
 use emnist_train::train;
 
 use crate::common::{emnist_cmd, torch_lock};
@@ -258,7 +258,7 @@ fn class_weights_favour_rare_classes() {
     let keep: Vec<usize> = (0..ds.train.len()).filter(|&i| ds.train.labels[i] < 10 || i % 10 == 0).collect();
     let images: Vec<u8> = keep.iter().flat_map(|&i| ds.train.image(i).to_vec()).collect();
     let labels: Vec<u8> = keep.iter().map(|&i| ds.train.labels[i]).collect();
-    ds.train = emnist_core::data::Part { images: images.into(), labels: labels.into(), writers: None };
+    ds.train = emnist_data::Part { images: images.into(), labels: labels.into(), writers: None };
     let dir = tempfile::tempdir().unwrap();
     let mut plain = config(Architecture::Linear, &dir.path().join("plain"));
     plain.epochs = 3;
@@ -292,7 +292,7 @@ fn bad_settings_are_refused_clearly() {
     std::fs::write(base.out.join("model.json"), "{}").unwrap();
     assert!(err(base.clone()).contains("--force"));
     let mut empty = small_dataset();
-    empty.test = emnist_core::data::Part { images: Vec::new().into(), labels: Vec::new().into(), writers: None };
+    empty.test = emnist_data::Part { images: Vec::new().into(), labels: Vec::new().into(), writers: None };
     let e = {
         let _turn = torch_lock();
         format!("{:#}", train(&TrainConfig { force: true, ..base }, &empty, &Silent, &Shutdown::new()).err().unwrap())
@@ -409,7 +409,7 @@ fn a_locked_run_directory_is_refused_at_once_and_left_untouched() {
     // Another `emnist train` writing the folder holds its lock: here util-linux's `flock`, the same
     // flock(2) lock. A process of its own, because a lock held by this test process would outlive
     // `drop` in children that other tests fork meanwhile (until they exec).
-    let lock_path = out.join(emnist_core::artifacts::RunDir::LOCK);
+    let lock_path = out.join(emnist_model::artifacts::RunDir::LOCK);
     let mut holder = std::process::Command::new("flock")
         .args(["--exclusive", "--close"])
         .arg(&lock_path)
@@ -461,7 +461,7 @@ fn a_locked_run_directory_is_refused_at_once_and_left_untouched() {
     run(&TrainConfig { force: true, ..cfg.clone() }, &ds);
     let fresh = dir.path().join("fresh");
     std::fs::create_dir(&fresh).unwrap();
-    std::fs::write(fresh.join(emnist_core::artifacts::RunDir::LOCK), b"").unwrap();
+    std::fs::write(fresh.join(emnist_model::artifacts::RunDir::LOCK), b"").unwrap();
     run(&TrainConfig { out: fresh.clone(), ..cfg.clone() }, &ds);
     assert!(fresh.join("model.json").is_file());
     let plot = dir.path().join("c.png");

@@ -8,14 +8,12 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use emnist_core::data::{ClassTable, Dataset, Part};
-use emnist_core::model::forward::Network;
-use emnist_core::model::record::{
-    self, DatasetRef, FinalMetrics, ModelRecord, TrainSettings, Versions, RECORD_VERSION,
-};
-use emnist_core::model::weights::{Tensor, Weights};
-use emnist_core::model::{Architecture, ModelSpec};
-use emnist_core::rng::Rng;
+use emnist_data::rng::Rng;
+use emnist_data::{ClassTable, Dataset, Part};
+use emnist_model::forward::Network;
+use emnist_model::record::{self, DatasetRef, FinalMetrics, ModelRecord, TrainSettings, Versions, RECORD_VERSION};
+use emnist_model::weights::{Tensor, Weights};
+use emnist_model::{Architecture, ModelSpec};
 
 /// The workspace's root folder.
 pub fn workspace() -> PathBuf {
@@ -138,12 +136,12 @@ pub fn hand_built_run(
             batch_size: 128,
             epochs: 0,
             seed,
-            class_weights: emnist_core::train::ClassWeights::None,
+            class_weights: emnist_model::train::ClassWeights::None,
             eval_every: 1,
             eval_fraction: 0.05,
             device: "cpu".into(),
             threads: 1,
-            practice: emnist_core::train::Practice::default(),
+            practice: emnist_model::train::Practice::default(),
         },
         metrics: FinalMetrics {
             test_loss: 4.0,
@@ -198,12 +196,12 @@ pub fn export(model: &Path, out: &Path, data: &Path, extra: &[&str]) -> Value {
 
 /// Images `[n, 1, 28, 28]` in [0, 1] from a dataset part.
 pub fn floats(part: &Part, idx: &[usize]) -> Vec<f32> {
-    idx.iter().flat_map(|&i| emnist_core::contract::to_input(part.image(i))).collect()
+    idx.iter().flat_map(|&i| emnist_model::contract::to_input(part.image(i))).collect()
 }
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len());
-    emnist_core::contract::max_abs_diff(a, b)
+    emnist_model::contract::max_abs_diff(a, b)
 }
 
 /// Checks the report, the files, and tract against the forward pass with batch sizes the
@@ -226,7 +224,7 @@ pub fn check_export(r: &Value, out: &Path, spec: &ModelSpec, weights: &Weights, 
         .collect();
     assert!(leftovers.is_empty(), "no temporary files left behind");
 
-    let model = emnist_core::onnx::ServedModel::load(out, &Default::default()).unwrap().model;
+    let model = emnist_runtime::ServedModel::load(out, &Default::default()).unwrap().model;
     let net = Network::new(spec, weights).unwrap();
     let idx: Vec<usize> = (0..38.min(test.len())).collect();
     for batch in [&idx[..1], &idx[1..]] {

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use emnist_core::data::source::{self, LoadConfig, Source};
-use emnist_core::data::{idx, matlab, Dataset, Part, PIXELS};
-use emnist_core::progress::Silent;
+use emnist_data::progress::Silent;
+use emnist_data::source::{self, LoadConfig, Source};
+use emnist_data::{idx, matlab, Dataset, Part, PIXELS};
 use md5::{Digest, Md5};
 use serde_json::Value;
 
@@ -58,7 +58,7 @@ fn every_matlab_split_shape_decodes_like_scipy_wrote_it() {
         let name = format!("emnist-{split}");
         let ds = matlab::load(&fixture(&format!("{name}.mat")), &Silent).unwrap();
         check(&ds, &name);
-        assert_eq!(ds.info.split.map(emnist_core::data::Split::name), Some(split));
+        assert_eq!(ds.info.split.map(emnist_data::Split::name), Some(split));
         assert_eq!(ds.info.name, format!("EMNIST {split}"));
     }
 }
@@ -112,7 +112,7 @@ fn real_fashion_mnist_loads_when_installed() {
     assert_eq!((ds.train.len(), ds.test.len(), ds.classes.len()), (60_000, 10_000, 10));
     assert_eq!(ds.info.name, "Fashion-MNIST");
     // Balanced classes: 6,000 train images each.
-    let counts = emnist_core::explore::class_counts(&ds.train, 10);
+    let counts = emnist_data::explore::class_counts(&ds.train, 10);
     assert!(counts.iter().all(|&c| c == 6000), "{counts:?}");
 }
 
@@ -172,7 +172,7 @@ fn default_source_prefers_emnist_under_data_then_synthetic() {
     let target: PathBuf = dir.path().join("matlab/emnist-byclass.mat");
     std::fs::copy(fixture("emnist-byclass.mat"), &target).unwrap();
     assert_eq!(source::resolve(&cfg).unwrap(), Source::Matlab(target));
-    let letters = LoadConfig { split: Some(emnist_core::data::Split::Letters), ..cfg };
+    let letters = LoadConfig { split: Some(emnist_data::Split::Letters), ..cfg };
     assert!(format!("{:#}", source::resolve(&letters).unwrap_err()).contains("emnist download --split letters"));
 }
 
@@ -187,7 +187,7 @@ fn cache_round_trips_and_is_invalidated_by_a_changed_source() {
     assert!(!first.from_cache);
     let second = source::load(&cfg, &Silent).unwrap();
     assert!(second.from_cache, "second load comes from the cache");
-    assert!(matches!(second.dataset.train.images, emnist_core::data::Bytes::Mapped { .. }));
+    assert!(matches!(second.dataset.train.images, emnist_data::Bytes::Mapped { .. }));
     assert_eq!(&first.dataset.train.images[..], &second.dataset.train.images[..]);
     assert_eq!(&first.dataset.test.labels[..], &second.dataset.test.labels[..]);
     assert_eq!(first.dataset.train.writers, second.dataset.train.writers);
@@ -215,7 +215,7 @@ fn cache_round_trips_and_is_invalidated_by_a_changed_source() {
 #[derive(Default)]
 struct Notes(std::sync::Mutex<Vec<String>>);
 
-impl emnist_core::progress::Progress for Notes {
+impl emnist_data::progress::Progress for Notes {
     fn start(&self, _: &str, _: Option<u64>) {}
     fn advance(&self, _: u64) {}
     fn finish(&self) {}

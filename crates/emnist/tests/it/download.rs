@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use emnist_core::download::{download, ArchiveFormat, DownloadConfig, DownloadError};
-use emnist_core::progress::Progress;
+use emnist_data::progress::Progress;
+use emnist_download::{download, ArchiveFormat, DownloadConfig, DownloadError};
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 
@@ -342,7 +342,7 @@ fn gzip_md5_mismatch_fails_unless_verification_is_off() {
     assert_eq!(report.bytes_downloaded, 0, "the archive already in place is reused");
     assert_eq!(report.data_path, dir.path().join("gzip"));
     assert_eq!(report.extracted.len(), 5);
-    for (path, name) in report.extracted.iter().zip(ArchiveFormat::Gzip.entries(emnist_core::data::Split::Digits)) {
+    for (path, name) in report.extracted.iter().zip(ArchiveFormat::Gzip.entries(emnist_data::Split::Digits)) {
         assert_eq!(path, &dir.path().join(&name));
         assert!(path.is_file(), "{name}");
     }
@@ -419,7 +419,7 @@ fn zeros_zip(name: &str, len: usize) -> Vec<u8> {
 #[test]
 fn zip_bomb_is_refused_before_anything_is_written_and_deleted_unless_kept() {
     // 64 MiB of zeros declared for the mnist split, which can hold at most 70,000 × 800 bytes + 1 MiB.
-    let limit = emnist_core::download::entry_size_limit(emnist_core::data::Split::Mnist);
+    let limit = emnist_download::entry_size_limit(emnist_data::Split::Mnist);
     let bomb = zeros_zip("matlab/emnist-mnist.mat", 64 << 20);
     assert!(bomb.len() < 1 << 20 && (64 << 20) > limit);
     let dir = tempfile::tempdir().unwrap();

@@ -72,7 +72,7 @@ fn synthetic_default_is_used_and_labelled_when_data_is_empty() {
     assert_eq!(r["synthetic"], true);
     assert!(r["dataset"]["name"].as_str().unwrap().contains("not EMNIST"));
     // EMNIST byclass's proportions: 1,000 per class on average, the rarest class 20× rarer.
-    let sum = |per_class| emnist_core::data::synthetic::class_counts(per_class).iter().sum::<usize>() as u64;
+    let sum = |per_class| emnist_data::synthetic::class_counts(per_class).iter().sum::<usize>() as u64;
     assert_eq!(
         (r["train_images"].as_u64(), r["test_images"].as_u64(), r["classes"].as_u64()),
         (Some(sum(1000)), Some(sum(200)), Some(62))

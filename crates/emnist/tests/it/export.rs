@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use emnist_core::data::synthetic::{generate, SyntheticConfig};
-use emnist_core::data::ClassTable;
-use emnist_core::model::Architecture;
-use emnist_core::onnx::parity;
-use emnist_core::progress::Silent;
+use emnist_data::progress::Silent;
+use emnist_data::synthetic::{generate, SyntheticConfig};
+use emnist_data::ClassTable;
+use emnist_model::Architecture;
+use emnist_runtime::parity;
 
 use crate::common::{check_export, emnist_cmd, export, fixture, hand_built_run, small_architectures, write_idx, OPS};
 
@@ -48,8 +48,8 @@ fn exports_are_deterministic_and_match_the_golden_hashes() {
         export(&run, &b, &fixture("mnist-style"), &[]);
         let bytes = std::fs::read(&a).unwrap();
         assert_eq!(bytes, std::fs::read(&b).unwrap(), "{name}: two exports differ");
-        assert_eq!(r["sha256"], emnist_core::onnx::sha256_hex(&bytes));
-        lines.push(format!("{name} {}", emnist_core::onnx::sha256_hex(&bytes)));
+        assert_eq!(r["sha256"], emnist_runtime::sha256_hex(&bytes));
+        lines.push(format!("{name} {}", emnist_runtime::sha256_hex(&bytes)));
     }
     let text = lines.join("\n") + "\n";
     if std::env::var_os("EMNIST_UPDATE_GOLDEN").is_some() {
@@ -135,7 +135,7 @@ fn parity_check_fails_when_the_graph_and_the_reference_differ() {
     let (record, _) = hand_built_run(&run, Architecture::Dnn { hidden: vec![8] }, ClassTable::numbered(10), 1, None);
     let out = dir.path().join("dnn.onnx");
     export(&run, &out, &fixture("mnist-style"), &[]);
-    let ds = emnist_core::data::idx::load(&fixture("mnist-style"), None, &Silent).unwrap();
+    let ds = emnist_data::idx::load(&fixture("mnist-style"), None, &Silent).unwrap();
     let (_, other) = hand_built_run(
         &dir.path().join("other"),
         Architecture::Dnn { hidden: vec![8] },
@@ -143,7 +143,7 @@ fn parity_check_fails_when_the_graph_and_the_reference_differ() {
         2,
         None,
     );
-    let cfg = parity::ParityConfig::default();
+    let cfg = emnist_model::export::ParityConfig::default();
     let r = parity::check_parity(&out, &record.spec, &other, &ds.test, &cfg).unwrap();
     assert!(!r.passed && r.max_abs_diff_probabilities > 1e-5, "{r:?}");
 }
@@ -177,7 +177,7 @@ fn non_finite_weights_are_named_instead_of_blaming_the_graph() {
         "error: `{}` holds non-finite values: `fc1.weight` has 3 NaN and 1 infinite of {}, `out.bias` has 1 infinite of 10 \
          (the training diverged; retrain with a lower `--lr`)",
         run.join("model.safetensors").display(),
-        emnist_core::plot::thousands(n)
+        emnist_data::text::thousands(n)
     );
     assert_eq!(line, expected, "{stderr}");
     assert!(!stderr.contains("does not match"), "{stderr}");
@@ -189,7 +189,7 @@ fn temporaries(dir: &Path) -> Vec<String> {
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| emnist_core::fsutil::temp_owner(n).is_some())
+        .filter(|n| emnist_data::fsutil::temp_owner(n).is_some())
         .collect()
 }
 

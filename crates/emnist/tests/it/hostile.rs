@@ -132,7 +132,7 @@ fn query_refuses_answers_larger_than_they_can_be() {
     let err = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("the deployment does not behave like the model"), "{err}");
-    let limit = emnist_core::query::answer_limit_bytes(2, 10);
+    let limit = emnist_serve::query::answer_limit_bytes(2, 10);
     assert!(err.contains(&format!("larger than the {limit} bytes it can legitimately be")), "{err}");
     assert!(err.contains("the server announces no sha256"), "metadata that parses may lack the digest: {err}");
 }
@@ -149,7 +149,7 @@ fn query_refuses_metadata_that_is_not_json_or_never_ends() {
     let o = query(&hostile_server(endless_metadata), &model, &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    let limit = emnist_core::query::METADATA_LIMIT_BYTES;
+    let limit = emnist_serve::query::METADATA_LIMIT_BYTES;
     assert!(err.contains(&format!("larger than the {limit} bytes")), "{err}");
 }
 

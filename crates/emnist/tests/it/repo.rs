@@ -10,11 +10,11 @@ use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use emnist_core::contract::PIXEL_SCALE;
-use emnist_core::onnx::ServedModel;
-use emnist_core::protocol::graphpipe as gp;
-use emnist_core::protocol::tensor::{InputTensor, Values};
-use emnist_core::serve::{router, AppState, ServeConfig};
+use emnist_model::contract::PIXEL_SCALE;
+use emnist_runtime::ServedModel;
+use emnist_serve::protocol::graphpipe as gp;
+use emnist_serve::protocol::tensor::{InputTensor, Values};
+use emnist_serve::server::{router, AppState, ServeConfig};
 
 use crate::common::{emnist_cmd, Server};
 use crate::serve::{model_file, test_images};
@@ -153,7 +153,7 @@ async fn a_repository_serves_every_version_and_reloads_without_losing_what_serve
     assert_eq!(r.unloaded, [("emnist".to_string(), 2)]);
     let (s, _) = json_of(&app, "GET", "/v2/models/emnist/versions/2", Value::Null).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let images = emnist_core::protocol::tensor::to_images(
+    let images = emnist_serve::protocol::tensor::to_images(
         &InputTensor { shape: vec![3, 784], values: Values::U8(px.clone()) },
         &held.model.signature,
     )
@@ -319,12 +319,12 @@ async fn files_that_cannot_be_models_fail_alone_without_blocking() {
     assert!(state.reload().await.failed.is_empty(), "failed files are not retried until they change");
 
     // A loader that panics on one version: that version fails with the reason, the next loads.
-    use emnist_core::serve::repo;
+    use emnist_serve::server::repo;
     let found = repo::scan(&repo).unwrap().found;
     let found: repo::Found = found.into_iter().filter(|((_, v), _)| [1, 6].contains(v)).collect();
     let loader = repo::Loader {
-        engine: emnist_core::onnx::EngineKind::Tract,
-        batch: emnist_core::serve::BatchConfig { max_batch: 8, timeout: Duration::ZERO, workers: 1 },
+        engine: emnist_runtime::EngineKind::Tract,
+        batch: emnist_serve::server::BatchConfig { max_batch: 8, timeout: Duration::ZERO, workers: 1 },
         options: Default::default(),
         metrics: state.metrics.clone(),
     };
@@ -347,7 +347,7 @@ async fn files_that_cannot_be_models_fail_alone_without_blocking() {
 /// the old one), and ignores folders that are not versions when it picks the next number.
 #[test]
 fn export_to_a_repository_refuses_to_wrap_the_version_number() {
-    use emnist_core::serve::repo::{next_version_file, MAX_VERSION};
+    use emnist_serve::server::repo::{next_version_file, MAX_VERSION};
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     for v in ["0", "007", "+12", "3"] {

@@ -11,13 +11,14 @@ use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use emnist_core::contract::PIXEL_SCALE;
-use emnist_core::data::{ClassTable, Part, PIXELS};
-use emnist_core::model::Architecture;
-use emnist_core::onnx::{graph, ServedModel, TractModel};
-use emnist_core::protocol::graphpipe::{self as gp, fb};
-use emnist_core::protocol::tensor::{InputTensor, Values};
-use emnist_core::serve::{router, AppState, ServeConfig};
+use emnist_data::{ClassTable, Part, PIXELS};
+use emnist_model::contract::PIXEL_SCALE;
+use emnist_model::export::graph;
+use emnist_model::Architecture;
+use emnist_runtime::{ServedModel, TractModel};
+use emnist_serve::protocol::graphpipe::{self as gp, fb};
+use emnist_serve::protocol::tensor::{InputTensor, Values};
+use emnist_serve::server::{router, AppState, ServeConfig};
 
 use crate::common::{emnist_cmd, fixture, hand_built_run, Server};
 
@@ -81,14 +82,14 @@ async fn post_json(app: &App, path: &str, body: &Value) -> Answer {
 }
 
 pub fn test_images() -> Part {
-    let ds = emnist_core::data::source::load(
-        &emnist_core::data::source::LoadConfig {
+    let ds = emnist_data::source::load(
+        &emnist_data::source::LoadConfig {
             data: Some(fixture("mnist-style")),
             cache: false,
             cache_dir: None,
             ..Default::default()
         },
-        &emnist_core::progress::Silent,
+        &emnist_data::progress::Silent,
     )
     .unwrap()
     .dataset;
@@ -141,13 +142,13 @@ async fn every_protocol_answers_like_tract_on_the_same_file() {
     let rows: Vec<&[f32]> = floats.chunks(PIXELS).collect();
     let a = post_json(&app, "/v1/models/emnist:predict", &json!({ "instances": rows })).await;
     assert_eq!(a.status, StatusCode::OK);
-    let got = emnist_core::protocol::tfserving::read_probabilities(&a.json(), 5, 10).unwrap();
+    let got = emnist_serve::protocol::tfserving::read_probabilities(&a.json(), 5, 10).unwrap();
     assert!(close(&got, &want, 1e-6));
     let grid: Vec<Vec<&[f32]>> = rows.iter().map(|r| r.chunks(28).collect()).collect();
     let a = post_json(&app, "/v1/models/emnist/versions/1:predict", &json!({ "inputs": { "image": grid } })).await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.json()["outputs"]["logits"].as_array().unwrap().len(), 5);
-    assert!(close(&emnist_core::protocol::tfserving::read_probabilities(&a.json(), 5, 10).unwrap(), &want, 1e-6));
+    assert!(close(&emnist_serve::protocol::tfserving::read_probabilities(&a.json(), 5, 10).unwrap(), &want, 1e-6));
     assert_eq!(get(&app, "/v1/models/emnist").await.json()["model_version_status"][0]["state"], "AVAILABLE");
     let m = get(&app, "/v1/models/emnist/metadata").await.json();
     assert_eq!(
@@ -165,7 +166,7 @@ async fn every_protocol_answers_like_tract_on_the_same_file() {
     assert_eq!(a.status, StatusCode::OK);
     let v = a.json();
     assert_eq!((v["id"].as_str(), v["outputs"][1]["name"].as_str()), (Some("q1"), Some("probabilities")));
-    let (shape, got) = emnist_core::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap();
+    let (shape, got) = emnist_serve::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap();
     assert_eq!(shape, vec![5, 10]);
     assert!(close(&got, &want, 1e-6));
     let header = json!({
@@ -186,7 +187,7 @@ async fn every_protocol_answers_like_tract_on_the_same_file() {
     assert_eq!(a.status, StatusCode::OK, "{}", String::from_utf8_lossy(&a.body));
     let n: usize = a.headers["inference-header-content-length"].to_str().unwrap().parse().unwrap();
     assert!(close(
-        &emnist_core::protocol::kserve::read_output(&a.body, Some(n), "probabilities").unwrap().1,
+        &emnist_serve::protocol::kserve::read_output(&a.body, Some(n), "probabilities").unwrap().1,
         &want,
         1e-6
     ));
@@ -480,12 +481,12 @@ async fn large_bodies_decode_off_the_workers_with_the_same_answers_and_errors() 
     let n = 1000;
     let px = pixels(&test, n);
     let want = local(&app.tract, &px);
-    let t = InputTensor { shape: vec![n as i64, 784], values: Values::F32(emnist_core::contract::to_input(&px)) };
+    let t = InputTensor { shape: vec![n as i64, 784], values: Values::F32(emnist_model::contract::to_input(&px)) };
     let gp_body = gp::encode_infer_request(&t, &["probabilities"]);
-    let ks_body = emnist_core::protocol::kserve::infer_request(&t, &["probabilities"]);
-    let tf_body = emnist_core::protocol::tfserving::predict_request(&px, emnist_core::contract::PIXEL_SCALE);
+    let ks_body = emnist_serve::protocol::kserve::infer_request(&t, &["probabilities"]);
+    let tf_body = emnist_serve::protocol::tfserving::predict_request(&px, emnist_model::contract::PIXEL_SCALE);
     for body in [&gp_body, &ks_body, &tf_body] {
-        let limit = emnist_core::serve::INLINE_DECODE_BYTES;
+        let limit = emnist_serve::server::INLINE_DECODE_BYTES;
         assert!(body.len() > limit && body.len() < 16 << 20, "{} bytes", body.len());
     }
     let a = call(&app, "POST", "/", &[], gp_body).await;
@@ -494,10 +495,14 @@ async fn large_bodies_decode_off_the_workers_with_the_same_answers_and_errors() 
     let json = [("content-type", "application/json".to_string())];
     let a = call(&app, "POST", "/v2/models/emnist/infer", &json, ks_body).await;
     assert_eq!(a.status, StatusCode::OK);
-    assert!(close(&emnist_core::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1, &want, 1e-6));
+    assert!(close(
+        &emnist_serve::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1,
+        &want,
+        1e-6
+    ));
     let a = call(&app, "POST", "/v1/models/emnist:predict", &json, tf_body.clone()).await;
     assert_eq!(a.status, StatusCode::OK);
-    let got = emnist_core::protocol::tfserving::read_probabilities(&a.json(), n, 10).unwrap();
+    let got = emnist_serve::protocol::tfserving::read_probabilities(&a.json(), n, 10).unwrap();
     assert!(close(&got, &want, 1e-6));
     // A pixel out of range deep in a large body, and a large body cut short: 400s that say why.
     let text = String::from_utf8(tf_body).unwrap();
@@ -530,7 +535,7 @@ async fn concurrent_requests_are_batched_and_answered_as_alone() {
                     json!({ "inputs": [{ "name": "image", "shape": [1, 784], "datatype": "UINT8", "data": px }] });
                 let a = post_json(&app, "/v2/models/emnist/infer", &body).await;
                 assert_eq!(a.status, StatusCode::OK);
-                (px, emnist_core::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1)
+                (px, emnist_serve::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1)
             })
         })
         .collect();
@@ -538,7 +543,7 @@ async fn concurrent_requests_are_batched_and_answered_as_alone() {
     for t in tasks {
         let (px, got) = t.await.unwrap();
         let alone = local(&app.tract, &px);
-        assert_eq!(emnist_core::contract::argmax_rows(&got, 10), emnist_core::contract::argmax_rows(&alone, 10));
+        assert_eq!(emnist_model::contract::argmax_rows(&got, 10), emnist_model::contract::argmax_rows(&alone, 10));
         worst = got.iter().zip(&alone).fold(worst, |m, (a, b)| m.max((a - b).abs()));
     }
     assert!(worst <= 1e-6, "batched answers differ from one-image runs by {worst}");
@@ -936,7 +941,7 @@ fn serve_refuses_a_missing_or_broken_model_file() {
 
 /// The wheel's libonnxruntime.so that `make setup` installs in `.venv`.
 fn onnxruntime_library() -> PathBuf {
-    emnist_core::onnx::engine::venv_onnxruntime(&crate::common::workspace())
+    emnist_runtime::engine::venv_onnxruntime(&crate::common::workspace())
         .expect("no libonnxruntime.so under .venv: run `make setup` (it installs the onnxruntime wheel)")
 }
 
@@ -954,22 +959,21 @@ async fn the_onnxruntime_engine_answers_like_tract() {
         let path = dir.path().join(format!("{name}.onnx"));
         std::fs::write(&path, graph::encode(&graph::build_model(&record, &weights, graph::DEFAULT_OPSET).unwrap()))
             .unwrap();
-        let app =
-            app(&path, |c| c.engine = emnist_core::onnx::EngineKind::Onnxruntime { library: onnxruntime_library() });
+        let app = app(&path, |c| c.engine = emnist_runtime::EngineKind::Onnxruntime { library: onnxruntime_library() });
         assert_eq!(app.state.resolve("emnist", None).unwrap().engine, "onnxruntime");
         let px = pixels(&test, 7);
         let want = local(&app.tract, &px);
         let body = json!({ "inputs": [{ "name": "image", "shape": [7, 784], "datatype": "UINT8", "data": px }] });
         let a = post_json(&app, "/v2/models/emnist/infer", &body).await;
         assert_eq!(a.status, StatusCode::OK, "{}", String::from_utf8_lossy(&a.body));
-        let got = emnist_core::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1;
+        let got = emnist_serve::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1;
         assert!(close(&got, &want, 1e-5), "{name}: onnxruntime and tract differ");
-        assert_eq!(emnist_core::contract::argmax_rows(&got, 10), emnist_core::contract::argmax_rows(&want, 10));
+        assert_eq!(emnist_model::contract::argmax_rows(&got, 10), emnist_model::contract::argmax_rows(&want, 10));
         assert_eq!(get(&app, "/v2/models/emnist").await.json()["parameters"]["engine"], "onnxruntime");
     }
     // A missing library is a clear error at start, not at the first request.
     let mut cfg = ServeConfig::new(model_file(dir.path(), 13));
-    cfg.engine = emnist_core::onnx::EngineKind::Onnxruntime { library: dir.path().join("libnothing.so") };
+    cfg.engine = emnist_runtime::EngineKind::Onnxruntime { library: dir.path().join("libnothing.so") };
     let err =
         AppState::new(ServedModel::load(&cfg.model, &Default::default()).unwrap(), &cfg).err().unwrap().to_string();
     assert!(err.contains("libnothing.so") && err.contains("onnxruntime"), "{err}");

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use emnist_core::data::ClassTable;
-use emnist_core::model::Architecture;
+use emnist_data::ClassTable;
+use emnist_model::Architecture;
 
 use crate::common::{emnist_bin, fixture, hand_built_run, Server};
 
@@ -85,7 +85,7 @@ fn the_binary_finds_onnxruntime_beside_itself_from_any_folder() {
     for d in [&bare, &equipped, &elsewhere] {
         std::fs::create_dir(d).unwrap();
     }
-    let library = emnist_core::onnx::engine::venv_onnxruntime(&crate::common::workspace())
+    let library = emnist_runtime::engine::venv_onnxruntime(&crate::common::workspace())
         .expect("no libonnxruntime.so under .venv: run `make setup`");
     for d in [&bare, &equipped] {
         std::fs::copy(emnist_bin(), d.join("emnist")).unwrap();
@@ -105,8 +105,8 @@ fn the_binary_finds_onnxruntime_beside_itself_from_any_folder() {
     let (record, weights) =
         hand_built_run(&run, Architecture::Dnn { hidden: vec![16] }, ClassTable::numbered(10), 5, None);
     let model = dir.path().join("dnn.onnx");
-    let graph = emnist_core::onnx::graph::build_model(&record, &weights, emnist_core::onnx::graph::DEFAULT_OPSET);
-    std::fs::write(&model, emnist_core::onnx::graph::encode(&graph.unwrap())).unwrap();
+    let graph = emnist_model::export::graph::build_model(&record, &weights, emnist_model::export::graph::DEFAULT_OPSET);
+    std::fs::write(&model, emnist_model::export::graph::encode(&graph.unwrap())).unwrap();
 
     // Without a library: `--engine onnxruntime` is a one-line error, `auto` warns and serves on tract.
     let o = alone(&bare.join("emnist"), &elsewhere)

@@ -14,7 +14,7 @@ use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use emnist_core::serve::{router, AppState, ServeConfig};
+use emnist_serve::server::{router, AppState, ServeConfig};
 
 use crate::common::{emnist_cmd, fixture};
 
@@ -93,7 +93,7 @@ async fn browser(driver: &Driver, profile: &Path) -> Client {
 /// The server in this process on a real socket; returns its base URL.
 async fn serve(model: &Path) -> String {
     let cfg = ServeConfig::new(model.to_path_buf());
-    let state = AppState::new(emnist_core::onnx::ServedModel::load(model, &Default::default()).unwrap(), &cfg).unwrap();
+    let state = AppState::new(emnist_runtime::ServedModel::load(model, &Default::default()).unwrap(), &cfg).unwrap();
     let app = router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -459,11 +459,11 @@ async fn save_screenshot(c: &Client, name: &str) {
 /// A models folder as the pipeline leaves it: two runs (hand-built weights, a metrics.csv each),
 /// both exported, the DNN served and queried.
 async fn pipeline_artifacts(models: &Path) {
-    use emnist_core::model::record::{metrics_csv, MetricsRow};
-    use emnist_core::model::Architecture;
+    use emnist_model::record::{metrics_csv, MetricsRow};
+    use emnist_model::Architecture;
     for (name, arch) in [("linear", Architecture::Linear), ("dnn", Architecture::Dnn { hidden: vec![32, 16] })] {
         let run = models.join(name);
-        crate::common::hand_built_run(&run, arch, emnist_core::data::ClassTable::numbered(10), 31, None);
+        crate::common::hand_built_run(&run, arch, emnist_data::ClassTable::numbered(10), 31, None);
         let rows: Vec<MetricsRow> = (1..=5)
             .map(|i| MetricsRow {
                 step: i * 10,
@@ -526,7 +526,7 @@ async fn the_report_gathers_every_artifact_and_renders_in_chromium() {
     assert_eq!(summary["exports"], json!(["dnn", "linear"]));
     assert_eq!(summary["queries"], json!(["dnn"]));
     let html = std::fs::read_to_string(&out).unwrap();
-    for id in emnist_core::report::SECTIONS {
+    for id in emnist_report::report::SECTIONS {
         assert!(html.contains(&format!("<section id=\"{id}\">")), "section {id} missing");
     }
     for text in ["graphpipe", "tfserving", "kserve", "PASS", "data:image/png;base64,", "test accuracy", "train + "] {
@@ -553,7 +553,7 @@ async fn the_report_gathers_every_artifact_and_renders_in_chromium() {
         .unwrap();
     assert_eq!(state["broken"], 0, "every inlined image decodes: {state}");
     assert!(state["images"].as_u64().unwrap() >= 4, "{state}");
-    assert_eq!(state["sections"], json!(emnist_core::report::SECTIONS));
+    assert_eq!(state["sections"], json!(emnist_report::report::SECTIONS));
     assert!(state["height"].as_f64().unwrap() > 1000.0, "{state}");
     // `EMNIST_REPORT_HTML` (e.g. the demo's reports/index.html) is what the README's screenshot shows.
     if let Some(other) = std::env::var_os("EMNIST_REPORT_HTML") {
@@ -569,7 +569,7 @@ async fn predict_takes_png_jpeg_multipart_and_emnist_crops() {
     let dir = tempfile::tempdir().unwrap();
     let model = crate::serve::model_file(dir.path(), 22);
     let url = serve(&model).await;
-    let tract = emnist_core::onnx::ServedModel::load(&model, &Default::default()).unwrap().model;
+    let tract = emnist_runtime::ServedModel::load(&model, &Default::default()).unwrap().model;
     let test = crate::serve::test_images();
     // A real 28×28 test image as a PNG: used as it is, so /predict equals the model on its pixels.
     let img = image::GrayImage::from_raw(28, 28, test.image(0).to_vec()).unwrap();
@@ -591,7 +591,7 @@ async fn predict_takes_png_jpeg_multipart_and_emnist_crops() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["as_is"], true);
     assert_eq!(v["inverted"], false);
-    let x: Vec<f32> = emnist_core::contract::to_input(test.image(0));
+    let x: Vec<f32> = emnist_model::contract::to_input(test.image(0));
     let want = tract.run(&x).unwrap().probabilities;
     for p in v["predictions"].as_array().unwrap() {
         let i: usize = p["label"].as_str().unwrap().parse().unwrap();
@@ -674,7 +674,7 @@ async function predict(url, token) {
     let api = |cors: Vec<String>| {
         let mut cfg = ServeConfig::new(model.clone());
         cfg.cors_origins = cors;
-        cfg.tokens = Some(emnist_core::serve::access::Tokens::parse(TOKEN).unwrap());
+        cfg.tokens = Some(emnist_serve::server::access::Tokens::parse(TOKEN).unwrap());
         cfg
     };
     let allowed = serve_config(api(vec![origin.clone()])).await;
@@ -704,7 +704,7 @@ async function predict(url, token) {
 
 /// The server in this process, configured, on a real socket; returns its base URL.
 async fn serve_config(cfg: ServeConfig) -> String {
-    let model = emnist_core::onnx::ServedModel::load(&cfg.model, &Default::default()).unwrap();
+    let model = emnist_runtime::ServedModel::load(&cfg.model, &Default::default()).unwrap();
     let app = router(AppState::new(model, &cfg).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

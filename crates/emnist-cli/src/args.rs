@@ -1,0 +1,255 @@
+//! The arguments both executables parse: which dataset (every command that reads one) and how to
+//! train (`emnist train`, which `emnist-train` parses again after the exec). Their doc comments are
+//! the `--help`; each converts to a plain config before any work happens.
+// The doc comments are help text first: `<model>` there is a placeholder for the terminal, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
+use std::path::PathBuf;
+
+use clap::builder::TypedValueParser as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use emnist_data::source::LoadConfig;
+use emnist_data::synthetic::{Ingredients, SyntheticConfig};
+use emnist_data::Split;
+use emnist_model::train::{Augment, ClassWeights, DeviceChoice, Practice, Recipe, Schedule};
+
+/// The command line `emnist-train` parses: `emnist train …` as `emnist` received it.
+#[derive(Debug, Parser)]
+#[command(name = "emnist", version, propagate_version = true)]
+pub struct TrainCli {
+    /// No progress bars or notes on stderr (errors are still printed).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: TrainCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrainCommand {
+    /// Train a linear, DNN or CNN classifier (libtorch), with curves, confusion matrix and checkpoints.
+    Train(TrainArgs),
+}
+
+/// Which dataset to read: shared by every command that reads one.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// A .mat file (EMNIST's Matlab release) or a folder of idx files (EMNIST's gzip release,
+    /// MNIST, Fashion-MNIST). Default: the first EMNIST file under `--data-dir`, else a generated
+    /// synthetic EMNIST-like set (clearly labelled: it is not EMNIST).
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// Which EMNIST split to use where a folder holds several.
+    #[arg(long, value_parser = split_parser())]
+    pub split: Option<Split>,
+    /// Where to look for EMNIST files when `--data` is not given.
+    #[arg(long, value_name = "DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Decode from the source instead of the cache, and write no cache entry.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Leave ingredients out of the synthetic default's generator, comma-separated (hand-shapes,
+    /// script-faces, writers, jitter, elastic, pen, framing): the ablation study of
+    /// `bench/real_handwriting.sh`.
+    #[arg(long, value_name = "LIST", value_parser = Ingredients::without)]
+    pub synthetic_without: Option<Ingredients>,
+}
+
+impl DataArgs {
+    pub fn to_config(&self) -> LoadConfig {
+        LoadConfig {
+            data: self.data.clone(),
+            data_dir: self.data_dir.clone(),
+            split: self.split,
+            cache: !self.no_cache,
+            synthetic: SyntheticConfig {
+                ingredients: self.synthetic_without.unwrap_or_default(),
+                ..SyntheticConfig::default()
+            },
+            ..LoadConfig::default()
+        }
+    }
+}
+
+/// `--class-weights`: one of [`ClassWeights::ALL`], each with its line of help.
+fn class_weights_parser() -> impl clap::builder::TypedValueParser<Value = ClassWeights> {
+    use clap::builder::{PossibleValue, TypedValueParser};
+    let values = ClassWeights::ALL.map(|c| PossibleValue::new(c.name()).help(c.description()));
+    clap::builder::PossibleValuesParser::new(values).try_map(|s| s.parse::<ClassWeights>())
+}
+
+/// `--split`: one of [`Split::ALL`], listed in `--help` and in the error for any other value.
+pub fn split_parser() -> impl clap::builder::TypedValueParser<Value = Split> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Split::ALL.map(Split::name)).try_map(|s| s.parse::<Split>())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelArg {
+    /// One fully connected layer 784 → classes.
+    Linear,
+    /// Two ELU hidden layers (`--hidden`, default 512,256), the seed's DNN.
+    Dnn,
+    /// Conv + ReLU + max-pool blocks (`--channels`, default 32,64), dropout, one hidden layer
+    /// (`--hidden`, default 128).
+    Cnn,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The architecture.
+    #[arg(long, value_enum)]
+    pub model: ModelArg,
+    /// Hidden layer sizes: the DNN's ELU layers [default: 512,256], or the CNN's one dense layer
+    /// [default: 128].
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// The CNN's conv + ReLU + max-pool blocks, channels per block [default: 32,64]; at most
+    /// four blocks (28 → 14 → 7 → 3 → 1).
+    #[arg(long, value_delimiter = ',')]
+    pub channels: Option<Vec<usize>>,
+    /// Adam's learning rate [default: 0.01 linear, 3e-4 dnn, 1e-3 cnn: the seed's].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 5)]
+    pub epochs: usize,
+    /// Seeds the weights, the data order, dropout and the evaluation sample.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value = "none", value_parser = class_weights_parser())]
+    pub class_weights: ClassWeights,
+    /// Evaluate every N steps [default: 20 times per epoch].
+    #[arg(long, value_name = "N")]
+    pub eval_every: Option<usize>,
+    /// Share of the test set in the fixed evaluation sample.
+    #[arg(long, default_value_t = 0.05)]
+    pub eval_fraction: f64,
+    /// `auto` (CUDA when libtorch sees a GPU), `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// libtorch CPU threads [default: libtorch's choice].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// The run directory [default: models/<model>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Overwrite an existing run directory.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+    /// Continue the run in `--out` from its checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Print the final record as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Defaults for the options below: `seed` (the seed's protocol: none of them) or `best`
+    /// (augmentation, one-cycle schedule, label smoothing 0.1, 10 % validation, patience 3).
+    #[arg(long, default_value = "seed", value_parser = named_parser::<Recipe>(Recipe::ALL))]
+    pub recipe: Recipe,
+    /// Augment every training image, reproducibly by (seed, step): `handwriting` (random affine,
+    /// elastic bending, stroke width; `--augment` alone), `garments` (horizontal flips, shifts of
+    /// ±2 px: for Fashion-MNIST) or `off` [default: the recipe's].
+    #[arg(long, num_args = 0..=1, default_missing_value = "handwriting", value_name = "KIND",
+          value_parser = named_parser::<Augment>(Augment::ALL))]
+    pub augment: Option<Augment>,
+    /// Learning-rate schedule [default: the recipe's]: constant, cosine (to 1 % of the rate), or
+    /// onecycle (rise from rate/25 over 30 % of the run, then fall).
+    #[arg(long, value_parser = named_parser::<Schedule>(Schedule::ALL))]
+    pub schedule: Option<Schedule>,
+    /// Linear warm-up of the learning rate, in epochs [default: the recipe's].
+    #[arg(long, value_name = "EPOCHS")]
+    pub warmup_epochs: Option<f64>,
+    /// Label smoothing of the cross-entropy target, in [0, 1) [default: the recipe's].
+    #[arg(long, value_name = "EPS")]
+    pub label_smoothing: Option<f64>,
+    /// Share of the training part held out for validation; the best epoch's weights are kept
+    /// [default: the recipe's; 0: none]. The test part is never used.
+    #[arg(long, value_name = "SHARE")]
+    pub validation: Option<f64>,
+    /// Stop after this many epochs without a better validation accuracy [default: the recipe's].
+    #[arg(long, value_name = "EPOCHS")]
+    pub patience: Option<usize>,
+}
+
+impl TrainArgs {
+    pub fn to_config(&self) -> anyhow::Result<emnist_model::train::TrainConfig> {
+        use emnist_model::train::TrainConfig;
+        use emnist_model::Architecture;
+        let architecture = match self.model {
+            ModelArg::Linear => Architecture::Linear,
+            ModelArg::Dnn => {
+                let hidden = self.hidden.clone().unwrap_or_else(|| vec![512, 256]);
+                if hidden.is_empty() || hidden.contains(&0) {
+                    anyhow::bail!("`--hidden` needs positive layer sizes, e.g. `--hidden 512,256`");
+                }
+                Architecture::Dnn { hidden }
+            }
+            ModelArg::Cnn => {
+                let Architecture::Cnn { channels, hidden, dropout } = Architecture::cnn() else { unreachable!() };
+                let channels = self.channels.clone().unwrap_or(channels);
+                if channels.is_empty() || channels.len() > 4 || channels.contains(&0) {
+                    anyhow::bail!("`--channels` needs 1 to 4 positive channel counts, e.g. `--channels 32,64`");
+                }
+                let hidden = match self.hidden.as_deref() {
+                    None => hidden,
+                    Some(&[h]) if h > 0 => h,
+                    Some(_) => anyhow::bail!("the CNN has one hidden dense layer: `--hidden 128`"),
+                };
+                Architecture::Cnn { channels, hidden, dropout }
+            }
+        };
+        if self.model != ModelArg::Cnn && self.channels.is_some() {
+            anyhow::bail!("`--channels` is for `--model cnn`");
+        }
+        if self.model == ModelArg::Linear && self.hidden.is_some() {
+            anyhow::bail!("the linear model has no hidden layers: drop `--hidden`");
+        }
+        let out = self.out.clone().unwrap_or_else(|| PathBuf::from("models").join(architecture.name()));
+        Ok(TrainConfig {
+            architecture,
+            learning_rate: self.lr,
+            batch_size: self.batch_size,
+            epochs: self.epochs,
+            seed: self.seed,
+            class_weights: self.class_weights,
+            eval_every: self.eval_every,
+            eval_fraction: self.eval_fraction,
+            device: self.device,
+            threads: self.threads,
+            out,
+            force: self.force,
+            resume: self.resume,
+            practice: self.practice(),
+        })
+    }
+
+    /// The recipe's practice with the single flags applied.
+    pub fn practice(&self) -> Practice {
+        let mut p = Practice::of(self.recipe);
+        p.augment = self.augment.unwrap_or(p.augment);
+        p.schedule = self.schedule.unwrap_or(p.schedule);
+        p.warmup_epochs = self.warmup_epochs.unwrap_or(p.warmup_epochs);
+        p.label_smoothing = self.label_smoothing.unwrap_or(p.label_smoothing);
+        if let Some(v) = self.validation {
+            p.validation = v;
+            if v == 0.0 && self.patience.is_none() {
+                p.patience = None;
+            }
+        }
+        p.patience = self.patience.or(p.patience);
+        p
+    }
+}
+
+/// A choice among named values, listed in `--help` and in the error for any other value.
+fn named_parser<T>(all: &'static [T]) -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: Copy + std::fmt::Display + std::str::FromStr<Err = String> + Send + Sync + 'static,
+{
+    let names: Vec<String> = all.iter().map(|v| v.to_string()).collect();
+    clap::builder::PossibleValuesParser::new(names).try_map(|s| s.parse::<T>())
+}

@@ -1,0 +1,234 @@
+//! The model's input/output contract, owned here and nowhere else: what export writes into the
+//! ONNX graph, what every engine feeds and reads, what every protocol announces and accepts, and
+//! how `query` and the parity check compare answers.
+//!
+//! - one input, [`INPUT`]: float32 `[N, 1, 28, 28]` ([`INPUT_DIMS`], symbolic batch [`BATCH`]),
+//!   upright, light ink on dark, values in [0, 1]: pixel bytes times [`PIXEL_SCALE`];
+//! - two outputs, in this order ([`OUTPUTS`]): [`LOGITS`] and [`PROBABILITIES`] (softmax over the
+//!   classes), float32 `[N, K]` ([`output_dims`]);
+//! - requests may also send `[N, 784]` or `[N, 28, 28]`, and uint8 pixels ([`EXPECTED_SHAPES`]).
+
+pub use emnist_data::{PIXELS, SIDE};
+
+/// The input's name.
+pub const INPUT: &str = "image";
+/// The output holding the raw class scores.
+pub const LOGITS: &str = "logits";
+/// The output holding the softmax of the logits.
+pub const PROBABILITIES: &str = "probabilities";
+/// The outputs, in the order an exported model returns them (index 0: logits, 1: probabilities).
+pub const OUTPUTS: [&str; 2] = [LOGITS, PROBABILITIES];
+/// The name of the symbolic batch dimension in the ONNX graph.
+pub const BATCH: &str = "N";
+
+/// The input's dimensions as protocols announce them (`-1`: any batch size).
+pub const INPUT_DIMS: [i64; 4] = [-1, 1, SIDE as i64, SIDE as i64];
+/// The input shapes requests may use, for error messages and metadata.
+pub const EXPECTED_SHAPES: &str = "[N, 784], [N, 28, 28] or [N, 1, 28, 28]";
+
+/// An output's dimensions as protocols announce them, for a model of `classes` classes.
+pub fn output_dims(classes: usize) -> [i64; 2] {
+    [-1, classes as i64]
+}
+
+/// Pixel bytes become the model's floats as training scaled them: `pixel * (1 / 255)`.
+pub const PIXEL_SCALE: f32 = 1.0 / 255.0;
+
+/// Pixel bytes (0..255) as the model's input values (in [0, 1]).
+pub fn to_input(pixels: &[u8]) -> Vec<f32> {
+    scaled(pixels, PIXEL_SCALE)
+}
+
+/// Pixel bytes times `scale`, as floats.
+pub fn scaled(pixels: &[u8], scale: f32) -> Vec<f32> {
+    pixels.iter().map(|&p| p as f32 * scale).collect()
+}
+
+/// What one of a model's outputs holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputKind {
+    /// Class scores before softmax (any monotone shift of them: log-probabilities are logits too).
+    Logits,
+    /// Class probabilities: the softmax of the logits.
+    Probabilities,
+}
+
+impl OutputKind {
+    /// The contract's name for this kind of output.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputKind::Logits => LOGITS,
+            OutputKind::Probabilities => PROBABILITIES,
+        }
+    }
+
+    /// A line for metadata.
+    pub fn description(self) -> &'static str {
+        match self {
+            OutputKind::Logits => "class scores before softmax",
+            OutputKind::Probabilities => "class probabilities",
+        }
+    }
+}
+
+impl std::str::FromStr for OutputKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            LOGITS => Ok(OutputKind::Logits),
+            PROBABILITIES => Ok(OutputKind::Probabilities),
+            other => Err(format!("`{other}` is not an output kind: use `{LOGITS}` or `{PROBABILITIES}`")),
+        }
+    }
+}
+
+/// How requests address one served model: its input under [`INPUT`] or the file's own name, its
+/// outputs under [`LOGITS`] and [`PROBABILITIES`] or the file's own names, and the scale that
+/// turns pixel bytes into the model's floats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signature {
+    /// The file's own input name (requests may use it or [`INPUT`]).
+    pub input: String,
+    /// Every output a request may name, in the order announced and answered by default: the
+    /// contract's two first, then the file's own names that differ from them.
+    pub outputs: Vec<(String, OutputKind)>,
+    /// Pixel bytes times this are the model's input floats; float requests are taken as they are,
+    /// within `[0, 255 × scale]`.
+    pub scale: f32,
+}
+
+impl Signature {
+    /// The contract itself: what `emnist export` writes.
+    pub fn ours() -> Signature {
+        Signature::new(
+            INPUT,
+            &[(LOGITS.to_string(), OutputKind::Logits), (PROBABILITIES.to_string(), OutputKind::Probabilities)],
+            PIXEL_SCALE,
+        )
+    }
+
+    /// A model whose input is `input` and whose own outputs are `own`.
+    pub fn new(input: &str, own: &[(String, OutputKind)], scale: f32) -> Signature {
+        let mut outputs =
+            vec![(LOGITS.to_string(), OutputKind::Logits), (PROBABILITIES.to_string(), OutputKind::Probabilities)];
+        for (name, kind) in own {
+            if !outputs.iter().any(|(n, _)| n == name) {
+                outputs.push((name.clone(), *kind));
+            }
+        }
+        Signature { input: input.to_string(), outputs, scale }
+    }
+
+    /// Whether a request may call the input `name`.
+    pub fn accepts_input(&self, name: &str) -> bool {
+        name == INPUT || name == self.input
+    }
+
+    /// The index of the output a request calls `name`.
+    pub fn output(&self, name: &str) -> Option<usize> {
+        self.outputs.iter().position(|(n, _)| n == name)
+    }
+
+    /// Every output name, comma-separated in backticks, for messages.
+    pub fn output_list(&self) -> String {
+        self.outputs.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The largest float pixel value requests may send: 255 × scale.
+    pub fn max_float(&self) -> f64 {
+        (255.0 * self.scale) as f64
+    }
+
+    /// Pixel bytes as the model's input values.
+    pub fn to_input(&self, pixels: &[u8]) -> Vec<f32> {
+        scaled(pixels, self.scale)
+    }
+}
+
+/// The model's answer for a batch: `n` rows of `classes` logits and probabilities, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outputs {
+    pub n: usize,
+    pub classes: usize,
+    pub logits: Vec<f32>,
+    pub probabilities: Vec<f32>,
+}
+
+impl Outputs {
+    /// The output of `kind`.
+    pub fn get(&self, kind: OutputKind) -> &[f32] {
+        match kind {
+            OutputKind::Logits => &self.logits,
+            OutputKind::Probabilities => &self.probabilities,
+        }
+    }
+
+    /// Rows `start .. start + n` as outputs of their own.
+    pub fn rows(&self, start: usize, n: usize) -> Outputs {
+        let span = start * self.classes..(start + n) * self.classes;
+        Outputs {
+            n,
+            classes: self.classes,
+            logits: self.logits[span.clone()].to_vec(),
+            probabilities: self.probabilities[span].to_vec(),
+        }
+    }
+
+    /// The most probable class of each row (the first on ties).
+    pub fn argmax(&self) -> Vec<usize> {
+        argmax_rows(&self.probabilities, self.classes)
+    }
+}
+
+/// Index of the largest value (the first on ties; NaN is never the largest).
+pub fn argmax(row: &[f32]) -> usize {
+    row.iter()
+        .enumerate()
+        .fold(0, |best, (i, &v)| if v > row[best] || (row[best].is_nan() && !v.is_nan()) { i } else { best })
+}
+
+/// [`argmax`] of each row of `classes` values.
+pub fn argmax_rows(values: &[f32], classes: usize) -> Vec<usize> {
+    values.chunks(classes.max(1)).map(argmax).collect()
+}
+
+/// The largest |a − b| over two answers; NaN on either side counts as an infinite difference, so
+/// a broken answer can never pass a tolerance.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs() as f64).fold(0.0, |m, d| {
+        if d.is_nan() || m.is_infinite() {
+            f64::INFINITY
+        } else {
+            m.max(d)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_takes_the_first_of_ties_and_never_nan() {
+        assert_eq!(argmax_rows(&[0.1, 0.5, 0.5, 0.9, 0.0, 0.0], 3), vec![1, 0]);
+        assert_eq!(argmax(&[f32::NAN, 0.2, 0.7]), 2);
+        assert_eq!(argmax(&[0.3, f32::NAN, 0.2]), 0);
+    }
+
+    #[test]
+    fn nan_is_an_infinite_difference_wherever_it_is() {
+        assert_eq!(max_abs_diff(&[1.0, f32::NAN], &[1.0, 0.0]), f64::INFINITY);
+        assert_eq!(max_abs_diff(&[f32::NAN, 1.0], &[0.0, 1.0]), f64::INFINITY);
+        assert_eq!(max_abs_diff(&[0.5, 0.25], &[0.25, 0.25]), 0.25);
+    }
+
+    #[test]
+    fn rows_and_scale() {
+        let o = Outputs { n: 2, classes: 2, logits: vec![1.0, 2.0, 3.0, 4.0], probabilities: vec![0.1, 0.9, 0.8, 0.2] };
+        assert_eq!(o.rows(1, 1).logits, vec![3.0, 4.0]);
+        assert_eq!(o.argmax(), vec![1, 0]);
+        assert_eq!(to_input(&[0, 255]), vec![0.0, 1.0]);
+        assert_eq!(INPUT_DIMS, [-1, 1, 28, 28]);
+    }
+}
