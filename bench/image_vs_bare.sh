@@ -10,7 +10,8 @@
 #
 # Needs `make image` (its model is what both serve: the bare binary is given the same file,
 # copied out of the image), wrk and h2load (`make bench-peers-setup`). Environment: CONNS (32),
-# START_RUNS (5), P (first port, 9460).
+# START_RUNS (5), P (first port, 9460), RUN_OPTS (extra `podman run` options, e.g.
+# "--security-opt seccomp=unconfined" to see what the default seccomp filter costs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE=${1:-emnist-serve:latest}
@@ -39,7 +40,8 @@ ARGS=(--model "$MODEL" --host 127.0.0.1 --max-connections 448)
 cleanup() { "${PODMAN[@]}" rm -f emnist-bench >/dev/null 2>&1 || true; stop_servers; }
 trap cleanup EXIT
 start_server B "$OUT/image-bare.log" "$EMNIST_BIN" serve "${ARGS[@]}" --port "$P" --grpc-port $((P + 1))
-start_server C "$OUT/image-container.log" "${PODMAN[@]}" run --rm --name emnist-bench --read-only "${LIMITS[@]}" \
+read -ra EXTRA <<<"${RUN_OPTS:-}"
+start_server C "$OUT/image-container.log" "${PODMAN[@]}" run --rm --name emnist-bench --read-only "${LIMITS[@]}" ${EXTRA[@]+"${EXTRA[@]}"} \
   --network host "$IMAGE" --model /models/model.onnx --host 127.0.0.1 --max-connections 448 \
   --port $((P + 2)) --grpc-port $((P + 3))
 for port in "$P" $((P + 2)); do
