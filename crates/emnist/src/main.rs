@@ -11,6 +11,8 @@ use emnist_cli::cli::{Cli, Command};
 use emnist_cli::{print, trainer, USAGE};
 use emnist_core::progress::{Style, Terminal};
 
+mod ready;
+
 fn main() -> ExitCode {
     let mut command = Cli::command();
     // Asking the trainer what libtorch sees takes a while: only for `--version` itself.
@@ -140,14 +142,18 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
         Command::Serve(args) => {
             init_logging();
             let cfg = args.to_config()?;
+            // Before any model loads or port is bound: an unwritable ready file fails at once.
+            let mut ready_file = args.ready_file.as_deref().map(ready::ReadyFile::prepare).transpose()?;
+            let mut ready_error = None;
             if !matches!(cfg.engine, emnist_core::onnx::EngineKind::Tract) {
                 if let Some((path, place)) = args.onnxruntime_library() {
                     eprintln!("emnist serve: onnxruntime library `{}` ({place})", path.display());
                 }
             }
-            // Always printed, even with -q: with `--port 0` it is the only way to learn the port.
+            // Always printed, even with -q: people read it (programs read `--ready-file`).
             let reload = emnist_core::serve::Reload::new();
             let shutdown = emnist_cli::serve_signals(reload.clone())?;
+            let stop = shutdown.clone();
             let repository = cfg.repository.is_some();
             emnist_core::serve::serve(cfg, shutdown, reload, |listening, catalog| {
                 let addr = listening.http;
@@ -184,7 +190,20 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
                         "emnist serve: listening on {scheme}://{addr} (a model repository: re-read on SIGHUP); stop with Ctrl-C"
                     ),
                 }
+                if let Some(file) = &mut ready_file {
+                    // Last: once it exists, everything about the start has been said. A script waits for
+                    // it, so a server that cannot write it stops instead of running unseen.
+                    if let Err(e) = file.write(&ready::ReadyDoc::new(&listening, catalog)) {
+                        ready_error = Some(e);
+                        stop.request();
+                    }
+                }
             })?;
+            if let Some(e) = ready_error {
+                return Err(e);
+            }
+            // Stopped cleanly: the ready file goes (dropped here, after the last request).
+            drop(ready_file);
         }
         Command::Query(args) => {
             let cfg = args.to_config();
