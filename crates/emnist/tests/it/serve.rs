@@ -631,7 +631,7 @@ fn sigint_finishes_the_requests_in_flight_then_exits_0() {
         let mut r = ureq::post(&url).header("content-type", "application/json").send(body.to_string()).unwrap();
         (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
     });
-    std::thread::sleep(Duration::from_millis(250));
+    await_inflight(&server, 1);
     server.signal("-INT");
     let (status, body) = pending.join().unwrap();
     assert_eq!(status, 200, "{body}");
@@ -650,9 +650,15 @@ fn a_second_signal_during_the_drain_exits_130_at_once() {
     // A request whose body never comes keeps the drain waiting (up to the request timeout).
     let mut s = connect(&server);
     s.write_all(b"POST /v1/models/emnist:predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{").unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    await_inflight(&server, 1);
     server.signal("-TERM");
-    std::thread::sleep(Duration::from_millis(300));
+    // Draining: the port is closed (no new connections) while the request keeps the process up.
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(&addr).is_ok() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "the port still accepts 20 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(server.child.try_wait().unwrap().is_none(), "the first signal waits for the request in flight");
     let t0 = std::time::Instant::now();
     server.signal("-INT");
@@ -726,6 +732,16 @@ fn an_unwritable_ready_file_fails_before_anything_loads() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("none.onnx"), "the missing model is what stops it now");
     assert!(!stale.exists(), "an earlier server's ready file is removed at start");
+}
+
+/// Waits (up to 10 s) until the server counts `n` requests in flight.
+fn await_inflight(server: &Server, n: usize) {
+    let want = format!("emnist_inflight_requests {n}");
+    let t0 = std::time::Instant::now();
+    while !metrics_of(server).lines().any(|l| l == want) {
+        assert!(t0.elapsed() < Duration::from_secs(10), "never {n} requests in flight");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A connection to the server's socket.
