@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -46,9 +46,30 @@ pub fn emnist_bin() -> PathBuf {
 /// The built `emnist` binary, with its cache in a private folder so tests never share state.
 pub fn emnist_cmd() -> Command {
     let mut c = Command::new(emnist_bin());
-    let cache = std::env::temp_dir().join(format!("emnist-test-cache-{}", std::process::id()));
-    c.env("EMNIST_CACHE_DIR", cache).env("NO_COLOR", "1");
+    c.env("EMNIST_CACHE_DIR", test_cache()).env("NO_COLOR", "1");
     c
+}
+
+/// The cache folder of every `emnist` this test process starts: a `TempDir` of its own, removed
+/// when the process exits (a static is never dropped, so an exit handler removes it).
+fn test_cache() -> &'static Path {
+    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    extern "C" fn remove_cache() {
+        if let Some(dir) = CACHE.get() {
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
+    }
+    CACHE
+        .get_or_init(|| {
+            extern "C" {
+                fn atexit(f: extern "C" fn()) -> std::ffi::c_int;
+            }
+            // SAFETY: the C library's `atexit` only records the function; the function touches
+            // nothing but the static, and never panics.
+            assert_eq!(unsafe { atexit(remove_cache) }, 0, "cannot register the cache's removal");
+            tempfile::Builder::new().prefix("emnist-test-cache-").tempdir().unwrap()
+        })
+        .path()
 }
 
 /// A running `emnist serve` and the addresses from its `--ready-file`; killed when dropped.
