@@ -8,18 +8,15 @@ MODE bigpng:  N concurrent POST /predict of an 8000x8000 grey PNG (76 KB compres
 MODE iccp:    N concurrent POST /predict of a 40x40 PNG whose iCCP chunk inflates to 480 MiB.
 Prints the answers' statuses, RSS idle, peak (sampled every 10 ms and VmHWM), 1 s after, and
 the wall time. The server runs with `--engine tract` (no library needed)."""
-import os, socket, subprocess, sys, threading, time, zlib, struct, re
+import os, socket, subprocess, sys, threading, time, zlib, struct
+
+from ready_file import start_serve
 
 bin_, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 MODEL = sys.argv[4] if len(sys.argv) > 4 else "models/dnn.onnx"
-proc = subprocess.Popen([bin_, "serve", "--port", "0", "--engine", "tract", "--model", MODEL],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-port = None
-for line in proc.stderr:
-    m = re.search(r"listening on https?://[^:]+:(\d+)", line)
-    if m:
-        port = int(m.group(1)); break
-threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
+proc, ready = start_serve([bin_, "serve", "--port", "0", "--engine", "tract", "--model", MODEL],
+                          stdout=subprocess.DEVNULL)
+port = int(ready["http"].rsplit(":", 1)[1])
 
 def rss_kb(kind):
     for l in open(f"/proc/{proc.pid}/status"):

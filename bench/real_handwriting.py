@@ -15,15 +15,13 @@ import argparse
 import io
 import json
 import os
-import re
-import subprocess
-import sys
-import time
 
 import numpy as np
 import requests
 from PIL import Image
 from sklearn.datasets import load_digits
+
+from ready_file import start_serve
 
 
 def pictures():
@@ -43,23 +41,8 @@ def pictures():
 
 def start(emnist, model):
     """`emnist serve` on a free port; returns (process, base URL)."""
-    proc = subprocess.Popen(
-        [emnist, "serve", "--model", model, "--port", "0", "--quiet"],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.time() + 60
-    lines = []
-    while time.time() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        m = re.search(r"listening on (http://\S+)", line)
-        if m:
-            return proc, m.group(1).rstrip("/")
-    proc.kill()
-    sys.exit("error: emnist serve did not start:\n" + "".join(lines))
+    proc, ready = start_serve([emnist, "serve", "--model", model, "--port", "0", "--quiet"])
+    return proc, ready["http"]
 
 
 def measure(url, pngs, labels):

@@ -10,11 +10,11 @@ MODEL=${2:-models/dnn.onnx}
 shift $(( $# > 2 ? 2 : $# ))
 LOG=$(mktemp)
 . "$(dirname "$0")/serve_common.sh"
-trap '[ -z "${PID:-}" ] || kill -TERM "$PID" 2>/dev/null || true; rm -f "$LOG"' EXIT
+trap '[ -z "${PID:-}" ] || kill -TERM "$PID" 2>/dev/null || true; rm -f "$LOG" "$LOG.ready.json"' EXIT
 start_serve "$LOG" "$EMNIST" --model "$MODEL" --port 0
 echo "emnist serve (pid $PID) is listening on $URL"
 "$EMNIST" query --url "$URL" --model "$MODEL" --protocol all "$@"
 kill -TERM $PID
 wait $PID
 echo "emnist serve stopped cleanly (exit 0)"
-trap 'rm -f "$LOG"' EXIT
+trap 'rm -f "$LOG" "$LOG.ready.json"' EXIT

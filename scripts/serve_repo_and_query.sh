@@ -13,7 +13,7 @@ CHALLENGER=${3:-models/cnn}
 PY=${PY:-.venv/bin/python}
 LOG=$(mktemp)
 . "$(dirname "$0")/serve_common.sh"
-trap '[ -z "${PID:-}" ] || kill -TERM "$PID" 2>/dev/null || true; rm -f "$LOG"' EXIT
+trap '[ -z "${PID:-}" ] || kill -TERM "$PID" 2>/dev/null || true; rm -f "$LOG" "$LOG.ready.json"' EXIT
 start_serve "$LOG" "$EMNIST" --models "$REPO" --port 0 --poll-secs 1
 newest() { curl -sf "$URL/v2/models/emnist" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["parameters"]["version"])'; }
 accuracy() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["metrics"]["test_accuracy"])' "$1"; }
@@ -36,4 +36,4 @@ fi
 kill -TERM $PID
 wait $PID
 echo "emnist serve stopped cleanly (exit 0)"
-trap 'rm -f "$LOG"' EXIT
+trap 'rm -f "$LOG" "$LOG.ready.json"' EXIT

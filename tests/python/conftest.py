@@ -1,7 +1,13 @@
 """Shared fixtures: the `emnist` binary under test."""
 
+import json
 import os
+import shutil
 import subprocess
+import tempfile
+import threading
+import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -19,35 +25,58 @@ def emnist_bin():
     return ROOT / "target" / "debug" / "emnist"
 
 
-def start_server(emnist_bin, args, env_extra=None):
-    """`emnist serve ARGS` (with `--port 0` among them) in the background; returns the process and
-    the URL it printed (with `--grpc-port`, the gRPC address it printed is `proc.grpc_address`).
-    Its stderr keeps draining on a thread (into `proc.log_lines`) so the logs never block it."""
-    import re
-    import threading
+def wait_for_ready(proc, ready_file, timeout=120, log=lambda: ""):
+    """The document `emnist serve --ready-file READY_FILE` writes once it listens (atomically:
+    whole or not at all). Raises with the server's log (`log()`) if it exits first or after
+    `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return json.loads(Path(ready_file).read_text())
+        except FileNotFoundError:
+            pass
+        if proc.poll() is not None:
+            raise AssertionError(f"`emnist serve` exited ({proc.returncode}) before it was ready:\n{log()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"`emnist serve` wrote no ready file in {timeout} s:\n{log()}")
+        time.sleep(0.02)
 
-    env = {**os.environ, **(env_extra or {})}
-    proc = subprocess.Popen([str(emnist_bin), "serve", *args], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            text=True, cwd=ROOT, env=env)
-    url = None
-    proc.grpc_address = None
+
+def start_server(emnist_bin, args, env_extra=None, binary=None, cwd=ROOT, env=None):
+    """`emnist serve ARGS` (with `--port 0` among them) in the background, with `--ready-file`;
+    returns the process and its URL, from the ready file (`proc.ready`; with `--grpc-port`,
+    `proc.grpc_address` is the gRPC address). Its stderr keeps draining on a thread (into
+    `proc.log_lines`, read with `server_log`) so the logs never block it. `binary` replaces `emnist_bin` (a copy), `env`
+    the environment."""
+    ready_dir = tempfile.mkdtemp(prefix="emnist-ready-")
+    ready_file = Path(ready_dir) / "ready.json"
+    env = {**(os.environ if env is None else env), **(env_extra or {})}
+    proc = subprocess.Popen([str(binary or emnist_bin), "serve", *args, "--ready-file", str(ready_file)],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=cwd, env=env)
     proc.log_lines = []
-    for line in proc.stderr:
-        proc.log_lines.append(line)
-        g = re.search(r"KServe v2 over gRPC on (\S+)", line)
-        if g:
-            proc.grpc_address = g.group(1)
-        m = re.search(r"listening on (https?://\S+)", line)
-        if m:
-            url = m.group(1)
-            break
-    if url is None:
-        proc.wait(timeout=30)
-        raise AssertionError(f"`emnist serve {' '.join(map(str, args))}` did not start (exit {proc.returncode})")
 
     def drain():
-        for rest in proc.stderr:
-            proc.log_lines.append(rest)
+        for line in proc.stderr:
+            proc.log_lines.append(line)
 
-    threading.Thread(target=drain, daemon=True).start()
-    return proc, url
+    proc.log_thread = threading.Thread(target=drain, daemon=True)
+    proc.log_thread.start()
+    try:
+        proc.ready = wait_for_ready(proc, ready_file, log=lambda: "".join(proc.log_lines))
+    except AssertionError:
+        proc.kill()
+        proc.wait(timeout=30)
+        raise
+    finally:
+        # The folder goes with the process object (the server removes the file when it stops).
+        weakref.finalize(proc, shutil.rmtree, ready_dir, ignore_errors=True)
+    proc.ready_file = ready_file
+    proc.grpc_address = proc.ready["grpc"]
+    return proc, proc.ready["http"]
+
+
+def server_log(proc):
+    """What a server from `start_server` wrote to stderr so far: all of it once it has exited."""
+    if proc.poll() is not None:
+        proc.log_thread.join(timeout=30)
+    return "".join(proc.log_lines)

@@ -14,7 +14,7 @@ import tritonclient.grpc as tgrpc
 import tritonclient.http as thttp
 from tritonclient.utils import InferenceServerException
 
-from conftest import ROOT, start_server
+from conftest import ROOT, server_log, start_server
 from test_onnx import export, write_run
 
 TOKEN = "s3cret-token-0123456789abcdef"
@@ -88,7 +88,7 @@ def test_bearer_tokens_over_http_and_grpc(emnist_bin, model, tmp_path):
         g.close()
     finally:
         stop(proc)
-    logs = "".join(proc.log_lines)
+    logs = server_log(proc)
     assert "request" in logs, "debug logging was on"
     assert TOKEN not in logs and OTHER not in logs and "wrong-token" not in logs, "tokens are never logged"
 

@@ -8,14 +8,12 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import threading
 
 import numpy as np
 import onnxruntime as ort
 import requests
 
-from conftest import ROOT, start_server
+from conftest import ROOT, server_log, start_server
 from test_onnx import export, inputs, write_run
 
 
@@ -42,7 +40,7 @@ def test_auto_times_both_engines_and_keeps_the_faster(emnist_bin, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-    logs = "".join(proc.log_lines)
+    logs = server_log(proc)
     m = re.search(r'--engine auto: timed both engines .*tract_us_1=([\d.]+) onnxruntime_us_1=([\d.]+) '
                   r'tract_us_batch=([\d.]+) onnxruntime_us_batch=([\d.]+) onnxruntime_relative=([\d.]+) chosen="(\w+)"', logs)
     assert m, logs
@@ -61,22 +59,13 @@ def test_auto_without_onnxruntime_serves_with_tract(emnist_bin, tmp_path):
     alone = tmp_path / "bin" / "emnist"
     alone.parent.mkdir()
     shutil.copy(ROOT / emnist_bin, alone)
-    proc = subprocess.Popen([str(alone), "serve", "--model", str(onnx_path), "--port", "0"],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=tmp_path, env=env)
-    lines = []
-    url = None
-    for line in proc.stderr:
-        lines.append(line)
-        m = re.search(r"listening on (http://\S+)", line)
-        if m:
-            url = m.group(1)
-            break
-    threading.Thread(target=lambda: [lines.append(l) for l in proc.stderr], daemon=True).start()
+    proc, url = start_server(emnist_bin, ["--model", str(onnx_path), "--port", "0"], binary=alone, cwd=tmp_path,
+                             env=env)
     try:
-        assert url, lines
         assert requests.get(f"{url}/v2/models/emnist").json()["parameters"]["engine"] == "tract"
         check_answers(url, onnx_path)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+    lines = server_log(proc).splitlines()
     assert any("no onnxruntime library" in l and "WARN" in l for l in lines), lines

@@ -1,19 +1,22 @@
 """The serving image (`make image`, deploy/image/build.sh) built and run here with podman and runc:
-read-only root filesystem, a non-root user, host networking (`--port 0`: the container prints the
-port it got). Its answers over HTTP and gRPC (tritonclient) equal the bare binary's on the same
-CNN within 1e-5, `--engine auto` finds the onnxruntime library beside the binary and serves the
-CNN with it, `emnist query` passes against it, its health check (`emnist health`, no curl inside)
-passes, a repository mounted read-only reloads a version added on the host, and SIGTERM
-(`podman stop`) exits 0 within the grace period. The image carries the binary this test run
+read-only root filesystem, a non-root user, host networking (`--port 0`: the server's `--ready-file`,
+in a mounted folder, says which ports it got). Its answers over HTTP and gRPC (tritonclient) equal
+the bare binary's on the same CNN within 1e-5, `--engine auto` finds the onnxruntime library beside
+the binary and serves the CNN with it, `emnist query` passes against it, its health check (`emnist
+health`, no curl inside) passes, a repository mounted read-only reloads a version added on the
+host, and SIGTERM (`podman stop`) exits 0 within the grace period and removes the ready file. The image carries the binary this test run
 built (EMNIST_BIN); `make image` carries the release build.
 """
 
+import json
 import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,25 +56,26 @@ def image(emnist_bin, tmp_path_factory):
 
 
 class Container:
-    """`podman run -d` of the image with host networking; learns its ports from its log."""
+    """`podman run -d` of the image with host networking; learns its ports from its ready file,
+    which comes out through a folder mounted at /run/emnist (the root filesystem is read-only)."""
 
     def __init__(self, args, volumes=()):
         self.name = f"emnist-test-{uuid.uuid4().hex[:8]}"
-        vols = [a for v in volumes for a in ("-v", v)]
+        # Open to the image's user (uid 10001), who writes the ready file there.
+        self.run_dir = Path(tempfile.mkdtemp(prefix="emnist-image-run-"))
+        self.run_dir.chmod(0o777)
+        self.ready_file = self.run_dir / "ready.json"
+        vols = [a for v in (*volumes, f"{self.run_dir}:/run/emnist") for a in ("-v", v)]
         podman("run", "-d", "--name", self.name, "--read-only", *LIMITS, "--network", "host", *vols,
-               f"{TAG}:latest", *args)
-        self.url, self.grpc = None, None
+               f"{TAG}:latest", *args, "--ready-file", "/run/emnist/ready.json")
         deadline = time.monotonic() + 60
-        while self.url is None:
-            log = self.logs()
-            m = re.search(r"listening on (http://\S+)", log)
-            g = re.search(r"KServe v2 over gRPC on (\S+)", log)
-            if m:
-                self.url, self.grpc = m.group(1), g.group(1) if g else None
+        while not self.ready_file.exists():
             state = podman("inspect", self.name, "--format", "{{.State.Status}}").stdout.strip()
-            assert state == "running" or self.url, f"the container stopped ({state}):\n{log}"
-            assert time.monotonic() < deadline, f"not listening after 60 s:\n{log}"
+            assert state == "running", f"the container stopped ({state}):\n{self.logs()}"
+            assert time.monotonic() < deadline, f"no ready file after 60 s:\n{self.logs()}"
             time.sleep(0.2)
+        self.ready = json.loads(self.ready_file.read_text())
+        self.url, self.grpc = self.ready["http"], self.ready["grpc"]
 
     def logs(self):
         done = podman("logs", self.name)
@@ -79,6 +83,7 @@ class Container:
 
     def remove(self):
         podman("rm", "-f", self.name, check=False)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
 def serve_args(port_args=("--port", "0", "--grpc-port", "0")):
@@ -134,6 +139,7 @@ def test_the_image_serves_like_the_bare_binary(emnist_bin, image):
         assert time.monotonic() - t0 < 25
         assert podman("inspect", c.name, "--format", "{{.State.ExitCode}}").stdout.strip() == "0"
         assert "stopped: every request in flight was answered" in c.logs()
+        assert not c.ready_file.exists(), "the ready file is removed when the server stops"
     finally:
         c.remove()
         proc.send_signal(signal.SIGTERM)

@@ -21,7 +21,7 @@ import requests
 import tritonclient.http as triton
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import ROOT, start_server
+from conftest import ROOT, start_server, wait_for_ready
 
 LOAD_SECONDS = 12
 
@@ -46,6 +46,12 @@ def rss_kib(pid):
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError("no VmRSS")
+
+
+def metric(url, name):
+    """The value of the sample `name` (labels included, as the server writes them) in /metrics; 0 if absent."""
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    return next((float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.rsplit(" ", 1)[0] == name), 0)
 
 
 def test_five_swaps_under_32_busy_connections_lose_no_request(emnist_bin, tmp_path):
@@ -83,7 +89,12 @@ def test_five_swaps_under_32_busy_connections_lose_no_request(emnist_bin, tmp_pa
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         checker = threading.Thread(target=check)
         checker.start()
-        time.sleep(1.5)
+        # The working level: wrk's 32 connections open (beside this one) and a thousand answers given.
+        deadline = time.time() + LOAD_SECONDS / 2
+        while not (metric(url, "emnist_open_connections") >= 33
+                   and metric(url, 'emnist_requests_total{protocol="kserve",status="200"}') >= 1000):
+            assert time.time() < deadline, (errors[:5], requests.get(f"{url}/metrics", timeout=10).text)
+            time.sleep(0.05)
         before = rss_kib(proc.pid)
         for k in range(2, 7):
             version_file(repo / "emnist" / str(k) / "model.onnx", k)
@@ -97,7 +108,9 @@ def test_five_swaps_under_32_busy_connections_lose_no_request(emnist_bin, tmp_pa
             while requests.get(f"{url}/v2/models/emnist", timeout=10).json()["versions"] != [str(k)]:
                 assert time.time() < deadline, f"version {k - 1} was not unloaded"
                 time.sleep(0.05)
-            time.sleep(0.3)
+            while not (seen and seen[-1][1] == str(k)):
+                assert time.time() < deadline, f"the checking client got no answer from version {k}: {errors[:5]}"
+                time.sleep(0.05)
         out, _ = wrk.communicate(timeout=LOAD_SECONDS + 30)
         stop.set()
         checker.join()
@@ -166,23 +179,20 @@ def test_serve_refuses_an_allocation_bomb_with_one_line(emnist_bin, tmp_path):
 
 def test_an_allocation_bomb_in_a_repository_fails_alone(emnist_bin, tmp_path):
     """Under a memory limit, the bomb as version 2 becomes END with its reason and is counted once
-    (not retried every poll); version 3 added afterwards loads and serves."""
+    (not retried every poll); versions 3 to 5 added afterwards load and serve."""
     repo = tmp_path / "repo"
     version_file(repo / "emnist" / "1" / "model.onnx", 1)
     bomb_file(repo / "emnist" / "2" / "model.onnx")
     cmd = ["bash", "-c", f'ulimit -v {ULIMIT_KIB}; exec "$0" serve "$@"', str(emnist_bin)]
     env = {**os.environ, "RUST_BACKTRACE": "1"}
-    proc = subprocess.Popen([*cmd, "--models", str(repo), "--port", "0", "--poll-secs", "0.2", "--engine", "tract"],
+    ready_file = tmp_path / "ready.json"
+    proc = subprocess.Popen([*cmd, "--models", str(repo), "--port", "0", "--poll-secs", "0.2", "--engine", "tract",
+                             "--ready-file", str(ready_file)],
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
-    lines, url = [], None
-    for line in proc.stderr:
-        lines.append(line)
-        m = re.search(r"listening on (https?://\S+)", line)
-        if m:
-            url = m.group(1)
-            break
-    assert url, "".join(lines)
-    threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
+    lines = []
+    drain = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    drain.start()
+    url = wait_for_ready(proc, ready_file, log=lambda: "".join(lines))["http"]
 
     def status():
         s = requests.get(f"{url}/v1/models/emnist", timeout=10).json()["model_version_status"]
@@ -196,23 +206,26 @@ def test_an_allocation_bomb_in_a_repository_fails_alone(emnist_bin, tmp_path):
         s = status()
         assert s["1"][0] == "AVAILABLE" and s["2"][0] == "END", s
         assert "over the budget" in s["2"][1], s
-        version_file(repo / "emnist" / "3" / "model.onnx", 3)
-        deadline = time.time() + 30
-        while status().get("3", ("",))[0] != "AVAILABLE":
-            assert time.time() < deadline, status()
-            time.sleep(0.1)
-        time.sleep(1.0)  # five more polls: the bomb is not retried
+        # Each version that appears is a completed poll of the whole repository, the bomb in it:
+        # three polls later it still failed once (it is not retried).
+        for k in (3, 4, 5):
+            version_file(repo / "emnist" / str(k) / "model.onnx", k)
+            deadline = time.time() + 30
+            while status().get(str(k), ("",))[0] != "AVAILABLE":
+                assert time.time() < deadline, status()
+                time.sleep(0.1)
         assert failures() == 1
         r = requests.post(f"{url}/v2/models/emnist/infer", timeout=10,
                           json={"inputs": [{"name": "x", "shape": [1, 784], "datatype": "UINT8", "data": [128] * 784}]})
-        assert r.status_code == 200 and r.json()["model_version"] == "3", r.text
+        assert r.status_code == 200 and r.json()["model_version"] == "5", r.text
         out = {o["name"]: o["data"] for o in r.json()["outputs"]}
-        assert int(np.argmax(out["probabilities"])) == 3
+        assert int(np.argmax(out["probabilities"])) == 5
         assert proc.poll() is None
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
     assert code == 0
+    drain.join(timeout=30)
     log = "".join(lines)
     assert "panicked" not in log, log
     assert log.count("cannot serve this file") == 1, log

@@ -192,6 +192,11 @@ pub struct ServeArgs {
     /// (0 picks a free one; the address is printed) [default: no gRPC].
     #[arg(long, value_name = "PORT")]
     pub grpc_port: Option<u16>,
+    /// Once the server is ready (ports bound, models loaded), write its addresses, pid and
+    /// models to this file as JSON, atomically; removed when the server stops. How scripts learn
+    /// the ports of `--port 0` (the folder must be writable: checked before anything loads).
+    #[arg(long, value_name = "PATH")]
+    pub ready_file: Option<PathBuf>,
     /// Let pages on this origin call the server from a browser (CORS; repeatable; `*`: any
     /// origin), e.g. `--cors-origin http://localhost:8080`.
     #[arg(long, value_name = "ORIGIN", value_parser = cors_origin)]

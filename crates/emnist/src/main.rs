@@ -15,6 +15,8 @@ use crate::cli::{Cli, Command};
 mod cli;
 mod print;
 
+mod ready;
+
 fn main() -> ExitCode {
     let mut command = Cli::command();
     // Asking the trainer what libtorch sees takes a while: only for `--version` itself.
@@ -149,17 +151,21 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
         Command::Serve(args) => {
             init_logging();
             let cfg = args.to_config()?;
+            // Before any model loads or port is bound: an unwritable ready file fails at once.
+            let mut ready_file = args.ready_file.as_deref().map(ready::ReadyFile::prepare).transpose()?;
+            let mut ready_error = None;
             if !matches!(cfg.engine, emnist_runtime::EngineKind::Tract) {
                 if let Some((path, place)) = args.onnxruntime_library() {
                     eprintln!("emnist serve: onnxruntime library `{}` ({place})", path.display());
                 }
             }
-            // Always printed, even with -q: with `--port 0` it is the only way to learn the port.
+            // Always printed, even with -q: people read it (programs read `--ready-file`).
             let reload = emnist_serve::server::Reload::new();
             let shutdown = {
                 let reload = reload.clone();
                 emnist_cli::stop_on_signals_or_hangup(move || reload.request())?
             };
+            let stop = shutdown.clone();
             let repository = cfg.repository.is_some();
             emnist_serve::server::serve(cfg, shutdown, reload, |listening, catalog| {
                 let addr = listening.http;
@@ -196,7 +202,20 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
                         "emnist serve: listening on {scheme}://{addr} (a model repository: re-read on SIGHUP); stop with Ctrl-C"
                     ),
                 }
+                if let Some(file) = &mut ready_file {
+                    // Last: once it exists, everything about the start has been said. A script waits for
+                    // it, so a server that cannot write it stops instead of running unseen.
+                    if let Err(e) = file.write(&ready::ReadyDoc::new(&listening, catalog)) {
+                        ready_error = Some(e);
+                        stop.request();
+                    }
+                }
             })?;
+            if let Some(e) = ready_error {
+                return Err(e);
+            }
+            // Stopped cleanly: the ready file goes (dropped here, after the last request).
+            drop(ready_file);
         }
         Command::Query(args) => {
             let cfg = args.to_config();

@@ -2,9 +2,11 @@
 //! this file), so not every helper is used by both.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -42,36 +44,94 @@ pub fn emnist_bin() -> PathBuf {
 /// The built `emnist` binary, with its cache in a private folder so tests never share state.
 pub fn emnist_cmd() -> Command {
     let mut c = Command::new(emnist_bin());
-    let cache = std::env::temp_dir().join(format!("emnist-test-cache-{}", std::process::id()));
-    c.env("EMNIST_CACHE_DIR", cache).env("NO_COLOR", "1");
+    c.env("EMNIST_CACHE_DIR", test_cache()).env("NO_COLOR", "1");
     c
 }
 
-/// A running `emnist serve` and the addresses it printed; killed when dropped.
+/// The cache folder of every `emnist` this test process starts: a `TempDir` of its own, removed
+/// when the process exits (a static is never dropped, so an exit handler removes it).
+fn test_cache() -> &'static Path {
+    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    extern "C" fn remove_cache() {
+        if let Some(dir) = CACHE.get() {
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
+    }
+    CACHE
+        .get_or_init(|| {
+            extern "C" {
+                fn atexit(f: extern "C" fn()) -> std::ffi::c_int;
+            }
+            // SAFETY: the C library's `atexit` only records the function; the function touches
+            // nothing but the static, and never panics.
+            assert_eq!(unsafe { atexit(remove_cache) }, 0, "cannot register the cache's removal");
+            tempfile::Builder::new().prefix("emnist-test-cache-").tempdir().unwrap()
+        })
+        .path()
+}
+
+/// A running `emnist serve` and the addresses from its `--ready-file`; killed when dropped.
 pub struct Server {
     pub child: Child,
     pub url: String,
     /// `host:port` of KServe v2 over gRPC, with `--grpc-port`.
     pub grpc: Option<String>,
+    /// The ready file's document.
+    pub ready: Value,
+    /// The ready file (`ready.json` in a folder of its own, removed on drop).
+    pub ready_file: PathBuf,
+    /// Everything the server wrote to stderr so far.
+    pub log: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
 }
 
 impl Server {
-    /// Starts `serve` (a command that listens on `--port 0`) and waits for its printed address.
+    /// Starts `serve` (a command that listens on `--port 0`) with `--ready-file` and waits for
+    /// the file.
     pub fn spawn(mut serve: Command) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let ready_file = dir.path().join("ready.json");
+        serve.arg("--ready-file").arg(&ready_file);
         let mut child = serve.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut grpc = None;
-        let url = loop {
-            let line = lines.next().expect("the server exited before listening").unwrap();
-            if let Some(rest) = line.split("KServe v2 over gRPC on ").nth(1) {
-                grpc = rest.split_whitespace().next().map(str::to_string);
-            }
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_string();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        Server { child, url, grpc }
+        let log = drain(child.stderr.take().unwrap());
+        let ready = wait_for_ready(&ready_file, &mut child, || log.lock().unwrap().clone());
+        let url = ready["http"].as_str().expect("`http` in the ready file").to_string();
+        let grpc = ready["grpc"].as_str().map(str::to_string);
+        Server { child, url, grpc, ready, ready_file, log, _dir: dir }
+    }
+}
+
+/// Reads `stream` to its end on a thread of its own (so the writer never blocks); the lines that
+/// came so far.
+pub fn drain(stream: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            let mut text = sink.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    text
+}
+
+/// The document of `emnist serve --ready-file PATH` once the file appears (it is written
+/// atomically: whole or not at all); panics with the server's log (`log()`) if the server exits
+/// first, or after 120 s.
+pub fn wait_for_ready(path: &Path, child: &mut Child, log: impl Fn() -> String) -> Value {
+    let t0 = Instant::now();
+    loop {
+        match std::fs::read(path) {
+            Ok(bytes) => return serde_json::from_slice(&bytes).expect("the ready file is one JSON document"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("cannot read `{}`: {e}", path.display()),
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the server exited ({status}) before it was ready:\n{}", log());
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "no ready file after 120 s:\n{}", log());
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

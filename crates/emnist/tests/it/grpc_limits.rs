@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::common::{emnist_bin, emnist_cmd, Server};
+use crate::common::{emnist_bin, emnist_cmd, wait_for_ready, Server};
 use crate::serve::model_file;
 
 /// What an HTTP/2 client sends first: the connection preface and an empty SETTINGS frame.
@@ -176,10 +176,12 @@ fn a_flood_of_grpc_connections_cannot_starve_the_http_port() {
     let dir = tempfile::tempdir().unwrap();
     let model = model_file(dir.path(), 43);
     let log = dir.path().join("serve.log");
+    let ready_file = dir.path().join("ready.json");
     let script = format!(
-        "ulimit -n 200 && exec '{}' serve --port 0 --grpc-port 0 --header-timeout-ms 60000 --model '{}'",
+        "ulimit -n 200 && exec '{}' serve --port 0 --grpc-port 0 --header-timeout-ms 60000 --model '{}' --ready-file '{}'",
         emnist_bin().display(),
-        model.display()
+        model.display(),
+        ready_file.display()
     );
     let child = Command::new("bash")
         .args(["-c", &script])
@@ -189,14 +191,15 @@ fn a_flood_of_grpc_connections_cannot_starve_the_http_port() {
         .spawn()
         .unwrap();
     let mut child = Killed(child);
-    let (url, grpc) = wait_for_addresses(&log, &mut child.0);
-    let clients: Vec<TcpStream> = (0..300).map(|_| silent_grpc_client(&grpc)).collect();
+    let ready = wait_for_ready(&ready_file, &mut child.0, || std::fs::read_to_string(&log).unwrap_or_default());
+    let (url, grpc) = (ready["http"].as_str().unwrap(), ready["grpc"].as_str().unwrap());
+    let clients: Vec<TcpStream> = (0..300).map(|_| silent_grpc_client(grpc)).collect();
     std::thread::sleep(Duration::from_millis(500));
     for _ in 0..20 {
         let r = ureq::get(format!("{url}/v2/health/ready")).call();
         assert_eq!(r.map(|r| r.status().as_u16()).ok(), Some(200), "the HTTP port answers beside 300 gRPC connections");
     }
-    let m = metrics(&url);
+    let m = metrics(url);
     assert!(metric(&m, "emnist_connections_closed_total{reason=\"refused\"}") > 0, "{m}");
     drop(clients);
     let text = std::fs::read_to_string(&log).unwrap();
@@ -210,22 +213,6 @@ impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-/// The HTTP URL and the gRPC address from a server's log file, once it listens.
-fn wait_for_addresses(log: &Path, child: &mut Child) -> (String, String) {
-    let t0 = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        let after =
-            |marker: &str| text.split(marker).nth(1).and_then(|r| r.split_whitespace().next()).map(str::to_string);
-        if let (Some(url), Some(grpc)) = (after("listening on "), after("KServe v2 over gRPC on ")) {
-            return (url, grpc);
-        }
-        assert!(child.try_wait().unwrap().is_none(), "the server exited:\n{text}");
-        assert!(t0.elapsed() < Duration::from_secs(30), "not listening after 30 s:\n{text}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

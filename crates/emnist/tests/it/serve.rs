@@ -636,7 +636,7 @@ fn sigint_finishes_the_requests_in_flight_then_exits_0() {
         let mut r = ureq::post(&url).header("content-type", "application/json").send(body.to_string()).unwrap();
         (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
     });
-    std::thread::sleep(Duration::from_millis(250));
+    await_inflight(&server, 1);
     server.signal("-INT");
     let (status, body) = pending.join().unwrap();
     assert_eq!(status, 200, "{body}");
@@ -655,15 +655,98 @@ fn a_second_signal_during_the_drain_exits_130_at_once() {
     // A request whose body never comes keeps the drain waiting (up to the request timeout).
     let mut s = connect(&server);
     s.write_all(b"POST /v1/models/emnist:predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{").unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    await_inflight(&server, 1);
     server.signal("-TERM");
-    std::thread::sleep(Duration::from_millis(300));
+    // Draining: the port is closed (no new connections) while the request keeps the process up.
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(&addr).is_ok() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "the port still accepts 20 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(server.child.try_wait().unwrap().is_none(), "the first signal waits for the request in flight");
     let t0 = std::time::Instant::now();
     server.signal("-INT");
     let code = server.child.wait().unwrap();
     assert_eq!(code.code(), Some(130), "a second signal stops at once, as interrupted");
     assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+}
+
+/// `--ready-file`: written once both ports are bound, with the ports `--port 0 --grpc-port 0`
+/// got, the process and the model; one JSON document alone in its folder (written under a
+/// temporary name, then renamed); removed when SIGTERM has stopped the server.
+#[test]
+fn the_ready_file_names_the_bound_ports_and_goes_at_sigterm() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_file(dir.path(), 9);
+    let mut server = Server::start(&model, &["--grpc-port", "0", "--engine", "tract"]);
+    let r = server.ready.clone();
+    let port = |s: &str, prefix: &str| s.strip_prefix(prefix).and_then(|p| p.parse::<u16>().ok()).filter(|&p| p != 0);
+    let http = r["http"].as_str().unwrap();
+    let grpc = r["grpc"].as_str().unwrap();
+    assert!(port(http, "http://127.0.0.1:").is_some() && port(grpc, "127.0.0.1:").is_some(), "{r}");
+    assert_eq!(ureq::get(format!("{http}/v2/health/ready")).call().unwrap().status().as_u16(), 200);
+    std::net::TcpStream::connect(grpc).expect("the gRPC port listens");
+    assert_eq!(
+        (&r["tls"], &r["pid"], &r["version"]),
+        (&json!(false), &json!(server.child.id()), &json!(env!("CARGO_PKG_VERSION")))
+    );
+    let sha256: String = Sha256::digest(std::fs::read(&model).unwrap()).iter().map(|b| format!("{b:02x}")).collect();
+    let want =
+        json!([{ "name": "emnist", "version": 1, "path": model, "sha256": sha256, "classes": 10, "engine": "tract" }]);
+    assert_eq!(r["models"], want, "{r}");
+    let folder = server.ready_file.parent().unwrap().to_path_buf();
+    let names = || -> Vec<String> {
+        std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    };
+    assert_eq!(names(), ["ready.json"]);
+    server.signal("-TERM");
+    assert_eq!(server.child.wait().unwrap().code(), Some(0));
+    assert!(names().is_empty(), "the ready file is removed after a clean stop: {:?}", names());
+}
+
+/// A ready file that cannot be written stops `serve` before it loads a model or binds a port
+/// (the model here is missing and the port taken: neither is what it reports): exit 1 and one
+/// line naming the file. A file an earlier server left is removed at start.
+#[test]
+fn an_unwritable_ready_file_fails_before_anything_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let missing = dir.path().join("none.onnx");
+    let serve = |ready: &Path| {
+        emnist_cmd().args(["serve", "--port", &port, "--model"]).arg(&missing).arg("--ready-file").arg(ready).output()
+    };
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "not a folder").unwrap();
+    let cases = [
+        (file.join("ready.json"), format!("`{}` is not a folder", file.display())),
+        (dir.path().to_path_buf(), "it is a folder".to_string()),
+    ];
+    for (ready, why) in cases {
+        let o = serve(&ready).unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        let want = format!("error: cannot write the ready file `{}` (`--ready-file`): {why}\n", ready.display());
+        assert_eq!(err, want);
+    }
+    let stale = dir.path().join("ready.json");
+    std::fs::write(&stale, r#"{"http": "http://127.0.0.1:1"}"#).unwrap();
+    let o = serve(&stale).unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("none.onnx"), "the missing model is what stops it now");
+    assert!(!stale.exists(), "an earlier server's ready file is removed at start");
+}
+
+/// Waits (up to 10 s) until the server counts `n` requests in flight.
+fn await_inflight(server: &Server, n: usize) {
+    let want = format!("emnist_inflight_requests {n}");
+    let t0 = std::time::Instant::now();
+    while !metrics_of(server).lines().any(|l| l == want) {
+        assert!(t0.elapsed() < Duration::from_secs(10), "never {n} requests in flight");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A connection to the server's socket.

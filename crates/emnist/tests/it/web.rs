@@ -4,8 +4,7 @@
 //! `make test` installs `chromium` and `chromium-driver`. Without them these tests fail with a
 //! message saying so; `EMNIST_SKIP_BROWSER=1` skips the browser part explicitly.
 
-use std::io::Cursor;
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader, Cursor};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,10 +34,6 @@ fn skip_browser() -> bool {
     false
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// chromedriver on a free port, stopped on drop.
 struct Driver {
     child: Child,
@@ -46,14 +41,24 @@ struct Driver {
 }
 
 impl Driver {
+    /// `--port=0`: chromedriver binds a free port itself and says which on stdout (it writes no
+    /// file, so its one start line is read); a port picked here and passed on could be taken
+    /// by another process in between.
     fn start() -> Driver {
-        let port = free_port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child =
+            Command::new(CHROMEDRIVER).arg("--port=0").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let port = loop {
+            let line = match lines.next() {
+                Some(line) => line.unwrap(),
+                None => panic!("chromedriver exited before it listened ({:?})", child.wait()),
+            };
+            // "ChromeDriver was started successfully on port 44603."
+            if let Some(rest) = line.split("started successfully on port ").nth(1) {
+                break rest.trim_end_matches('.').parse::<u16>().expect("a port number");
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
         let url = format!("http://127.0.0.1:{port}");
         let t0 = Instant::now();
         while ureq::get(format!("{url}/status")).call().is_err() {
