@@ -32,6 +32,14 @@ pub enum EngineKind {
     },
 }
 
+impl EngineKind {
+    /// The default (`--engine auto`): onnxruntime's library looked up as [`find_onnxruntime`]
+    /// does (beside the executable first), tract alone where there is none.
+    pub fn auto() -> EngineKind {
+        EngineKind::Auto { library: find_onnxruntime().map(|(path, _)| path) }
+    }
+}
+
 /// What `--engine auto` measured on one model: median microseconds per call, one image and a
 /// batch of [`TRIAL_BATCH`], each engine on one thread, the two interleaved.
 #[derive(Debug, Clone, Copy, PartialEq)]

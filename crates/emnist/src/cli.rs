@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use emnist_cli::args::{split_parser, DataArgs, TrainArgs};
 use emnist_data::Split;
 use emnist_download::{ArchiveFormat, DownloadConfig, DEFAULT_BASE_URL};
+use emnist_serve::server::defaults;
 
 /// From handwritten-character data to a production model server: explore EMNIST, train
 /// classifiers, export them to ONNX, serve them and check the deployment.
@@ -169,7 +170,7 @@ impl ExportArgs {
 pub struct ServeArgs {
     /// The ONNX file to serve: from `emnist export --onnx`, or any 28×28 image classifier (one
     /// float input [N, 784], [N, 28, 28] or [N, 1, 28, 28]; one or two outputs [N, K]).
-    #[arg(long, value_name = "FILE", default_value = "models/dnn.onnx")]
+    #[arg(long, value_name = "FILE", default_value = defaults::MODEL)]
     pub model: PathBuf,
     /// Serve a model repository instead: `DIR/<name>/<version>/model.onnx` (TensorFlow Serving's
     /// layout; an optional `labels.txt` beside each file), several models and versions at once,
@@ -177,15 +178,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "model")]
     pub models: Option<PathBuf>,
     /// How often the repository is re-read for new, changed and removed versions (0: only on SIGHUP).
-    #[arg(long, default_value_t = 5.0, value_parser = poll_seconds)]
+    #[arg(long, default_value_t = defaults::POLL_SECS, value_parser = poll_seconds)]
     pub poll_secs: f64,
     #[command(flatten)]
     pub interpret: InterpretArgs,
     /// Address to listen on (0.0.0.0 for every interface).
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value = defaults::HOST)]
     pub host: String,
     /// Port to listen on (0 picks a free one; the address is printed).
-    #[arg(long, default_value_t = 9000)]
+    #[arg(long, default_value_t = defaults::PORT)]
     pub port: u16,
     /// Also serve KServe v2 / Open Inference Protocol over gRPC (Triton's service, what
     /// `tritonclient.grpc` and `perf_analyzer -i grpc` speak) on this port; Triton's is 8001
@@ -212,41 +213,41 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// The model's name in URLs: /v1/models/<name>, /v2/models/<name>.
-    #[arg(long, default_value = "emnist")]
+    #[arg(long, default_value = defaults::NAME)]
     pub name: String,
     /// Most images in one model call; concurrent requests are coalesced up to this.
-    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    #[arg(long, default_value_t = defaults::MAX_BATCH, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub max_batch: u32,
     /// How long a request waits for others to share its model call, microseconds (0: only
     /// requests that queued while the model was busy are batched).
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    #[arg(long, default_value_t = defaults::BATCH_TIMEOUT_US, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub batch_timeout_us: u64,
     /// Largest request body in bytes (larger: 413).
-    #[arg(long, default_value_t = 16 << 20)]
+    #[arg(long, default_value_t = defaults::MAX_BODY)]
     pub max_body: usize,
     /// Largest model file, MiB: a larger file is refused from its size, before it is read.
     #[arg(long, value_name = "MB", default_value_t = emnist_runtime::budget::DEFAULT_MAX_FILE_MB,
           value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub max_model_mb: u64,
     /// Requests handled at once; beyond it the server answers 503 with Retry-After.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = defaults::MAX_INFLIGHT, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_inflight: u32,
     /// Longest a request may take, body included, milliseconds (longer: 408).
-    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = defaults::REQUEST_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_ms: u64,
     /// Connections open at once; beyond it a new connection gets 503 and is closed.
-    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = defaults::MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
     /// Longest a request head (request line and headers) may take from its first byte,
     /// milliseconds; a slower connection is closed.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = defaults::HEADER_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout_ms: u64,
     /// Longest a connection may stay open with nothing to do, milliseconds (keep-alive idle).
-    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = defaults::IDLE_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_ms: u64,
     /// After SIGINT/SIGTERM, seconds the requests in flight may take before every connection is
     /// closed (below Kubernetes' default 30 s termination grace period).
-    #[arg(long, default_value_t = 20.0, value_parser = grace_seconds)]
+    #[arg(long, default_value_t = defaults::SHUTDOWN_GRACE_S, value_parser = grace_seconds)]
     pub shutdown_grace_s: f64,
     /// Threads for requests and for model calls [default: the number of cores].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -531,4 +532,33 @@ pub struct ReportArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// The command line's defaults are the library's: both read `emnist_serve::server::defaults`.
+    #[test]
+    fn serve_defaults_are_the_librarys() {
+        let Command::Serve(args) = Cli::try_parse_from(["emnist", "serve"]).unwrap().command else { unreachable!() };
+        let cli = args.to_config().unwrap();
+        let lib = emnist_serve::server::ServeConfig::new(defaults::MODEL.into());
+        assert_eq!(cli.model, lib.model);
+        assert_eq!((cli.host.as_str(), cli.port, cli.name.as_str()), (lib.host.as_str(), lib.port, lib.name.as_str()));
+        assert_eq!(cli.poll, lib.poll);
+        assert_eq!(
+            (cli.batch.max_batch, cli.batch.timeout, cli.batch.workers),
+            (lib.batch.max_batch, lib.batch.timeout, lib.batch.workers)
+        );
+        assert_eq!(
+            (cli.max_body, cli.max_inflight, cli.request_timeout),
+            (lib.max_body, lib.max_inflight, lib.request_timeout)
+        );
+        assert_eq!(format!("{:?}", cli.conn), format!("{:?}", lib.conn));
+        assert_eq!(cli.threads, lib.threads);
+        assert_eq!(cli.engine, lib.engine);
+    }
 }

@@ -67,10 +67,10 @@ pub struct ConnConfig {
 impl Default for ConnConfig {
     fn default() -> Self {
         ConnConfig {
-            max_connections: 4096,
-            header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
-            shutdown_grace: Duration::from_secs(20),
+            max_connections: super::defaults::MAX_CONNECTIONS as usize,
+            header_timeout: Duration::from_millis(super::defaults::HEADER_TIMEOUT_MS),
+            idle_timeout: Duration::from_millis(super::defaults::IDLE_TIMEOUT_MS),
+            shutdown_grace: Duration::from_secs_f64(super::defaults::SHUTDOWN_GRACE_S),
         }
     }
 }

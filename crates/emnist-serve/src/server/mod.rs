@@ -7,6 +7,7 @@ pub mod access;
 mod batch;
 pub mod body;
 pub mod conn;
+pub mod defaults;
 mod fds;
 mod graphpipe;
 pub mod grpc;
@@ -65,8 +66,8 @@ pub struct ServeConfig {
     pub conn: ConnConfig,
     /// Async worker threads (the model calls have their own `batch.workers`).
     pub threads: usize,
-    /// What runs each model: tract (this library's default), onnxruntime, or `Auto` (the faster
-    /// of the two by a trial at load: `emnist serve`'s default).
+    /// What runs each model: `Auto` (the faster of tract and onnxruntime by a trial at load; the
+    /// default here as for `emnist serve`), tract, or onnxruntime.
     pub engine: emnist_runtime::EngineKind,
     /// KServe v2 / Open Inference Protocol over gRPC on this port too (0 picks a free one).
     pub grpc_port: Option<u16>,
@@ -87,17 +88,21 @@ impl ServeConfig {
         ServeConfig {
             model,
             repository: None,
-            poll: Some(Duration::from_secs(5)),
-            host: "127.0.0.1".into(),
-            port: 9000,
-            name: "emnist".into(),
-            batch: BatchConfig { max_batch: 128, timeout: Duration::ZERO, workers: cores },
-            max_body: 16 << 20,
-            max_inflight: 1024,
-            request_timeout: Duration::from_secs(30),
+            poll: Some(Duration::from_secs_f64(defaults::POLL_SECS)),
+            host: defaults::HOST.into(),
+            port: defaults::PORT,
+            name: defaults::NAME.into(),
+            batch: BatchConfig {
+                max_batch: defaults::MAX_BATCH as usize,
+                timeout: Duration::from_micros(defaults::BATCH_TIMEOUT_US),
+                workers: cores,
+            },
+            max_body: defaults::MAX_BODY,
+            max_inflight: defaults::MAX_INFLIGHT as usize,
+            request_timeout: Duration::from_millis(defaults::REQUEST_TIMEOUT_MS),
             conn: ConnConfig::default(),
             threads: cores,
-            engine: emnist_runtime::EngineKind::Tract,
+            engine: emnist_runtime::EngineKind::auto(),
             grpc_port: None,
             cors_origins: Vec::new(),
             tokens: None,

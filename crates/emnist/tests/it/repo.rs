@@ -69,6 +69,7 @@ async fn a_repository_serves_every_version_and_reloads_without_losing_what_serve
     std::fs::create_dir_all(repo.join("emnist/not-a-number")).unwrap();
     let seed = |s: u64| tmp.path().join(format!("dnn-{s}.onnx"));
     let mut cfg = ServeConfig::new("unused.onnx".into());
+    cfg.engine = emnist_runtime::EngineKind::Tract;
     cfg.repository = Some(repo.clone());
     let state = AppState::with_repository(&cfg).await.unwrap();
     let app = router(state.clone());
@@ -181,6 +182,7 @@ async fn a_repository_serves_every_version_and_reloads_without_losing_what_serve
 async fn a_repository_without_a_servable_model_stops_the_start_with_what_to_do() {
     let tmp = tempfile::tempdir().unwrap();
     let mut cfg = ServeConfig::new("unused.onnx".into());
+    cfg.engine = emnist_runtime::EngineKind::Tract;
     cfg.repository = Some(tmp.path().to_path_buf());
     let e = AppState::with_repository(&cfg).await.err().unwrap().to_string();
     assert!(e.contains("holds no model") && e.contains("<name>/<version>/model.onnx"), "{e}");
@@ -237,6 +239,7 @@ async fn version_names_are_plain_decimals_and_predict_honours_the_version() {
         std::fs::copy(tmp.path().join("dnn-1.onnx"), dir.join("model.onnx")).unwrap();
     }
     let mut cfg = ServeConfig::new("unused.onnx".into());
+    cfg.engine = emnist_runtime::EngineKind::Tract;
     cfg.repository = Some(repo.clone());
     let state = AppState::with_repository(&cfg).await.unwrap();
     let app = router(state.clone());
@@ -294,6 +297,7 @@ async fn files_that_cannot_be_models_fail_alone_without_blocking() {
     let repo = tmp.path().join("repo");
     place(&repo, "emnist", 1, 1);
     let mut cfg = ServeConfig::new("unused.onnx".into());
+    cfg.engine = emnist_runtime::EngineKind::Tract;
     cfg.repository = Some(repo.clone());
     let state = AppState::with_repository(&cfg).await.unwrap();
     let dir = |v: u64| {

@@ -41,6 +41,8 @@ struct App {
 
 fn app(model: &Path, configure: impl FnOnce(&mut ServeConfig)) -> App {
     let mut cfg = ServeConfig::new(model.to_path_buf());
+    // Answers are compared with tract's own (the default, auto, may pick onnxruntime).
+    cfg.engine = emnist_runtime::EngineKind::Tract;
     configure(&mut cfg);
     let served = ServedModel::load(model, &Default::default()).unwrap();
     let tract = served.model.clone();

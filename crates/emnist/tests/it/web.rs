@@ -97,7 +97,8 @@ async fn browser(driver: &Driver, profile: &Path) -> Client {
 
 /// The server in this process on a real socket; returns its base URL.
 async fn serve(model: &Path) -> String {
-    let cfg = ServeConfig::new(model.to_path_buf());
+    let mut cfg = ServeConfig::new(model.to_path_buf());
+    cfg.engine = emnist_runtime::EngineKind::Tract;
     let state = AppState::new(emnist_runtime::ServedModel::load(model, &Default::default()).unwrap(), &cfg).unwrap();
     let app = router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -678,6 +679,7 @@ async function predict(url, token) {
     tokio::spawn(async move { axum::serve(page_listener, page).await.unwrap() });
     let api = |cors: Vec<String>| {
         let mut cfg = ServeConfig::new(model.clone());
+        cfg.engine = emnist_runtime::EngineKind::Tract;
         cfg.cors_origins = cors;
         cfg.tokens = Some(emnist_serve::server::access::Tokens::parse(TOKEN).unwrap());
         cfg
