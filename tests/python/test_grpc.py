@@ -170,7 +170,7 @@ def bad_calls():
     out.append((r, grpc.StatusCode.INVALID_ARGUMENT, "outside [0, 1]"))
     r = req()
     r.inputs.add(name="image", datatype="UINT8", shape=[1, 784]).contents.uint_contents.extend([256] * 784)
-    out.append((r, grpc.StatusCode.INVALID_ARGUMENT, "not 0..255"))
+    out.append((r, grpc.StatusCode.INVALID_ARGUMENT, "not an integer 0..255"))
     r = req()
     r.inputs.add(name="image", datatype="UINT8", shape=[1, 784]).contents.uint_contents.extend([1] * 784)
     r.raw_input_contents.append(bytes(784))

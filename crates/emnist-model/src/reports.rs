@@ -87,7 +87,8 @@ impl Protocol {
     /// Every protocol, in the order `--protocol all` runs them.
     pub const ALL: [Protocol; 3] = [Protocol::Graphpipe, Protocol::Tfserving, Protocol::Kserve];
 
-    pub fn name(self) -> &'static str {
+    /// The protocol's name: `--protocol`'s value, reports' JSON, `emnist serve`'s metric label.
+    pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Graphpipe => "graphpipe",
             Protocol::Tfserving => "tfserving",

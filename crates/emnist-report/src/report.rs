@@ -247,7 +247,7 @@ fn build(
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2} %</td><td>{:.2} %</td><td>{:.0}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td></tr>",
-                p.protocol.name(),
+                p.protocol.as_str(),
                 p.requests,
                 p.failed_requests,
                 100.0 * p.accuracy,

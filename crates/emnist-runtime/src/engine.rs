@@ -40,6 +40,29 @@ impl EngineKind {
     }
 }
 
+/// The engine that runs a loaded model, as logs, metadata and the ready file name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EngineName {
+    Tract,
+    Onnxruntime,
+}
+
+impl EngineName {
+    /// `tract` or `onnxruntime`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineName::Tract => "tract",
+            EngineName::Onnxruntime => "onnxruntime",
+        }
+    }
+}
+
+impl std::fmt::Display for EngineName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What `--engine auto` measured on one model: median microseconds per call, one image and a
 /// batch of [`TRIAL_BATCH`], each engine on one thread, the two interleaved.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,11 +85,11 @@ impl Trial {
     }
 
     /// The engine to keep.
-    pub fn choice(&self) -> &'static str {
+    pub fn choice(&self) -> EngineName {
         if self.onnxruntime_relative() < 1.0 {
-            "onnxruntime"
+            EngineName::Onnxruntime
         } else {
-            "tract"
+            EngineName::Tract
         }
     }
 }
@@ -151,17 +174,17 @@ impl Engine {
             tract_us_1 = t.tract_us[0], onnxruntime_us_1 = t.onnxruntime_us[0],
             tract_us_batch = t.tract_us[1], onnxruntime_us_batch = t.onnxruntime_us[1],
             onnxruntime_relative = t.onnxruntime_relative(),
-            chosen = t.choice(),
+            chosen = t.choice().as_str(),
             "--engine auto: timed both engines"
         );
-        Ok((if t.choice() == "onnxruntime" { ort } else { tract }, Some(t)))
+        Ok((if t.choice() == EngineName::Onnxruntime { ort } else { tract }, Some(t)))
     }
 
     /// The engine's name, for logs and metadata.
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> EngineName {
         match self {
-            Engine::Tract(_) => "tract",
-            Engine::Onnxruntime(_) => "onnxruntime",
+            Engine::Tract(_) => EngineName::Tract,
+            Engine::Onnxruntime(_) => EngineName::Onnxruntime,
         }
     }
 
@@ -376,12 +399,12 @@ mod tests {
     #[test]
     fn auto_keeps_the_engine_faster_over_both_batch_sizes() {
         let t = |o1, ob| Trial { tract_us: [100.0, 10_000.0], onnxruntime_us: [o1, ob] };
-        assert_eq!(t(50.0, 5_000.0).choice(), "onnxruntime");
-        assert_eq!(t(150.0, 15_000.0).choice(), "tract");
+        assert_eq!(t(50.0, 5_000.0).choice(), EngineName::Onnxruntime);
+        assert_eq!(t(150.0, 15_000.0).choice(), EngineName::Tract);
         // Twice as fast on one image, 1.5× slower on full batches: √(0.5 × 1.5) < 1.
         assert!((t(50.0, 15_000.0).onnxruntime_relative() - 0.75f64.sqrt()).abs() < 1e-12);
-        assert_eq!(t(50.0, 15_000.0).choice(), "onnxruntime");
+        assert_eq!(t(50.0, 15_000.0).choice(), EngineName::Onnxruntime);
         // A tie keeps tract (no library needed).
-        assert_eq!(t(100.0, 10_000.0).choice(), "tract");
+        assert_eq!(t(100.0, 10_000.0).choice(), EngineName::Tract);
     }
 }

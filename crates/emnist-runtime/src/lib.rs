@@ -16,6 +16,6 @@ pub mod tract;
 pub use budget::Limits;
 pub use classifier::ModelOptions;
 pub use emnist_model::export::sha256_hex;
-pub use engine::{Engine, EngineKind};
+pub use engine::{Engine, EngineKind, EngineName};
 pub use served::ServedModel;
 pub use tract::TractModel;

@@ -72,7 +72,7 @@ pub fn query(cfg: &QueryConfig, test: &Part, progress: &dyn Progress) -> Result<
 
     let mut reports = Vec::new();
     for &p in &cfg.protocols {
-        progress.start(&format!("querying over {}", p.name()), Some(idx.len() as u64));
+        progress.start(&format!("querying over {}", p.as_str()), Some(idx.len() as u64));
         let r = run_protocol(p, cfg, &url, &agent, test, &idx, (k, scale), &local, &labels, progress);
         progress.finish();
         reports.push(r?);

@@ -198,7 +198,7 @@ pub fn print_query(r: &emnist_serve::query::QueryReport) {
         let l = &p.latency;
         println!(
             "{:<10} {:>9} {:>7} {:>9} % {:>8} % {:>9.1e} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
-            p.protocol.name(),
+            p.protocol.as_str(),
             p.requests,
             p.failed_requests,
             pct(p.accuracy),

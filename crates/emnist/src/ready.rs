@@ -58,7 +58,7 @@ impl ReadyDoc {
                     path: v.model.path.clone(),
                     sha256: v.model.sha256.clone(),
                     classes: v.model.classes(),
-                    engine: v.engine,
+                    engine: v.engine.as_str(),
                 })
                 .collect(),
         }

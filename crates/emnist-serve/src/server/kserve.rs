@@ -10,8 +10,7 @@ use serde_json::{json, Value};
 
 use super::repo::Version;
 use super::{decode, ApiError, Shared};
-use crate::protocol::kserve::{infer_response, parse_infer, HEADER_LENGTH};
-use crate::protocol::tensor::to_images;
+use crate::protocol::kserve::{images, infer_response, parse_infer, Datatype, KserveError, HEADER_LENGTH};
 use emnist_model::contract::output_dims;
 
 pub async fn server_metadata() -> Json<Value> {
@@ -104,7 +103,7 @@ fn config(state: &Shared, version: &Version) -> Value {
     json!({
         "name": version.name,
         "platform": "onnxruntime_onnx",
-        "backend": version.engine,
+        "backend": version.engine.as_str(),
         "version_policy": { "latest": { "num_versions": 1 } },
         "max_batch_size": state.max_batch(),
         "input": [{ "name": model.signature.input, "data_type": "TYPE_FP32", "format": "FORMAT_NONE", "dims": dims }],
@@ -135,8 +134,8 @@ async fn infer(state: &Shared, rest: &str, headers: &HeaderMap, body: Bytes) -> 
     };
     let model = version.model.clone();
     let (parsed, images) = decode(body, move |b| {
-        let parsed = parse_infer(b, header_length, &model.signature).map_err(ApiError::bad_request)?;
-        let images = to_images(&parsed.input, &model.signature).map_err(ApiError::bad_request)?;
+        let parsed = parse_infer(b, header_length, &model.signature).map_err(refusal)?;
+        let images = images(&parsed.input, &model.signature).map_err(refusal)?;
         Ok((parsed, images))
     })
     .await?;
@@ -158,6 +157,19 @@ async fn infer(state: &Shared, rest: &str, headers: &HeaderMap, body: Bytes) -> 
         .into_response())
 }
 
+/// The HTTP answer to a KServe refusal: every one is the client's to fix (400).
+fn refusal(e: KserveError) -> ApiError {
+    let status = match &e {
+        KserveError::Input(_)
+        | KserveError::Datatype { .. }
+        | KserveError::Uint8Range { .. }
+        | KserveError::PartialValue { .. }
+        | KserveError::Classification { .. }
+        | KserveError::Malformed(_) => StatusCode::BAD_REQUEST,
+    };
+    ApiError { status, message: e.to_string() }
+}
+
 fn metadata(state: &Shared, version: &Version) -> Value {
     let model = &version.model;
     let k = model.classes();
@@ -169,13 +181,16 @@ fn metadata(state: &Shared, version: &Version) -> Value {
         .into_iter()
         .map(|(v, s)| (v.to_string(), json!({ "state": s.tf_state(), "error": s.error() })))
         .collect();
-    let outputs: Vec<Value> =
-        sig.outputs.iter().map(|(o, _)| json!({ "name": o, "datatype": "FP32", "shape": output_dims(k) })).collect();
+    let outputs: Vec<Value> = sig
+        .outputs
+        .iter()
+        .map(|(o, _)| json!({ "name": o, "datatype": Datatype::Fp32.as_str(), "shape": output_dims(k) }))
+        .collect();
     json!({
         "name": version.name,
         "versions": versions,
         "platform": "onnx",
-        "inputs": [{ "name": sig.input, "datatype": "FP32", "shape": model.interface().layout.announced() }],
+        "inputs": [{ "name": sig.input, "datatype": Datatype::Fp32.as_str(), "shape": model.interface().layout.announced() }],
         "outputs": outputs,
         "parameters": {
             "version": version.label(),
@@ -184,7 +199,7 @@ fn metadata(state: &Shared, version: &Version) -> Value {
             "test_accuracy": model.test_accuracy(),
             "dataset": model.metadata.get("dataset").cloned().unwrap_or_default(),
             "classes": k,
-            "engine": version.engine,
+            "engine": version.engine.as_str(),
             "interpretation": model.interpretation(),
             "version_states": states,
         },

@@ -5,6 +5,8 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use crate::protocol::Traffic;
+
 /// Request latency buckets, seconds.
 const LATENCY_BOUNDS: [f64; 14] =
     [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
@@ -80,7 +82,8 @@ impl Default for Metrics {
 
 impl Metrics {
     /// A finished request: its protocol, HTTP status and latency.
-    pub fn request(&self, protocol: &'static str, status: u16, seconds: f64) {
+    pub fn request(&self, protocol: Traffic, status: u16, seconds: f64) {
+        let protocol = protocol.as_str();
         *self.requests.lock().unwrap_or_else(|e| e.into_inner()).entry((protocol, status)).or_default() += 1;
         self.latency
             .lock()
@@ -129,7 +132,8 @@ impl Metrics {
     }
 
     /// Requests answered so far with `status` under `protocol`.
-    pub fn count(&self, protocol: &str, status: u16) -> u64 {
+    pub fn count(&self, protocol: Traffic, status: u16) -> u64 {
+        let protocol = protocol.as_str();
         let map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         map.iter().filter(|((p, s), _)| *p == protocol && *s == status).map(|(_, c)| c).sum()
     }
@@ -201,13 +205,16 @@ impl Drop for OpenConnection<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::Protocol;
+
+    const KSERVE: Traffic = Traffic::Http(Protocol::Kserve);
 
     #[test]
     fn renders_cumulative_buckets() {
         let m = Metrics::default();
-        m.request("kserve", 200, 0.0003);
-        m.request("kserve", 200, 0.002);
-        m.request("kserve", 400, 0.002);
+        m.request(KSERVE, 200, 0.0003);
+        m.request(KSERVE, 200, 0.002);
+        m.request(KSERVE, 400, 0.002);
         m.batch(3);
         let text = m.render();
         assert!(text.contains("emnist_requests_total{protocol=\"kserve\",status=\"200\"} 2"), "{text}");
@@ -215,6 +222,6 @@ mod tests {
         assert!(text.contains("emnist_request_duration_seconds_bucket{protocol=\"kserve\",le=\"+Inf\"} 3"), "{text}");
         assert!(text.contains("emnist_batch_size_bucket{le=\"4\"} 1"), "{text}");
         assert!(text.contains("emnist_images_total 3"));
-        assert_eq!(m.count("kserve", 400), 1);
+        assert_eq!(m.count(KSERVE, 400), 1);
     }
 }

@@ -39,6 +39,7 @@ use metrics::Metrics;
 use repo::{Catalog, Loader, ReloadReport, StatusTable, Version, VersionState};
 
 use crate::protocol::tensor::InputError;
+use crate::protocol::{Protocol, Traffic};
 use emnist_data::shutdown::Shutdown;
 use emnist_runtime::{ModelOptions, ServedModel};
 
@@ -410,13 +411,13 @@ pub fn router(state: Shared) -> Router {
 }
 
 /// Which protocol a request speaks, for metrics and logs.
-fn protocol(method: &Method, path: &str) -> &'static str {
+fn protocol(method: &Method, path: &str) -> Traffic {
     match path {
-        "/" if method == Method::POST => "graphpipe",
-        "/metrics" => "metrics",
-        p if p.starts_with("/v1/") => "tfserving",
-        p if p == "/v2" || p.starts_with("/v2/") => "kserve",
-        _ => "other",
+        "/" if method == Method::POST => Traffic::Http(Protocol::Graphpipe),
+        "/metrics" => Traffic::Metrics,
+        p if p.starts_with("/v1/") => Traffic::Http(Protocol::Tfserving),
+        p if p == "/v2" || p.starts_with("/v2/") => Traffic::Http(Protocol::Kserve),
+        _ => Traffic::Other,
     }
 }
 
@@ -429,7 +430,7 @@ pub const CLIENT_GONE: u16 = 499;
 struct Tracked {
     state: Shared,
     counted: bool,
-    proto: &'static str,
+    proto: Traffic,
     method: Method,
     path: String,
     t0: Instant,
@@ -441,13 +442,13 @@ impl Tracked {
         let path = req.uri().path();
         let proto = protocol(req.method(), path);
         // Health checks and scrapes are cheap and must get through: not counted, never turned away.
-        let counted = !(proto == "metrics" || path.starts_with("/v2/health"));
+        let counted = !(proto == Traffic::Metrics || path.starts_with("/v2/health"));
         Tracked::start(state, proto, req.method().clone(), path.to_string(), counted)
     }
 
     /// A request of `proto` (a gRPC call: `POST /{service}/{rpc}`); `counted` ones count towards
     /// `--max-inflight`.
-    fn start(state: &Shared, proto: &'static str, method: Method, path: String, counted: bool) -> Tracked {
+    fn start(state: &Shared, proto: Traffic, method: Method, path: String, counted: bool) -> Tracked {
         if counted {
             state.inflight.fetch_add(1, Ordering::AcqRel);
             state.metrics.inflight(1);
@@ -475,13 +476,13 @@ impl Drop for Tracked {
         let secs = self.t0.elapsed().as_secs_f64();
         let status = self.status.unwrap_or(CLIENT_GONE);
         self.state.metrics.request(self.proto, status, secs);
-        let (method, path, latency_ms) = (&self.method, &self.path, secs * 1e3);
+        let (protocol, method, path, latency_ms) = (self.proto.as_str(), &self.method, &self.path, secs * 1e3);
         if self.status.is_none() {
-            tracing::debug!(%method, %path, status, latency_ms, "the client went away before the answer");
+            tracing::debug!(protocol, %method, %path, status, latency_ms, "the client went away before the answer");
         } else if status >= 500 {
-            tracing::warn!(%method, %path, status, latency_ms, "request failed");
+            tracing::warn!(protocol, %method, %path, status, latency_ms, "request failed");
         } else {
-            tracing::debug!(%method, %path, status, latency_ms, "request");
+            tracing::debug!(protocol, %method, %path, status, latency_ms, "request");
         }
     }
 }
@@ -645,7 +646,7 @@ async fn index(State(state): State<Shared>) -> impl IntoResponse {
         .map(|(n, versions)| {
             let v: Vec<serde_json::Value> = versions
                 .values()
-                .map(|v| json!({ "version": v.number, "file": v.model.path, "sha256": v.model.sha256, "engine": v.engine }))
+                .map(|v| json!({ "version": v.number, "file": v.model.path, "sha256": v.model.sha256, "engine": v.engine.as_str() }))
                 .collect();
             (n.clone(), json!(v))
         })
@@ -754,7 +755,7 @@ pub async fn run(
     let catalog = state.catalog();
     on_listen(Listening { http: local, tls: tls.is_some(), grpc: grpc_listener.as_ref().map(|(_, a)| *a) }, &catalog);
     for v in catalog.versions() {
-        tracing::info!(addr = %local, model = %v.name, version = v.number, file = %v.model.path.display(), classes = v.model.classes(), engine = v.engine, "serving");
+        tracing::info!(addr = %local, model = %v.name, version = v.number, file = %v.model.path.display(), classes = v.model.classes(), engine = v.engine.as_str(), "serving");
     }
     let stop_accepting = {
         let shutdown = shutdown.clone();
@@ -857,11 +858,13 @@ mod tests {
 
     #[test]
     fn protocols_by_route() {
-        assert_eq!(protocol(&Method::POST, "/"), "graphpipe");
-        assert_eq!(protocol(&Method::GET, "/"), "other");
-        assert_eq!(protocol(&Method::POST, "/v1/models/emnist:predict"), "tfserving");
-        assert_eq!(protocol(&Method::GET, "/v2"), "kserve");
-        assert_eq!(protocol(&Method::GET, "/v2/health/ready"), "kserve");
-        assert_eq!(protocol(&Method::GET, "/metrics"), "metrics");
+        let label = |method: Method, path: &str| protocol(&method, path).as_str();
+        assert_eq!(label(Method::POST, "/"), "graphpipe");
+        assert_eq!(label(Method::GET, "/"), "other");
+        assert_eq!(label(Method::POST, "/v1/models/emnist:predict"), "tfserving");
+        assert_eq!(label(Method::GET, "/v2"), "kserve");
+        assert_eq!(label(Method::GET, "/v2/health/ready"), "kserve");
+        assert_eq!(label(Method::GET, "/metrics"), "metrics");
+        assert_eq!(protocol(&Method::GET, "/v2/models/emnist"), Traffic::Http(Protocol::Kserve));
     }
 }

@@ -18,7 +18,7 @@ use super::metrics::Metrics;
 use super::ApiError;
 use crate::protocol::tensor::Images;
 use emnist_model::contract::{Outputs, PIXELS};
-use emnist_runtime::{Engine, EngineKind, ModelOptions, ServedModel};
+use emnist_runtime::{Engine, EngineKind, EngineName, ModelOptions, ServedModel};
 
 /// The file a repository version is read from.
 pub const MODEL_FILE: &str = "model.onnx";
@@ -60,8 +60,8 @@ pub struct Version {
     pub name: String,
     pub number: u64,
     pub model: Arc<ServedModel>,
-    /// Which engine runs it (`tract` or `onnxruntime`).
-    pub engine: &'static str,
+    /// Which engine runs it.
+    pub engine: EngineName,
     key: Option<FileKey>,
     batcher: Batcher,
 }

@@ -1045,7 +1045,7 @@ async fn the_onnxruntime_engine_answers_like_tract() {
         std::fs::write(&path, graph::encode(&graph::build_model(&record, &weights, graph::DEFAULT_OPSET).unwrap()))
             .unwrap();
         let app = app(&path, |c| c.engine = emnist_runtime::EngineKind::Onnxruntime { library: onnxruntime_library() });
-        assert_eq!(app.state.resolve("emnist", None).unwrap().engine, "onnxruntime");
+        assert_eq!(app.state.resolve("emnist", None).unwrap().engine, emnist_runtime::EngineName::Onnxruntime);
         let px = pixels(&test, 7);
         let want = local(&app.tract, &px);
         let body = json!({ "inputs": [{ "name": "image", "shape": [7, 784], "datatype": "UINT8", "data": px }] });

@@ -30,8 +30,9 @@ use inference::{
 
 use super::repo::{Version, VersionState};
 use super::{ApiError, Shared, Tracked};
-use crate::protocol::kserve::binary_values;
-use crate::protocol::tensor::{batch_of, select_outputs, the_input, to_images, InputError, InputTensor, Values};
+use crate::protocol::kserve::{images, input_tensor, requested_outputs, Data, Datatype, KserveError};
+use crate::protocol::tensor::{batch_of, the_input, InputTensor};
+use crate::protocol::Traffic;
 use emnist_model::contract::{output_dims, Signature};
 
 /// The service's full name, the prefix of every RPC's path.
@@ -56,7 +57,7 @@ async fn call(State(state): State<Shared>, req: axum::extract::Request, next: Ne
     let rpc = path.rsplit('/').next().unwrap_or_default();
     // Health checks are cheap and must get through: not counted, never turned away.
     let counted = !matches!(rpc, "ServerLive" | "ServerReady" | "ModelReady" | "ServerMetadata");
-    let mut tracked = Tracked::start(&state, "grpc", Method::POST, path, counted);
+    let mut tracked = Tracked::start(&state, Traffic::Grpc, Method::POST, path, counted);
     let client = client_deadline(req.headers());
     let limit = client.map_or(state.request_timeout, |d| d.min(state.request_timeout));
     let resp = match tokio::time::timeout(limit, next.run(req)).await {
@@ -158,8 +159,18 @@ fn status_of(e: ApiError) -> Status {
     Status::new(code_for(e.status), e.message)
 }
 
-fn bad(e: InputError) -> ApiError {
-    ApiError::bad_request(e)
+/// The gRPC answer to a KServe refusal: every one is the client's to fix (INVALID_ARGUMENT, what
+/// HTTP's 400 stands for).
+fn refusal(e: KserveError) -> Status {
+    let code = match &e {
+        KserveError::Input(_)
+        | KserveError::Datatype { .. }
+        | KserveError::Uint8Range { .. }
+        | KserveError::PartialValue { .. }
+        | KserveError::Classification { .. }
+        | KserveError::Malformed(_) => Code::InvalidArgument,
+    };
+    Status::new(code, e.to_string())
 }
 
 fn answer<T>(r: Result<T, ApiError>) -> Result<Response<T>, Status> {
@@ -245,7 +256,7 @@ impl GrpcInferenceService for Grpc {
         if let Some(e) = self.state.turn_away() {
             return Err(status_of(e));
         }
-        answer(self.infer(req.into_inner()).await)
+        self.infer(req.into_inner()).await.map(Response::new)
     }
 }
 
@@ -267,12 +278,12 @@ impl Grpc {
         }
     }
 
-    async fn infer(&self, req: ModelInferRequest) -> Result<ModelInferResponse, ApiError> {
-        let version = self.state.resolve(&req.model_name, version_arg(&req.model_version))?;
+    async fn infer(&self, req: ModelInferRequest) -> Result<ModelInferResponse, Status> {
+        let version = self.state.resolve(&req.model_name, version_arg(&req.model_version)).map_err(status_of)?;
         let sig = &version.model.signature;
-        let (input, outputs) = parse_request(&req, sig).map_err(bad)?;
-        let images = to_images(&input, sig).map_err(bad)?;
-        let out = version.run(images).await?;
+        let (input, outputs) = parse_request(&req, sig).map_err(refusal)?;
+        let images = images(&input, sig).map_err(refusal)?;
+        let out = version.run(images).await.map_err(status_of)?;
         let mut resp = ModelInferResponse {
             model_name: version.name.clone(),
             model_version: version.label(),
@@ -283,7 +294,7 @@ impl Grpc {
             let (name, kind) = &sig.outputs[i];
             resp.outputs.push(InferOutputTensor {
                 name: name.clone(),
-                datatype: "FP32".into(),
+                datatype: Datatype::Fp32.as_str().into(),
                 shape: vec![out.n as i64, out.classes as i64],
                 ..Default::default()
             });
@@ -295,33 +306,21 @@ impl Grpc {
 
 /// The request's one input tensor (from `raw_input_contents`, little-endian, or the typed
 /// `contents`) and the outputs asked for, by index into the signature's outputs (none: all).
-pub fn parse_request(req: &ModelInferRequest, sig: &Signature) -> Result<(InputTensor, Vec<usize>), InputError> {
+pub fn parse_request(req: &ModelInferRequest, sig: &Signature) -> Result<(InputTensor, Vec<usize>), KserveError> {
     let input = the_input(&req.inputs, |i| i.name.as_str(), sig)?;
     batch_of(&input.shape)?;
     let typed = input.contents.as_ref();
-    let values = match req.raw_input_contents.len() {
-        0 => {
+    let data = match req.raw_input_contents.as_slice() {
+        [] => {
             let c = typed.ok_or_else(|| {
-                InputError::Malformed(format!("input `{}` has neither `contents` nor `raw_input_contents`", input.name))
+                KserveError::Malformed(format!(
+                    "input `{}` has neither `contents` nor `raw_input_contents`",
+                    input.name
+                ))
             })?;
-            match input.datatype.as_str() {
-                "FP32" => Values::F32(c.fp32_contents.clone()),
-                "FP64" => Values::F64(c.fp64_contents.clone()),
-                "UINT8" => Values::U8(
-                    c.uint_contents
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &x)| {
-                            u8::try_from(x).map_err(|_| {
-                                InputError::Malformed(format!("UINT8 value at index {i} is {x}, not 0..255"))
-                            })
-                        })
-                        .collect::<Result<_, _>>()?,
-                ),
-                other => return Err(InputError::Type(other.to_string())),
-            }
+            Data::Typed { fp32: &c.fp32_contents, fp64: &c.fp64_contents, uint: &c.uint_contents }
         }
-        1 => {
+        [raw] => {
             let has_typed = typed.is_some_and(|c| {
                 let counts = [
                     c.fp32_contents.len(),
@@ -336,29 +335,27 @@ pub fn parse_request(req: &ModelInferRequest, sig: &Signature) -> Result<(InputT
                 counts.iter().any(|&n| n > 0)
             });
             if has_typed {
-                return Err(InputError::Malformed(format!(
+                return Err(KserveError::Malformed(format!(
                     "input `{}` has both `contents` and `raw_input_contents`: send one",
                     input.name
                 )));
             }
-            binary_values(&input.datatype, &input.shape, &req.raw_input_contents[0])?
+            Data::Raw(raw)
         }
-        n => {
-            return Err(InputError::Malformed(format!(
-                "`raw_input_contents` has {n} entries for {} input(s)",
+        many => {
+            return Err(KserveError::Malformed(format!(
+                "`raw_input_contents` has {} entries for {} input(s)",
+                many.len(),
                 req.inputs.len()
             )))
         }
     };
-    let wanted: Vec<&str> = req.outputs.iter().map(|o| o.name.as_str()).collect();
-    if let Some(o) = req.outputs.iter().find(|o| o.parameters.contains_key("classification")) {
-        return Err(InputError::Malformed(format!(
-            "output `{}` asks for classification, which this server does not offer",
-            o.name
-        )));
-    }
-    let outputs = select_outputs(&wanted, sig)?;
-    Ok((InputTensor { shape: input.shape.clone(), values }, outputs))
+    let tensor = input_tensor(&input.shape, &input.datatype, data)?;
+    let outputs = requested_outputs(
+        req.outputs.iter().map(|o| (o.name.as_str(), o.parameters.contains_key("classification"))),
+        sig,
+    )?;
+    Ok((tensor, outputs))
 }
 
 fn metadata(state: &Shared, version: &Version) -> ModelMetadataResponse {
@@ -371,7 +368,7 @@ fn metadata(state: &Shared, version: &Version) -> ModelMetadataResponse {
         platform: "onnx".into(),
         inputs: vec![TensorMetadata {
             name: model.signature.input.clone(),
-            datatype: "FP32".into(),
+            datatype: Datatype::Fp32.as_str().into(),
             shape: model.interface().layout.announced().to_vec(),
         }],
         outputs: model
@@ -380,7 +377,7 @@ fn metadata(state: &Shared, version: &Version) -> ModelMetadataResponse {
             .iter()
             .map(|(name, _)| TensorMetadata {
                 name: name.clone(),
-                datatype: "FP32".into(),
+                datatype: Datatype::Fp32.as_str().into(),
                 shape: output_dims(k).to_vec(),
             })
             .collect(),
@@ -395,7 +392,7 @@ fn config(state: &Shared, version: &Version) -> ModelConfig {
     ModelConfig {
         name: version.name.clone(),
         platform: "onnxruntime_onnx".into(),
-        backend: version.engine.into(),
+        backend: version.engine.as_str().into(),
         max_batch_size: i32::try_from(state.max_batch()).unwrap_or(i32::MAX),
         input: vec![ModelInput {
             name: model.signature.input.clone(),
@@ -467,7 +464,7 @@ mod tests {
         let (a, outs) = parse_request(&raw, &sig).unwrap();
         let (b, _) = parse_request(&typed, &sig).unwrap();
         assert_eq!(a, b);
-        assert_eq!(a.values, Values::U8(pixels));
+        assert_eq!(a.values, crate::protocol::Values::U8(pixels));
         assert_eq!(outs, vec![0, 1], "no outputs named: every output");
 
         let floats: Vec<f32> = (0..784).map(|i| i as f32 / 784.0).collect();
@@ -478,7 +475,7 @@ mod tests {
         typed.inputs[0].contents = Some(InferTensorContents { fp32_contents: floats.clone(), ..Default::default() });
         let (a, outs) = parse_request(&raw, &sig).unwrap();
         assert_eq!(a, parse_request(&typed, &sig).unwrap().0);
-        assert_eq!(a.values, Values::F32(floats));
+        assert_eq!(a.values, crate::protocol::Values::F32(floats));
         assert_eq!(outs, vec![1]);
     }
 
@@ -498,7 +495,7 @@ mod tests {
         assert!(err(&r).contains("both"));
         let mut r = request("UINT8", &[1, 784]);
         r.inputs[0].contents = Some(InferTensorContents { uint_contents: vec![300; 784], ..Default::default() });
-        assert!(err(&r).contains("not 0..255"));
+        assert!(err(&r).contains("not an integer 0..255"));
         let mut r = request("BYTES", &[1, 784]);
         r.raw_input_contents = vec![vec![0; 784]];
         assert!(err(&r).contains("BYTES"));

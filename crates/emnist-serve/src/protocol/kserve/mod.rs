@@ -1,13 +1,21 @@
 //! KServe v2 / Open Inference Protocol (what Triton, KServe and Seldon speak): JSON tensors
 //! `{name, shape, datatype, data}`, and Triton's binary tensor data extension, where the JSON
-//! header (`Inference-Header-Content-Length` bytes) is followed by raw little-endian tensors.
+//! header (`Inference-Header-Content-Length` bytes) is followed by raw little-endian tensors:
+//! the JSON types, request bodies and answers, and the client's side. What every front end
+//! (this one and gRPC) shares, datatypes, input checks and refusals, is the core in `input.rs`.
+
+mod input;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use input::{
+    images, input_datatype, input_tensor, requested_outputs, Data, Datatype, KserveError, UnknownDatatype,
+};
+
 use super::json_tensor::JsonTensor;
-use super::tensor::{select_outputs, the_input, InputError, InputTensor, Values};
-use emnist_model::contract::{Outputs, Signature, INPUT, PIXELS};
+use super::tensor::{batch_of, the_input, InputTensor, Values};
+use emnist_model::contract::{Outputs, Signature, INPUT};
 
 /// The HTTP header that carries the JSON part's length in binary requests and answers.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
@@ -81,11 +89,12 @@ fn flag(params: &Option<Map<String, Value>>, key: &str) -> Option<bool> {
     params.as_ref()?.get(key)?.as_bool()
 }
 
-/// Parses a request body; `header_length` is the `Inference-Header-Content-Length` value if any.
-pub fn parse_infer(body: &[u8], header_length: Option<usize>, sig: &Signature) -> Result<Parsed, InputError> {
+/// Parses a request body (JSON, or Triton's binary tensor data after a JSON header);
+/// `header_length` is the `Inference-Header-Content-Length` value if any.
+pub fn parse_infer(body: &[u8], header_length: Option<usize>, sig: &Signature) -> Result<Parsed, KserveError> {
     let (json, mut binary) = match header_length {
         Some(n) if n > body.len() => {
-            return Err(InputError::Malformed(format!(
+            return Err(KserveError::Malformed(format!(
                 "`Inference-Header-Content-Length` is {n} but the body has only {} bytes",
                 body.len()
             )))
@@ -94,14 +103,14 @@ pub fn parse_infer(body: &[u8], header_length: Option<usize>, sig: &Signature) -
         None => (body, &[][..]),
     };
     let req: InferRequest = serde_json::from_slice(json)
-        .map_err(|e| InputError::Malformed(format!("the body is not a KServe v2 inference request: {e}")))?;
+        .map_err(|e| KserveError::Malformed(format!("the body is not a KServe v2 inference request: {e}")))?;
     let input = the_input(&req.inputs, |i| i.name.as_str(), sig)?;
-    super::tensor::batch_of(&input.shape)?;
-    let values = match input.parameters.as_ref().and_then(|p| p.get("binary_data_size")) {
+    batch_of(&input.shape)?;
+    let data = match input.parameters.as_ref().and_then(|p| p.get("binary_data_size")) {
         Some(size) => {
             let size = size.as_u64().and_then(|s| usize::try_from(s).ok()).filter(|&s| s <= binary.len()).ok_or_else(
                 || {
-                    InputError::Malformed(format!(
+                    KserveError::Malformed(format!(
                         "`binary_data_size` of `{}` is not a size within the {} bytes sent",
                         input.name,
                         binary.len()
@@ -110,90 +119,35 @@ pub fn parse_infer(body: &[u8], header_length: Option<usize>, sig: &Signature) -
             )?;
             let (mine, rest) = binary.split_at(size);
             binary = rest;
-            binary_values(&input.datatype, &input.shape, mine)?
+            Data::Raw(mine)
         }
-        None => {
-            let data = input
+        None => Data::Json(
+            input
                 .data
                 .as_ref()
-                .ok_or_else(|| InputError::Malformed(format!("input `{}` has no `data`", input.name)))?;
-            json_values(&input.datatype, data)?
-        }
+                .ok_or_else(|| KserveError::Malformed(format!("input `{}` has no `data`", input.name)))?,
+        ),
     };
+    let tensor = input_tensor(&input.shape, &input.datatype, data)?;
     if !binary.is_empty() {
-        return Err(InputError::Malformed(format!("{} bytes follow the tensors the header describes", binary.len())));
+        return Err(KserveError::Malformed(format!("{} bytes follow the tensors the header describes", binary.len())));
     }
     let all_binary = flag(&req.parameters, "binary_data_output").unwrap_or(false);
-    let outputs = match &req.outputs {
-        None => (0..sig.outputs.len()).map(|i| (i, all_binary)).collect(),
-        Some(outs) => {
-            let names: Vec<&str> = outs.iter().map(|o| o.name.as_str()).collect();
-            let idx = select_outputs(&names, sig)?;
-            if let Some(o) =
-                outs.iter().find(|o| o.parameters.as_ref().is_some_and(|p| p.contains_key("classification")))
-            {
-                return Err(InputError::Malformed(format!(
-                    "output `{}` asks for classification, which this server does not offer",
-                    o.name
-                )));
-            }
-            idx.into_iter()
-                .zip(outs)
-                .map(|(i, o)| (i, flag(&o.parameters, "binary_data").unwrap_or(all_binary)))
-                .collect()
-        }
+    let outs = req.outputs.as_deref().unwrap_or_default();
+    let idx = requested_outputs(
+        outs.iter().map(|o| (o.name.as_str(), o.parameters.as_ref().is_some_and(|p| p.contains_key("classification")))),
+        sig,
+    )?;
+    // None named: every output, binary as the request's parameter says.
+    let outputs = match outs {
+        [] => idx.into_iter().map(|i| (i, all_binary)).collect(),
+        named => idx
+            .into_iter()
+            .zip(named)
+            .map(|(i, o)| (i, flag(&o.parameters, "binary_data").unwrap_or(all_binary)))
+            .collect(),
     };
-    Ok(Parsed { id: req.id, input: InputTensor { shape: input.shape.clone(), values }, outputs })
-}
-
-/// Values of `datatype` from little-endian bytes (Triton's binary tensor data; gRPC's
-/// `raw_input_contents`), checked against `shape`.
-pub fn binary_values(datatype: &str, shape: &[i64], bytes: &[u8]) -> Result<Values, InputError> {
-    let size = match datatype {
-        "UINT8" => 1,
-        "FP32" => 4,
-        "FP64" => 8,
-        other => return Err(InputError::Type(other.to_string())),
-    };
-    let count = super::tensor::check_count(shape, bytes.len() / size).map(|n| n * PIXELS)?;
-    if count * size != bytes.len() {
-        return Err(InputError::Malformed(format!(
-            "{} bytes of {datatype} data is not a whole number of values",
-            bytes.len()
-        )));
-    }
-    Ok(match size {
-        1 => Values::U8(bytes.to_vec()),
-        4 => Values::F32(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()),
-        _ => Values::F64(bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()),
-    })
-}
-
-fn json_values(datatype: &str, data: &JsonTensor) -> Result<Values, InputError> {
-    if !matches!(datatype, "UINT8" | "FP32" | "FP64") {
-        return Err(InputError::Type(datatype.to_string()));
-    }
-    if data.strings {
-        return Err(InputError::Malformed("`data` must be a list of numbers, flat or nested".into()));
-    }
-    match datatype {
-        "UINT8" => data
-            .values
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| {
-                if x.fract() == 0.0 && (0.0..=255.0).contains(&x) {
-                    Ok(x as u8)
-                } else {
-                    Err(InputError::Malformed(format!("UINT8 value at index {i} is {x}, not an integer 0..255")))
-                }
-            })
-            .collect::<Result<Vec<u8>, _>>()
-            .map(Values::U8),
-        "FP32" => Ok(Values::F32(data.values.iter().map(|&x| x as f32).collect())),
-        "FP64" => Ok(Values::F64(data.values.clone())),
-        other => Err(InputError::Type(other.to_string())),
-    }
+    Ok(Parsed { id: req.id, input: tensor, outputs })
 }
 
 /// Builds the answer: JSON bytes, plus the binary part (empty when every output is JSON).
@@ -214,7 +168,7 @@ pub fn infer_response(
             let mut o = ResponseOutput {
                 name: name.clone(),
                 shape: vec![out.n as i64, out.classes as i64],
-                datatype: "FP32".into(),
+                datatype: Datatype::Fp32.as_str().into(),
                 parameters: None,
                 data: None,
             };
@@ -236,10 +190,10 @@ pub fn infer_response(
 
 /// A JSON inference request for `input` asking for the `outputs` named (the client side).
 pub fn infer_request(input: &InputTensor, outputs: &[&str]) -> Vec<u8> {
-    let (datatype, values): (&str, Vec<f64>) = match &input.values {
-        Values::U8(v) => ("UINT8", v.iter().map(|&x| f64::from(x)).collect()),
-        Values::F32(v) => ("FP32", v.iter().map(|&x| f64::from(x)).collect()),
-        Values::F64(v) => ("FP64", v.clone()),
+    let values: Vec<f64> = match &input.values {
+        Values::U8(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        Values::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        Values::F64(v) => v.clone(),
     };
     let req = InferRequest {
         id: None,
@@ -247,7 +201,7 @@ pub fn infer_request(input: &InputTensor, outputs: &[&str]) -> Vec<u8> {
         inputs: vec![RequestInput {
             name: INPUT.into(),
             shape: input.shape.clone(),
-            datatype: datatype.into(),
+            datatype: Datatype::of(&input.values).as_str().into(),
             parameters: None,
             data: Some(JsonTensor { shape: input.shape.clone(), values, ..Default::default() }),
         }],
