@@ -1,6 +1,7 @@
 //! `emnist-data`: the data layer under every step of `emnist`. Readers for EMNIST's Matlab and
 //! gzip/idx releases and MNIST-style idx folders, the synthetic default dataset, the decoded-dataset
-//! cache, the in-memory [`Dataset`] they all yield, and its exploration statistics ([`explore`]);
+//! cache, the in-memory [`Dataset`] they all yield, its exploration statistics ([`explore`]) and the
+//! log of what a deployment served ([`payload_log`]);
 //! plus the groundwork every other crate shares: atomic files ([`fsutil`]), seeded randomness
 //! ([`rng`]), the progress observer ([`progress`]), a clean stop ([`shutdown`]) and number text
 //! ([`text`]). No model, no engine, no server.
@@ -14,6 +15,7 @@ pub mod idx;
 pub mod inflate;
 pub mod mat;
 pub mod matlab;
+pub mod payload_log;
 pub mod progress;
 pub mod rng;
 pub mod shutdown;

@@ -1,0 +1,191 @@
+//! One record of the payload log and its framing on disk.
+//!
+//! A segment starts with the 8-byte [`MAGIC`]; each record follows as `[length: u32 LE]
+//! [CRC-32 of the body: u32 LE][body]`, and the body is `[kind: u8][JSON length: u32 LE][JSON]`
+//! followed, for a prediction, by the image's 784 pixels. A reader trusts a record only when its
+//! length is within [`MAX_BODY`], all of it is present and its CRC matches.
+
+use serde::{Deserialize, Serialize};
+
+use crate::PIXELS;
+
+/// The first bytes of every segment file (format version 1).
+pub const MAGIC: &[u8; 8] = b"EMPLOG1\n";
+/// The largest body a record may have: the metadata is small, the image is 784 bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+/// Bytes before a record's body: its length and CRC.
+pub const FRAME_HEADER: usize = 8;
+
+const KIND_PREDICTION: u8 = 1;
+const KIND_FEEDBACK: u8 = 2;
+
+/// One image the server answered: what the model saw and what it said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// The request id the answer carried (`X-Request-Id`, KServe's `id`).
+    pub id: String,
+    /// The image's place in its request (0 for one-image requests).
+    pub index: u32,
+    /// Milliseconds since the Unix epoch when the answer was made.
+    pub time_ms: u64,
+    /// The model's name and version as the server serves them.
+    pub model: String,
+    /// The version number (1 for a single model file).
+    pub version: u64,
+    /// The protocol the request came in on (`kserve`, `grpc`, `tfserving`, `graphpipe`, `predict`).
+    pub protocol: String,
+    /// The predicted class's name as the model's labels spell it.
+    pub class: String,
+    /// The three likeliest classes and their probabilities, likeliest first.
+    pub top: Vec<(String, f32)>,
+    /// The image as the model saw it: 28×28 uint8, row-major, light ink on dark.
+    #[serde(skip)]
+    pub pixels: Vec<u8>,
+}
+
+/// A person's word on one logged image: its true class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Feedback {
+    /// The request id of the prediction it is about.
+    pub id: String,
+    /// The image's place in that request.
+    pub index: u32,
+    /// Milliseconds since the Unix epoch when the feedback came.
+    pub time_ms: u64,
+    /// The true class's name as the model's labels spell it.
+    pub label: String,
+}
+
+/// One record: a prediction or a feedback.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    Prediction(Prediction),
+    Feedback(Feedback),
+}
+
+/// Why a record's body could not be read.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RecordError {
+    #[error("a record of {0} bytes is larger than the limit of {MAX_BODY}")]
+    TooLarge(usize),
+    #[error("the record is cut short")]
+    Short,
+    #[error("the record's checksum does not match its bytes")]
+    Checksum,
+    #[error("unknown record kind {0}")]
+    Kind(u8),
+    #[error("the record's metadata is not valid: {0}")]
+    Metadata(String),
+    #[error("a prediction record holds {0} pixels instead of {PIXELS}")]
+    Pixels(usize),
+}
+
+impl Entry {
+    /// The framed record: length, CRC-32, body.
+    pub fn encode(&self) -> Vec<u8> {
+        let (kind, json, pixels): (u8, Vec<u8>, &[u8]) = match self {
+            Entry::Prediction(p) => (KIND_PREDICTION, serde_json::to_vec(p).expect("plain data"), &p.pixels),
+            Entry::Feedback(f) => (KIND_FEEDBACK, serde_json::to_vec(f).expect("plain data"), &[]),
+        };
+        let body_len = 1 + 4 + json.len() + pixels.len();
+        let mut out = Vec::with_capacity(FRAME_HEADER + body_len);
+        out.extend_from_slice(&(body_len as u32).to_le_bytes());
+        out.extend_from_slice(&[0; 4]);
+        out.push(kind);
+        out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        out.extend_from_slice(&json);
+        out.extend_from_slice(pixels);
+        let crc = crc32fast::hash(&out[FRAME_HEADER..]);
+        out[4..8].copy_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Reads the record at the start of `bytes`: the entry and the bytes it took.
+    pub fn decode(bytes: &[u8]) -> Result<(Entry, usize), RecordError> {
+        if bytes.len() < FRAME_HEADER {
+            return Err(RecordError::Short);
+        }
+        let len = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
+        if len > MAX_BODY {
+            return Err(RecordError::TooLarge(len));
+        }
+        let body = bytes.get(FRAME_HEADER..FRAME_HEADER + len).ok_or(RecordError::Short)?;
+        if crc32fast::hash(body) != u32::from_le_bytes(bytes[4..8].try_into().unwrap()) {
+            return Err(RecordError::Checksum);
+        }
+        Ok((Entry::decode_body(body)?, FRAME_HEADER + len))
+    }
+
+    fn decode_body(body: &[u8]) -> Result<Entry, RecordError> {
+        let bad = |e: serde_json::Error| RecordError::Metadata(e.to_string());
+        let (&kind, rest) = body.split_first().ok_or(RecordError::Short)?;
+        let json_len = u32::from_le_bytes(rest.get(..4).ok_or(RecordError::Short)?.try_into().unwrap()) as usize;
+        let json = rest.get(4..4 + json_len).ok_or(RecordError::Short)?;
+        let tail = &rest[4 + json_len..];
+        match kind {
+            KIND_PREDICTION => {
+                if tail.len() != PIXELS {
+                    return Err(RecordError::Pixels(tail.len()));
+                }
+                let mut p: Prediction = serde_json::from_slice(json).map_err(bad)?;
+                p.pixels = tail.to_vec();
+                Ok(Entry::Prediction(p))
+            }
+            KIND_FEEDBACK => Ok(Entry::Feedback(serde_json::from_slice(json).map_err(bad)?)),
+            other => Err(RecordError::Kind(other)),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn prediction(id: &str, index: u32, class: &str, ink: u8) -> Prediction {
+        Prediction {
+            id: id.into(),
+            index,
+            time_ms: 1_765_000_000_000,
+            model: "emnist".into(),
+            version: 1,
+            protocol: "kserve".into(),
+            class: class.into(),
+            top: vec![(class.into(), 0.9), ("1".into(), 0.06), ("2".into(), 0.04)],
+            pixels: vec![ink; PIXELS],
+        }
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let p = Entry::Prediction(prediction("a1", 3, "7", 9));
+        let f = Entry::Feedback(Feedback { id: "a1".into(), index: 3, time_ms: 5, label: "1".into() });
+        for e in [p, f] {
+            let bytes = e.encode();
+            let (back, used) = Entry::decode(&bytes).unwrap();
+            assert_eq!(back, e);
+            assert_eq!(used, bytes.len());
+        }
+    }
+
+    #[test]
+    fn damaged_records_are_refused() {
+        let bytes = Entry::Prediction(prediction("a1", 0, "7", 9)).encode();
+        for cut in [0, 4, FRAME_HEADER, bytes.len() - 1] {
+            assert_eq!(Entry::decode(&bytes[..cut]), Err(RecordError::Short), "cut at {cut}");
+        }
+        let mut flipped = bytes.clone();
+        flipped[FRAME_HEADER + 20] ^= 1;
+        assert_eq!(Entry::decode(&flipped), Err(RecordError::Checksum));
+        let mut huge = bytes.clone();
+        huge[0..4].copy_from_slice(&(MAX_BODY as u32 + 1).to_le_bytes());
+        assert!(matches!(Entry::decode(&huge), Err(RecordError::TooLarge(_))));
+    }
+
+    #[test]
+    fn a_prediction_without_its_whole_image_is_refused() {
+        let mut p = prediction("a1", 0, "7", 9);
+        p.pixels.truncate(100);
+        let bytes = Entry::Prediction(p).encode();
+        assert_eq!(Entry::decode(&bytes), Err(RecordError::Pixels(100)));
+    }
+}
