@@ -194,7 +194,19 @@ fn a_flood_of_grpc_connections_cannot_starve_the_http_port() {
     let ready = wait_for_ready(&ready_file, &mut child.0, || std::fs::read_to_string(&log).unwrap_or_default());
     let (url, grpc) = (ready["http"].as_str().unwrap(), ready["grpc"].as_str().unwrap());
     let clients: Vec<TcpStream> = (0..300).map(|_| silent_grpc_client(grpc)).collect();
-    std::thread::sleep(Duration::from_millis(500));
+    // Wait until the server has taken all 300: each is either open (held until its header
+    // timeout) or refused; the metrics request itself is one more open connection.
+    let t0 = Instant::now();
+    loop {
+        let m = metrics(url);
+        let taken =
+            metric(&m, "emnist_open_connections ") + metric(&m, "emnist_connections_closed_total{reason=\"refused\"} ");
+        if taken > 300 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "the server took {taken} of 301 connections in 20 s\n{m}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     for _ in 0..20 {
         let r = ureq::get(format!("{url}/v2/health/ready")).call();
         assert_eq!(r.map(|r| r.status().as_u16()).ok(), Some(200), "the HTTP port answers beside 300 gRPC connections");

@@ -212,6 +212,7 @@ fn sighup_makes_the_server_reread_its_repository() {
     };
     assert_eq!(versions(), json!(["1"]));
     place(&repo, "emnist", 2, 2);
+    // A negative check needs a window: 300 ms in which a polling server would have rescanned.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(versions(), json!(["1"]), "no polling: nothing changes before SIGHUP");
     kill("-HUP", pid);

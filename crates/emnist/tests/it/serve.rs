@@ -832,6 +832,7 @@ fn slow_heads_idle_and_surplus_connections_are_closed() {
     // A head trickling in: closed without an answer (the second line may already meet a closed socket).
     let mut slow = connect(&server);
     slow.write_all(b"POST /v1/models/emnist:predict HTTP/1.1\r\nhost: x\r\n").unwrap();
+    // The trickle itself: a pause inside the head (a client's behaviour, not a wait for a state).
     std::thread::sleep(Duration::from_millis(100));
     let _ = slow.write_all(b"x-slow: 1\r\n");
     assert_eq!(read_all(&mut slow), "", "closed, nothing answered");
@@ -840,9 +841,15 @@ fn slow_heads_idle_and_surplus_connections_are_closed() {
     idle.write_all(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
     let answer = read_all(&mut idle);
     assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("\"live\":true"), "{answer}");
-    // Three connections held open, the fourth is refused with a JSON 503.
+    // Three connections held open, the fourth is refused with a JSON 503. First wait until the
+    // server has let go of the two above (the gauge counts the metrics request itself); the
+    // accept loop then takes the held three before the fourth, in the order they connected.
+    let t0 = std::time::Instant::now();
+    while !metrics_of(&server).contains("\nemnist_open_connections 1\n") {
+        assert!(t0.elapsed() < Duration::from_secs(10), "the slow and idle connections still count after 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let held: Vec<_> = (0..3).map(|_| connect(&server)).collect();
-    std::thread::sleep(Duration::from_millis(100));
     let mut extra = connect(&server);
     let _ = extra.write_all(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n");
     let answer = read_all(&mut extra);
