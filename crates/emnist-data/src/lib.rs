@@ -2,8 +2,8 @@
 //! gzip/idx releases and MNIST-style idx folders, the synthetic default dataset, the decoded-dataset
 //! cache, the in-memory [`Dataset`] they all yield, and its exploration statistics ([`explore`]);
 //! plus the groundwork every other crate shares: atomic files ([`fsutil`]), seeded randomness
-//! ([`rng`]), the progress observer ([`progress`]), a clean stop ([`shutdown`]) and number text
-//! ([`text`]). No model, no engine, no server.
+//! ([`rng`]), the progress observer ([`progress`]), a clean stop ([`shutdown`]), number text
+//! ([`text`]) and the settings messages point to ([`setting`]). No model, no engine, no server.
 
 pub mod bytes;
 pub mod cache;
@@ -16,6 +16,7 @@ pub mod mat;
 pub mod matlab;
 pub mod progress;
 pub mod rng;
+pub mod setting;
 pub mod shutdown;
 pub mod source;
 pub mod synthetic;
