@@ -1,10 +1,12 @@
 //! `emnist-cli`: what the two executables share. `emnist` (everything but the training loop, no
 //! libtorch) execs `emnist-train` (the loop, on libtorch) for `emnist train` with the same
 //! arguments ([`trainer`]), and both parse them with the same [`args::TrainArgs`]; both render
-//! progress ([`progress`]), print results and errors ([`mod@print`]) and stop on signals the same way.
-//! No server, no engine: the trainer builds none.
+//! progress ([`progress`]), print results and errors ([`mod@print`]), name flags in the library's
+//! messages ([`flags`]) and stop on signals the same way. No server, no engine: the trainer builds
+//! none.
 
 pub mod args;
+pub mod flags;
 pub mod print;
 pub mod progress;
 pub mod trainer;

@@ -8,6 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use super::{inflate, ClassTable, Dataset, DatasetInfo, Part, SourceFormat, Split, PIXELS, SIDE};
 use crate::progress::Progress;
+use crate::setting::Setting;
 
 /// Errors in one idx file. Messages are one line, lowercase.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +58,12 @@ pub fn find_files(dir: &Path, split: Option<Split>) -> Result<IdxFiles> {
         _ => {
             let want = format!("emnist-{}-", split.unwrap_or(Split::Byclass));
             prefixes.iter().find(|p| **p == want).cloned().ok_or_else(|| {
-                anyhow!("`{}` holds several datasets ({}); pick one with `--split`", dir.display(), prefixes.join(", "))
+                anyhow!(
+                    "`{}` holds several datasets ({}); pick one with {}",
+                    dir.display(),
+                    prefixes.join(", "),
+                    Setting::Split
+                )
             })?
         }
     };

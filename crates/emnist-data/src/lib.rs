@@ -3,8 +3,8 @@
 //! cache, the in-memory [`Dataset`] they all yield, its exploration statistics ([`explore`]) and the
 //! log of what a deployment served ([`payload_log`]);
 //! plus the groundwork every other crate shares: atomic files ([`fsutil`]), seeded randomness
-//! ([`rng`]), the progress observer ([`progress`]), a clean stop ([`shutdown`]) and number text
-//! ([`text`]). No model, no engine, no server.
+//! ([`rng`]), the progress observer ([`progress`]), a clean stop ([`shutdown`]), number text
+//! ([`text`]) and the settings messages point to ([`setting`]). No model, no engine, no server.
 
 pub mod bytes;
 pub mod cache;
@@ -18,6 +18,7 @@ pub mod matlab;
 pub mod payload_log;
 pub mod progress;
 pub mod rng;
+pub mod setting;
 pub mod shutdown;
 pub mod source;
 pub mod synthetic;

@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use super::synthetic::{self, SyntheticConfig};
 use super::{cache, idx, matlab, Dataset, Split};
 use crate::progress::Progress;
+use crate::setting::{Command, Setting};
 
 /// How to find and load a dataset: the settings every dataset-reading command shares.
 #[derive(Debug, Clone)]
@@ -57,9 +58,13 @@ pub fn resolve(cfg: &LoadConfig) -> Result<Source> {
         let meta = match std::fs::metadata(p) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                bail!("`{}` does not exist: pass a .mat file or a folder of idx files to `--data`", p.display())
+                bail!(
+                    "`{}` does not exist: pass a .mat file or a folder of idx files to {}",
+                    p.display(),
+                    Setting::Data
+                )
             }
-            Err(e) => bail!("{}: pass a .mat file or a folder of idx files to `--data`", unreadable(p, &e)),
+            Err(e) => bail!("{}: pass a .mat file or a folder of idx files to {}", unreadable(p, &e), Setting::Data),
         };
         if meta.is_dir() {
             return Ok(Source::Idx(p.clone()));
@@ -68,9 +73,10 @@ pub fn resolve(cfg: &LoadConfig) -> Result<Source> {
             return Ok(Source::Matlab(p.clone()));
         }
         bail!(
-            "`{}` is {}, not a regular file: pass a .mat file or a folder of idx files to `--data`",
+            "`{}` is {}, not a regular file: pass a .mat file or a folder of idx files to {}",
             p.display(),
-            kind_of(&meta)
+            kind_of(&meta),
+            Setting::Data
         );
     }
     let split = cfg.split.unwrap_or(Split::Byclass);
@@ -92,8 +98,10 @@ pub fn resolve(cfg: &LoadConfig) -> Result<Source> {
     }
     if cfg.split.is_some() {
         bail!(
-            "no EMNIST {split} files under `{}`; run `emnist download --split {split}` or pass `--data`",
-            d.display()
+            "no EMNIST {split} files under `{}`; run {} or pass {}",
+            d.display(),
+            Command::Download(split),
+            Setting::Data
         );
     }
     Ok(Source::Synthetic(cfg.synthetic))

@@ -13,6 +13,7 @@ use std::time::Duration;
 use sha2::digest::DynDigest;
 
 use emnist_data::progress::Progress;
+use emnist_data::setting::Setting;
 use emnist_data::Split;
 
 /// Where NIST publishes `matlab.zip` and `gzip.zip`.
@@ -160,15 +161,17 @@ impl DownloadError {
     pub fn hint(&self) -> Option<String> {
         if let Some((archive, deleted)) = self.bad_archive() {
             let again = match self {
-                DownloadError::DigestMismatch { .. } => {
-                    "run the same command again to download it afresh, or add `--no-verify` to skip the check"
-                }
-                _ => "run the same command again to download it afresh",
+                DownloadError::DigestMismatch { .. } => format!(
+                    "run the same command again to download it afresh, or add {} to skip the check",
+                    Setting::NoVerify
+                ),
+                _ => "run the same command again to download it afresh".into(),
             };
             return Some(if deleted {
                 format!(
-                    "the bad archive `{}` was deleted; {again} (`--keep-archive` keeps a bad archive)",
-                    archive.display()
+                    "the bad archive `{}` was deleted; {again} ({} keeps a bad archive)",
+                    archive.display(),
+                    Setting::KeepArchive
                 )
             } else if matches!(self, DownloadError::DigestMismatch { .. }) {
                 format!(
@@ -192,7 +195,7 @@ impl DownloadError {
                 archive.display()
             )),
             DownloadError::NoSpace { .. } => {
-                Some("free some disk space, or download into another folder (`--dir`)".into())
+                Some(format!("free some disk space, or download into another folder ({})", Setting::Dir))
             }
             _ => None,
         }

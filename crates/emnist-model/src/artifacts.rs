@@ -15,6 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use emnist_data::setting::Command;
 use serde::de::DeserializeOwned;
 
 use crate::record::{read_metrics, MetricsRow, ModelRecord};
@@ -104,9 +105,10 @@ impl RunDir {
     pub fn read_record(&self) -> Result<ModelRecord> {
         if !self.is_finished() {
             anyhow::bail!(
-                "`{}` has no {}: pass a run directory written by `emnist train`",
+                "`{}` has no {}: pass a run directory written by {}",
                 self.path.display(),
-                Self::RECORD
+                Self::RECORD,
+                Command::Train
             );
         }
         ModelRecord::read(&self.record())

@@ -5,6 +5,7 @@
 
 use std::str::FromStr;
 
+use emnist_data::setting::Setting;
 use serde::{Deserialize, Serialize};
 
 /// A named set of defaults for the practices below.
@@ -124,22 +125,27 @@ impl Practice {
     /// The checks of the settings.
     pub fn validate(&self) -> Result<(), String> {
         if !(0.0..1.0).contains(&self.label_smoothing) {
-            return Err(format!("`--label-smoothing` must be in [0, 1), got {}", self.label_smoothing));
+            return Err(format!("{} must be in [0, 1), got {}", Setting::LabelSmoothing, self.label_smoothing));
         }
         if !(0.0..0.9).contains(&self.validation) {
             return Err(format!(
-                "`--validation` must be a share of the training part in [0, 0.9), got {}",
+                "{} must be a share of the training part in [0, 0.9), got {}",
+                Setting::Validation,
                 self.validation
             ));
         }
         if !(self.warmup_epochs >= 0.0 && self.warmup_epochs.is_finite()) {
-            return Err(format!("`--warmup-epochs` must be 0 or more, got {}", self.warmup_epochs));
+            return Err(format!("{} must be 0 or more, got {}", Setting::WarmupEpochs, self.warmup_epochs));
         }
         if self.patience.is_some() && self.validation == 0.0 {
-            return Err("`--patience` needs a validation split: add `--validation 0.1`".into());
+            return Err(format!(
+                "{} needs a validation split: add {}",
+                Setting::Patience,
+                Setting::Validation.given(0.1)
+            ));
         }
         if self.patience == Some(0) {
-            return Err("`--patience` must be at least 1 epoch".into());
+            return Err(format!("{} must be at least 1 epoch", Setting::Patience));
         }
         Ok(())
     }
@@ -300,7 +306,7 @@ mod tests {
     fn settings_are_checked() {
         assert!(Practice::of(Recipe::Best).validate().is_ok());
         let bad = Practice { patience: Some(2), ..Practice::of(Recipe::Seed) };
-        assert!(bad.validate().unwrap_err().contains("--validation"));
+        assert!(bad.validate().unwrap_err().ends_with(&format!("add {}", Setting::Validation.given(0.1))));
         let bad = Practice { label_smoothing: 1.0, ..Practice::of(Recipe::Seed) };
         assert!(bad.validate().is_err());
     }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use emnist_data::setting::Setting;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use super::ModelSpec;
@@ -81,7 +82,7 @@ impl Weights {
             let more = bad.len() - SHOWN;
             list.push_str(&format!(" and {more} more tensor{}", if more == 1 { "" } else { "s" }));
         }
-        bail!("{list} (the training diverged; retrain with a lower `--lr`)")
+        bail!("{list} (the training diverged; retrain with a lower {})", Setting::Lr)
     }
 
     /// Serialises to safetensors bytes (little-endian f32), in a deterministic order.
@@ -181,8 +182,11 @@ mod tests {
         let e = bad.check_finite().unwrap_err().to_string();
         assert_eq!(
             e,
-            "`a` has 2 NaN and 1 infinite of 4, `c` has 1 infinite of 1, `d` has 1 NaN of 1 and 1 more tensor \
-             (the training diverged; retrain with a lower `--lr`)"
+            format!(
+                "`a` has 2 NaN and 1 infinite of 4, `c` has 1 infinite of 1, `d` has 1 NaN of 1 and 1 more tensor \
+                 (the training diverged; retrain with a lower {})",
+                Setting::Lr
+            )
         );
     }
 }

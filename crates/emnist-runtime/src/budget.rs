@@ -11,6 +11,7 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use emnist_data::setting::Setting;
 use tract_onnx::pb::{tensor_proto, ModelProto, TensorProto};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::{Factoid, InferenceOp};
@@ -69,10 +70,11 @@ pub fn read_file(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
 fn check_size(path: &Path, bytes: u64, limits: &Limits) -> Result<()> {
     if bytes > limits.max_file_bytes {
         bail!(
-            "`{}` is {} MB, over the limit of {} MB for a model file; raise `--max-model-mb` to serve it",
+            "`{}` is {} MB, over the limit of {} MB for a model file; raise {} to serve it",
             path.display(),
             bytes.div_ceil(1 << 20),
-            limits.max_file_bytes >> 20
+            limits.max_file_bytes >> 20,
+            Setting::MaxModelMb
         );
     }
     Ok(())
@@ -255,7 +257,7 @@ pub fn check_typed(typed: &TypedModel, symbol: Option<&Symbol>, limits: &Limits)
             let Some(bytes) = bytes_of(&shape, o.fact.datum_type, symbol, limits.max_batch) else { continue };
             if bytes > limits.max_tensor_bytes {
                 let at = if symbol.is_some_and(|s| shape.iter().any(|d| d.symbols().contains(s))) {
-                    format!(" at a batch of {} (lower `--max-batch`?)", limits.max_batch)
+                    format!(" at a batch of {} (lower {}?)", limits.max_batch, Setting::MaxBatch)
                 } else {
                     String::new()
                 };
@@ -334,7 +336,7 @@ mod tests {
         f.set_len(3 << 20).unwrap();
         let limits = Limits { max_file_bytes: 2 << 20, ..Limits::default() };
         let e = read_file(&path, &limits).unwrap_err().to_string();
-        assert!(e.contains("over the limit of 2 MB") && e.contains("--max-model-mb"), "{e}");
+        assert!(e.contains("over the limit of 2 MB") && e.contains(&format!("raise {}", Setting::MaxModelMb)), "{e}");
         let e = read_file(&dir, &limits).unwrap_err().to_string();
         assert!(e.contains("not a regular file"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();

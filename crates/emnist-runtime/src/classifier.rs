@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use tract_onnx::pb::{tensor_shape_proto::dimension, type_proto, GraphProto, ModelProto, ValueInfoProto};
 
 use emnist_data::classes::ClassTable;
+use emnist_data::setting::Setting;
 use emnist_model::contract::{OutputKind, PIXELS, PIXEL_SCALE, SIDE};
 
 /// How to read a file the graph does not fully describe (the interpretation flags of `emnist serve`).
@@ -262,11 +263,15 @@ impl LabelSource {
             LabelSource::File(p) => format!("class names from `{}`", p.display()),
             LabelSource::Inferred(split) => {
                 format!(
-                    "class names inferred from the class count: EMNIST {split} (pass `--labels FILE` if they are not)"
+                    "class names inferred from the class count: EMNIST {split} (pass {} if they are not)",
+                    Setting::Labels.given("FILE")
                 )
             }
             LabelSource::Numbers => {
-                "no class names known: classes are named by their numbers (pass `--labels FILE`)".into()
+                format!(
+                    "no class names known: classes are named by their numbers (pass {})",
+                    Setting::Labels.given("FILE")
+                )
             }
         }
     }

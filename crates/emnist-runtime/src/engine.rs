@@ -15,6 +15,7 @@ use ort::value::Tensor;
 use super::classifier::Interface;
 use super::tract::{complete, run_images};
 use super::ServedModel;
+use emnist_data::setting::Setting;
 use emnist_model::contract::{OutputKind, Outputs};
 
 /// Which engine runs the model.
@@ -155,16 +156,23 @@ impl Engine {
         let Some(library) = library else {
             tracing::warn!(
                 %file,
-                "--engine auto: no onnxruntime library beside the executable, in the project's .venv or on the \
+                "{:#}: no onnxruntime library beside the executable, in the project's .venv or on the \
                  system's library path: serving with tract, which may be slower; put libonnxruntime.so beside \
-                 the executable (`make build` does) or pass `--onnxruntime-lib`"
+                 the executable (`make build` does) or pass {}",
+                Setting::Engine.given("auto"),
+                Setting::OnnxruntimeLib
             );
             return Ok((tract, None));
         };
         let ort = match OrtPool::load(library, model, workers) {
             Ok(p) => Engine::Onnxruntime(p),
             Err(e) => {
-                tracing::warn!(%file, reason = %format!("{e:#}"), "--engine auto: onnxruntime cannot run this file: tract");
+                tracing::warn!(
+                    %file,
+                    reason = %format!("{e:#}"),
+                    "{:#}: onnxruntime cannot run this file: tract",
+                    Setting::Engine.given("auto")
+                );
                 return Ok((tract, None));
             }
         };
@@ -175,7 +183,8 @@ impl Engine {
             tract_us_batch = t.tract_us[1], onnxruntime_us_batch = t.onnxruntime_us[1],
             onnxruntime_relative = t.onnxruntime_relative(),
             chosen = t.choice().as_str(),
-            "--engine auto: timed both engines"
+            "{:#}: timed both engines",
+            Setting::Engine.given("auto")
         );
         Ok((if t.choice() == EngineName::Onnxruntime { ort } else { tract }, Some(t)))
     }
@@ -222,9 +231,10 @@ impl OrtPool {
         let iface = model.interface().clone();
         if iface.opset < 7 {
             bail!(
-                "onnxruntime does not run opset {} files (`{}`); serve it with `--engine tract` (or `auto`, which then keeps tract)",
+                "onnxruntime does not run opset {} files (`{}`); serve it with {} (or `auto`, which then keeps tract)",
                 iface.opset,
-                model.path.display()
+                model.path.display(),
+                Setting::Engine.given("tract")
             );
         }
         let env = environment(library)?;

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use emnist_data::setting::Command;
+
 /// What to check.
 #[derive(Debug, Clone)]
 pub struct HealthConfig {
@@ -36,7 +38,7 @@ pub fn check(cfg: &HealthConfig) -> Result<HealthReport> {
     );
     let t0 = Instant::now();
     let mut resp = agent.get(format!("{base}{route}")).call().with_context(|| {
-        format!("cannot reach `{base}` within {} ms: is `emnist serve` running there?", cfg.timeout.as_millis())
+        format!("cannot reach `{base}` within {} ms: is {} running there?", cfg.timeout.as_millis(), Command::Serve)
     })?;
     let status = resp.status().as_u16();
     if status != 200 {

@@ -15,6 +15,7 @@ use crate::protocol::kserve;
 use crate::protocol::tensor::{InputTensor, Values};
 use crate::protocol::tfserving;
 use emnist_data::progress::Progress;
+use emnist_data::setting::{Command, Setting};
 use emnist_data::Part;
 use emnist_model::contract::{argmax_rows, max_abs_diff, OutputKind, PIXELS, PROBABILITIES};
 pub use emnist_model::reports::{Latency, Protocol, ProtocolReport, QueryReport};
@@ -43,7 +44,7 @@ pub struct QueryConfig {
 /// Runs the check against a server.
 pub fn query(cfg: &QueryConfig, test: &Part, progress: &dyn Progress) -> Result<QueryReport> {
     if cfg.batch == 0 || cfg.concurrency == 0 {
-        bail!("`--batch` and `--concurrency` must be at least 1");
+        bail!("{} and {} must be at least 1", Setting::Batch, Setting::Concurrency);
     }
     if test.is_empty() {
         bail!("the dataset has no test images to send");
@@ -137,26 +138,33 @@ fn read_limited(resp: &mut ureq::http::Response<ureq::Body>, limit: u64, what: &
 /// The server's KServe model metadata: an error unless it answers 200 with a JSON object.
 fn server_metadata(agent: &ureq::Agent, url: &str, name: &str) -> Result<Value> {
     let target = format!("{url}/v2/models/{name}");
-    let mut resp =
-        agent.get(&target).call().with_context(|| format!("cannot reach `{url}`: is `emnist serve` running there?"))?;
+    let mut resp = agent
+        .get(&target)
+        .call()
+        .with_context(|| format!("cannot reach `{url}`: is {} running there?", Command::Serve))?;
     let status = resp.status().as_u16();
     if status == 404 {
-        bail!("the server at `{url}` does not serve a model named `{name}`: pass the name it serves with `--name`");
+        bail!(
+            "the server at `{url}` does not serve a model named `{name}`: pass the name it serves with {}",
+            Setting::Name
+        );
     }
     let bytes = read_limited(&mut resp, METADATA_LIMIT_BYTES, "the model metadata answer")
         .map_err(|e| anyhow::anyhow!("`GET {target}`: {e}"))?;
     if status != 200 {
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
-        bail!(
-            "`GET {target}` answered HTTP {status} ({}): is `--url` a KServe v2 server such as `emnist serve`?",
-            text.trim()
-        );
+        bail!("`GET {target}` answered HTTP {status} ({}): {}", text.trim(), not_kserve());
     }
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(v) if v.is_object() => Ok(v),
-        Ok(_) => bail!("`GET {target}` answered JSON that is not a model metadata object: is `--url` a KServe v2 server such as `emnist serve`?"),
-        Err(e) => bail!("`GET {target}` answered something that is not JSON ({e}): is `--url` a KServe v2 server such as `emnist serve`?"),
+        Ok(_) => bail!("`GET {target}` answered JSON that is not a model metadata object: {}", not_kserve()),
+        Err(e) => bail!("`GET {target}` answered something that is not JSON ({e}): {}", not_kserve()),
     }
+}
+
+/// The question an answer that is not KServe's raises.
+fn not_kserve() -> String {
+    format!("is {} a KServe v2 server such as {}?", Setting::Url, Command::Serve)
 }
 
 /// How the server announces it reads the file (`parameters.interpretation`): its input scale,
@@ -179,10 +187,11 @@ fn check_digest(meta: &Value, model: &ServedModel) -> Result<Option<bool>> {
     match meta.pointer("/parameters/sha256").and_then(Value::as_str) {
         Some(s) if s == model.sha256 => Ok(Some(true)),
         Some(s) => bail!(
-            "the server serves a different model (sha256 {}…) than `{}` (sha256 {}…): pass the file it serves with `--model`",
+            "the server serves a different model (sha256 {}…) than `{}` (sha256 {}…): pass the file it serves with {}",
             s.chars().take(12).collect::<String>(),
             model.path.display(),
-            &model.sha256[..12]
+            &model.sha256[..12],
+            Setting::Model
         ),
         None => Ok(None),
     }

@@ -14,6 +14,7 @@ use emnist_cli::{print, trainer, INTERRUPTED, USAGE};
 use emnist_model::train::TrainOutcome;
 
 fn main() -> ExitCode {
+    emnist_cli::flags::install();
     let version = format!("{}\n{}", env!("CARGO_PKG_VERSION"), emnist_train::libtorch_summary());
     let matches = TrainCli::command().long_version(version).get_matches();
     let cli = match TrainCli::from_arg_matches(&matches) {

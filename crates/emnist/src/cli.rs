@@ -562,3 +562,66 @@ mod tests {
         assert_eq!(cli.engine, lib.engine);
     }
 }
+
+/// The flags the library's messages name are this command line's: a hint never names a flag
+/// that does not exist.
+#[cfg(test)]
+mod flag_tests {
+    use clap::{CommandFactory, Parser};
+
+    use emnist_cli::flags::{command_line, flag, install};
+    use emnist_data::setting::{Command as Run, Setting};
+
+    use super::Cli;
+
+    /// `--long` → the subcommands (space-separated paths) that take it.
+    fn long_flags(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String)>) {
+        for arg in cmd.get_arguments() {
+            if let Some(long) = arg.get_long() {
+                out.push((format!("--{long}"), path.to_string()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            long_flags(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_setting_is_a_flag_of_some_subcommand() {
+        let mut flags = Vec::new();
+        long_flags(&Cli::command(), "emnist", &mut flags);
+        for &s in Setting::ALL {
+            let f = flag(s);
+            assert!(
+                flags.iter().any(|(long, path)| long == f && path != "emnist"),
+                "{s:?} renders as `{f}`, which no subcommand of `emnist` takes"
+            );
+        }
+    }
+
+    /// Every command line a message names parses, but for the required flags of one named as
+    /// the program at work ("written by `emnist train`").
+    #[test]
+    fn every_command_a_message_names_parses() {
+        for &c in Run::ALL {
+            let line = command_line(c);
+            let words: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(words[0], "emnist", "{line}");
+            match Cli::try_parse_from(&words) {
+                Ok(_) => {}
+                Err(e) if e.kind() == clap::error::ErrorKind::MissingRequiredArgument => {}
+                Err(e) => panic!("{c:?} renders as `{line}`, which does not parse: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn messages_name_settings_and_commands_as_flags() {
+        install();
+        assert_eq!(format!("raise {}", Setting::MaxBody), "raise `--max-body`");
+        assert_eq!(format!("{:#}", Setting::Engine.given("auto")), "--engine auto");
+        assert_eq!(format!("add {}", Setting::Validation.given(0.1)), "add `--validation 0.1`");
+        let run = Run::Download(emnist_data::Split::Letters);
+        assert_eq!(format!("run {run}"), "run `emnist download --split letters`");
+    }
+}

@@ -18,6 +18,7 @@ mod print;
 mod ready;
 
 fn main() -> ExitCode {
+    emnist_cli::flags::install();
     let mut command = Cli::command();
     // Asking the trainer what libtorch sees takes a while: only for `--version` itself.
     if wants_long_version() {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use emnist_data::setting::Setting;
 use serde::{Deserialize, Serialize};
 
 use crate::record::{DatasetRef, MetricsRow, TrainSettings};
@@ -105,12 +106,17 @@ impl Checkpoint {
     pub fn check_compatible(&self, spec: &ModelSpec, settings: &TrainSettings, dataset: &DatasetRef) -> Result<()> {
         if &self.spec != spec {
             bail!(
-                "the checkpoint is of another model ({}); resume with the same `--model` and options",
-                self.spec.architecture.name()
+                "the checkpoint is of another model ({}); resume with the same {} and options",
+                self.spec.architecture.name(),
+                Setting::Architecture
             );
         }
         if self.dataset.fingerprint != dataset.fingerprint {
-            bail!("the checkpoint was trained on other data ({}); resume with the same `--data`", self.dataset.name);
+            bail!(
+                "the checkpoint was trained on other data ({}); resume with the same {}",
+                self.dataset.name,
+                Setting::Data
+            );
         }
         let mine =
             TrainSettings { device: settings.device.clone(), threads: settings.threads, ..self.settings.clone() };

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
+use emnist_data::setting::{Command, Setting};
 
 use crate::artifacts::RunDir;
 use crate::record::{self, Confusion, FinalMetrics, MetricsRow, ModelRecord, TrainSettings};
@@ -115,7 +116,7 @@ pub fn open_run_dir(cfg: &TrainConfig) -> Result<RunDirLock> {
         bail!("`{}` exists and is not a folder", out.display());
     }
     if cfg.resume && !RunDir::new(out).checkpoint().is_file() {
-        bail!("`{}` has no checkpoint to resume from; start a new run without `--resume`", out.display());
+        bail!("`{}` has no checkpoint to resume from; start a new run without {}", out.display(), Setting::Resume);
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
     let lock = lock_dir(out)?;
@@ -135,8 +136,10 @@ fn lock_dir(out: &Path) -> Result<RunDirLock> {
     match file.try_lock() {
         Ok(()) => Ok(RunDirLock { _file: file }),
         Err(std::fs::TryLockError::WouldBlock) => bail!(
-            "`{}` is being written by another `emnist train`; wait for it to finish, or choose another `--out`",
-            out.display()
+            "`{}` is being written by another {}; wait for it to finish, or choose another {}",
+            out.display(),
+            Command::Train,
+            Setting::Out
         ),
         // A file system without locks: run unguarded, as before locks existed.
         Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
@@ -152,7 +155,7 @@ fn prepare_out_dir(cfg: &TrainConfig) -> Result<()> {
     let ckpt = RunDir::new(out).checkpoint();
     if cfg.resume {
         if !ckpt.is_file() {
-            bail!("`{}` has no checkpoint to resume from; start a new run without `--resume`", out.display());
+            bail!("`{}` has no checkpoint to resume from; start a new run without {}", out.display(), Setting::Resume);
         }
         return Ok(());
     }
@@ -160,8 +163,11 @@ fn prepare_out_dir(cfg: &TrainConfig) -> Result<()> {
     let occupied = std::fs::read_dir(out)?.flatten().any(|e| e.file_name() != RunDir::LOCK);
     if occupied && !cfg.force {
         bail!(
-            "`{}` already holds a run; pass `--force` to overwrite it, `--resume` to continue it, or choose another `--out`",
-            out.display()
+            "`{}` already holds a run; pass {} to overwrite it, {} to continue it, or choose another {}",
+            out.display(),
+            Setting::Force,
+            Setting::Resume,
+            Setting::Out
         );
     }
     if occupied {
@@ -233,7 +239,7 @@ impl TrainConfig {
             bail!("the evaluation fraction must be in (0, 1], got {}", self.eval_fraction);
         }
         if self.threads == Some(0) {
-            bail!("`--threads` must be at least 1");
+            bail!("{} must be at least 1", Setting::Threads);
         }
         let lr = self.learning_rate();
         if !(lr > 0.0 && lr.is_finite()) {

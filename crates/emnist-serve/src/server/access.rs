@@ -12,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use emnist_data::setting::Setting;
+
 use super::{ApiError, Shared};
 
 /// The bearer tokens a server accepts, kept only as SHA-256 digests.
@@ -141,7 +143,8 @@ pub fn check_origins(origins: &[String]) -> Result<()> {
         let ok = rest.is_some_and(|r| !r.is_empty() && !r.contains('/') && !r.contains(char::is_whitespace));
         if !ok || HeaderValue::from_str(o).is_err() {
             bail!(
-                "`--cors-origin {o}` is not an origin: give `*` or scheme://host[:port], e.g. `http://localhost:8080`"
+                "{} is not an origin: give `*` or scheme://host[:port], e.g. `http://localhost:8080`",
+                Setting::CorsOrigin.given(o)
             );
         }
     }

@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 use super::metrics::Metrics;
+use emnist_data::setting::Setting;
 
 /// What a port speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -421,8 +422,10 @@ fn overdue(activity: &Activity, cfg: &ConnConfig, now: u64) -> Option<&'static s
 /// socket; HTTP/2, the server's SETTINGS and a GOAWAY (no stream processed, ENHANCE_YOUR_CALM)
 /// whose debug data says why, which gRPC clients report as UNAVAILABLE.
 fn refusal(wire: Wire, max: usize) -> Vec<u8> {
-    let why =
-        format!("the server is at its limit of {max} open connections; retry shortly or raise `--max-connections`");
+    let why = format!(
+        "the server is at its limit of {max} open connections; retry shortly or raise {}",
+        Setting::MaxConnections
+    );
     match wire {
         Wire::Http1 => {
             let body = format!("{{\"error\":\"{why}\"}}");

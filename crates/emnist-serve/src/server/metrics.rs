@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::protocol::Traffic;
+use emnist_data::setting::Setting;
 
 /// Request latency buckets, seconds.
 const LATENCY_BOUNDS: [f64; 14] =
@@ -173,7 +174,11 @@ impl Metrics {
         out.push_str("# HELP emnist_model_load_failures_total Model files (or repository reads) that could not be served; what was serving kept serving.\n");
         out.push_str("# TYPE emnist_model_load_failures_total counter\n");
         let _ = writeln!(out, "emnist_model_load_failures_total {}", self.load_failures.load(Ordering::Relaxed));
-        out.push_str("# HELP emnist_rejected_total Requests answered 503 because --max-inflight was reached.\n");
+        let _ = writeln!(
+            out,
+            "# HELP emnist_rejected_total Requests answered 503 because {:#} was reached.",
+            Setting::MaxInflight
+        );
         out.push_str("# TYPE emnist_rejected_total counter\n");
         let _ = writeln!(out, "emnist_rejected_total {}", self.rejected.load(Ordering::Relaxed));
         out.push_str("# HELP emnist_abandoned_images_total Images not run because their request was gone before its model call.\n");

@@ -40,6 +40,7 @@ use repo::{Catalog, Loader, ReloadReport, StatusTable, Version, VersionState};
 
 use crate::protocol::tensor::InputError;
 use crate::protocol::{Protocol, Traffic};
+use emnist_data::setting::Setting;
 use emnist_data::shutdown::Shutdown;
 use emnist_runtime::{ModelOptions, ServedModel};
 
@@ -518,8 +519,9 @@ async fn track(State((state, budget)): State<(Shared, Arc<body::Budget>)>, req: 
         Err(_) => ApiError {
             status: StatusCode::REQUEST_TIMEOUT,
             message: format!(
-                "the request took longer than {} ms (body included); send it faster or raise `--request-timeout-ms`",
-                state.request_timeout.as_millis()
+                "the request took longer than {} ms (body included); send it faster or raise {}",
+                state.request_timeout.as_millis(),
+                Setting::RequestTimeoutMs
             ),
         }
         .into_response(),
@@ -533,7 +535,10 @@ fn declared_length(req: &Request) -> Option<u64> {
 }
 
 fn body_limit_message(max_body: usize) -> String {
-    format!("the request body is larger than the server's limit of {max_body} bytes; send fewer images per request or raise `--max-body`")
+    format!(
+        "the request body is larger than the server's limit of {max_body} bytes; send fewer images per request or raise {}",
+        Setting::MaxBody
+    )
 }
 
 /// 413 before reading a byte of the body. The connection closes after the answer; the body the
@@ -665,7 +670,7 @@ async fn index(State(state): State<Shared>) -> impl IntoResponse {
             "web": ["GET / (draw a character, see the top 5)", "POST /predict?k=5[&model=NAME&version=V] (a PNG or JPEG: raw body or multipart field `image`)"],
             "metrics": "GET /metrics",
             "openapi": "GET /openapi.json (OpenAPI 3.1: every HTTP route)",
-            "grpc": "inference.GRPCInferenceService on --grpc-port (KServe v2 / Triton)",
+            "grpc": format!("inference.GRPCInferenceService on {:#} (KServe v2 / Triton)", Setting::GrpcPort),
         }
     }))
 }
@@ -744,7 +749,7 @@ pub async fn run(
     };
     let addr = format!("{}:{}", cfg.host, cfg.port);
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| {
-        format!("cannot listen on `{addr}`: is another server using the port? pick another with `--port`")
+        format!("cannot listen on `{addr}`: is another server using the port? pick another with {}", Setting::Port)
     })?;
     let local = listener.local_addr()?;
     let grpc_listener = match cfg.grpc_port {
@@ -824,9 +829,9 @@ fn fit_connections(conn: &ConnConfig, ports: usize) -> ConnConfig {
         fitted.max_connections = fds::connections_per_port(limit, ports, conn.max_connections);
         if fitted.max_connections < conn.max_connections {
             tracing::warn!(
-                "`--max-connections {}` per port does not fit in this process's limit of {limit} open files: \
+                "{} per port does not fit in this process's limit of {limit} open files: \
                  serving at most {} connections per port; raise the limit (`ulimit -n`) to serve more",
-                conn.max_connections,
+                Setting::MaxConnections.given(conn.max_connections),
                 fitted.max_connections
             );
         }

@@ -8,6 +8,8 @@ use anyhow::{bail, Context, Result};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use emnist_data::setting::Setting;
+
 /// The certificate chain and private key files, PEM.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {
@@ -47,8 +49,9 @@ impl Tls {
         }
         let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
             anyhow::anyhow!(
-                "`{}` holds no usable PEM private key ({e}): give the key of `--tls-cert`",
-                files.key.display()
+                "`{}` holds no usable PEM private key ({e}): give the key of {}",
+                files.key.display(),
+                Setting::TlsCert
             )
         })?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());

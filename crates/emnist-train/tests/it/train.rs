@@ -16,7 +16,7 @@ use emnist_model::weights::Weights;
 use emnist_model::Architecture;
 use emnist_train::train;
 
-use crate::common::{emnist_cmd, torch_lock};
+use crate::common::{emnist_cmd, flags_as_in_emnist, torch_lock};
 
 fn small_dataset() -> Dataset {
     generate(&SyntheticConfig { train_per_class: 40, test_per_class: 10, seed: 7, ..Default::default() }, &Silent)
@@ -277,6 +277,7 @@ fn class_weights_favour_rare_classes() {
 
 #[test]
 fn bad_settings_are_refused_clearly() {
+    flags_as_in_emnist();
     let ds = small_dataset();
     let dir = tempfile::tempdir().unwrap();
     let err = |cfg: TrainConfig| {
@@ -449,6 +450,7 @@ fn a_locked_run_directory_is_refused_at_once_and_left_untouched() {
         let _ = std::fs::remove_file(out.join("checkpoint.safetensors"));
         assert_eq!(snapshot(&out), before, "{extra:?}: the first run's files are untouched");
     }
+    flags_as_in_emnist();
     let in_process = {
         let _turn = torch_lock();
         train(&TrainConfig { force: true, ..cfg.clone() }, &ds, &Silent, &Shutdown::new()).err().expect("locked")

@@ -41,6 +41,12 @@ pub fn emnist_bin() -> PathBuf {
     }
 }
 
+/// Library calls made in this test process name flags in their messages as the executables do
+/// (their `main` installs the same renderer first thing).
+pub fn flags_as_in_emnist() {
+    emnist_cli::flags::install();
+}
+
 /// The built `emnist` binary, with its cache in a private folder so tests never share state.
 pub fn emnist_cmd() -> Command {
     let mut c = Command::new(emnist_bin());

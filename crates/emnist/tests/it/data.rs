@@ -9,7 +9,7 @@ use emnist_data::{idx, matlab, Dataset, Part, PIXELS};
 use md5::{Digest, Md5};
 use serde_json::Value;
 
-use crate::common::{emnist_cmd, fixture};
+use crate::common::{emnist_cmd, fixture, flags_as_in_emnist};
 
 fn expected(name: &str) -> Value {
     let text = std::fs::read_to_string(fixture(&format!("expected-{name}.json"))).unwrap();
@@ -179,6 +179,7 @@ fn default_source_prefers_emnist_under_data_then_synthetic() {
     std::fs::copy(fixture("emnist-byclass.mat"), &target).unwrap();
     assert_eq!(source::resolve(&cfg).unwrap(), Source::Matlab(target));
     let letters = LoadConfig { split: Some(emnist_data::Split::Letters), ..cfg };
+    flags_as_in_emnist();
     assert!(format!("{:#}", source::resolve(&letters).unwrap_err()).contains("emnist download --split letters"));
 }
 

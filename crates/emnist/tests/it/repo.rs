@@ -16,7 +16,7 @@ use emnist_serve::protocol::graphpipe as gp;
 use emnist_serve::protocol::tensor::{InputTensor, Values};
 use emnist_serve::server::{router, AppState, ServeConfig};
 
-use crate::common::{emnist_cmd, Server};
+use crate::common::{emnist_cmd, flags_as_in_emnist, Server};
 use crate::serve::{model_file, test_images};
 
 /// Puts the model of `seed` at `repo/name/version/model.onnx`.
@@ -310,6 +310,7 @@ async fn files_that_cannot_be_models_fail_alone_without_blocking() {
     std::fs::create_dir_all(dir(3)).unwrap();
     std::os::unix::fs::symlink("model.onnx", dir(4)).unwrap();
     std::fs::File::create(dir(5)).unwrap().set_len(3 << 30).unwrap();
+    flags_as_in_emnist();
     place(&repo, "emnist", 6, 6);
     let r = tokio::time::timeout(Duration::from_secs(60), state.reload()).await.expect("the reload hung");
     assert_eq!(r.loaded, [("emnist".to_string(), 6)], "{r:?}");

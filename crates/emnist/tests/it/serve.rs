@@ -20,7 +20,7 @@ use emnist_serve::protocol::graphpipe::{self as gp, fb};
 use emnist_serve::protocol::tensor::{InputTensor, Values};
 use emnist_serve::server::{router, AppState, ServeConfig};
 
-use crate::common::{emnist_cmd, fixture, hand_built_run, Server};
+use crate::common::{emnist_cmd, fixture, flags_as_in_emnist, hand_built_run, Server};
 
 /// Writes a small hand-built DNN (10 classes) as ONNX and returns its path.
 pub fn model_file(dir: &Path, seed: u64) -> PathBuf {
@@ -40,6 +40,7 @@ struct App {
 }
 
 fn app(model: &Path, configure: impl FnOnce(&mut ServeConfig)) -> App {
+    flags_as_in_emnist();
     let mut cfg = ServeConfig::new(model.to_path_buf());
     // Answers are compared with tract's own (the default, auto, may pick onnxruntime).
     cfg.engine = emnist_runtime::EngineKind::Tract;

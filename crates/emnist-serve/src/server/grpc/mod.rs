@@ -33,6 +33,7 @@ use super::{ApiError, Shared, Tracked};
 use crate::protocol::kserve::{images, input_tensor, requested_outputs, Data, Datatype, KserveError};
 use crate::protocol::tensor::{batch_of, the_input, InputTensor};
 use crate::protocol::Traffic;
+use emnist_data::setting::Setting;
 use emnist_model::contract::{output_dims, Signature};
 
 /// The service's full name, the prefix of every RPC's path.
@@ -67,8 +68,9 @@ async fn call(State(state): State<Shared>, req: axum::extract::Request, next: Ne
                 format!("the call took longer than its deadline (`grpc-timeout`) of {} ms", limit.as_millis())
             } else {
                 format!(
-                    "the call took longer than {} ms (receiving its message included); send it faster or raise `--request-timeout-ms`",
-                    limit.as_millis()
+                    "the call took longer than {} ms (receiving its message included); send it faster or raise {}",
+                    limit.as_millis(),
+                    Setting::RequestTimeoutMs
                 )
             };
             Status::deadline_exceeded(message).into_http()
@@ -131,7 +133,8 @@ fn over_limit_as_resource_exhausted<B>(mut r: axum::http::Response<B>, max_body:
         });
     if too_large {
         let message = format!(
-            "the message is larger than the server's limit of {max_body} bytes; send fewer images per call or raise `--max-body`"
+            "the message is larger than the server's limit of {max_body} bytes; send fewer images per call or raise {}",
+            Setting::MaxBody
         );
         h.insert("grpc-status", axum::http::HeaderValue::from_static("8"));
         if let Ok(v) = axum::http::HeaderValue::from_str(&message) {
@@ -425,7 +428,10 @@ pub(super) async fn bind(host: &str, port: u16) -> anyhow::Result<(tokio::net::T
     use anyhow::Context;
     let addr = format!("{host}:{port}");
     let l = tokio::net::TcpListener::bind(&addr).await.with_context(|| {
-        format!("cannot listen for gRPC on `{addr}`: is another server using the port? pick another with `--grpc-port`")
+        format!(
+            "cannot listen for gRPC on `{addr}`: is another server using the port? pick another with {}",
+            Setting::GrpcPort
+        )
     })?;
     let local = l.local_addr()?;
     Ok((l, local))
