@@ -322,3 +322,81 @@ fn query_sends_a_logs_labelled_test_part() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("has 0 labelled images (0 train, 0 test") && e.contains("of 1 logged"), "{e}");
 }
+
+/// The folder the writer below logs to, set only in the child process the `kill -9` test starts.
+const KILL_TEST_DIR: &str = "EMNIST_TEST_KILLED_WRITER_DIR";
+
+/// Not a test of its own: the writer that `a_log_written_until_kill_9_is_explored` starts as a
+/// child process (this test binary, running only this function) and kills. It logs as fast as it
+/// can, every tenth image labelled with its predicted class. The writer's buffer hands whole
+/// records to the system, so only a kill inside a write cuts one: `write_killed_log` above makes
+/// that torn tail for certain, this run shows that whatever a real kill leaves is read.
+#[test]
+#[ignore = "the child process of a_log_written_until_kill_9_is_explored"]
+fn killed_writer() {
+    let Some(dir) = std::env::var_os(KILL_TEST_DIR) else { return };
+    let mut w = LogWriter::open(LogWriterConfig::new(dir.into(), 64 << 20)).unwrap();
+    for i in 0u32.. {
+        let class = byclass_names()[(i % 62) as usize].clone();
+        w.append(&logged(&format!("k{i}"), 0, 1, &class, 0.5 + (i % 50) as f32 / 100.0, (i % 256) as u8)).unwrap();
+        if i % 10 == 0 {
+            w.append(&label(&format!("k{i}"), 0, &class)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_log_written_until_kill_9_is_explored() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["explore::killed_writer", "--exact", "--ignored", "--nocapture", "--test-threads", "1"])
+        .env(KILL_TEST_DIR, &log)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for a few MiB to reach the disk (a state, with a deadline only so a broken writer fails
+    // the test instead of hanging it).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let bytes = || -> u64 {
+        std::fs::read_dir(&log).map_or(0, |d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+    };
+    while bytes() < 3 << 20 {
+        assert!(child.try_wait().unwrap().is_none(), "the writer stopped by itself");
+        assert!(std::time::Instant::now() < deadline, "the writer wrote {} bytes", bytes());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no flush, no close.
+    child.wait().unwrap();
+    let open: Vec<_> = std::fs::read_dir(&log)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".plog.open"))
+        .collect();
+    assert_eq!(open.len(), 1, "the killed writer's segment stays open");
+    let out = emnist_cmd()
+        .args(["explore", "--json", "--no-cache", "--data"])
+        .arg(&log)
+        .arg("--reference")
+        .arg(fixture("emnist-byclass.mat"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // About 900 bytes a record: thousands of whole images, every labelled one right.
+    assert!(r["images"].as_u64().unwrap() > 2000, "{}", r["images"]);
+    assert!(r["labelled"]["images"].as_u64().unwrap() > 200);
+    assert_eq!(r["labelled"]["accuracy"], 1.0);
+    assert_eq!(r["labelled"]["unmatched_feedback"], 0);
+    // Anything the kill cut short is the open segment's tail, skipped to its end and reported.
+    let open_len = std::fs::metadata(&open[0]).unwrap().len();
+    let torn = r["torn"].as_array().unwrap();
+    assert!(torn.len() <= 1, "{torn:?}");
+    for t in torn {
+        assert_eq!(t["file"].as_str().unwrap(), open[0].to_str().unwrap());
+        assert_eq!(t["open"], true);
+        assert_eq!(t["offset"].as_u64().unwrap() + t["bytes"].as_u64().unwrap(), open_len, "{t}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("warning: skipped"), "{stderr}");
+    }
+}
