@@ -13,6 +13,7 @@ pub fn install() {
 pub fn flag(s: Setting) -> &'static str {
     match s {
         Setting::Data => "--data",
+        Setting::Reference => "--reference",
         Setting::Split => "--split",
         Setting::Dir => "--dir",
         Setting::NoVerify => "--no-verify",

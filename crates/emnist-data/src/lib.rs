@@ -1,7 +1,8 @@
 //! `emnist-data`: the data layer under every step of `emnist`. Readers for EMNIST's Matlab and
 //! gzip/idx releases and MNIST-style idx folders, the synthetic default dataset, the decoded-dataset
-//! cache, the in-memory [`Dataset`] they all yield, its exploration statistics ([`explore`]) and the
-//! log of what a deployment served ([`payload_log`]);
+//! cache, the in-memory [`Dataset`] they all yield, its exploration statistics ([`explore`]), the
+//! log of what a deployment served ([`payload_log`]), that log as a dataset ([`log_dataset`]) and
+//! the report on what a deployment saw ([`deployment`], with its statistics in [`drift`]);
 //! plus the groundwork every other crate shares: atomic files ([`fsutil`]), seeded randomness
 //! ([`rng`]), the progress observer ([`progress`]), a clean stop ([`shutdown`]), number text
 //! ([`text`]) and the settings messages point to ([`setting`]). No model, no engine, no server.
@@ -9,10 +10,13 @@
 pub mod bytes;
 pub mod cache;
 pub mod classes;
+pub mod deployment;
+pub mod drift;
 pub mod explore;
 pub mod fsutil;
 pub mod idx;
 pub mod inflate;
+pub mod log_dataset;
 pub mod mat;
 pub mod matlab;
 pub mod payload_log;
@@ -84,6 +88,9 @@ pub enum SourceFormat {
     Idx,
     /// The generated EMNIST-like default: NOT real EMNIST.
     Synthetic,
+    /// The labelled images of a payload log (what a deployment saw, with people's labels).
+    #[serde(rename = "payload_log")]
+    PayloadLog,
 }
 
 /// A whole dataset: train and test parts sharing one class table.

@@ -39,6 +39,8 @@ macro_rules! settings {
 settings! {
     /// The dataset to read: a .mat file or an idx folder.
     Data => "data",
+    /// The training data a payload log is compared with.
+    Reference => "reference",
     /// Which EMNIST split.
     Split => "split",
     /// Where a download goes.

@@ -1,5 +1,6 @@
 //! Which dataset a command uses (`--data`, the first EMNIST file under `data/`, else the synthetic
-//! default) and loading it through the cache. Only regular files are ever opened for reading: a
+//! default) and loading it through the cache (a payload log's labelled images bypass it: logs are
+//! small and change). Only regular files are ever opened for reading: a
 //! FIFO, a device or a symbolic link loop is named for what it is, never read (a FIFO would block
 //! its reader forever, `/dev/zero` never ends).
 
@@ -10,14 +11,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use super::synthetic::{self, SyntheticConfig};
-use super::{cache, idx, matlab, Dataset, Split};
+use super::{cache, idx, log_dataset, matlab, payload_log, Dataset, Split};
 use crate::progress::Progress;
 use crate::setting::{Command, Setting};
 
 /// How to find and load a dataset: the settings every dataset-reading command shares.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
-    /// `--data`: a .mat file or an idx folder; `None` searches `data_dir`, then falls back to synthetic.
+    /// `--data`: a .mat file, an idx folder or a payload log folder; `None` searches `data_dir`,
+    /// then falls back to synthetic.
     pub data: Option<PathBuf>,
     /// Where to look for EMNIST files when `data` is not given (`data/`).
     pub data_dir: PathBuf,
@@ -50,6 +52,8 @@ pub enum Source {
     Matlab(PathBuf),
     Idx(PathBuf),
     Synthetic(SyntheticConfig),
+    /// A folder `emnist serve` logged to: its labelled images ([`log_dataset`]).
+    PayloadLog(PathBuf),
 }
 
 /// Decides which source a configuration means, without reading it.
@@ -66,6 +70,9 @@ pub fn resolve(cfg: &LoadConfig) -> Result<Source> {
             }
             Err(e) => bail!("{}: pass a .mat file or a folder of idx files to {}", unreadable(p, &e), Setting::Data),
         };
+        if meta.is_dir() && payload_log::is_log_dir(p) {
+            return Ok(Source::PayloadLog(p.clone()));
+        }
         if meta.is_dir() {
             return Ok(Source::Idx(p.clone()));
         }
@@ -124,6 +131,10 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
         Source::Matlab(p) => cache::Key::for_path(p, "")?,
         Source::Idx(p) => cache::Key::for_path(p, &format!("#{}", cfg.split.unwrap_or(Split::Byclass)))?,
         Source::Synthetic(s) => cache::Key { source: s.key(), size: 0, mtime_ns: 0 },
+        Source::PayloadLog(dir) => {
+            let dataset = load_log(dir, progress)?;
+            return Ok(Loaded { dataset, source, cache_path: None, from_cache: false });
+        }
     };
     let cache_dir = cfg.cache_dir.as_deref().filter(|_| cfg.cache);
     if let Some(dir) = cache_dir {
@@ -146,6 +157,7 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
         Source::Matlab(p) => matlab::load(p, progress).with_context(|| format!("reading `{}`", p.display()))?,
         Source::Idx(p) => idx::load(p, cfg.split, progress)?,
         Source::Synthetic(s) => synthetic::generate(s, progress),
+        Source::PayloadLog(_) => unreachable!("a log is loaded without the cache, above"),
     };
     if dataset.train.is_empty() || dataset.test.is_empty() {
         bail!("`{}` has an empty train or test part", dataset.info.name);
@@ -160,10 +172,36 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
     Ok(Loaded { dataset, source, cache_path, from_cache: false })
 }
 
+/// The labelled images of a payload log, both parts non-empty; damaged records are skipped and
+/// told to `progress`.
+fn load_log(dir: &Path, progress: &dyn Progress) -> Result<Dataset> {
+    let (dataset, log) = log_dataset::load(dir)?;
+    for t in &log.torn {
+        progress.note(&format!(
+            "warning: skipped {} bytes of `{}` at offset {} ({})",
+            t.skipped_bytes,
+            t.file.display(),
+            t.offset,
+            t.reason
+        ));
+    }
+    let (train, test) = (dataset.train.len(), dataset.test.len());
+    if train == 0 || test == 0 {
+        bail!(
+            "the payload log `{}` has {} labelled images ({train} train, {test} test; one in {} goes to test by a hash of request id and index) of {} logged: both parts need at least one; label more through the server's feedback",
+            dir.display(),
+            train + test,
+            log_dataset::TEST_ONE_IN,
+            log.predictions.len()
+        );
+    }
+    Ok(dataset)
+}
+
 /// The path a source was read from, for messages.
 pub fn describe(source: &Source) -> String {
     match source {
-        Source::Matlab(p) | Source::Idx(p) => format!("`{}`", p.display()),
+        Source::Matlab(p) | Source::Idx(p) | Source::PayloadLog(p) => format!("`{}`", p.display()),
         Source::Synthetic(_) => "generated in memory".into(),
     }
 }
@@ -255,5 +293,39 @@ mod tests {
         let file = dir.path().join("f");
         std::fs::write(&file, b"x").unwrap();
         assert!(open_regular(&file).is_ok());
+    }
+
+    #[test]
+    fn a_folder_with_log_segments_is_a_payload_log_and_loads_only_with_both_parts() {
+        use crate::payload_log::{Entry, Feedback, LogWriter, LogWriterConfig, Prediction};
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let mut w = LogWriter::open(LogWriterConfig::new(log.clone(), 1 << 20)).unwrap();
+        for i in 0..30 {
+            let id = format!("r{i}");
+            let p = Prediction {
+                id: id.clone(),
+                index: 0,
+                time_ms: 0,
+                model: "m".into(),
+                version: 1,
+                protocol: "kserve".into(),
+                class: "7".into(),
+                top: vec![("7".into(), 0.9)],
+                pixels: vec![9; crate::PIXELS],
+            };
+            w.append(&Entry::Prediction(p)).unwrap();
+            if i < 3 {
+                w.append(&Entry::Feedback(Feedback { id, index: 0, time_ms: 1, label: "1".into() })).unwrap();
+            }
+        }
+        w.close().unwrap();
+        assert_eq!(resolve_data(&log), format!("{:?}", Source::PayloadLog(log.clone())));
+        assert!(resolve_data(dir.path()).starts_with("Idx"), "a folder without segments is an idx folder");
+        let cfg = LoadConfig { data: Some(log.clone()), ..Default::default() };
+        // r0..r2 are all in the train part (`is_test` is false for each).
+        assert!((0..3).all(|i| !log_dataset::is_test(&format!("r{i}"), 0)));
+        let e = load(&cfg, &crate::progress::Silent).unwrap_err().to_string();
+        assert!(e.contains("has 3 labelled images (3 train, 0 test") && e.contains("of 30 logged"), "{e}");
     }
 }

@@ -26,7 +26,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Dataset statistics and figures: sizes, class distribution, imbalance, train vs test.
+    /// Dataset statistics and figures: sizes, class distribution, imbalance, train vs test; on a
+    /// payload log folder, what the deployment saw against the training data, and drift.
     Explore(ExploreArgs),
     /// Train a linear, DNN or CNN classifier (libtorch), with curves, confusion matrix and checkpoints.
     Train(TrainArgs),
@@ -56,9 +57,14 @@ pub struct ExploreArgs {
     /// Print one JSON document instead of tables.
     #[arg(long)]
     pub json: bool,
-    /// Write PNG figures (class distribution, samples, mean images) into this folder.
+    /// Write PNG figures (class distribution, samples, mean images; for a payload log: predicted
+    /// classes, confidence, mean ink) into this folder.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// For a payload log (`--data LOGDIR`): the training data to compare it with, a .mat file or
+    /// an idx folder [default: the dataset `--data` would pick without a path].
+    #[arg(long, value_name = "PATH")]
+    pub reference: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -10,7 +10,10 @@ use clap::{CommandFactory, FromArgMatches};
 use emnist_cli::progress::{Style, Terminal};
 use emnist_cli::{trainer, USAGE};
 
-use crate::cli::{Cli, Command};
+use emnist_data::setting::Setting;
+use emnist_data::source::{LoadConfig, Source};
+
+use crate::cli::{Cli, Command, ExploreArgs};
 
 mod cli;
 mod print;
@@ -65,7 +68,19 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
     let t0 = Instant::now();
     match command {
         Command::Explore(args) => {
-            let loaded = emnist_data::source::load(&args.data.to_config(), progress)?;
+            let cfg = args.data.to_config();
+            if let Source::PayloadLog(dir) = emnist_data::source::resolve(&cfg)? {
+                return explore_log(&args, &dir, progress, t0);
+            }
+            if args.reference.is_some() {
+                anyhow::bail!(
+                    "{} is for a payload log: {} names `{}`, which is not a folder `emnist serve` logged to",
+                    Setting::Reference,
+                    Setting::Data,
+                    cfg.data.as_deref().unwrap_or(std::path::Path::new("data")).display()
+                );
+            }
+            let loaded = emnist_data::source::load(&cfg, progress)?;
             print::announce_dataset(&loaded, progress);
             let r = emnist_data::explore::explore(&loaded.dataset);
             let figures = match &args.out {
@@ -271,6 +286,53 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             print::done(progress, t0, &format!("report written to `{}`; open it in a browser", r.out.display()));
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `emnist explore --data LOGDIR`: what the deployment saw against the reference data.
+fn explore_log(args: &ExploreArgs, dir: &std::path::Path, progress: &Terminal, t0: Instant) -> Result<ExitCode> {
+    use emnist_data::progress::Progress as _;
+    let log = emnist_data::payload_log::read_dir(dir)?;
+    let ref_cfg = LoadConfig { data: args.reference.clone(), ..args.data.to_config() };
+    emnist_data::deployment::check_reference(&emnist_data::source::resolve(&ref_cfg)?)?;
+    progress.note(&format!("reading the payload log `{}`; the reference is the training data below", dir.display()));
+    let reference = emnist_data::source::load(&ref_cfg, progress)?;
+    print::announce_dataset(&reference, progress);
+    let r = emnist_data::deployment::report(dir, &log, &reference.dataset);
+    for t in &r.torn {
+        progress.note(&format!(
+            "warning: skipped {} damaged bytes of `{}` at offset {} ({}{})",
+            t.bytes,
+            t.file.display(),
+            t.offset,
+            t.reason,
+            if t.open { "; the segment a writer had open" } else { "" }
+        ));
+    }
+    let figures = match &args.out {
+        Some(out) => emnist_report::plot::deployment_figures(&r, out)?,
+        None => Vec::new(),
+    };
+    if args.json {
+        print::print_json(&print::DeploymentJson { report: &r, figures: &figures })?;
+    } else {
+        print::print_deployment(&r);
+    }
+    let place = match &args.out {
+        Some(d) => format!("; {} figures in `{}`", figures.len(), d.display()),
+        None => String::new(),
+    };
+    let accuracy = r.labelled.accuracy.map_or_else(String::new, |a| format!(", accuracy {} % on them", print::pct(a)));
+    print::done(
+        progress,
+        t0,
+        &format!(
+            "explored the payload log `{}` ({} images, {} labelled{accuracy}){place}",
+            dir.display(),
+            print::thousands(r.images),
+            print::thousands(r.labelled.images)
+        ),
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use emnist_data::deployment::DeploymentReport;
 use emnist_data::explore::ExploreReport;
 use emnist_download::{DownloadError, DownloadReport};
 
@@ -16,6 +17,14 @@ pub fn print_cli_error(e: &anyhow::Error) {
 pub struct ExploreJson<'a> {
     #[serde(flatten)]
     pub report: &'a ExploreReport,
+    pub figures: &'a [std::path::PathBuf],
+}
+
+/// `explore --json` on a payload log: the deployment report plus the figures written.
+#[derive(Serialize)]
+pub struct DeploymentJson<'a> {
+    #[serde(flatten)]
+    pub report: &'a DeploymentReport,
     pub figures: &'a [std::path::PathBuf],
 }
 
@@ -81,6 +90,131 @@ pub fn print_explore(r: &ExploreReport) {
             thousands(c.test),
             pct(c.train_share),
             pct(c.test_share)
+        );
+    }
+}
+
+/// A span of milliseconds in the largest unit that keeps it readable.
+fn span(ms: u64) -> String {
+    let s = ms as f64 / 1000.0;
+    match s {
+        s if s < 120.0 => format!("{s:.1} s"),
+        s if s < 7200.0 => format!("{:.1} min", s / 60.0),
+        s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
+        s => format!("{:.1} days", s / 86_400.0),
+    }
+}
+
+pub fn print_deployment(r: &DeploymentReport) {
+    let opt_pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |a| format!("{} %", pct(a)));
+    let over = match (r.first_time_ms, r.last_time_ms) {
+        (Some(a), Some(b)) => format!(", logged over {}", span(b - a)),
+        _ => String::new(),
+    };
+    println!(
+        "payload log  `{}`: {} segment{}, {} bytes{over}",
+        r.log.display(),
+        r.segments,
+        if r.segments == 1 { "" } else { "s" },
+        thousands(r.bytes as usize)
+    );
+    let protocols: Vec<String> =
+        r.protocols.iter().map(|p| format!("{} {}", p.protocol, thousands(p.images))).collect();
+    println!(
+        "images       {} in {} requests ({})",
+        thousands(r.images),
+        thousands(r.requests),
+        if protocols.is_empty() { "none".to_string() } else { protocols.join(", ") }
+    );
+    for m in &r.models {
+        println!(
+            "model        `{}` version {}: {} images, {} labelled, accuracy {}",
+            m.model,
+            m.version,
+            thousands(m.images),
+            thousands(m.labelled),
+            opt_pct(m.accuracy)
+        );
+    }
+    let rf = &r.reference;
+    println!(
+        "reference    {} ({} train images, {} classes){}",
+        rf.dataset.name,
+        thousands(rf.train_images),
+        rf.classes,
+        if rf.synthetic { "  [SYNTHETIC: not EMNIST]" } else { "" }
+    );
+    let l = &r.labelled;
+    println!(
+        "labelled     {} of {} images ({} %); the served model's accuracy on them {} ({} right)",
+        thousands(l.images),
+        thousands(r.images),
+        pct(l.share),
+        opt_pct(l.accuracy),
+        thousands(l.correct)
+    );
+    println!(
+        "feedback     {} records, {} naming no logged image",
+        thousands(l.feedback),
+        thousands(l.unmatched_feedback)
+    );
+    if let Some(m) = r.confidence.mean {
+        println!("confidence   mean top-1 probability {m:.3}");
+    }
+    let ink = &r.ink;
+    println!(
+        "ink          mean per image {:.4} ± {:.4}; reference {:.4} ± {:.4} (pixels scaled to [0, 1])",
+        ink.log_mean, ink.log_std, ink.reference_mean, ink.reference_std
+    );
+    match (r.drift.class_psi, r.drift.class_psi_reading) {
+        (Some(p), Some(reading)) => {
+            println!("drift        predicted classes vs reference shares: PSI {p:.4}, {}", reading.describe())
+        }
+        _ => println!("drift        predicted classes: no image logged"),
+    }
+    if let Some(t) = r.drift.ink_ks {
+        println!(
+            "             mean ink vs reference: Kolmogorov-Smirnov D {:.4}, p {:.3e} ({} vs {} images)",
+            t.statistic,
+            t.p_value,
+            thousands(t.n),
+            thousands(t.m)
+        );
+    }
+    for t in &r.torn {
+        println!(
+            "torn         `{}` at offset {}: {} bytes skipped ({}{})",
+            t.file.display(),
+            t.offset,
+            thousands(t.bytes as usize),
+            t.reason,
+            if t.open { "; open segment" } else { "" }
+        );
+    }
+    println!();
+    println!("{:<11} {:>9} {:>8} {:>9} {:>9}", "top-1 prob", "images", "share %", "labelled", "accuracy");
+    for b in &r.confidence.bins {
+        let acc = if b.labelled > 0 { format!("{} %", pct(b.correct as f64 / b.labelled as f64)) } else { "-".into() };
+        println!(
+            "{:<11} {:>9} {:>8} {:>9} {:>9}",
+            format!("{:.1}-{:.1}", b.low, b.high),
+            thousands(b.images),
+            pct(b.share),
+            thousands(b.labelled),
+            acc
+        );
+    }
+    println!();
+    println!("{:<8} {:>11} {:>10} {:>12} {:>9}", "class", "reference %", "predicted", "predicted %", "labelled");
+    for c in &r.classes {
+        let reference = if c.in_reference { pct(c.reference_share) } else { "absent".into() };
+        println!(
+            "{:<8} {:>11} {:>10} {:>12} {:>9}",
+            c.name,
+            reference,
+            thousands(c.predicted),
+            pct(c.predicted_share),
+            thousands(c.labelled)
         );
     }
 }

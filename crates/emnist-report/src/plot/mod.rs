@@ -1,4 +1,5 @@
-//! PNG figures drawn with plotters: a dataset's ([`explore_figures`], in `explore.rs`) and training
+//! PNG figures drawn with plotters: a dataset's ([`explore_figures`], in `explore.rs`), a payload
+//! log's against its reference ([`deployment_figures`], in `deployment.rs`) and training
 //! runs' ([`training_figures`] and [`compare_curves`], in `train.rs`, `curves.rs` and
 //! `confusion.rs`). This module holds what they share: the font, atomic PNG writing, text helpers,
 //! [`draw_pixels`] and the colour maps.
@@ -9,9 +10,11 @@
 
 mod confusion;
 mod curves;
+mod deployment;
 mod explore;
 mod train;
 
+pub use deployment::{deployment_figures, DEPLOYMENT_FIGURES};
 pub use explore::explore_figures;
 pub use train::{compare_curves, training_figures};
 
