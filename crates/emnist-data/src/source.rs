@@ -177,13 +177,7 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
 fn load_log(dir: &Path, progress: &dyn Progress) -> Result<Dataset> {
     let (dataset, log) = log_dataset::load(dir)?;
     for t in &log.torn {
-        progress.note(&format!(
-            "warning: skipped {} bytes of `{}` at offset {} ({})",
-            t.skipped_bytes,
-            t.file.display(),
-            t.offset,
-            t.reason
-        ));
+        progress.note(&format!("warning: {t}"));
     }
     let (train, test) = (dataset.train.len(), dataset.test.len());
     if train == 0 || test == 0 {

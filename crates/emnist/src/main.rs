@@ -299,15 +299,8 @@ fn explore_log(args: &ExploreArgs, dir: &std::path::Path, progress: &Terminal, t
     let reference = emnist_data::source::load(&ref_cfg, progress)?;
     print::announce_dataset(&reference, progress);
     let r = emnist_data::deployment::report(dir, &log, &reference.dataset);
-    for t in &r.torn {
-        progress.note(&format!(
-            "warning: skipped {} damaged bytes of `{}` at offset {} ({}{})",
-            t.bytes,
-            t.file.display(),
-            t.offset,
-            t.reason,
-            if t.open { "; the segment a writer had open" } else { "" }
-        ));
+    for t in &log.torn {
+        progress.note(&format!("warning: {t}"));
     }
     let figures = match &args.out {
         Some(out) => emnist_report::plot::deployment_figures(&r, out)?,

@@ -25,6 +25,25 @@ pub struct Torn {
     pub open: bool,
 }
 
+impl std::fmt::Display for Torn {
+    /// `skipped 7 bytes of `…/segment-0000000002.plog.open` at offset 812 (the record is cut short;
+    /// the segment a writer had open)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "skipped {} bytes of `{}` at offset {} ({}",
+            self.skipped_bytes,
+            self.file.display(),
+            self.offset,
+            self.reason
+        )?;
+        if self.open {
+            write!(f, "; the segment a writer had open")?;
+        }
+        write!(f, ")")
+    }
+}
+
 /// Everything a log folder holds.
 #[derive(Debug, Default)]
 pub struct LogContents {

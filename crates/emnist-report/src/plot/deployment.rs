@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, VPos};
 
-use super::{font, register_font, text, thousands, title, write_png, ClassAxis, GRID, TITLE_HEIGHT};
+use super::{font, legend, register_font, thousands, title, write_png, ClassAxis, GRID, TITLE_HEIGHT};
 use emnist_data::deployment::{DeploymentReport, INK_BINS};
 
 /// The log's colour and the reference's.
@@ -39,21 +38,6 @@ fn reference_label(report: &DeploymentReport) -> String {
     } else {
         r.dataset.name.clone()
     }
-}
-
-/// A legend of coloured squares under the title, centred.
-fn legend(root: &DrawingArea<BitMapBackend, Shift>, entries: &[(RGBColor, String)]) -> Result<()> {
-    let widths: Vec<u32> =
-        entries.iter().map(|(_, t)| root.estimate_text_size(t, &font(16)).map(|s| s.0)).collect::<Result<_, _>>()?;
-    let total: u32 = widths.iter().map(|w| w + 60).sum();
-    let mut x = (root.dim_in_pixel().0.saturating_sub(total) / 2) as i32;
-    let y = TITLE_HEIGHT as i32 + 2;
-    for ((colour, label), w) in entries.iter().zip(widths) {
-        root.draw(&Rectangle::new([(x, y - 8), (x + 16, y + 8)], colour.filled()))?;
-        text(root, label, (x + 24, y), 16, (HPos::Left, VPos::Center))?;
-        x += w as i32 + 60;
-    }
-    Ok(())
 }
 
 fn classes_size(report: &DeploymentReport) -> (u32, u32) {

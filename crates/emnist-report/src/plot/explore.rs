@@ -7,7 +7,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::{draw_pixels, font, grey, register_font, text, thousands, title, viridis, write_png};
+use super::{draw_pixels, font, grey, legend, register_font, text, thousands, title, viridis, write_png};
 use super::{ClassAxis, MARGIN, TITLE_HEIGHT};
 use emnist_data::classes::ClassGroup;
 use emnist_data::explore::{mean_images, ExploreReport};
@@ -82,16 +82,7 @@ fn draw_distribution(root: &DrawingArea<BitMapBackend, Shift>, report: &ExploreR
         (TRAIN_COLOUR, format!("train ({} images)", thousands(report.train_images))),
         (TEST_COLOUR, format!("test ({} images)", thousands(report.test_images))),
     ];
-    let widths: Vec<u32> =
-        entries.iter().map(|(_, t)| root.estimate_text_size(t, &font(16)).map(|s| s.0)).collect::<Result<_, _>>()?;
-    let total: u32 = widths.iter().map(|w| w + 60).sum();
-    let mut x = (root.dim_in_pixel().0.saturating_sub(total) / 2) as i32;
-    let y = TITLE_HEIGHT as i32 + 2;
-    for ((colour, label), w) in entries.iter().zip(widths) {
-        root.draw(&Rectangle::new([(x, y - 8), (x + 16, y + 8)], colour.filled()))?;
-        text(root, label, (x + 24, y), 16, (HPos::Left, VPos::Center))?;
-        x += w as i32 + 60;
-    }
+    legend(root, &entries)?;
     let body = root.margin(TITLE_HEIGHT + 20, 0, 0, 0);
     let max_pct = report.per_class.iter().map(|c| c.train_share.max(c.test_share)).fold(0.0, f64::max) * 100.0;
     let y_max = (max_pct * 1.15).max(1.0);

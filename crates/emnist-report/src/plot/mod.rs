@@ -184,6 +184,21 @@ impl Ranged for ClassAxis {
     }
 }
 
+/// A legend of coloured squares under the title, centred.
+fn legend(root: &DrawingArea<BitMapBackend, Shift>, entries: &[(RGBColor, String)]) -> Result<()> {
+    let widths: Vec<u32> =
+        entries.iter().map(|(_, t)| root.estimate_text_size(t, &font(16)).map(|s| s.0)).collect::<Result<_, _>>()?;
+    let total: u32 = widths.iter().map(|w| w + 60).sum();
+    let mut x = (root.dim_in_pixel().0.saturating_sub(total) / 2) as i32;
+    let y = TITLE_HEIGHT as i32 + 2;
+    for ((colour, label), w) in entries.iter().zip(widths) {
+        root.draw(&Rectangle::new([(x, y - 8), (x + 16, y + 8)], colour.filled()))?;
+        text(root, label, (x + 24, y), 16, (HPos::Left, VPos::Center))?;
+        x += w as i32 + 60;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

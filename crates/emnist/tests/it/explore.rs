@@ -219,7 +219,7 @@ fn a_killed_servers_log_is_explored_with_its_torn_tail_reported() {
     assert!(t[0]["file"].as_str().unwrap().ends_with(".plog.open"));
     assert!(t[0]["reason"].as_str().unwrap().contains("cut short"), "{}", t[0]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("warning: skipped {torn} damaged bytes")), "{stderr}");
+    assert!(stderr.contains(&format!("warning: skipped {torn} bytes")), "{stderr}");
     // Predicted classes against the fixture's shares: 6 images each of 0-4, 5 of `a`.
     assert_eq!(r["reference"]["train_images"], 124);
     let classes = r["classes"].as_array().unwrap();
