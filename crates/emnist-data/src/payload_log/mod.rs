@@ -7,12 +7,15 @@
 //! the answer carried); each correction or confirmation is one [`Feedback`] naming that id. Records
 //! are framed with their length and CRC-32 ([`record`]), so a segment cut short by `kill -9` reads
 //! up to its last whole record and the torn tail is reported, never trusted ([`read`]). The writer
-//! ([`write`]) rolls segments at a size and drops the oldest beyond a total.
+//! ([`write`]) rolls segments at a size and drops the oldest beyond a total. `models.json`
+//! ([`models`]) lists the class names of every model version the records name.
 
+pub mod models;
 pub mod read;
 pub mod record;
 pub mod write;
 
+pub use models::{read_models, LogModel, LogModels, MODELS_FILE};
 pub use read::{is_log_dir, read_dir, Labelled, LogContents, Torn};
 pub use record::{Entry, Feedback, Prediction, RecordError};
 pub use write::{LogWriter, LogWriterConfig};
