@@ -39,12 +39,18 @@ pub async fn handle(State(state): State<Shared>, body: Bytes) -> Result<Json<Val
             message: "feedback is off: this server keeps no payload log; start it with `--log-dir DIR`".into(),
         });
     };
-    let body: FeedbackBody = serde_json::from_slice(&body).map_err(|e| ApiError {
+    let not_feedback = |why: String| ApiError {
         status: StatusCode::BAD_REQUEST,
         message: format!(
-            r#"the body is not feedback: send {{"id": "…", "label": "…", "index": 0}} (`index` optional): {e}"#
+            r#"the body is not feedback: send {{"id": "…", "label": "…", "index": 0}} (`index` optional): {why}"#
         ),
-    })?;
+    };
+    // An object only (serde would also take a struct from an array of its fields).
+    let body: FeedbackBody = match serde_json::from_slice::<Value>(&body) {
+        Ok(v @ Value::Object(_)) => serde_json::from_value(v).map_err(|e| not_feedback(e.to_string()))?,
+        Ok(_) => return Err(not_feedback("it is not a JSON object".into())),
+        Err(e) => return Err(not_feedback(e.to_string())),
+    };
     let recorded = log.feedback(&body.id, body.index, &body.label)?;
     let (corrections, confirmations) = log.feedback_counts();
     Ok(Json(json!({
