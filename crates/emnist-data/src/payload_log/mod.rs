@@ -7,7 +7,7 @@
 //! the answer carried); each correction or confirmation is one [`Feedback`] naming that id. Records
 //! are framed with their length and CRC-32 ([`record`]), so a segment cut short by `kill -9` reads
 //! up to its last whole record and the torn tail is reported, never trusted ([`read`]). The writer
-//! ([`write`]) rolls segments at a size and drops the oldest beyond a total. `models.json`
+//! ([`write`](mod@write)) rolls segments at a size and drops the oldest beyond a total. `models.json`
 //! ([`models`]) lists the class names of every model version the records name.
 
 pub mod models;

@@ -72,7 +72,7 @@ impl std::fmt::Display for RequestId {
     }
 }
 
-/// Why a request's own `X-Request-Id` was refused; [`super::track`] answers 400 with it (so the
+/// Why a request's own `X-Request-Id` was refused; the accounting middleware answers 400 with it (so the
 /// refusal is counted like every other answer).
 #[derive(Debug, Clone)]
 pub struct Refused(pub String);

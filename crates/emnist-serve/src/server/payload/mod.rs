@@ -2,11 +2,11 @@
 //! saw them, with the answer, written off the hot path, and `POST /feedback` on them.
 //!
 //! A request hands its entries to a bounded queue with `try_send` and goes on; one writer thread
-//! ([`writer`]) owns the [`LogWriter`], appends what is queued and flushes whenever the queue runs
+//! (`writer.rs`) owns the [`LogWriter`], appends what is queued and flushes whenever the queue runs
 //! dry, so a `kill -9` loses at most what was still queued. A full queue drops the entry and counts
 //! it (`emnist_payload_log_dropped_total`): requests never wait for the disk. A bounded index of
-//! the last logged requests ([`index`]) lets feedback be checked against what was answered
-//! ([`feedback`]). `DIR/models.json` lists the class names of every model version logged for.
+//! the last logged requests (`index.rs`) lets feedback be checked against what was answered
+//! (`feedback.rs`). `DIR/models.json` lists the class names of every model version logged for.
 
 mod feedback;
 mod index;
