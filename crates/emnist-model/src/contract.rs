@@ -144,6 +144,14 @@ impl Signature {
     pub fn to_input(&self, pixels: &[u8]) -> Vec<f32> {
         scaled(pixels, self.scale)
     }
+
+    /// The model's input values back as pixel bytes (what the payload log keeps): each value
+    /// divided by the scale, rounded, and clamped to 0..255. Bytes that went through
+    /// [`Signature::to_input`] come back unchanged.
+    pub fn to_pixels(&self, values: &[f32]) -> Vec<u8> {
+        let inverse = 1.0 / self.scale as f64;
+        values.iter().map(|&v| (v as f64 * inverse).round().clamp(0.0, 255.0) as u8).collect()
+    }
 }
 
 /// The model's answer for a batch: `n` rows of `classes` logits and probabilities, row-major.
@@ -230,5 +238,17 @@ mod tests {
         assert_eq!(o.argmax(), vec![1, 0]);
         assert_eq!(to_input(&[0, 255]), vec![0.0, 1.0]);
         assert_eq!(INPUT_DIMS, [-1, 1, 28, 28]);
+    }
+
+    #[test]
+    fn input_values_map_back_to_the_pixel_bytes() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        for scale in [PIXEL_SCALE, 1.0, 0.5 / 255.0] {
+            let sig = Signature::new(INPUT, &[], scale);
+            assert_eq!(sig.to_pixels(&sig.to_input(&bytes)), bytes, "scale {scale}");
+        }
+        // Floats a client sent: rounded to the nearest byte, and clamped.
+        let ours = Signature::ours();
+        assert_eq!(ours.to_pixels(&[0.502, 0.999, 1.0 + 1e-7, -0.0, 0.0019]), [128, 255, 255, 0, 0]);
     }
 }

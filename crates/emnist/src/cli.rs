@@ -258,6 +258,19 @@ pub struct ServeArgs {
     /// Threads for requests and for model calls [default: the number of cores].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
+    /// Keep a payload log in DIR: each logged request's images as the model saw them (28×28
+    /// uint8), the model and version, the predicted class and top 3, the protocol, the time and
+    /// the request id the answer carried; `POST /feedback` adds corrections to it. Written off
+    /// the hot path (a full queue drops entries and counts them in /metrics) [default: no log]
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+    /// Share of requests logged, in (0, 1]; every image of a sampled request is logged.
+    #[arg(long, value_name = "FRACTION", default_value_t = defaults::LOG_SAMPLE, value_parser = log_fraction, requires = "log_dir")]
+    pub log_sample: f64,
+    /// Most the log folder may hold, MiB; the oldest segments are removed beyond it.
+    #[arg(long, value_name = "MB", default_value_t = defaults::LOG_MAX_MB, requires = "log_dir",
+          value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    pub log_max_mb: u64,
     /// What runs the model: `auto` times tract and onnxruntime on each model at load and keeps
     /// the faster (tract when no onnxruntime library is found); `tract` (pure Rust); or
     /// `onnxruntime` loaded from `--onnxruntime-lib`.
@@ -275,6 +288,14 @@ fn poll_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if (0.0..=86_400.0).contains(&v) => Ok(v),
         _ => Err(format!("`{s}` is not a number of seconds between 0 and 86400")),
+    }
+}
+
+/// `--log-sample`: a fraction in (0, 1].
+fn log_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a fraction in (0, 1], such as `0.1` (one request in ten) or `1` (all)")),
     }
 }
 
@@ -400,6 +421,11 @@ impl ServeArgs {
             idle_timeout: std::time::Duration::from_millis(self.idle_timeout_ms),
             shutdown_grace: std::time::Duration::from_secs_f64(self.shutdown_grace_s),
         };
+        cfg.log = self.log_dir.as_ref().map(|dir| emnist_serve::server::payload::PayloadConfig {
+            sample: self.log_sample,
+            max_bytes: self.log_max_mb << 20,
+            ..emnist_serve::server::payload::PayloadConfig::new(dir.clone())
+        });
         if let Some(t) = self.threads {
             cfg.threads = t as usize;
             cfg.batch.workers = t as usize;
@@ -566,6 +592,40 @@ mod tests {
         assert_eq!(format!("{:?}", cli.conn), format!("{:?}", lib.conn));
         assert_eq!(cli.threads, lib.threads);
         assert_eq!(cli.engine, lib.engine);
+        assert!(cli.log.is_none() && lib.log.is_none());
+        let Command::Serve(args) = Cli::try_parse_from(["emnist", "serve", "--log-dir", "log"]).unwrap().command else {
+            unreachable!()
+        };
+        let log = args.to_config().unwrap().log.unwrap();
+        let lib = emnist_serve::server::payload::PayloadConfig::new("log".into());
+        assert_eq!((log.dir, log.sample, log.max_bytes), (lib.dir, lib.sample, lib.max_bytes));
+    }
+
+    #[test]
+    fn log_flags_are_checked() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["emnist", "serve"], args].concat());
+        for bad in [
+            &["--log-dir", "d", "--log-sample", "0"][..],
+            &["--log-dir", "d", "--log-sample", "1.5"],
+            &["--log-dir", "d", "--log-sample", "nan"],
+            &["--log-dir", "d", "--log-max-mb", "0"],
+            &["--log-sample", "0.5"],
+            &["--log-max-mb", "10"],
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}: {e}");
+        }
+        let e = parse(&["--log-dir", "d", "--log-sample", "0"]).unwrap_err().to_string();
+        assert!(e.contains("fraction in (0, 1]"), "{e}");
+        let e = parse(&["--log-sample", "0.5"]).unwrap_err().to_string();
+        assert!(e.contains("--log-dir"), "{e}");
+        let Command::Serve(args) =
+            parse(&["--log-dir", "d", "--log-sample", "0.25", "--log-max-mb", "3"]).unwrap().command
+        else {
+            unreachable!()
+        };
+        let log = args.to_config().unwrap().log.unwrap();
+        assert_eq!((log.sample, log.max_bytes), (0.25, 3 << 20));
     }
 }
 

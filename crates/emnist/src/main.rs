@@ -183,6 +183,7 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             };
             let stop = shutdown.clone();
             let repository = cfg.repository.is_some();
+            let log_dir = cfg.log.as_ref().map(|l| l.dir.clone());
             emnist_serve::server::serve(cfg, shutdown, reload, |listening, catalog| {
                 let addr = listening.http;
                 let scheme = if listening.tls { "https" } else { "http" };
@@ -190,6 +191,14 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
                     let tls = if listening.tls { ", TLS" } else { "" };
                     eprintln!(
                         "emnist serve: KServe v2 over gRPC on {grpc} (service inference.GRPCInferenceService{tls})"
+                    );
+                }
+                if let Some(dir) = &log_dir {
+                    eprintln!(
+                        "emnist serve: payload log in `{}` ({} of requests, at most {} MiB; feedback on POST /feedback)",
+                        dir.display(),
+                        args.log_sample,
+                        args.log_max_mb
                     );
                 }
                 for v in catalog.versions() {
@@ -221,7 +230,7 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
                 if let Some(file) = &mut ready_file {
                     // Last: once it exists, everything about the start has been said. A script waits for
                     // it, so a server that cannot write it stops instead of running unseen.
-                    if let Err(e) = file.write(&ready::ReadyDoc::new(&listening, catalog)) {
+                    if let Err(e) = file.write(&ready::ReadyDoc::new(&listening, catalog, log_dir.as_deref())) {
                         ready_error = Some(e);
                         stop.request();
                     }

@@ -26,6 +26,8 @@ pub struct ReadyDoc {
     pub version: &'static str,
     /// What was served at start (a repository's later reloads do not rewrite the file).
     pub models: Vec<ReadyModel>,
+    /// The payload log's folder (`--log-dir`), `null` without one.
+    pub log_dir: Option<PathBuf>,
 }
 
 /// One served model version.
@@ -42,7 +44,7 @@ pub struct ReadyModel {
 }
 
 impl ReadyDoc {
-    pub fn new(listening: &Listening, catalog: &Catalog) -> ReadyDoc {
+    pub fn new(listening: &Listening, catalog: &Catalog, log_dir: Option<&Path>) -> ReadyDoc {
         let scheme = if listening.tls { "https" } else { "http" };
         ReadyDoc {
             http: format!("{scheme}://{}", listening.http),
@@ -61,6 +63,7 @@ impl ReadyDoc {
                     engine: v.engine.as_str(),
                 })
                 .collect(),
+            log_dir: log_dir.map(Path::to_path_buf),
         }
     }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::record::{Entry, MAGIC};
+use super::record::{Entry, FRAME_HEADER, MAGIC, MAX_BODY};
 use super::{open_segment_name, segment_name, segment_seq, OPEN_SUFFIX};
 
 /// Where the log goes and how much of it to keep.
@@ -66,11 +66,22 @@ impl LogWriter {
             bail!("another process is writing the log in `{}`: give each server a folder of its own", dir.display());
         }
         let mut segments: Vec<(u64, PathBuf)> = Vec::new();
+        // The newest sequence number seen, removed segments included: a name is never reused.
+        let mut newest = 0;
         for entry in fs::read_dir(dir).with_context(|| format!("cannot list `{}`", dir.display()))? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let Some(seq) = segment_seq(&name) else { continue };
+            newest = newest.max(seq);
             let mut path = entry.path();
+            if name.ends_with(OPEN_SUFFIX) && holds_no_record(&path) {
+                // Killed before its first record reached the disk: nothing to keep, and a closed
+                // segment without its header would be reported as damaged by every read.
+                fs::remove_file(&path).with_context(|| {
+                    format!("cannot remove the empty segment `{}` a stopped server left", path.display())
+                })?;
+                continue;
+            }
             if name.ends_with(OPEN_SUFFIX) {
                 let closed = dir.join(segment_name(seq));
                 fs::rename(&path, &closed)
@@ -80,7 +91,7 @@ impl LogWriter {
             segments.push((seq, path));
         }
         segments.sort();
-        let seq = segments.last().map_or(1, |(s, _)| s + 1);
+        let seq = newest + 1;
         let closed = segments
             .into_iter()
             .map(|(_, p)| {
@@ -95,9 +106,17 @@ impl LogWriter {
         Ok(writer)
     }
 
-    /// Appends one record (buffered: [`LogWriter::flush`] hands it to the operating system).
+    /// Appends one record (buffered: [`LogWriter::flush`] hands it to the operating system). A
+    /// record larger than a reader takes ([`MAX_BODY`]: a prediction with a huge id) is refused
+    /// with [`io::ErrorKind::InvalidInput`] and nothing is written.
     pub fn append(&mut self, entry: &Entry) -> io::Result<()> {
         let bytes = entry.encode();
+        if bytes.len() - FRAME_HEADER > MAX_BODY {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a record of {} bytes is larger than the limit of {MAX_BODY}", bytes.len() - FRAME_HEADER),
+            ));
+        }
         if self.written + bytes.len() as u64 > self.cfg.segment_bytes && self.written > MAGIC.len() as u64 {
             self.roll()?;
         }
@@ -163,6 +182,14 @@ impl LogWriter {
 impl Drop for LogWriter {
     fn drop(&mut self) {
         let _ = self.file.flush();
+    }
+}
+
+/// Whether the open segment at `path` holds at most (part of) the header: no record to keep.
+fn holds_no_record(path: &Path) -> bool {
+    match fs::read(path) {
+        Ok(bytes) => bytes.len() <= MAGIC.len() && MAGIC.starts_with(&bytes),
+        Err(_) => false,
     }
 }
 
@@ -239,5 +266,24 @@ mod tests {
         assert_eq!(ids, ["a", "b", "d"]);
         assert_eq!(log.torn.len(), 1, "{:?}", log.torn);
         assert_eq!(log.torn[0].skipped_bytes, 100);
+    }
+
+    #[test]
+    fn an_empty_segment_a_killed_writer_left_is_removed_and_huge_records_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // Killed before anything reached the disk, and killed after only the header did.
+        fs::write(dir.path().join(open_segment_name(1)), b"").unwrap();
+        fs::write(dir.path().join(open_segment_name(2)), MAGIC).unwrap();
+        let mut w = LogWriter::open(LogWriterConfig::new(dir.path().to_path_buf(), 1 << 20)).unwrap();
+        let mut huge = prediction("a", 0, "7", 1);
+        huge.id = "x".repeat(MAX_BODY);
+        let err = w.append(&Entry::Prediction(huge)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        w.append(&Entry::Prediction(prediction("b", 0, "7", 2))).unwrap();
+        w.close().unwrap();
+        assert_eq!(names(dir.path()), [".lock", "segment-0000000003.plog"]);
+        let log = read_dir(dir.path()).unwrap();
+        assert!(log.torn.is_empty(), "{:?}", log.torn);
+        assert_eq!(log.predictions.len(), 1);
     }
 }

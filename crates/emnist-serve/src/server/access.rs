@@ -163,12 +163,13 @@ pub fn cors(origins: &[String]) -> Option<CorsLayer> {
         AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
     let length = HeaderName::from_static(crate::protocol::kserve::HEADER_LENGTH);
+    let id = super::request_id::HEADER;
     Some(
         CorsLayer::new()
             .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, length.clone()])
-            .expose_headers([length, header::RETRY_AFTER, header::WWW_AUTHENTICATE])
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, length.clone(), id.clone()])
+            .expose_headers([length, header::RETRY_AFTER, header::WWW_AUTHENTICATE, id])
             .max_age(Duration::from_secs(600)),
     )
 }

@@ -29,3 +29,11 @@ pub const HEADER_TIMEOUT_MS: u64 = 10_000;
 pub const IDLE_TIMEOUT_MS: u64 = 60_000;
 /// `--shutdown-grace-s`: below Kubernetes' default 30 s termination grace period.
 pub const SHUTDOWN_GRACE_S: f64 = 20.0;
+/// `--log-sample`: every request is logged.
+pub const LOG_SAMPLE: f64 = 1.0;
+/// `--log-max-mb`: the payload log's folder holds at most 1 GiB (about a million images).
+pub const LOG_MAX_MB: u64 = 1024;
+/// Entries the payload log's queue holds before it drops new ones (about 8 MB of images).
+pub const LOG_QUEUE: usize = 8192;
+/// Logged requests remembered for `POST /feedback`.
+pub const LOG_INDEX: usize = 100_000;

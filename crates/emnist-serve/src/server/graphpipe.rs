@@ -3,17 +3,19 @@
 //! the `InferResponse`'s `errors` (code = HTTP status), with a 4xx/5xx status as well.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::repo::Version;
+use super::request_id::RequestId;
 use super::{decode, ApiError, Shared};
 use crate::protocol::graphpipe::{self as gp, ErrorOut, IoMetadata, Metadata, Request, TensorIn, TensorOut, Type};
 use crate::protocol::tensor::{check_input_names, select_outputs, to_images, Images, InputError};
+use crate::protocol::Protocol;
 use emnist_model::contract::{output_dims, Signature, EXPECTED_SHAPES};
 
-pub async fn handle(State(state): State<Shared>, body: Bytes) -> Response {
+pub async fn handle(State(state): State<Shared>, Extension(id): Extension<RequestId>, body: Bytes) -> Response {
     let shared = state.clone();
     let decoded = decode(body, move |b| match gp::decode_request(b) {
         Err(e) => Err(ApiError { status: StatusCode::BAD_REQUEST, message: e.to_string() }),
@@ -33,7 +35,7 @@ pub async fn handle(State(state): State<Shared>, body: Bytes) -> Response {
                 Err(e) => error(e),
             }
         }
-        Ok(Some((version, outputs, images))) => infer(&version, outputs, images).await,
+        Ok(Some((version, outputs, images))) => infer(&state, &id, &version, outputs, images).await,
     };
     match result {
         Ok(outputs) => flatbuffer(StatusCode::OK, gp::encode_infer_response(&outputs, &[])),
@@ -73,8 +75,14 @@ fn prepare(req: gp::InferRequest, sig: &Signature) -> Result<(Vec<usize>, Images
     Ok((outputs, to_images(tensor, sig).map_err(bad)?))
 }
 
-async fn infer(version: &Version, outputs: Vec<usize>, images: Images) -> Result<Vec<TensorOut>, ApiError> {
-    let out = version.run(images).await?;
+async fn infer(
+    state: &Shared,
+    id: &RequestId,
+    version: &Version,
+    outputs: Vec<usize>,
+    images: Images,
+) -> Result<Vec<TensorOut>, ApiError> {
+    let out = state.infer(version, images, id.as_str(), Protocol::Graphpipe.as_str()).await?;
     Ok(outputs
         .into_iter()
         .map(|i| TensorOut {

@@ -2,15 +2,17 @@
 //! tensors, or Triton's binary tensor data extension), under `/v2`.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::repo::Version;
+use super::request_id::RequestId;
 use super::{decode, ApiError, Shared};
 use crate::protocol::kserve::{images, infer_response, parse_infer, Datatype, KserveError, HEADER_LENGTH};
+use crate::protocol::Protocol;
 use emnist_model::contract::output_dims;
 
 pub async fn server_metadata() -> Json<Value> {
@@ -113,14 +115,28 @@ fn config(state: &Shared, version: &Version) -> Value {
     })
 }
 
-pub async fn post(State(state): State<Shared>, Path(rest): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    match infer(&state, &rest, &headers, body).await {
+pub async fn post(
+    State(state): State<Shared>,
+    Extension(id): Extension<RequestId>,
+    Path(rest): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match infer(&state, &id, &rest, &headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn infer(state: &Shared, rest: &str, headers: &HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+/// The answer's `id` echoes the request's own (the protocol's rule) and is what the payload log
+/// records; a request without one gets its `X-Request-Id`.
+async fn infer(
+    state: &Shared,
+    id: &RequestId,
+    rest: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let (version, action) = parse(state, rest)?;
     if action != "infer" {
         return Err(ApiError::not_found(format!("no model route `{action}` for POST: use `infer`")));
@@ -133,13 +149,18 @@ async fn infer(state: &Shared, rest: &str, headers: &HeaderMap, body: Bytes) -> 
         })?),
     };
     let model = version.model.clone();
-    let (parsed, images) = decode(body, move |b| {
+    let (mut parsed, images) = decode(body, move |b| {
         let parsed = parse_infer(b, header_length, &model.signature).map_err(refusal)?;
         let images = images(&parsed.input, &model.signature).map_err(refusal)?;
         Ok((parsed, images))
     })
     .await?;
-    let out = version.run(images).await?;
+    let id = match parsed.id.take().filter(|own| !own.is_empty()) {
+        Some(own) => own,
+        None => id.as_str().to_string(),
+    };
+    let out = state.infer(&version, images, &id, Protocol::Kserve.as_str()).await?;
+    parsed.id = Some(id);
     let (json, binary) = infer_response(&version.name, &version.label(), &parsed, &out, &version.model.signature);
     if binary.is_empty() {
         return Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response());

@@ -13,7 +13,9 @@ mod graphpipe;
 pub mod grpc;
 mod kserve;
 pub mod metrics;
+pub mod payload;
 pub mod repo;
+pub mod request_id;
 mod tfserving;
 pub mod tls;
 mod web;
@@ -38,11 +40,13 @@ pub use conn::ConnConfig;
 use metrics::Metrics;
 use repo::{Catalog, Loader, ReloadReport, StatusTable, Version, VersionState};
 
-use crate::protocol::tensor::InputError;
+use crate::protocol::tensor::{Images, InputError};
 use crate::protocol::{Protocol, Traffic};
 use emnist_data::setting::Setting;
 use emnist_data::shutdown::Shutdown;
+use emnist_model::contract::Outputs;
 use emnist_runtime::{ModelOptions, ServedModel};
+use payload::{PayloadConfig, PayloadLog};
 
 /// Server settings (the flags of `emnist serve`).
 #[derive(Debug, Clone)]
@@ -81,6 +85,8 @@ pub struct ServeConfig {
     pub tls: Option<tls::TlsFiles>,
     /// How to read the file (input scale, transposition, output kind, labels).
     pub options: ModelOptions,
+    /// Keep a payload log of what was served, and take feedback on it; `None`: no log.
+    pub log: Option<PayloadConfig>,
 }
 
 impl ServeConfig {
@@ -110,6 +116,7 @@ impl ServeConfig {
             tokens: None,
             tls: None,
             options: ModelOptions::default(),
+            log: None,
         }
     }
 }
@@ -134,12 +141,13 @@ pub struct AppState {
     started: Instant,
     tokens: Option<access::Tokens>,
     cors_origins: Vec<String>,
+    payload: Option<PayloadLog>,
 }
 
 type Shared = Arc<AppState>;
 
 impl AppState {
-    fn empty(cfg: &ServeConfig) -> AppState {
+    fn empty(cfg: &ServeConfig, payload: Option<PayloadLog>) -> AppState {
         let metrics = Arc::new(Metrics::default());
         AppState {
             name: cfg.name.clone(),
@@ -163,17 +171,28 @@ impl AppState {
             started: Instant::now(),
             tokens: cfg.tokens.clone(),
             cors_origins: cfg.cors_origins.clone(),
+            payload,
         }
     }
 
     /// One loaded model served as `cfg.name`, version 1: loads the engine that will run it, warms
-    /// it up with one inference, and starts its batcher (on the current runtime).
+    /// it up with one inference, and starts its batcher (on the current runtime); opens the
+    /// payload log of `cfg.log`.
     pub fn new(model: ServedModel, cfg: &ServeConfig) -> Result<Shared> {
-        let state = AppState::empty(cfg);
+        AppState::serving(model, cfg, open_log(cfg)?)
+    }
+
+    /// [`AppState::new`] with the payload log already open.
+    fn serving(model: ServedModel, cfg: &ServeConfig, payload: Option<PayloadLog>) -> Result<Shared> {
+        let state = AppState::empty(cfg, payload);
         let version = state.loader.serve(&cfg.name, 1, model)?;
         let mut catalog = Catalog::default();
         catalog.models.entry(cfg.name.clone()).or_default().insert(1, Arc::new(version));
-        *state.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
+        let catalog = Arc::new(catalog);
+        if let Some(log) = &state.payload {
+            log.note_models(&catalog)?;
+        }
+        *state.catalog.write().unwrap_or_else(|e| e.into_inner()) = catalog;
         state.status_table().insert((cfg.name.clone(), 1), (VersionState::Available, None));
         Ok(Arc::new(state))
     }
@@ -183,11 +202,15 @@ impl AppState {
     pub async fn with_repository(cfg: &ServeConfig) -> Result<Shared> {
         let dir = cfg.repository.clone().context("no model repository given")?;
         repo::check_repository(&dir)?;
-        let state = Arc::new(AppState::empty(cfg));
+        let state = Arc::new(AppState::empty(cfg, open_log(cfg)?));
         let report = state.reload().await;
         if state.catalog().models.is_empty() {
             let why: Vec<String> = report.failed.iter().map(|(n, v, e)| format!("{n}/{v}: {e}")).collect();
             anyhow::bail!("no model in `{}` can be served: {}", dir.display(), why.join("; "));
+        }
+        // At start, a model list that cannot be written stops the server (a reload only warns).
+        if let Some(log) = &state.payload {
+            log.note_models(&state.catalog())?;
         }
         Ok(state)
     }
@@ -222,7 +245,13 @@ impl AppState {
             let (next, report) = repo::next_catalog(&current, &found, &mut status, |n, v, path, labels| {
                 state.loader.load(n, v, path, labels)
             });
-            *state.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+            let next = Arc::new(next);
+            if let Some(log) = &state.payload {
+                if let Err(e) = log.note_models(&next) {
+                    tracing::warn!(error = %format!("{e:#}"), "the payload log's model list is behind; retried at the next reload");
+                }
+            }
+            *state.catalog.write().unwrap_or_else(|e| e.into_inner()) = next;
             *state.status_table() = status;
             Ok(report)
         });
@@ -332,6 +361,33 @@ impl AppState {
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
     }
+
+    /// The payload log, with `--log-dir`.
+    pub fn payload(&self) -> Option<&PayloadLog> {
+        self.payload.as_ref()
+    }
+
+    /// Runs `images` through `version`; when the payload log samples the request, logs each
+    /// image (as the model saw it) with the answer under `id`. Without a log this is
+    /// [`Version::run`] and nothing more.
+    async fn infer(
+        &self,
+        version: &Version,
+        images: Images,
+        id: &str,
+        protocol: &'static str,
+    ) -> Result<Outputs, ApiError> {
+        let Some(log) = self.payload.as_ref().filter(|l| l.sampled()) else { return version.run(images).await };
+        let pixels = version.model.signature.to_pixels(&images.pixels);
+        let out = version.run(images).await?;
+        log.record(id, protocol, log.model_info(version), &pixels, &out);
+        Ok(out)
+    }
+}
+
+/// The payload log of `cfg.log`, opened (its folder locked, its writer started), if any.
+fn open_log(cfg: &ServeConfig) -> Result<Option<PayloadLog>> {
+    cfg.log.as_ref().map(PayloadLog::open).transpose()
 }
 
 /// Bodies up to this size are decoded on the async worker that read them (a batch of 128 images
@@ -385,6 +441,7 @@ pub fn router(state: Shared) -> Router {
     let app = Router::new()
         .route("/", post(graphpipe::handle).get(web::page))
         .route("/predict", post(web::predict))
+        .route("/feedback", post(payload::feedback))
         .route("/endpoints", get(index))
         .route("/openapi.json", get(openapi))
         .route("/v1/models/{*rest}", get(tfserving::get).post(tfserving::post))
@@ -403,12 +460,14 @@ pub fn router(state: Shared) -> Router {
             track,
         ))
         .with_state(state);
-    // Outermost: preflights are answered before the token check, and every answer (errors
-    // included) carries the headers a page on an allowed origin needs to read it.
-    match cors {
+    // Outside the accounting: preflights are answered before the token check, and every answer
+    // (errors included) carries the headers a page on an allowed origin needs to read it.
+    let app = match cors {
         Some(cors) => app.layer(cors),
         None => app,
-    }
+    };
+    // Outermost: every answer carries its request id, preflights included.
+    app.layer(middleware::from_fn(request_id::assign))
 }
 
 /// Which protocol a request speaks, for metrics and logs.
@@ -493,6 +552,9 @@ impl Drop for Tracked {
 /// server's budget of body bytes ([`body::read`]), and answers 408 past `--request-timeout-ms`.
 async fn track(State((state, budget)): State<(Shared, Arc<body::Budget>)>, req: Request, next: Next) -> Response {
     let tracked = Tracked::new(&state, &req);
+    if let Some(refused) = req.extensions().get::<request_id::Refused>() {
+        return tracked.finish(request_id::refusal(refused).into_response());
+    }
     let declared = declared_length(&req);
     if let Some(len) = declared.filter(|&n| n > state.max_body as u64) {
         return tracked.finish(too_large(req, len, &state));
@@ -639,7 +701,11 @@ async fn openapi() -> impl IntoResponse {
 }
 
 async fn metrics_text(State(state): State<Shared>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    let mut text = state.metrics.render();
+    if let Some(log) = &state.payload {
+        log.render_metrics(&mut text);
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 async fn index(State(state): State<Shared>) -> impl IntoResponse {
@@ -662,12 +728,14 @@ async fn index(State(state): State<Shared>) -> impl IntoResponse {
         "model": name,
         "models": models,
         "repository": state.repository,
+        "log_dir": state.payload.as_ref().map(|l| l.dir()),
         "uptime_s": state.started.elapsed().as_secs_f64(),
         "endpoints": {
             "graphpipe": "POST / (flatbuffers InferRequest or MetadataRequest; `config` = name[:version])",
             "tfserving": [format!("GET /v1/models/{name}[/versions/V]"), format!("GET /v1/models/{name}[/versions/V]/metadata"), format!("POST /v1/models/{name}[/versions/V]:predict")],
             "kserve": ["GET /v2", "GET /v2/health/live", "GET /v2/health/ready", format!("GET /v2/models/{name}[/versions/V]"), format!("GET /v2/models/{name}[/versions/V]/ready"), format!("GET /v2/models/{name}[/versions/V]/config"), format!("POST /v2/models/{name}[/versions/V]/infer"), "POST /v2/repository/index"],
             "web": ["GET / (draw a character, see the top 5)", "POST /predict?k=5[&model=NAME&version=V] (a PNG or JPEG: raw body or multipart field `image`)"],
+            "feedback": "POST /feedback {\"id\": \"<X-Request-Id of a logged answer>\", \"label\": \"<class>\", \"index\": 0} (with --log-dir)",
             "metrics": "GET /metrics",
             "openapi": "GET /openapi.json (OpenAPI 3.1: every HTTP route)",
             "grpc": format!("inference.GRPCInferenceService on {:#} (KServe v2 / Triton)", Setting::GrpcPort),
@@ -740,11 +808,13 @@ pub async fn run(
     let state = match &cfg.repository {
         Some(_) => AppState::with_repository(&cfg).await?,
         None => {
+            // Before the model loads: a log folder another server holds fails at once.
+            let log = open_log(&cfg)?;
             let (path, options) = (cfg.model.clone(), cfg.options.clone());
             let model = tokio::task::spawn_blocking(move || ServedModel::load(&path, &options))
                 .await
                 .context("loading the model failed")??;
-            AppState::new(model, &cfg)?
+            AppState::serving(model, &cfg, log)?
         }
     };
     let addr = format!("{}:{}", cfg.host, cfg.port);
@@ -808,6 +878,14 @@ pub async fn run(
             Err(e) => tracing::error!(error = %e, "the gRPC server stopped abnormally"),
         }
     }
+    // Every request is answered: what the log still queues is written, its segment closed.
+    let closing = state.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Some(log) = closing.payload() {
+            log.close();
+        }
+    })
+    .await;
     if closed.cut_at_grace_end > 0 {
         tracing::warn!(
             connections = closed.cut_at_grace_end,

@@ -2,16 +2,18 @@
 //! `/v1/models/{name}[/versions/{v}]`.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::repo::Version;
+use super::request_id::RequestId;
 use super::{decode, ApiError, Shared};
 use crate::protocol::tensor::to_images;
 use crate::protocol::tfserving::{parse_predict, predict_response};
+use crate::protocol::Protocol;
 use emnist_model::contract::output_dims;
 
 /// `name` or `name/versions/{v}` → the model name and the version named, if any.
@@ -52,14 +54,19 @@ pub async fn get(State(state): State<Shared>, Path(rest): Path<String>) -> Resul
     Ok(Json(json!({ "model_version_status": status })))
 }
 
-pub async fn post(State(state): State<Shared>, Path(rest): Path<String>, body: Bytes) -> Response {
-    match predict(&state, &rest, body).await {
+pub async fn post(
+    State(state): State<Shared>,
+    Extension(id): Extension<RequestId>,
+    Path(rest): Path<String>,
+    body: Bytes,
+) -> Response {
+    match predict(&state, &id, &rest, body).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn predict(state: &Shared, rest: &str, body: Bytes) -> Result<Value, ApiError> {
+async fn predict(state: &Shared, id: &RequestId, rest: &str, body: Bytes) -> Result<Value, ApiError> {
     let Some((spec, verb)) = rest.rsplit_once(':') else {
         return Err(ApiError {
             status: StatusCode::METHOD_NOT_ALLOWED,
@@ -77,7 +84,7 @@ async fn predict(state: &Shared, rest: &str, body: Bytes) -> Result<Value, ApiEr
         Ok((req.format, to_images(&req.input, &model.signature).map_err(ApiError::bad_request)?))
     })
     .await?;
-    let out = version.run(images).await?;
+    let out = state.infer(&version, images, id.as_str(), Protocol::Tfserving.as_str()).await?;
     let sig = &version.model.signature;
     let every: Vec<usize> = (0..sig.outputs.len()).collect();
     Ok(predict_response(format, &out, &every, sig))

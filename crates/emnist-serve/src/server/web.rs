@@ -6,14 +6,15 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::extract::{Extension, FromRequest, Multipart, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{ApiError, Shared};
+use super::request_id::RequestId;
+use super::{payload, ApiError, Shared};
 use crate::preprocess::{self, ImageError};
 use crate::protocol::tensor::{to_images, InputTensor, Values};
 
@@ -30,6 +31,12 @@ pub async fn page(State(state): State<Shared>) -> Result<Html<String>, ApiError>
         "test_accuracy": v.model.test_accuracy(),
         "dataset": v.model.metadata.get("dataset"),
         "sha256": v.model.sha256,
+        "class_names": v.model.class_names,
+        // With `--log-dir`, the page takes corrections; the counts so far.
+        "feedback": state.payload().map(|log| {
+            let (corrections, confirmations) = log.feedback_counts();
+            json!({ "corrections": corrections, "confirmations": confirmations })
+        }),
     });
     // `<` escaped so the JSON cannot close the script element.
     let model = model.to_string().replace('<', "\\u003c");
@@ -55,14 +62,19 @@ pub struct Prediction {
     pub probability: f32,
 }
 
-pub async fn predict(State(state): State<Shared>, Query(params): Query<PredictParams>, req: Request) -> Response {
-    match run(&state, &params, req).await {
+pub async fn predict(
+    State(state): State<Shared>,
+    Extension(id): Extension<RequestId>,
+    Query(params): Query<PredictParams>,
+    req: Request,
+) -> Response {
+    match run(&state, &id, &params, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn run(state: &Shared, params: &PredictParams, req: Request) -> Result<Response, ApiError> {
+async fn run(state: &Shared, id: &RequestId, params: &PredictParams, req: Request) -> Result<Response, ApiError> {
     let version = match &params.model {
         Some(name) => state.resolve(name, params.version.as_deref())?,
         None => state.catalog().default_model_version(&state.name, params.version.as_deref())?,
@@ -98,7 +110,7 @@ async fn run(state: &Shared, params: &PredictParams, req: Request) -> Result<Res
     .map_err(|e| ApiError { status: image_status(&e), message: e.to_string() })?;
     let input = InputTensor { shape: vec![1, 784], values: Values::U8(prepared.pixels.clone()) };
     let images = to_images(&input, &version.model.signature).map_err(|e| bad(e.to_string()))?;
-    let out = version.run(images).await?;
+    let out = state.infer(&version, images, id.as_str(), payload::PREDICT).await?;
     let top = top_k(&out.probabilities, &version.model.class_names, k);
     if params.detail.unwrap_or(0) == 0 {
         return Ok(Json(top).into_response());
@@ -111,6 +123,7 @@ async fn run(state: &Shared, params: &PredictParams, req: Request) -> Result<Res
         "source": [prepared.source.0, prepared.source.1],
         "model": version.name,
         "version": version.label(),
+        "id": id.as_str(),
     }))
     .into_response())
 }

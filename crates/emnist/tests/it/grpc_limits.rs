@@ -76,7 +76,7 @@ async fn open_call(
 
 /// A unary call by hand over HTTP/2: the gRPC-framed `message` (its first `send` bytes only, when
 /// given, the stream left open) to `rpc`; returns grpc-status, grpc-message and the answer bytes.
-async fn call(addr: &str, rpc: &str, message: &[u8], send: Option<usize>) -> (String, String, Vec<u8>) {
+pub async fn call(addr: &str, rpc: &str, message: &[u8], send: Option<usize>) -> (String, String, Vec<u8>) {
     let (_client, resp, mut stream) = open_call(addr, rpc).await;
     let mut framed = vec![0u8];
     framed.extend_from_slice(&(message.len() as u32).to_be_bytes());

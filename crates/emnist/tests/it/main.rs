@@ -8,6 +8,7 @@ mod export;
 mod grpc_limits;
 mod health;
 mod hostile;
+mod payload_log;
 mod repo;
 mod serve;
 mod travel;

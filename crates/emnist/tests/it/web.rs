@@ -107,6 +107,40 @@ async fn serve(model: &Path) -> String {
     format!("http://{addr}")
 }
 
+/// [`serve`] with a payload log in `log_dir`; also returns the server's state.
+async fn serve_logged(model: &Path, log_dir: &Path) -> (String, std::sync::Arc<AppState>) {
+    let mut cfg = ServeConfig::new(model.to_path_buf());
+    cfg.engine = emnist_runtime::EngineKind::Tract;
+    cfg.log = Some(emnist_serve::server::payload::PayloadConfig::new(log_dir.to_path_buf()));
+    let state = AppState::new(emnist_runtime::ServedModel::load(model, &Default::default()).unwrap(), &cfg).unwrap();
+    let app = router(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), state)
+}
+
+/// Draws a "7" on the page's canvas with real pointer events: a bar across the top and a stroke
+/// down to the left.
+async fn draw_seven(c: &Client) {
+    let canvas = c.find(Locator::Id("canvas")).await.unwrap();
+    let at = |x: f64, y: f64| PointerAction::MoveToElement {
+        element: canvas.clone(),
+        duration: Some(Duration::from_millis(150)),
+        x,
+        y,
+    };
+    let strokes = MouseActions::new("pen".to_string())
+        .then(at(-70.0, -90.0))
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(at(0.0, -92.0))
+        .then(at(70.0, -90.0))
+        .then(at(20.0, 10.0))
+        .then(at(-15.0, 100.0))
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    c.perform_actions(strokes).await.unwrap();
+}
+
 /// The model the page test uses: `EMNIST_PAGE_MODEL` (e.g. the demo's `models/dnn.onnx`, for a
 /// screenshot with meaningful predictions), else a small hand-built one.
 fn page_model(dir: &Path) -> PathBuf {
@@ -157,6 +191,10 @@ async fn the_page_draws_and_predicts_like_the_endpoint() {
     let info = c.find(Locator::Id("model")).await.unwrap().text().await.unwrap();
     assert!(info.contains("classes") && info.contains("emnist"), "{info}");
     assert_eq!(c.find_all(Locator::Css("#predictions li")).await.unwrap().len(), 0);
+    // Without a payload log the correction control is hidden, and the page says why.
+    assert!(!c.find(Locator::Id("feedback")).await.unwrap().is_displayed().await.unwrap());
+    let counts = c.find(Locator::Id("counts")).await.unwrap().text().await.unwrap();
+    assert!(counts.contains("Corrections are off"), "{counts}");
 
     // A "7": a bar across the top and a stroke down to the left, with real pointer events.
     let canvas = c.find(Locator::Id("canvas")).await.unwrap();
@@ -218,6 +256,93 @@ async fn the_page_draws_and_predicts_like_the_endpoint() {
     c.find(Locator::Id("clear")).await.unwrap().click().await.unwrap();
     assert_eq!(c.find_all(Locator::Css("#predictions li")).await.unwrap().len(), 0);
     c.close().await.unwrap();
+}
+
+/// With `--log-dir`, the page lets a person correct or confirm each answer: the correction goes
+/// to `POST /feedback` under the answer's request id, the page shows the count, and the log
+/// holds the feedback beside the image it is about.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_records_corrections_and_confirmations_in_the_log() {
+    if skip_browser() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = page_model(dir.path());
+    let log_dir = dir.path().join("log");
+    let (url, state) = serve_logged(&model, &log_dir).await;
+    let names = state.default_version().unwrap().model.class_names.clone();
+    let driver = Driver::start();
+    let c = browser(&driver, &dir.path().join("profile")).await;
+    c.goto(&url).await.unwrap();
+    assert!(c.find(Locator::Id("feedback")).await.unwrap().is_displayed().await.unwrap());
+    assert_eq!(c.find(Locator::Id("counts")).await.unwrap().text().await.unwrap(), "0 corrections recorded");
+    let options = c.execute("return Array.from(document.querySelectorAll('#truth option')).map(o => o.value)", vec![]);
+    let mut want = vec![String::new()];
+    want.extend(names.iter().cloned());
+    assert_eq!(options.await.unwrap(), json!(want), "the model's classes, after a blank choice");
+    assert!(!c.find(Locator::Id("right")).await.unwrap().is_enabled().await.unwrap(), "nothing to judge yet");
+
+    // A drawing, answered: the control judges that answer.
+    draw_seven(&c).await;
+    let answered = Locator::Css("body[data-state=idle][data-request-id]");
+    c.wait().at_most(Duration::from_secs(15)).for_element(answered).await.expect("no answer to judge");
+    let judged = |c: &Client| {
+        let c = c.clone();
+        async move {
+            let v = c
+                .execute(
+                    "return [document.body.dataset.requestId, document.querySelector('#predictions li').dataset.label]",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            (v[0].as_str().unwrap().to_string(), v[1].as_str().unwrap().to_string())
+        }
+    };
+    let (id, top) = judged(&c).await;
+    assert!(!c.find(Locator::Id("send")).await.unwrap().is_enabled().await.unwrap(), "no class chosen yet");
+    // "That's wrong, it's a …": a class other than the answer's.
+    let truth = names.iter().find(|n| **n != top).unwrap().as_str();
+    c.find(Locator::Id("truth")).await.unwrap().select_by_value(truth).await.unwrap();
+    c.find(Locator::Id("send")).await.unwrap().click().await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#counts[data-corrections='1']"))
+        .await
+        .expect("the correction was not counted");
+    assert_eq!(c.find(Locator::Id("counts")).await.unwrap().text().await.unwrap(), "1 correction recorded");
+    let status = c.find(Locator::Id("status")).await.unwrap().text().await.unwrap();
+    assert!(status.contains(&format!("recorded as “{truth}”")), "{status}");
+    assert!(!c.find(Locator::Id("right")).await.unwrap().is_enabled().await.unwrap(), "one verdict per answer");
+    save_screenshot(&c, "page-feedback.png").await;
+
+    // Another drawing, confirmed with "Right".
+    c.find(Locator::Id("clear")).await.unwrap().click().await.unwrap();
+    draw_seven(&c).await;
+    c.wait().at_most(Duration::from_secs(15)).for_element(answered).await.expect("no second answer");
+    let (second, second_top) = judged(&c).await;
+    assert_ne!(second, id, "each answer has its own id");
+    c.find(Locator::Id("right")).await.unwrap().click().await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::XPath("//p[@id='status' and contains(., 'recorded as right')]"))
+        .await
+        .expect("the confirmation was not recorded");
+    assert_eq!(c.find(Locator::Id("counts")).await.unwrap().text().await.unwrap(), "1 correction recorded");
+    c.close().await.unwrap();
+
+    // The log: each verdict names an image the page's request logged, under the id it carried.
+    state.payload().unwrap().close();
+    let log = emnist_data::payload_log::read_dir(&log_dir).unwrap();
+    let verdicts: Vec<(&str, &str)> = log.feedback.iter().map(|f| (f.id.as_str(), f.label.as_str())).collect();
+    assert_eq!(verdicts, [(id.as_str(), truth), (second.as_str(), second_top.as_str())]);
+    for (id, _) in &verdicts {
+        let p = log.predictions.iter().find(|p| p.id == *id).expect("the judged image is logged");
+        assert_eq!(p.protocol, "predict");
+        assert!(p.pixels.iter().any(|&v| v > 0), "the drawing as the model saw it");
+    }
+    assert_eq!(log.labelled().len(), 2);
+    assert_eq!(state.payload().unwrap().feedback_counts(), (1, 1));
 }
 
 /// Characters as a person draws them on the 280×280 canvas: hand-authored pen paths (x, y from

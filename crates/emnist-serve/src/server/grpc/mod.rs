@@ -29,6 +29,7 @@ use inference::{
 };
 
 use super::repo::{Version, VersionState};
+use super::request_id::RequestId;
 use super::{ApiError, Shared, Tracked};
 use crate::protocol::kserve::{images, input_tensor, requested_outputs, Data, Datatype, KserveError};
 use crate::protocol::tensor::{batch_of, the_input, InputTensor};
@@ -286,11 +287,13 @@ impl Grpc {
         let sig = &version.model.signature;
         let (input, outputs) = parse_request(&req, sig).map_err(refusal)?;
         let images = images(&input, sig).map_err(refusal)?;
-        let out = version.run(images).await.map_err(status_of)?;
+        // The answer echoes the request's id (a fresh one when it has none): the id logged.
+        let id = if req.id.is_empty() { RequestId::fresh().to_string() } else { req.id };
+        let out = self.state.infer(&version, images, &id, Traffic::Grpc.as_str()).await.map_err(status_of)?;
         let mut resp = ModelInferResponse {
             model_name: version.name.clone(),
             model_version: version.label(),
-            id: req.id,
+            id,
             ..Default::default()
         };
         for i in outputs {
