@@ -46,6 +46,7 @@ pub fn flag(s: Setting) -> &'static str {
         Setting::MaxInflight => "--max-inflight",
         Setting::RequestTimeoutMs => "--request-timeout-ms",
         Setting::MaxConnections => "--max-connections",
+        Setting::LogDir => "--log-dir",
     }
 }
 

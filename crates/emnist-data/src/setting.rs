@@ -93,6 +93,8 @@ settings! {
     MaxInflight => "max_inflight",
     RequestTimeoutMs => "request_timeout",
     MaxConnections => "conn.max_connections",
+    /// The payload log's folder.
+    LogDir => "log.dir",
 }
 
 impl Setting {

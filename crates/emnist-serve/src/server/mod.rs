@@ -735,7 +735,7 @@ async fn index(State(state): State<Shared>) -> impl IntoResponse {
             "tfserving": [format!("GET /v1/models/{name}[/versions/V]"), format!("GET /v1/models/{name}[/versions/V]/metadata"), format!("POST /v1/models/{name}[/versions/V]:predict")],
             "kserve": ["GET /v2", "GET /v2/health/live", "GET /v2/health/ready", format!("GET /v2/models/{name}[/versions/V]"), format!("GET /v2/models/{name}[/versions/V]/ready"), format!("GET /v2/models/{name}[/versions/V]/config"), format!("POST /v2/models/{name}[/versions/V]/infer"), "POST /v2/repository/index"],
             "web": ["GET / (draw a character, see the top 5)", "POST /predict?k=5[&model=NAME&version=V] (a PNG or JPEG: raw body or multipart field `image`)"],
-            "feedback": "POST /feedback {\"id\": \"<X-Request-Id of a logged answer>\", \"label\": \"<class>\", \"index\": 0} (with --log-dir)",
+            "feedback": format!("POST /feedback {{\"id\": \"<X-Request-Id of a logged answer>\", \"label\": \"<class>\", \"index\": 0}} (with {:#})", Setting::LogDir),
             "metrics": "GET /metrics",
             "openapi": "GET /openapi.json (OpenAPI 3.1: every HTTP route)",
             "grpc": format!("inference.GRPCInferenceService on {:#} (KServe v2 / Triton)", Setting::GrpcPort),

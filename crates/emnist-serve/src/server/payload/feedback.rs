@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::{Dropped, Msg, PayloadLog};
 use crate::server::{ApiError, Shared};
 use emnist_data::payload_log::{Entry, Feedback};
+use emnist_data::setting::Setting;
 
 /// The body of `POST /feedback`.
 #[derive(Debug, Deserialize)]
@@ -36,7 +37,10 @@ pub async fn handle(State(state): State<Shared>, body: Bytes) -> Result<Json<Val
     let Some(log) = state.payload() else {
         return Err(ApiError {
             status: StatusCode::NOT_FOUND,
-            message: "feedback is off: this server keeps no payload log; start it with `--log-dir DIR`".into(),
+            message: format!(
+                "feedback is off: this server keeps no payload log; start it with {}",
+                Setting::LogDir.given("DIR")
+            ),
         });
     };
     let not_feedback = |why: String| ApiError {

@@ -32,6 +32,7 @@ use super::defaults;
 use super::repo::{Catalog, Version};
 use emnist_data::payload_log::models::INPUT_U8_28X28;
 use emnist_data::payload_log::{read_models, Entry, LogModel, LogModels, LogWriter, LogWriterConfig, Prediction};
+use emnist_data::setting::Setting;
 use emnist_data::PIXELS;
 use emnist_model::contract::Outputs;
 
@@ -156,7 +157,7 @@ impl PayloadLog {
     /// thread. A folder already holding `models.json` keeps its entries.
     pub fn open(cfg: &PayloadConfig) -> Result<PayloadLog> {
         let writer = LogWriter::open(LogWriterConfig::new(cfg.dir.clone(), cfg.max_bytes))
-            .context("cannot keep the payload log (`--log-dir`)")?;
+            .with_context(|| format!("cannot keep the payload log ({})", Setting::LogDir))?;
         let doc = match read_models(&cfg.dir) {
             Ok(doc) => doc.unwrap_or_default(),
             Err(e) => {
