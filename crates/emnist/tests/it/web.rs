@@ -196,23 +196,7 @@ async fn the_page_draws_and_predicts_like_the_endpoint() {
     let counts = c.find(Locator::Id("counts")).await.unwrap().text().await.unwrap();
     assert!(counts.contains("Corrections are off"), "{counts}");
 
-    // A "7": a bar across the top and a stroke down to the left, with real pointer events.
-    let canvas = c.find(Locator::Id("canvas")).await.unwrap();
-    let at = |x: f64, y: f64| PointerAction::MoveToElement {
-        element: canvas.clone(),
-        duration: Some(Duration::from_millis(150)),
-        x,
-        y,
-    };
-    let strokes = MouseActions::new("pen".to_string())
-        .then(at(-70.0, -90.0))
-        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-        .then(at(0.0, -92.0))
-        .then(at(70.0, -90.0))
-        .then(at(20.0, 10.0))
-        .then(at(-15.0, 100.0))
-        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
-    c.perform_actions(strokes).await.unwrap();
+    draw_seven(&c).await;
     c.wait()
         .at_most(Duration::from_secs(15))
         .for_element(Locator::Css("#predictions li"))
