@@ -99,9 +99,9 @@ pub enum ModelArg {
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// The architecture.
-    #[arg(long, value_enum)]
-    pub model: ModelArg,
+    /// The architecture (with `--init`: RUN's, which this may only repeat).
+    #[arg(long, value_enum, required_unless_present = "init")]
+    pub model: Option<ModelArg>,
     /// Hidden layer sizes: the DNN's ELU layers [default: 512,256], or the CNN's one dense layer
     /// [default: 128].
     #[arg(long, value_delimiter = ',')]
@@ -110,7 +110,8 @@ pub struct TrainArgs {
     /// four blocks (28 → 14 → 7 → 3 → 1).
     #[arg(long, value_delimiter = ',')]
     pub channels: Option<Vec<usize>>,
-    /// Adam's learning rate [default: 0.01 linear, 3e-4 dnn, 1e-3 cnn: the seed's].
+    /// Adam's learning rate [default: 0.01 linear, 3e-4 dnn, 1e-3 cnn: the seed's; with `--init`,
+    /// 0.3 × RUN's].
     #[arg(long)]
     pub lr: Option<f64>,
     #[arg(long, default_value_t = 128)]
@@ -134,7 +135,7 @@ pub struct TrainArgs {
     /// libtorch CPU threads [default: libtorch's choice].
     #[arg(long)]
     pub threads: Option<usize>,
-    /// The run directory [default: models/<model>].
+    /// The run directory [default: models/<model>; with `--init`, RUN's folder name + `-tuned`].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Overwrite an existing run directory.
@@ -143,13 +144,27 @@ pub struct TrainArgs {
     /// Continue the run in `--out` from its checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Fine-tune the finished run in RUN (its architecture, classes and weights) on `--data`: a
+    /// payload log folder (`emnist serve --log-dir`: its labelled images), or any dataset whose
+    /// classes are among RUN's. Each epoch mixes every new image with `--rehearse` times as many
+    /// of RUN's original training images, so that it does not forget them.
+    #[arg(long, value_name = "RUN", requires = "data")]
+    pub init: Option<PathBuf>,
+    /// With `--init`: original training images per new image, drawn afresh each epoch (0: none).
+    #[arg(long, value_name = "RATIO", default_value_t = 1.0, requires = "init")]
+    pub rehearse: f64,
+    /// With `--init`: RUN's training data, when it is not what `emnist train` reads by default
+    /// (checked by fingerprint against RUN's record).
+    #[arg(long, value_name = "PATH", requires = "init")]
+    pub rehearse_data: Option<PathBuf>,
     /// Print the final record as JSON.
     #[arg(long)]
     pub json: bool,
     /// Defaults for the options below: `seed` (the seed's protocol: none of them) or `best`
-    /// (augmentation, one-cycle schedule, label smoothing 0.1, 10 % validation, patience 3).
-    #[arg(long, default_value = "seed", value_parser = named_parser::<Recipe>(Recipe::ALL))]
-    pub recipe: Recipe,
+    /// (augmentation, one-cycle schedule, label smoothing 0.1, 10 % validation, patience 3)
+    /// [default: seed; with `--init`, RUN's options without its validation share].
+    #[arg(long, value_parser = named_parser::<Recipe>(Recipe::ALL))]
+    pub recipe: Option<Recipe>,
     /// Augment every training image, reproducibly by (seed, step): `handwriting` (random affine,
     /// elastic bending, stroke width; `--augment` alone), `garments` (horizontal flips, shifts of
     /// ±2 px: for Fashion-MNIST) or `off` [default: the recipe's].
@@ -177,9 +192,62 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     pub fn to_config(&self) -> anyhow::Result<emnist_model::train::TrainConfig> {
-        use emnist_model::train::TrainConfig;
+        use emnist_model::train::{tune, TrainConfig};
+        let (architecture, start) = match &self.init {
+            Some(run) => {
+                let record = emnist_model::artifacts::RunDir::new(run).read_record()?;
+                let architecture = record.spec.architecture.clone();
+                if let Some(m) = self.model {
+                    let name = m.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+                    if name != architecture.name() {
+                        anyhow::bail!(
+                            "`{}` is a {} model and `--init` keeps its architecture: drop `--model {name}`",
+                            run.display(),
+                            architecture.name(),
+                        );
+                    }
+                }
+                if self.hidden.is_some() || self.channels.is_some() {
+                    anyhow::bail!("`--init` keeps `{}`'s layers: drop `--hidden` and `--channels`", run.display());
+                }
+                (architecture, Some(record))
+            }
+            None => (self.architecture()?, None),
+        };
+        let out = match (&self.out, &self.init) {
+            (Some(out), _) => out.clone(),
+            (None, Some(run)) => tuned_dir(run),
+            (None, None) => PathBuf::from("models").join(architecture.name()),
+        };
+        let practice = self.practice(start.as_ref().map(|r| &r.training.practice));
+        let learning_rate = match &start {
+            Some(r) if self.lr.is_none() => Some(r.training.learning_rate * tune::LEARNING_RATE_SHARE),
+            _ => self.lr,
+        };
+        Ok(TrainConfig {
+            architecture,
+            learning_rate,
+            batch_size: self.batch_size,
+            epochs: self.epochs,
+            seed: self.seed,
+            class_weights: self.class_weights,
+            eval_every: self.eval_every,
+            eval_fraction: self.eval_fraction,
+            device: self.device,
+            threads: self.threads,
+            out,
+            force: self.force,
+            resume: self.resume,
+            init: self.init.clone().map(|run| tune::Init { run, rehearse: self.rehearse }),
+            practice,
+        })
+    }
+
+    /// The architecture the flags ask for (without `--init`).
+    fn architecture(&self) -> anyhow::Result<emnist_model::Architecture> {
         use emnist_model::Architecture;
-        let architecture = match self.model {
+        let model = self.model.ok_or_else(|| anyhow::anyhow!("`--model` is required (or `--init RUN`)"))?;
+        let architecture = match model {
             ModelArg::Linear => Architecture::Linear,
             ModelArg::Dnn => {
                 let hidden = self.hidden.clone().unwrap_or_else(|| vec![512, 256]);
@@ -202,34 +270,29 @@ impl TrainArgs {
                 Architecture::Cnn { channels, hidden, dropout }
             }
         };
-        if self.model != ModelArg::Cnn && self.channels.is_some() {
+        if model != ModelArg::Cnn && self.channels.is_some() {
             anyhow::bail!("`--channels` is for `--model cnn`");
         }
-        if self.model == ModelArg::Linear && self.hidden.is_some() {
+        if model == ModelArg::Linear && self.hidden.is_some() {
             anyhow::bail!("the linear model has no hidden layers: drop `--hidden`");
         }
-        let out = self.out.clone().unwrap_or_else(|| PathBuf::from("models").join(architecture.name()));
-        Ok(TrainConfig {
-            architecture,
-            learning_rate: self.lr,
-            batch_size: self.batch_size,
-            epochs: self.epochs,
-            seed: self.seed,
-            class_weights: self.class_weights,
-            eval_every: self.eval_every,
-            eval_fraction: self.eval_fraction,
-            device: self.device,
-            threads: self.threads,
-            out,
-            force: self.force,
-            resume: self.resume,
-            practice: self.practice(),
-        })
+        Ok(architecture)
     }
 
-    /// The recipe's practice with the single flags applied.
-    pub fn practice(&self) -> Practice {
-        let mut p = Practice::of(self.recipe);
+    /// Where a fine-tuning's rehearsal data comes from: `--rehearse-data`, else what `emnist
+    /// train` reads by default, in the split the starting run names.
+    pub fn rehearsal_source(&self, split: Option<emnist_data::Split>) -> LoadConfig {
+        LoadConfig { data: self.rehearse_data.clone(), split, ..self.data.to_config() }
+    }
+
+    /// The recipe's practice with the single flags applied; without `--recipe`, the seed's, or
+    /// `start`'s (a fine-tuning's starting run) without its validation share.
+    pub fn practice(&self, start: Option<&Practice>) -> Practice {
+        let mut p = match (self.recipe, start) {
+            (Some(r), _) => Practice::of(r),
+            (None, Some(p)) => Practice { validation: 0.0, patience: None, ..p.clone() },
+            (None, None) => Practice::of(Recipe::Seed),
+        };
         p.augment = self.augment.unwrap_or(p.augment);
         p.schedule = self.schedule.unwrap_or(p.schedule);
         p.warmup_epochs = self.warmup_epochs.unwrap_or(p.warmup_epochs);
@@ -243,6 +306,12 @@ impl TrainArgs {
         p.patience = self.patience.or(p.patience);
         p
     }
+}
+
+/// A fine-tuning's default run directory: `models/cnn-best` → `models/cnn-best-tuned`.
+fn tuned_dir(run: &std::path::Path) -> PathBuf {
+    let name = run.file_name().map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
+    run.with_file_name(format!("{name}-tuned"))
 }
 
 /// A choice among named values, listed in `--help` and in the error for any other value.

@@ -110,4 +110,28 @@ pub fn print_train(r: &emnist_model::record::ModelRecord) {
         .map(|c| format!("{}→{} {} ({} %)", c.truth, c.predicted, c.count, pct(c.rate)))
         .collect();
     println!("confused     {}", conf.join(", "));
+    if let Some(f) = &r.fine_tune {
+        println!(
+            "fine-tuned   from `{}` on {} ({} new and {} rehearsal images per epoch)",
+            f.from,
+            f.data.name,
+            thousands(f.new_images_per_epoch),
+            thousands(f.rehearsal_images_per_epoch)
+        );
+        println!(
+            "             {} test accuracy {} % before, {} % after",
+            r.dataset.name,
+            pct(f.from_test_accuracy),
+            pct(m.test_accuracy)
+        );
+        match &f.new_test {
+            Some(t) => println!(
+                "             new data's test part ({} images): {} % before, {} % after",
+                thousands(t.images),
+                pct(t.accuracy_before),
+                pct(t.accuracy_after)
+            ),
+            None => println!("             the new data has no test part"),
+        }
+    }
 }

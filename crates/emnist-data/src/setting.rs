@@ -61,6 +61,12 @@ settings! {
     Force => "force",
     /// Continue a run from its checkpoint.
     Resume => "resume",
+    /// The run a fine-tuning starts from.
+    Init => "init.run",
+    /// Rehearsal images per new image when fine-tuning.
+    Rehearse => "init.rehearse",
+    /// The starting run's training data, rehearsed when fine-tuning.
+    RehearseData => "rehearse_data",
     LabelSmoothing => "practice.label_smoothing",
     Validation => "practice.validation",
     WarmupEpochs => "practice.warmup_epochs",

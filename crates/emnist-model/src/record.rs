@@ -83,8 +83,41 @@ pub struct ModelRecord {
     /// The validation split's figures and the epoch kept, when the run had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<crate::recipe::ValidationRecord>,
+    /// Where a fine-tuned run (`emnist train --init RUN`) started and what it learned from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine_tune: Option<FineTuneRecord>,
     pub wall_time_s: f64,
     pub versions: Versions,
+}
+
+/// A fine-tuned run's origin: the run it started from, the new data, and the figures before and
+/// after on both test parts. The record's `dataset` is the starting run's (rehearsed, and whose
+/// test part `metrics` are measured on); `data` is the new one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FineTuneRecord {
+    /// The starting run's folder, as given.
+    pub from: String,
+    /// xxh3-64 of the starting weights (`model.safetensors`), hex.
+    pub from_weights: String,
+    /// The starting run's accuracy on `dataset`'s test part: `metrics.test_accuracy` before.
+    pub from_test_accuracy: f64,
+    /// The new data.
+    pub data: DatasetRef,
+    /// Rehearsal images from `dataset`'s training part per new image, drawn afresh each epoch.
+    pub rehearse: f64,
+    /// Training images per epoch: all of the new data's, and the rehearsal draw.
+    pub new_images_per_epoch: usize,
+    pub rehearsal_images_per_epoch: usize,
+    /// The new data's test part, before and after; `None` when it has no test images.
+    pub new_test: Option<NewTest>,
+}
+
+/// Accuracy on the new data's test part before and after fine-tuning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewTest {
+    pub images: usize,
+    pub accuracy_before: f64,
+    pub accuracy_after: f64,
 }
 
 impl ModelRecord {

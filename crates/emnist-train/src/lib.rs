@@ -22,8 +22,11 @@ use emnist_data::shutdown::Shutdown;
 use emnist_data::{Dataset, Part, PIXELS, SIDE};
 use emnist_model::artifacts::RunDir;
 use emnist_model::recipe::{validation_split, ValidationRecord, ValidationRow};
-use emnist_model::record::{DatasetRef, MetricsRow, ModelRecord, TrainSettings, Versions, RECORD_VERSION};
+use emnist_model::record::{
+    DatasetRef, FineTuneRecord, MetricsRow, ModelRecord, NewTest, TrainSettings, Versions, RECORD_VERSION,
+};
 use emnist_model::train::checkpoint::{self, Checkpoint};
+use emnist_model::train::tune::{self, Mixed, Start};
 use emnist_model::train::{augment, Augment};
 use emnist_model::train::{
     confusion_matrix, eval_sample, final_metrics, inverse_frequency, open_run_dir, write_artifacts, ClassWeights,
@@ -124,9 +127,45 @@ pub fn train_in(
     progress: &dyn Progress,
     stop: &Shutdown,
 ) -> Result<TrainOutcome> {
+    run_in(cfg, lock, ds, None, progress, stop)
+}
+
+/// Fine-tunes `start` (its weights; `cfg` has its architecture) on `mixed`, the original and new
+/// data ([`tune::mix`]) into a run directory opened by [`open_run_dir`]. `data` names the new
+/// data in the record. Each epoch trains on every new image and a fresh rehearsal draw; the
+/// record holds the figures before and after on both test parts.
+pub fn tune_in(
+    cfg: &TrainConfig,
+    lock: RunDirLock,
+    mixed: &Mixed,
+    start: &Start,
+    data: DatasetRef,
+    progress: &dyn Progress,
+    stop: &Shutdown,
+) -> Result<TrainOutcome> {
+    let init = cfg.init.as_ref().context("fine-tuning needs `init` in the settings")?;
+    let tune = Tune {
+        start,
+        base_rows: mixed.base_rows,
+        rehearse: init.rehearse,
+        new_test: &mixed.new_test,
+        data,
+        before: None,
+    };
+    run_in(cfg, lock, &mixed.dataset, Some(tune), progress, stop)
+}
+
+fn run_in(
+    cfg: &TrainConfig,
+    lock: RunDirLock,
+    ds: &Dataset,
+    tune: Option<Tune>,
+    progress: &dyn Progress,
+    stop: &Shutdown,
+) -> Result<TrainOutcome> {
     // The lock comes from `open_run_dir`, which validated `cfg`.
     let _lock = lock;
-    let mut run = Run::new(cfg, ds)?;
+    let mut run = Run::new(cfg, ds, tune, progress)?;
     let mut state = if cfg.resume { run.resume(progress)? } else { checkpoint::State::fresh() };
     let mut window = Window::new(run.device);
     while state.epoch < cfg.epochs && !state.stopped_early {
@@ -135,6 +174,19 @@ pub fn train_in(
         }
     }
     Ok(TrainOutcome::Finished(Box::new(run.finish(state)?)))
+}
+
+/// A fine-tuning's starting run and data (see [`emnist_model::train::tune`]).
+struct Tune<'a> {
+    start: &'a Start,
+    /// Train rows `0..base_rows` are the original data's, the rest the new data's.
+    base_rows: usize,
+    rehearse: f64,
+    new_test: &'a Part,
+    /// The new data, as the record names it.
+    data: DatasetRef,
+    /// The starting weights' accuracy on the new test part (when it has images).
+    before: Option<f64>,
 }
 
 /// One training run: its settings resolved, the data on the device, the model and optimiser.
@@ -164,12 +216,14 @@ struct Run<'a> {
     val_rows: Vec<i64>,
     /// The best epoch's weights so far (runs with a validation split).
     best: Option<Vec<NamedTensor>>,
+    /// Set when fine-tuning, with the new test part on the device.
+    tune: Option<(Tune<'a>, PartTensors)>,
     checkpoint: PathBuf,
     t0: Instant,
 }
 
 impl<'a> Run<'a> {
-    fn new(cfg: &'a TrainConfig, ds: &'a Dataset) -> Result<Run<'a>> {
+    fn new(cfg: &'a TrainConfig, ds: &'a Dataset, tune: Option<Tune<'a>>, progress: &dyn Progress) -> Result<Run<'a>> {
         if ds.train.is_empty() || ds.test.is_empty() {
             bail!("`{}` has no train or no test images", ds.info.name);
         }
@@ -183,7 +237,14 @@ impl<'a> Run<'a> {
         } else {
             (Vec::new(), (0..ds.train.len()).collect())
         };
-        let steps_per_epoch = fit_rows.len().div_ceil(cfg.batch_size);
+        let rows_per_epoch = match &tune {
+            Some(t) => {
+                let new = ds.train.len() - t.base_rows;
+                new + tune::rehearsal_count(new, t.base_rows, t.rehearse)
+            }
+            None => fit_rows.len(),
+        };
+        let steps_per_epoch = rows_per_epoch.div_ceil(cfg.batch_size);
         let settings = cfg.settings(steps_per_epoch, device_name(device), tch::get_num_threads() as usize);
         let t0 = Instant::now();
         tch::manual_seed((cfg.seed >> 1) as i64);
@@ -191,6 +252,35 @@ impl<'a> Run<'a> {
         let model = net::Net::new(&vs.root(), &spec)?;
         let adam = adam::Adam::new(net::parameters(&vs, &spec)?, settings.learning_rate);
         let sample = eval_sample(cfg.seed, cfg.eval_fraction, ds.test.len()).into_iter().map(|i| i as i64).collect();
+        let scale = spec.input.scale as f64;
+        let tune = match tune {
+            Some(mut t) => {
+                for (name, var) in net::parameters(&vs, &spec)? {
+                    let src = t.start.weights.get(&name);
+                    net::assign(&var, src.with_context(|| format!("`{}` has no `{name}`", t.start.dir.display()))?)?;
+                }
+                let new_test = PartTensors::new(t.new_test, device);
+                if new_test.n > 0 {
+                    t.before = Some(evaluate(&model, &new_test, None, scale, device)?.1);
+                }
+                progress.note(&format!(
+                    "fine-tuning `{}` ({:.2} % on {}'s test part{}): {} new and {} rehearsal images per epoch, lr {}",
+                    t.start.dir.display(),
+                    100.0 * t.start.record.metrics.test_accuracy,
+                    t.start.record.dataset.name,
+                    t.before.map_or(String::new(), |b| format!(
+                        ", {:.2} % on the new data's {} test images",
+                        100.0 * b,
+                        new_test.n
+                    )),
+                    ds.train.len() - t.base_rows,
+                    rows_per_epoch - (ds.train.len() - t.base_rows),
+                    settings.learning_rate
+                ));
+                Some((t, new_test))
+            }
+            None => None,
+        };
         Ok(Run {
             cfg,
             ds,
@@ -198,7 +288,7 @@ impl<'a> Run<'a> {
             dataset: DatasetRef::of(ds),
             train: PartTensors::new(&ds.train, device),
             test: PartTensors::new(&ds.test, device),
-            scale: spec.input.scale as f64,
+            scale,
             steps_per_epoch,
             model,
             adam,
@@ -208,6 +298,7 @@ impl<'a> Run<'a> {
             fit_rows,
             val_rows: val_rows.into_iter().map(|i| i as i64).collect(),
             best: None,
+            tune,
             checkpoint: RunDir::new(&cfg.out).checkpoint(),
             vs,
             spec,
@@ -278,8 +369,12 @@ impl<'a> Run<'a> {
         stop: &Shutdown,
     ) -> Result<Option<TrainOutcome>> {
         let (cfg, b) = (self.cfg, self.cfg.batch_size);
-        let order = permutation(self.fit_rows.len(), &mut Rng::derive(cfg.seed, 0x0e0c, state.epoch as u64));
-        let order: Vec<i64> = order.into_iter().map(|i| self.fit_rows[i] as i64).collect();
+        let rows = match &self.tune {
+            Some((t, _)) => tune::epoch_rows(cfg.seed, state.epoch, t.base_rows, self.ds.train.len(), t.rehearse),
+            None => self.fit_rows.clone(),
+        };
+        let order = permutation(rows.len(), &mut Rng::derive(cfg.seed, 0x0e0c, state.epoch as u64));
+        let order: Vec<i64> = order.into_iter().map(|i| rows[i] as i64).collect();
         let n = order.len();
         progress.start_steps(&format!("epoch {}/{}", state.epoch + 1, cfg.epochs), self.steps_per_epoch as u64);
         progress.advance(state.step_in_epoch as u64);
@@ -452,14 +547,41 @@ impl<'a> Run<'a> {
         let confusion = confusion_matrix(&ds.test.labels, &preds, ds.classes.len());
         let metrics =
             final_metrics(&confusion, &ds.classes.names, test_loss, test_accuracy, state.global_step, state.epoch);
+        let (dataset, fine_tune) = match &self.tune {
+            Some((t, new_test)) => {
+                let after = match t.before {
+                    Some(before) => Some(NewTest {
+                        images: new_test.n,
+                        accuracy_before: before,
+                        accuracy_after: evaluate(&self.model, new_test, None, self.scale, self.device)?.1,
+                    }),
+                    None => None,
+                };
+                let new = ds.train.len() - t.base_rows;
+                let record = FineTuneRecord {
+                    from: t.start.dir.display().to_string(),
+                    from_weights: t.start.weights_hash.clone(),
+                    from_test_accuracy: t.start.record.metrics.test_accuracy,
+                    data: t.data.clone(),
+                    rehearse: t.rehearse,
+                    new_images_per_epoch: new,
+                    rehearsal_images_per_epoch: tune::rehearsal_count(new, t.base_rows, t.rehearse),
+                    new_test: after,
+                };
+                // The figures are on the starting run's test part: the record names its data.
+                (t.start.record.dataset.clone(), Some(record))
+            }
+            None => (self.dataset, None),
+        };
         let record = ModelRecord {
             format_version: RECORD_VERSION,
             parameters: self.spec.parameter_count(),
             spec: self.spec.clone(),
-            dataset: self.dataset,
+            dataset,
             training: self.settings,
             metrics,
             validation,
+            fine_tune,
             wall_time_s: self.t0.elapsed().as_secs_f64() + state.wall_time_before_s,
             versions: Versions {
                 emnist: env!("CARGO_PKG_VERSION").into(),

@@ -11,7 +11,9 @@ use clap::{CommandFactory, FromArgMatches};
 use emnist_cli::args::{TrainArgs, TrainCli, TrainCommand};
 use emnist_cli::progress::{Style, Terminal};
 use emnist_cli::{print, trainer, INTERRUPTED, USAGE};
-use emnist_model::train::TrainOutcome;
+use emnist_data::progress::Progress as _;
+use emnist_model::record::DatasetRef;
+use emnist_model::train::{tune, RunDirLock, TrainConfig, TrainOutcome};
 
 fn main() -> ExitCode {
     emnist_cli::flags::install();
@@ -43,16 +45,48 @@ fn main() -> ExitCode {
     }
 }
 
-fn train(args: TrainArgs, progress: &Terminal) -> Result<ExitCode> {
-    let t0 = Instant::now();
-    let cfg = args.to_config()?;
-    // Before the data: a second run into the same `--out` fails at once.
-    let run_dir = emnist_model::train::open_run_dir(&cfg)?;
+/// Loads the data and trains (or fine-tunes `start`) into the locked run directory.
+fn run(
+    args: &TrainArgs,
+    cfg: &TrainConfig,
+    start: Option<&tune::Start>,
+    run_dir: RunDirLock,
+    progress: &Terminal,
+) -> Result<TrainOutcome> {
     let loaded = emnist_data::source::load(&args.data.to_config(), progress)?;
     print::announce_dataset(&loaded, progress);
     // First signal: finish the step, checkpoint, exit 130. Second: exit at once.
     let stop = emnist_cli::stop_on_signals()?;
-    match emnist_train::train_in(&cfg, run_dir, &loaded.dataset, progress, &stop)? {
+    let Some(start) = start else {
+        return emnist_train::train_in(cfg, run_dir, &loaded.dataset, progress, &stop);
+    };
+    let base = emnist_data::source::load(&args.rehearsal_source(start.record.dataset.split), progress)?;
+    progress.note(&format!("rehearsing {}, the data `{}` was trained on", base.dataset.info.name, start.dir.display()));
+    start.check_base(&base.dataset)?;
+    let mixed = tune::mix(&base.dataset, &loaded.dataset, start)?;
+    drop(base);
+    let data = DatasetRef::of(&loaded.dataset);
+    emnist_train::tune_in(cfg, run_dir, &mixed, start, data, progress, &stop)
+}
+
+fn train(args: TrainArgs, progress: &Terminal) -> Result<ExitCode> {
+    let t0 = Instant::now();
+    let cfg = args.to_config()?;
+    let start = cfg.init.as_ref().map(|init| tune::Start::open(&init.run)).transpose()?;
+    let fresh = !cfg.out.exists();
+    // Before the data: a second run into the same `--out` fails at once.
+    let run_dir = emnist_model::train::open_run_dir(&cfg)?;
+    let outcome = match run(&args, &cfg, start.as_ref(), run_dir, progress) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // A run that failed before writing anything leaves no folder behind.
+            if fresh {
+                emnist_model::train::remove_if_empty(&cfg.out);
+            }
+            return Err(e);
+        }
+    };
+    match outcome {
         TrainOutcome::Finished(r) => {
             if args.json {
                 print::print_json(&r.record)?;

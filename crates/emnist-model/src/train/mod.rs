@@ -4,6 +4,7 @@
 
 pub mod augment;
 pub mod checkpoint;
+pub mod tune;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -67,6 +68,8 @@ pub struct TrainConfig {
     pub force: bool,
     /// Continue from the run directory's checkpoint.
     pub resume: bool,
+    /// Fine-tune an earlier run instead of starting from random weights.
+    pub init: Option<tune::Init>,
     /// Augmentation, schedule, smoothing, validation: `--recipe` and its flags.
     pub practice: Practice,
 }
@@ -123,6 +126,16 @@ pub fn open_run_dir(cfg: &TrainConfig) -> Result<RunDirLock> {
     emnist_data::fsutil::remove_stale_temps(out, RunDir::writes);
     prepare_out_dir(cfg)?;
     Ok(lock)
+}
+
+/// Removes a run directory that holds nothing but its lock file: what a run that failed before
+/// writing anything leaves (call it only for a folder the run created).
+pub fn remove_if_empty(out: &Path) {
+    let only_lock =
+        std::fs::read_dir(out).is_ok_and(|entries| entries.flatten().all(|e| e.file_name() == RunDir::LOCK));
+    if only_lock {
+        let _ = std::fs::remove_dir_all(out);
+    }
 }
 
 fn lock_dir(out: &Path) -> Result<RunDirLock> {
@@ -240,6 +253,21 @@ impl TrainConfig {
         }
         if self.threads == Some(0) {
             bail!("{} must be at least 1", Setting::Threads);
+        }
+        if let Some(init) = &self.init {
+            init.validate()?;
+            if self.practice.validation > 0.0 {
+                bail!(
+                    "{} holds out no validation share: fine-tuning is measured on the new data's test part; drop {}",
+                    Setting::Init,
+                    Setting::Validation
+                );
+            }
+            let same = init.run == self.out
+                || matches!((init.run.canonicalize(), self.out.canonicalize()), (Ok(a), Ok(b)) if a == b);
+            if same {
+                bail!("fine-tuning writes a new run: choose an {} other than the run it starts from", Setting::Out);
+            }
         }
         let lr = self.learning_rate();
         if !(lr > 0.0 && lr.is_finite()) {

@@ -229,6 +229,7 @@ mod tests {
                 epochs_completed: 5,
             },
             validation: None,
+            fine_tune: None,
             wall_time_s: 812.5,
             versions: Versions { emnist: "0.1.0".into(), tch: "0.26".into(), libtorch: "2.11".into() },
         }

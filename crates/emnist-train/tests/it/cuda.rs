@@ -59,6 +59,7 @@ fn every_model_learns_on_cuda_and_saves_what_it_learned() {
             out: dir.path().join(name),
             force: false,
             resume: false,
+            init: None,
             practice,
         };
         let record = {

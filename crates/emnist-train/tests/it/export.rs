@@ -59,6 +59,7 @@ fn train_one_epoch(architecture: Architecture, ds: &Dataset, run: &Path, batch_s
         out: run.to_path_buf(),
         force: false,
         resume: false,
+        init: None,
         practice: Default::default(),
     };
     let _turn = torch_lock();

@@ -6,6 +6,7 @@ mod common;
 mod cuda;
 mod export;
 mod train;
+mod tune;
 
 use common::emnist_cmd;
 

@@ -37,6 +37,7 @@ fn config(architecture: Architecture, out: &Path) -> TrainConfig {
         out: out.to_path_buf(),
         force: false,
         resume: false,
+        init: None,
         practice: Practice::default(),
     }
 }

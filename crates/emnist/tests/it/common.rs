@@ -219,6 +219,7 @@ pub fn hand_built_run(
             epochs_completed: 0,
         },
         validation: None,
+        fine_tune: None,
         wall_time_s: 0.0,
         versions: Versions { emnist: "test".into(), tch: "none".into(), libtorch: "none".into() },
         spec,
