@@ -221,7 +221,10 @@ impl TrainArgs {
         };
         let practice = self.practice(start.as_ref().map(|r| &r.training.practice));
         let learning_rate = match &start {
-            Some(r) if self.lr.is_none() => Some(r.training.learning_rate * tune::LEARNING_RATE_SHARE),
+            // Six significant digits: 0.3 × 3e-4 reads 9e-5, not 8.999999999999999e-5.
+            Some(r) if self.lr.is_none() => {
+                format!("{:.5e}", r.training.learning_rate * tune::LEARNING_RATE_SHARE).parse().ok()
+            }
             _ => self.lr,
         };
         Ok(TrainConfig {
@@ -280,8 +283,10 @@ impl TrainArgs {
     }
 
     /// Where a fine-tuning's rehearsal data comes from: `--rehearse-data`, else what `emnist
-    /// train` reads by default, in the split the starting run names.
-    pub fn rehearsal_source(&self, split: Option<emnist_data::Split>) -> LoadConfig {
+    /// train` reads by default, in the split the starting run `trained_on` (the synthetic
+    /// stand-in has none to look for).
+    pub fn rehearsal_source(&self, trained_on: &emnist_model::record::DatasetRef) -> LoadConfig {
+        let split = if trained_on.synthetic { None } else { trained_on.split };
         LoadConfig { data: self.rehearse_data.clone(), split, ..self.data.to_config() }
     }
 

@@ -60,7 +60,7 @@ fn run(
     let Some(start) = start else {
         return emnist_train::train_in(cfg, run_dir, &loaded.dataset, progress, &stop);
     };
-    let base = emnist_data::source::load(&args.rehearsal_source(start.record.dataset.split), progress)?;
+    let base = emnist_data::source::load(&args.rehearsal_source(&start.record.dataset), progress)?;
     progress.note(&format!("rehearsing {}, the data `{}` was trained on", base.dataset.info.name, start.dir.display()));
     start.check_base(&base.dataset)?;
     let mixed = tune::mix(&base.dataset, &loaded.dataset, start)?;
