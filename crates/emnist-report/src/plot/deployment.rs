@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{font, legend, register_font, thousands, title, write_png, ClassAxis, GRID, TITLE_HEIGHT};
+use super::{legend, register_font, share_mesh, thousands, title, write_png, ClassAxis, TITLE_HEIGHT};
 use emnist_data::deployment::{DeploymentReport, INK_BINS};
 
 /// The log's colour and the reference's.
@@ -70,17 +70,10 @@ fn draw_classes(root: &DrawingArea<BitMapBackend, Shift>, report: &DeploymentRep
         .build_cartesian_2d(ClassAxis(n), 0.0..y_max)?;
     let x_fmt = |x: &f64| names.get(x.floor() as usize).map(|s| s.to_string()).unwrap_or_default();
     let decimals = if y_max >= 10.0 { 0 } else { 1 };
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
+    share_mesh(&mut chart)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&|y: &f64| format!("{y:.decimals$}"))
-        .y_desc("share of images (%)")
-        .label_style(font(15))
-        .axis_desc_style(font(15))
         .y_labels(8)
-        .bold_line_style(GRID)
-        .light_line_style(WHITE)
         .draw()?;
     let bar = |i: usize, lo: f64, hi: f64, share: f64, c: RGBColor| {
         Rectangle::new([(i as f64 + lo, 0.0), (i as f64 + hi, share * 100.0)], c.filled())
@@ -103,18 +96,11 @@ fn draw_confidence(root: &DrawingArea<BitMapBackend, Shift>, report: &Deployment
         .x_label_area_size(44)
         .y_label_area_size(64)
         .build_cartesian_2d(0.0..1.0, 0.0..y_max)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
+    share_mesh(&mut chart)
         .x_labels(11)
         .x_label_formatter(&|x: &f64| format!("{x:.1}"))
         .y_label_formatter(&|y: &f64| format!("{y:.0}"))
         .x_desc("top-1 probability")
-        .y_desc("share of images (%)")
-        .label_style(font(15))
-        .axis_desc_style(font(15))
-        .bold_line_style(GRID)
-        .light_line_style(WHITE)
         .draw()?;
     chart.draw_series(bins.iter().map(|b| {
         let pad = (b.high - b.low) * 0.06;
@@ -146,17 +132,10 @@ fn draw_ink(root: &DrawingArea<BitMapBackend, Shift>, report: &DeploymentReport)
         .x_label_area_size(44)
         .y_label_area_size(64)
         .build_cartesian_2d(0.0..x_max, 0.0..y_max.max(1.0))?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
+    share_mesh(&mut chart)
         .x_label_formatter(&|x: &f64| format!("{x:.2}"))
         .y_label_formatter(&|y: &f64| format!("{y:.0}"))
         .x_desc("mean pixel value of an image (0 = blank, 1 = all ink)")
-        .y_desc("share of images (%)")
-        .label_style(font(15))
-        .axis_desc_style(font(15))
-        .bold_line_style(GRID)
-        .light_line_style(WHITE)
         .draw()?;
     // Each histogram as a step outline, so both stay visible where they overlap.
     for (hist, colour) in [(&ink.reference_histogram, REFERENCE_COLOUR), (&ink.log_histogram, LOG_COLOUR)] {

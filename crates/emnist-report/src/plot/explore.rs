@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::{draw_pixels, font, grey, legend, register_font, text, thousands, title, viridis, write_png};
-use super::{ClassAxis, MARGIN, TITLE_HEIGHT};
+use super::{share_mesh, ClassAxis, MARGIN, TITLE_HEIGHT};
 use emnist_data::classes::ClassGroup;
 use emnist_data::explore::{mean_images, ExploreReport};
 use emnist_data::{Dataset, SIDE};
@@ -101,17 +101,10 @@ fn draw_distribution(root: &DrawingArea<BitMapBackend, Shift>, report: &ExploreR
             .y_label_area_size(64)
             .build_cartesian_2d(ClassAxis(n), 0.0..y_max)?;
         let x_fmt = |x: &f64| names.get(x.floor() as usize).cloned().unwrap_or_default();
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
+        share_mesh(&mut chart)
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&|y: &f64| format!("{y:.decimals$}"))
-            .y_desc("share of images (%)")
-            .label_style(font(15))
-            .axis_desc_style(font(15))
             .y_labels(8)
-            .bold_line_style(RGBColor(225, 225, 225))
-            .light_line_style(WHITE)
             .draw()?;
         let bar = |i: usize, lo: f64, hi: f64, share: f64, c: RGBColor| {
             Rectangle::new([(i as f64 + lo, 0.0), (i as f64 + hi, share * 100.0)], c.filled())

@@ -124,6 +124,26 @@ fn write_png(
     result.with_context(|| format!("cannot write `{}`", path.display()))
 }
 
+/// The mesh of every chart of image shares (explore's and a payload log's): no vertical grid
+/// lines, the y axis in percent of images, the house font and grid. Callers add their labels.
+fn share_mesh<'a, 'b, DB, X, Y>(
+    chart: &'b mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+) -> plotters::chart::MeshStyle<'a, 'b, X, Y, DB>
+where
+    DB: DrawingBackend,
+    X: Ranged + plotters::coord::ranged1d::ValueFormatter<X::ValueType>,
+    Y: Ranged + plotters::coord::ranged1d::ValueFormatter<Y::ValueType>,
+{
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_x_mesh()
+        .y_desc("share of images (%)")
+        .label_style(font(15))
+        .axis_desc_style(font(15))
+        .bold_line_style(GRID)
+        .light_line_style(WHITE);
+    mesh
+}
+
 fn font(size: u32) -> TextStyle<'static> {
     TextStyle::from((FONT, size).into_font())
 }
