@@ -7,8 +7,10 @@
 #   bash bench/serve_ab.sh BASE_BIN NEW_BIN [MODEL] [ROUNDS] [DURATION]
 #        (defaults: models/dnn.onnx 3 10s; e.g. BASE_BIN built from the previous commit)
 #
-# Environment: CONNS (connections, 32), WRK_THREADS (2), SERVE_ARGS (extra flags for both), P
-# (first port, 9430). Needs wrk and h2load (Debian nghttp2-client: `make bench-peers-setup`).
+# Environment: CONNS (connections, 32), WRK_THREADS (2), SERVE_ARGS (extra flags for both),
+# NEW_ARGS (extra flags for NEW only: the same binary twice with NEW_ARGS="--log-dir DIR" measures
+# what logging costs), SIZES (images per request, "1 128"), P (first port, 9430). Needs wrk and
+# h2load (Debian nghttp2-client: `make bench-peers-setup`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=${1:?usage: bench/serve_ab.sh BASE_BIN NEW_BIN [MODEL] [ROUNDS] [DURATION]}
@@ -25,13 +27,14 @@ command -v h2load >/dev/null || { echo "needs h2load (Debian nghttp2-client): ru
 # shellcheck disable=SC2086
 start_server B "$OUT/ab-base.log" "$BASE" serve --model "$MODEL" --port "$P" --grpc-port $((P + 1)) ${SERVE_ARGS:-}
 # shellcheck disable=SC2086
-start_server N "$OUT/ab-new.log" "$NEW" serve --model "$MODEL" --port $((P + 2)) --grpc-port $((P + 3)) ${SERVE_ARGS:-}
+start_server N "$OUT/ab-new.log" "$NEW" serve --model "$MODEL" --port $((P + 2)) --grpc-port $((P + 3)) ${SERVE_ARGS:-} ${NEW_ARGS:-}
 for port in "$P" $((P + 2)); do
   wait_http_200 "http://127.0.0.1:$port/v2/models/emnist/infer" "$OUT/kserve_fp32_1.json" application/json
 done
 SPID_B=$(server_child "$PID_B")
 SPID_N=$(server_child "$PID_N")
-for n in 1 128; do
+SIZES=${SIZES:-1 128}
+for n in $SIZES; do
   $PY bench/peers/grpc_check.py "$OUT/grpc_$n.bin" B=127.0.0.1:$((P + 1)) N=127.0.0.1:$((P + 3)) >"$OUT/ab-answers-$n.jsonl"
   eval "ANSWER_$n=$(grep '"server": "N"' "$OUT/ab-answers-$n.jsonl" | $PY -c 'import json,sys; print(json.load(sys.stdin)["answer_bytes"])')"
 done
@@ -49,16 +52,16 @@ cell() {
     run_h2load "$who-grpc-$n" "http://127.0.0.1:$grpc/inference.GRPCInferenceService/ModelInfer" "$OUT/grpc_$n.bin" "$dur" "$result" "$spid" "$answer"
   fi
 }
-for proto in json grpc; do for n in 1 128; do for who in base new; do cell "$who" "$proto" "$n" "" 2s; done; done; done
+for proto in json grpc; do for n in $SIZES; do for who in base new; do cell "$who" "$proto" "$n" "" 2s; done; done; done
 for r in $(seq "$ROUNDS"); do
   for proto in json grpc; do
-    for n in 1 128; do
+    for n in $SIZES; do
       if [ $((r % 2)) = 1 ]; then order="base new"; else order="new base"; fi
       for who in $order; do cell "$who" "$proto" "$n" "$RUNS" "$DUR"; done
     done
   done
 done
-$PY - "$RUNS" "$MODEL" "$DUR" "$ROUNDS" "$CONNS" <<'PYEOF'
+$PY - "$RUNS" "$MODEL" "$DUR" "$ROUNDS" "$CONNS" "$SIZES" <<'PYEOF'
 import sys
 sys.path.insert(0, "bench")
 from serve_runs import load
@@ -67,7 +70,7 @@ print(f"model {sys.argv[2]}, {sys.argv[5]} connections, {sys.argv[3]} per cell, 
 print("| protocol | images/request | base req/s | new req/s | new ÷ base | base p99 ms | new p99 ms | base CPU ms/req | new CPU ms/req | failed (base/new) |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for proto, name in (("json", "KServe v2 JSON (wrk)"), ("grpc", "KServe v2 gRPC (h2load)")):
-    for n in (1, 128):
+    for n in map(int, sys.argv[6].split()):
         b, w = med[f"base-{proto}-{n}"], med[f"new-{proto}-{n}"]
         fails = f"{sum(r['non200'] for r in by[f'base-{proto}-{n}'])}/{sum(r['non200'] for r in by[f'new-{proto}-{n}'])}"
         print(f"| {name} | {n} | {b['rps']:,.0f} | {w['rps']:,.0f} | {w['rps'] / b['rps']:.2f} | {b['p99_ms']:.2f} | "

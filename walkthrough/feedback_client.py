@@ -4,6 +4,7 @@ uploads to `/predict`, and corrections sent to `/feedback`. Used by walkthrough/
 
 The digits split by index parity, as in bench/RESULTS.md: the even "tune" half is what the person
 corrects (the only images the loop learns from), the odd "judge" half only measures.
+FEEDBACK_SPLIT=dev splits the tune half instead (0 and 2 mod 4), to choose settings on.
 
     python walkthrough/feedback_client.py feed URL            # the tune half: predict, then the true label
     python walkthrough/feedback_client.py judge URL [--json OUT] [--expect-version N]
@@ -25,9 +26,15 @@ DIGITS = "0123456789"
 
 
 def halves():
+    """(tune, judge). With FEEDBACK_SPLIT=dev, both come from the tune half (indices 0 and 2 mod
+    4): for choosing settings without ever looking at the judge half."""
     pngs, labels = pictures()
-    tune = [(pngs[i], labels[i]) for i in range(0, len(pngs), 2)]
-    judge = [(pngs[i], labels[i]) for i in range(1, len(pngs), 2)]
+    if os.environ.get("FEEDBACK_SPLIT", "judge") == "dev":
+        tune = [(pngs[i], labels[i]) for i in range(0, len(pngs), 4)]
+        judge = [(pngs[i], labels[i]) for i in range(2, len(pngs), 4)]
+    else:
+        tune = [(pngs[i], labels[i]) for i in range(0, len(pngs), 2)]
+        judge = [(pngs[i], labels[i]) for i in range(1, len(pngs), 2)]
     return tune, judge
 
 

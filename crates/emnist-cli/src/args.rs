@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use emnist_data::source::LoadConfig;
 use emnist_data::synthetic::{Ingredients, SyntheticConfig};
 use emnist_data::Split;
-use emnist_model::train::{Augment, ClassWeights, DeviceChoice, Practice, Recipe, Schedule};
+use emnist_model::train::{tune, Augment, ClassWeights, DeviceChoice, Practice, Recipe, Schedule};
 
 /// The command line `emnist-train` parses: `emnist train …` as `emnist` received it.
 #[derive(Debug, Parser)]
@@ -116,8 +116,9 @@ pub struct TrainArgs {
     pub lr: Option<f64>,
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
-    #[arg(long, default_value_t = 5)]
-    pub epochs: usize,
+    /// Epochs [default: 5, the seed's; with `--init`, 10].
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Seeds the weights, the data order, dropout and the evaluation sample.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -151,7 +152,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "RUN", requires = "data")]
     pub init: Option<PathBuf>,
     /// With `--init`: original training images per new image, drawn afresh each epoch (0: none).
-    #[arg(long, value_name = "RATIO", default_value_t = 1.0, requires = "init")]
+    #[arg(long, value_name = "RATIO", default_value_t = tune::REHEARSE, requires = "init")]
     pub rehearse: f64,
     /// With `--init`: RUN's training data, when it is not what `emnist train` reads by default
     /// (checked by fingerprint against RUN's record).
@@ -192,7 +193,7 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     pub fn to_config(&self) -> anyhow::Result<emnist_model::train::TrainConfig> {
-        use emnist_model::train::{tune, TrainConfig};
+        use emnist_model::train::TrainConfig;
         let (architecture, start) = match &self.init {
             Some(run) => {
                 let record = emnist_model::artifacts::RunDir::new(run).read_record()?;
@@ -231,7 +232,7 @@ impl TrainArgs {
             architecture,
             learning_rate,
             batch_size: self.batch_size,
-            epochs: self.epochs,
+            epochs: self.epochs.unwrap_or(if start.is_some() { tune::EPOCHS } else { 5 }),
             seed: self.seed,
             class_weights: self.class_weights,
             eval_every: self.eval_every,

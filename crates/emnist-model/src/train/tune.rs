@@ -23,6 +23,10 @@ pub const MAX_REHEARSE: f64 = 100.0;
 
 /// The learning rate of a fine-tuning run, as a share of the starting run's.
 pub const LEARNING_RATE_SHARE: f64 = 0.3;
+/// Rehearsal images per new image by default, and epochs: chosen on scikit-learn's digits with
+/// the tune half split in two (`bench/RESULTS.md`, "Closing the loop"), never the judge half.
+pub const REHEARSE: f64 = 16.0;
+pub const EPOCHS: usize = 10;
 
 /// What `--init` asks for.
 #[derive(Debug, Clone, PartialEq)]

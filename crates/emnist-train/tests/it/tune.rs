@@ -203,7 +203,9 @@ fn train_init_from_the_command_line() {
     let f = record.fine_tune.expect("fine-tuned");
     assert_eq!(record.spec, start.spec, "architecture and classes come from the run");
     assert!((record.training.learning_rate - 0.3 * 2e-3).abs() < 1e-12, "a share of the run's rate by default");
-    assert_eq!(f.rehearsal_images_per_epoch, f.new_images_per_epoch);
+    // 16 rehearsal images per new one by default, at most all of the original training part.
+    assert_eq!(f.rehearsal_images_per_epoch, (16 * f.new_images_per_epoch).min(base.train.len()));
+    assert_eq!(record.training.epochs, 2);
 
     // Refusals: each one line, exit 1 (2 for the command line), and no run folder left behind.
     let refusals: [(&[&str], &str, i32); 5] = [
