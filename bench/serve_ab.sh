@@ -61,6 +61,9 @@ for r in $(seq "$ROUNDS"); do
     done
   done
 done
+# What each server counted (requests, and the payload log's entries and drops with NEW_ARGS).
+curl -sf "http://127.0.0.1:$P/metrics" >"$OUT/ab-base.metrics" || true
+curl -sf "http://127.0.0.1:$((P + 2))/metrics" >"$OUT/ab-new.metrics" || true
 $PY - "$RUNS" "$MODEL" "$DUR" "$ROUNDS" "$CONNS" "$SIZES" <<'PYEOF'
 import sys
 sys.path.insert(0, "bench")

@@ -150,8 +150,22 @@ impl Signature {
     /// [`Signature::to_input`] come back unchanged.
     pub fn to_pixels(&self, values: &[f32]) -> Vec<u8> {
         let inverse = 1.0 / self.scale as f64;
-        values.iter().map(|&v| (v as f64 * inverse).round().clamp(0.0, 255.0) as u8).collect()
+        values.iter().map(|&v| round_to_byte(v as f64 * inverse)).collect()
     }
+}
+
+/// `x.round().clamp(0.0, 255.0) as u8` (NaN → 0) without a call to the C library's `round`
+/// (the baseline x86-64 target has no rounding instruction): the payload log converts every
+/// served pixel with it.
+fn round_to_byte(x: f64) -> u8 {
+    if x.is_nan() || x <= 0.0 {
+        return 0;
+    }
+    if x >= 255.0 {
+        return 255;
+    }
+    let whole = x as u8;
+    whole + u8::from(x - whole as f64 >= 0.5)
 }
 
 /// The model's answer for a batch: `n` rows of `classes` logits and probabilities, row-major.
@@ -216,6 +230,20 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_round_like_the_library_round() {
+        for i in -2000..=300_000 {
+            let x = i as f64 / 1000.0 - 0.0005;
+            for x in [x, x + 0.0005, f64::from(x as f32)] {
+                assert_eq!(round_to_byte(x), x.round().clamp(0.0, 255.0) as u8, "{x}");
+            }
+        }
+        assert_eq!(round_to_byte(0.49999999999999994), 0);
+        assert_eq!(round_to_byte(254.5), 255);
+        assert_eq!(round_to_byte(f64::NAN), 0);
+        assert_eq!(round_to_byte(f64::INFINITY), 255);
+    }
 
     #[test]
     fn argmax_takes_the_first_of_ties_and_never_nan() {

@@ -80,24 +80,53 @@ pub enum RecordError {
     Pixels(usize),
 }
 
+/// A prediction record from borrowed parts: the same bytes [`Entry::encode`] makes of the
+/// [`Prediction`] with these fields, in one allocation (a server's hot path builds no entry).
+#[derive(Debug, Serialize)]
+pub struct PredictionRef<'a> {
+    pub id: &'a str,
+    pub index: u32,
+    pub time_ms: u64,
+    pub model: &'a str,
+    pub version: u64,
+    pub protocol: &'a str,
+    pub class: &'a str,
+    pub top: &'a [(&'a str, f32)],
+    #[serde(skip)]
+    pub pixels: &'a [u8],
+}
+
+impl PredictionRef<'_> {
+    /// The framed record.
+    pub fn encode(&self) -> Vec<u8> {
+        frame(KIND_PREDICTION, self, self.pixels)
+    }
+}
+
+/// `[length][CRC-32][kind][JSON length][JSON of meta][pixels]`.
+fn frame(kind: u8, meta: &impl Serialize, pixels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FRAME_HEADER + 5 + 256 + pixels.len());
+    out.extend_from_slice(&[0; FRAME_HEADER]);
+    out.push(kind);
+    out.extend_from_slice(&[0; 4]);
+    serde_json::to_writer(&mut out, meta).expect("plain data");
+    let json_len = out.len() - FRAME_HEADER - 5;
+    out.extend_from_slice(pixels);
+    let body_len = out.len() - FRAME_HEADER;
+    out[FRAME_HEADER + 1..FRAME_HEADER + 5].copy_from_slice(&(json_len as u32).to_le_bytes());
+    out[0..4].copy_from_slice(&(body_len as u32).to_le_bytes());
+    let crc = crc32fast::hash(&out[FRAME_HEADER..]);
+    out[4..8].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
 impl Entry {
     /// The framed record: length, CRC-32, body.
     pub fn encode(&self) -> Vec<u8> {
-        let (kind, json, pixels): (u8, Vec<u8>, &[u8]) = match self {
-            Entry::Prediction(p) => (KIND_PREDICTION, serde_json::to_vec(p).expect("plain data"), &p.pixels),
-            Entry::Feedback(f) => (KIND_FEEDBACK, serde_json::to_vec(f).expect("plain data"), &[]),
-        };
-        let body_len = 1 + 4 + json.len() + pixels.len();
-        let mut out = Vec::with_capacity(FRAME_HEADER + body_len);
-        out.extend_from_slice(&(body_len as u32).to_le_bytes());
-        out.extend_from_slice(&[0; 4]);
-        out.push(kind);
-        out.extend_from_slice(&(json.len() as u32).to_le_bytes());
-        out.extend_from_slice(&json);
-        out.extend_from_slice(pixels);
-        let crc = crc32fast::hash(&out[FRAME_HEADER..]);
-        out[4..8].copy_from_slice(&crc.to_le_bytes());
-        out
+        match self {
+            Entry::Prediction(p) => frame(KIND_PREDICTION, p, &p.pixels),
+            Entry::Feedback(f) => frame(KIND_FEEDBACK, f, &[]),
+        }
     }
 
     /// Reads the record at the start of `bytes`: the entry and the bytes it took.
@@ -153,6 +182,24 @@ pub(crate) mod tests {
             top: vec![(class.into(), 0.9), ("1".into(), 0.06), ("2".into(), 0.04)],
             pixels: vec![ink; PIXELS],
         }
+    }
+
+    #[test]
+    fn a_borrowed_prediction_encodes_to_the_same_bytes() {
+        let p = prediction("a1", 3, "7", 9);
+        let top: Vec<(&str, f32)> = p.top.iter().map(|(c, v)| (c.as_str(), *v)).collect();
+        let borrowed = PredictionRef {
+            id: &p.id,
+            index: p.index,
+            time_ms: p.time_ms,
+            model: &p.model,
+            version: p.version,
+            protocol: &p.protocol,
+            class: &p.class,
+            top: &top,
+            pixels: &p.pixels,
+        };
+        assert_eq!(borrowed.encode(), Entry::Prediction(p).encode());
     }
 
     #[test]

@@ -110,17 +110,25 @@ impl LogWriter {
     /// record larger than a reader takes ([`MAX_BODY`]: a prediction with a huge id) is refused
     /// with [`io::ErrorKind::InvalidInput`] and nothing is written.
     pub fn append(&mut self, entry: &Entry) -> io::Result<()> {
-        let bytes = entry.encode();
-        if bytes.len() - FRAME_HEADER > MAX_BODY {
+        self.append_encoded(&entry.encode())
+    }
+
+    /// Appends one record already framed ([`Entry::encode`], [`super::PredictionRef::encode`]),
+    /// with [`LogWriter::append`]'s checks.
+    pub fn append_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.len() < FRAME_HEADER || bytes.len() - FRAME_HEADER > MAX_BODY {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("a record of {} bytes is larger than the limit of {MAX_BODY}", bytes.len() - FRAME_HEADER),
+                format!(
+                    "a record of {} bytes is larger than the limit of {MAX_BODY}",
+                    bytes.len().saturating_sub(FRAME_HEADER)
+                ),
             ));
         }
         if self.written + bytes.len() as u64 > self.cfg.segment_bytes && self.written > MAGIC.len() as u64 {
             self.roll()?;
         }
-        self.file.write_all(&bytes)?;
+        self.file.write_all(bytes)?;
         self.written += bytes.len() as u64;
         self.prune()
     }

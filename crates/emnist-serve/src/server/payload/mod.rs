@@ -2,8 +2,9 @@
 //! saw them, with the answer, written off the hot path, and `POST /feedback` on them.
 //!
 //! A request hands its entries to a bounded queue with `try_send` and goes on; one writer thread
-//! (`writer.rs`) owns the [`LogWriter`], appends what is queued and flushes whenever the queue runs
-//! dry, so a `kill -9` loses at most what was still queued. A full queue drops the entry and counts
+//! (`writer.rs`) owns the [`LogWriter`], drains the queue every 10 ms while entries keep coming
+//! (without being woken by each) and flushes after each drain, so a `kill -9` loses at most what
+//! was still queued. A full queue drops the entry and counts
 //! it (`emnist_payload_log_dropped_total`): requests never wait for the disk. A bounded index of
 //! the last logged requests (`index.rs`) lets feedback be checked against what was answered
 //! (`feedback.rs`). `DIR/models.json` lists the class names of every model version logged for.
@@ -18,20 +19,20 @@ use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
 pub use feedback::handle as feedback;
 pub use index::ModelInfo;
-use index::{Logged, RequestIndex};
+use index::{Logged, ShardedIndex};
 use writer::Msg;
 
 use super::defaults;
 use super::repo::{Catalog, Version};
 use emnist_data::payload_log::models::INPUT_U8_28X28;
-use emnist_data::payload_log::{read_models, Entry, LogModel, LogModels, LogWriter, LogWriterConfig, Prediction};
+use emnist_data::payload_log::{read_models, LogModel, LogModels, LogWriter, LogWriterConfig, PredictionRef};
 use emnist_data::setting::Setting;
 use emnist_data::PIXELS;
 use emnist_model::contract::Outputs;
@@ -138,8 +139,8 @@ pub struct PayloadLog {
     sample_below: Option<u64>,
     draws: AtomicU64,
     stats: Arc<Stats>,
-    index: Mutex<RequestIndex>,
-    models: Mutex<Registry>,
+    index: ShardedIndex,
+    models: RwLock<Registry>,
 }
 
 /// The model versions logged for: `models.json`'s document, and the shared description each
@@ -177,8 +178,8 @@ impl PayloadLog {
             sample_below,
             draws: AtomicU64::new(seed),
             stats,
-            index: Mutex::new(RequestIndex::new(cfg.index)),
-            models: Mutex::new(Registry { doc, ..Default::default() }),
+            index: ShardedIndex::new(cfg.index),
+            models: RwLock::new(Registry { doc, ..Default::default() }),
         })
     }
 
@@ -217,25 +218,25 @@ impl PayloadLog {
         for i in 0..n {
             let row = &out.probabilities[i * out.classes..(i + 1) * out.classes];
             let top = top_three(row);
+            let top = top.as_slice();
             predicted.push(top[0] as u32);
-            let entry = Entry::Prediction(Prediction {
-                id: id.to_string(),
+            let names: [std::borrow::Cow<'_, str>; 3] = std::array::from_fn(|j| model.class(top[j.min(top.len() - 1)]));
+            let named: [(&str, f32); 3] = std::array::from_fn(|j| (names[j].as_ref(), row[top[j.min(top.len() - 1)]]));
+            let record = PredictionRef {
+                id,
                 index: i as u32,
                 time_ms,
-                model: model.name.clone(),
+                model: &model.name,
                 version: model.version,
-                protocol: protocol.to_string(),
-                class: model.class(top[0]).to_string(),
-                top: top.iter().map(|&c| (model.class(c).to_string(), row[c])).collect(),
-                pixels: pixels[i * PIXELS..(i + 1) * PIXELS].to_vec(),
-            });
-            queued |= self.send(Msg::Entry(entry)).is_ok();
+                protocol,
+                class: &names[0],
+                top: &named[..top.len()],
+                pixels: &pixels[i * PIXELS..(i + 1) * PIXELS],
+            };
+            queued |= self.send(Msg::Prediction(record.encode())).is_ok();
         }
         if queued {
-            self.index
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(id, Logged { model, predicted: predicted.into() });
+            self.index.insert(id, Logged { model, predicted: predicted.into() });
         }
     }
 
@@ -251,7 +252,18 @@ impl PayloadLog {
 
     /// The description logged requests of `version` point at (made once per version).
     pub fn model_info(&self, version: &Version) -> Arc<ModelInfo> {
-        let mut reg = self.models.lock().unwrap_or_else(|e| e.into_inner());
+        // Read-locked on every logged request: workers never wait for each other here.
+        if let Some(info) = self
+            .models
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .infos
+            .get(&version.name)
+            .and_then(|v| v.get(&version.number))
+        {
+            return info.clone();
+        }
+        let mut reg = self.models.write().unwrap_or_else(|e| e.into_inner());
         if let Some(info) = reg.infos.get(&version.name).and_then(|v| v.get(&version.number)) {
             return info.clone();
         }
@@ -267,7 +279,7 @@ impl PayloadLog {
     /// Lists every version of `catalog` in `models.json` (written atomically, only when it
     /// changes): at start and after each reload.
     pub fn note_models(&self, catalog: &Catalog) -> Result<()> {
-        let mut reg = self.models.lock().unwrap_or_else(|e| e.into_inner());
+        let mut reg = self.models.write().unwrap_or_else(|e| e.into_inner());
         let mut changed = false;
         for v in catalog.versions() {
             let entry = LogModel {
@@ -363,16 +375,30 @@ impl Drop for PayloadLog {
 
 /// The three likeliest classes of a row of probabilities, likeliest first (the lower index first
 /// on ties); fewer for a model of fewer classes.
-fn top_three(row: &[f32]) -> Vec<usize> {
-    let mut best: Vec<usize> = Vec::with_capacity(4);
+fn top_three(row: &[f32]) -> TopThree {
+    let mut best = TopThree { classes: [0; 3], len: 0 };
     for (i, &p) in row.iter().enumerate() {
-        let at = best.iter().position(|&b| p.total_cmp(&row[b]).is_gt()).unwrap_or(best.len());
+        let at = best.as_slice().iter().position(|&b| p.total_cmp(&row[b]).is_gt()).unwrap_or(best.len);
         if at < 3 {
-            best.insert(at, i);
-            best.truncate(3);
+            best.len = (best.len + 1).min(3);
+            best.classes.copy_within(at..best.len - 1, at + 1);
+            best.classes[at] = i;
         }
     }
     best
+}
+
+/// Up to three class indices, likeliest first, without an allocation.
+#[derive(Debug, Clone, Copy)]
+struct TopThree {
+    classes: [usize; 3],
+    len: usize,
+}
+
+impl TopThree {
+    fn as_slice(&self) -> &[usize] {
+        &self.classes[..self.len]
+    }
 }
 
 fn now_ms() -> u64 {
