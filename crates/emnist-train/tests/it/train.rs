@@ -22,7 +22,7 @@ fn small_dataset() -> Dataset {
     generate(&SyntheticConfig { train_per_class: 40, test_per_class: 10, seed: 7, ..Default::default() }, &Silent)
 }
 
-fn config(architecture: Architecture, out: &Path) -> TrainConfig {
+pub(crate) fn config(architecture: Architecture, out: &Path) -> TrainConfig {
     TrainConfig {
         architecture,
         learning_rate: None,

@@ -8,7 +8,7 @@ use emnist_data::synthetic::{generate, SyntheticConfig};
 use emnist_data::{ClassTable, Dataset, Part, SIDE};
 use emnist_model::record::{DatasetRef, ModelRecord};
 use emnist_model::train::tune::{self, Init, Start};
-use emnist_model::train::{open_run_dir, ClassWeights, DeviceChoice, Practice, TrainConfig, TrainOutcome};
+use emnist_model::train::{open_run_dir, TrainConfig, TrainOutcome};
 use emnist_model::Architecture;
 
 use crate::common::{emnist_cmd, torch_lock, write_idx};
@@ -55,21 +55,10 @@ fn mirrored_digits(ds: &Dataset) -> Dataset {
 
 fn config(out: &Path, init: Option<&Path>) -> TrainConfig {
     TrainConfig {
-        architecture: Architecture::Dnn { hidden: vec![128, 64] },
         learning_rate: Some(2e-3),
-        batch_size: 64,
         epochs: 4,
-        seed: 3,
-        class_weights: ClassWeights::None,
-        eval_every: Some(10),
-        eval_fraction: 0.25,
-        device: DeviceChoice::Cpu,
-        threads: Some(1),
-        out: out.to_path_buf(),
-        force: false,
-        resume: false,
         init: init.map(|run| Init { run: run.to_path_buf(), rehearse: 1.0 }),
-        practice: Practice::default(),
+        ..crate::train::config(Architecture::Dnn { hidden: vec![128, 64] }, out)
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::{Dropped, Stats};
+use super::{BufferPool, Dropped, Stats};
 use emnist_data::payload_log::{Entry, LogWriter};
 
 /// Entries appended between two flushes within one drain.
@@ -37,16 +37,23 @@ pub enum Msg {
 }
 
 /// Starts the thread.
-pub fn start(writer: LogWriter, rx: Receiver<Msg>, stats: Arc<Stats>) -> Result<std::thread::JoinHandle<()>> {
+pub fn start(
+    writer: LogWriter,
+    rx: Receiver<Msg>,
+    stats: Arc<Stats>,
+    buffers: Arc<BufferPool>,
+) -> Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("emnist-payload-log".into())
-        .spawn(move || run(writer, rx, &stats))
+        .spawn(move || run(writer, rx, &stats, &buffers))
         .context("cannot start the payload log's writer thread")
 }
 
-fn run(mut writer: LogWriter, rx: Receiver<Msg>, stats: &Stats) {
+fn run(mut writer: LogWriter, rx: Receiver<Msg>, stats: &Stats, buffers: &BufferPool) {
     let mut errors = 0u64;
     let mut closed_by = None;
+    // Written records' buffers, handed back after each drain.
+    let mut used = Vec::new();
     // Idle: wait for the first entry. Busy: drain, flush, sleep a tick, drain again.
     'queue: while let Ok(first) = rx.recv() {
         let mut next = Some(first);
@@ -66,6 +73,7 @@ fn run(mut writer: LogWriter, rx: Receiver<Msg>, stats: &Stats) {
                     }
                     Msg::Prediction(bytes) => {
                         append(&mut writer, &bytes, &stats.predictions, stats, &mut errors);
+                        used.push(bytes);
                         since_flush += 1;
                         drained += 1;
                     }
@@ -94,6 +102,7 @@ fn run(mut writer: LogWriter, rx: Receiver<Msg>, stats: &Stats) {
                 };
             }
             flush(&mut writer, stats, &mut errors);
+            buffers.give_back(&mut used);
             if drained == 0 {
                 // The tick brought nothing: back to waiting on the queue.
                 break;
