@@ -110,13 +110,13 @@ pub struct TrainArgs {
     /// four blocks (28 → 14 → 7 → 3 → 1).
     #[arg(long, value_delimiter = ',')]
     pub channels: Option<Vec<usize>>,
-    /// Adam's learning rate [default: 0.01 linear, 3e-4 dnn, 1e-3 cnn: the seed's; with `--init`,
+    /// Adam's learning rate [default: 0.01 linear, 3e-4 dnn, 1e-3 cnn: the seed's; with --init,
     /// 0.3 × RUN's].
     #[arg(long)]
     pub lr: Option<f64>,
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
-    /// Epochs [default: 5, the seed's; with `--init`, 10].
+    /// Epochs [default: 5, the seed's; with --init, 10].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Seeds the weights, the data order, dropout and the evaluation sample.
@@ -136,7 +136,7 @@ pub struct TrainArgs {
     /// libtorch CPU threads [default: libtorch's choice].
     #[arg(long)]
     pub threads: Option<usize>,
-    /// The run directory [default: models/<model>; with `--init`, RUN's folder name + `-tuned`].
+    /// The run directory [default: models/<model>; with --init, RUN's folder name + -tuned].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Overwrite an existing run directory.
@@ -163,7 +163,7 @@ pub struct TrainArgs {
     pub json: bool,
     /// Defaults for the options below: `seed` (the seed's protocol: none of them) or `best`
     /// (augmentation, one-cycle schedule, label smoothing 0.1, 10 % validation, patience 3)
-    /// [default: seed; with `--init`, RUN's options without its validation share].
+    /// [default: seed; with --init, RUN's options without its validation share].
     #[arg(long, value_parser = named_parser::<Recipe>(Recipe::ALL))]
     pub recipe: Option<Recipe>,
     /// Augment every training image, reproducibly by (seed, step): `handwriting` (random affine,
