@@ -11,7 +11,7 @@ use emnist_model::train::tune::{self, Init, Start};
 use emnist_model::train::{open_run_dir, TrainConfig, TrainOutcome};
 use emnist_model::Architecture;
 
-use crate::common::{emnist_cmd, torch_lock, write_idx};
+use crate::common::{emnist_cmd, flags_as_in_emnist, torch_lock, write_idx};
 
 /// Debian's `dataset-fashion-mnist` (`make setup` installs it): classes no EMNIST run has.
 const FASHION: &str = "/usr/share/datasets/fashion-mnist";
@@ -121,6 +121,8 @@ fn fine_tuning_learns_the_new_data_and_keeps_the_old() {
 
 #[test]
 fn fine_tuning_refuses_foreign_classes_and_foreign_rehearsal_data() {
+    // Messages name settings as the executable spells them (installed once per test process).
+    flags_as_in_emnist();
     let dir = tempfile::tempdir().unwrap();
     let base = synthetic(7);
     let start_dir = dir.path().join("start");
@@ -139,7 +141,7 @@ fn fine_tuning_refuses_foreign_classes_and_foreign_rehearsal_data() {
 
     let other = synthetic(9);
     let err = format!("{:#}", start.check_base(&other).unwrap_err());
-    assert!(err.contains("rehearsal data") && err.contains("rehearse_data"), "{err}");
+    assert!(err.contains("rehearsal data") && err.contains("`--rehearse-data`"), "{err}");
 
     let empty = Dataset {
         train: Part { images: Vec::new().into(), labels: Vec::new().into(), writers: None },
