@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{legend, register_font, share_mesh, thousands, title, write_png, ClassAxis, TITLE_HEIGHT};
+use super::{legend, paired_share_bars, register_font, share_mesh, thousands, title, write_png, TITLE_HEIGHT};
 use emnist_data::deployment::{DeploymentReport, INK_BINS};
 
 /// The log's colour and the reference's.
@@ -58,31 +58,10 @@ fn draw_classes(root: &DrawingArea<BitMapBackend, Shift>, report: &DeploymentRep
         ],
     )?;
     let body = root.margin(TITLE_HEIGHT + 20, 0, 0, 0);
-    let n = report.classes.len();
     let max = report.classes.iter().map(|c| c.predicted_share.max(c.reference_share)).fold(0.0, f64::max) * 100.0;
-    let y_max = (max * 1.15).max(1.0);
     let names: Vec<&str> = report.classes.iter().map(|c| c.name.as_str()).collect();
-    let mut chart = ChartBuilder::on(&body)
-        .margin(10)
-        .margin_right(24)
-        .x_label_area_size(30)
-        .y_label_area_size(64)
-        .build_cartesian_2d(ClassAxis(n), 0.0..y_max)?;
-    let x_fmt = |x: &f64| names.get(x.floor() as usize).map(|s| s.to_string()).unwrap_or_default();
-    let decimals = if y_max >= 10.0 { 0 } else { 1 };
-    share_mesh(&mut chart)
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&|y: &f64| format!("{y:.decimals$}"))
-        .y_labels(8)
-        .draw()?;
-    let bar = |i: usize, lo: f64, hi: f64, share: f64, c: RGBColor| {
-        Rectangle::new([(i as f64 + lo, 0.0), (i as f64 + hi, share * 100.0)], c.filled())
-    };
-    let classes = &report.classes;
-    chart.draw_series(classes.iter().enumerate().map(|(i, c)| bar(i, 0.1, 0.5, c.predicted_share, LOG_COLOUR)))?;
-    chart
-        .draw_series(classes.iter().enumerate().map(|(i, c)| bar(i, 0.5, 0.9, c.reference_share, REFERENCE_COLOUR)))?;
-    Ok(())
+    let shares: Vec<(f64, f64)> = report.classes.iter().map(|c| (c.predicted_share, c.reference_share)).collect();
+    paired_share_bars(&body, None, &names, &shares, (LOG_COLOUR, REFERENCE_COLOUR), (max * 1.15).max(1.0))
 }
 
 fn draw_confidence(root: &DrawingArea<BitMapBackend, Shift>, report: &DeploymentReport) -> Result<()> {

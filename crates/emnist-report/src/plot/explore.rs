@@ -7,8 +7,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::{draw_pixels, font, grey, legend, register_font, text, thousands, title, viridis, write_png};
-use super::{share_mesh, ClassAxis, MARGIN, TITLE_HEIGHT};
+use super::{draw_pixels, grey, legend, paired_share_bars, register_font, text, thousands, title, viridis, write_png};
+use super::{MARGIN, TITLE_HEIGHT};
 use emnist_data::classes::ClassGroup;
 use emnist_data::explore::{mean_images, ExploreReport};
 use emnist_data::{Dataset, SIDE};
@@ -88,29 +88,12 @@ fn draw_distribution(root: &DrawingArea<BitMapBackend, Shift>, report: &ExploreR
     let y_max = (max_pct * 1.15).max(1.0);
     let panels = body.split_evenly((report.groups.len().max(1), 1));
     let only = report.groups.len() == 1;
-    let decimals = if y_max >= 10.0 { 0 } else { 1 };
     for (group, panel) in report.groups.iter().zip(&panels) {
         let classes: Vec<_> = report.per_class.iter().filter(|c| c.group == group.group).collect();
-        let n = classes.len();
-        let names: Vec<String> = classes.iter().map(|c| c.name.clone()).collect();
-        let mut chart = ChartBuilder::on(panel)
-            .caption(group_caption(group.group, n, only), font(18))
-            .margin(10)
-            .margin_right(24)
-            .x_label_area_size(30)
-            .y_label_area_size(64)
-            .build_cartesian_2d(ClassAxis(n), 0.0..y_max)?;
-        let x_fmt = |x: &f64| names.get(x.floor() as usize).cloned().unwrap_or_default();
-        share_mesh(&mut chart)
-            .x_label_formatter(&x_fmt)
-            .y_label_formatter(&|y: &f64| format!("{y:.decimals$}"))
-            .y_labels(8)
-            .draw()?;
-        let bar = |i: usize, lo: f64, hi: f64, share: f64, c: RGBColor| {
-            Rectangle::new([(i as f64 + lo, 0.0), (i as f64 + hi, share * 100.0)], c.filled())
-        };
-        chart.draw_series(classes.iter().enumerate().map(|(i, c)| bar(i, 0.1, 0.5, c.train_share, TRAIN_COLOUR)))?;
-        chart.draw_series(classes.iter().enumerate().map(|(i, c)| bar(i, 0.5, 0.9, c.test_share, TEST_COLOUR)))?;
+        let names: Vec<&str> = classes.iter().map(|c| c.name.as_str()).collect();
+        let shares: Vec<(f64, f64)> = classes.iter().map(|c| (c.train_share, c.test_share)).collect();
+        let caption = group_caption(group.group, classes.len(), only);
+        paired_share_bars(panel, Some(caption), &names, &shares, (TRAIN_COLOUR, TEST_COLOUR), y_max)?;
     }
     Ok(())
 }

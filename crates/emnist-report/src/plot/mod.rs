@@ -205,6 +205,43 @@ impl Ranged for ClassAxis {
 }
 
 /// A legend of coloured squares under the title, centred.
+/// Two bars per class, side by side in its slot, shares in [0, 1] drawn as percent of images, the
+/// class names under them: explore's train vs test and a payload log's predicted vs reference.
+/// `y_max` (percent) is shared by the caller's panels; `caption` titles the panel.
+fn paired_share_bars(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    caption: Option<String>,
+    names: &[&str],
+    shares: &[(f64, f64)],
+    colours: (RGBColor, RGBColor),
+    y_max: f64,
+) -> Result<()> {
+    let n = names.len();
+    let mut builder = ChartBuilder::on(area);
+    if let Some(caption) = caption {
+        builder.caption(caption, font(18));
+    }
+    let mut chart = builder
+        .margin(10)
+        .margin_right(24)
+        .x_label_area_size(30)
+        .y_label_area_size(64)
+        .build_cartesian_2d(ClassAxis(n), 0.0..y_max)?;
+    let x_fmt = |x: &f64| names.get(x.floor() as usize).map(|s| s.to_string()).unwrap_or_default();
+    let decimals = if y_max >= 10.0 { 0 } else { 1 };
+    share_mesh(&mut chart)
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&|y: &f64| format!("{y:.decimals$}"))
+        .y_labels(8)
+        .draw()?;
+    let bar = |i: usize, lo: f64, hi: f64, share: f64, c: RGBColor| {
+        Rectangle::new([(i as f64 + lo, 0.0), (i as f64 + hi, share * 100.0)], c.filled())
+    };
+    chart.draw_series(shares.iter().enumerate().map(|(i, s)| bar(i, 0.1, 0.5, s.0, colours.0)))?;
+    chart.draw_series(shares.iter().enumerate().map(|(i, s)| bar(i, 0.5, 0.9, s.1, colours.1)))?;
+    Ok(())
+}
+
 fn legend(root: &DrawingArea<BitMapBackend, Shift>, entries: &[(RGBColor, String)]) -> Result<()> {
     let widths: Vec<u32> =
         entries.iter().map(|(_, t)| root.estimate_text_size(t, &font(16)).map(|s| s.0)).collect::<Result<_, _>>()?;
