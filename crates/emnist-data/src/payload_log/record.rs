@@ -99,31 +99,17 @@ pub struct PredictionRef<'a> {
 impl PredictionRef<'_> {
     /// The framed record.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.encode_into(&mut out);
-        out
-    }
-
-    /// The framed record, in `out` (cleared first): a buffer used again allocates nothing.
-    pub fn encode_into(&self, out: &mut Vec<u8>) {
-        frame_into(KIND_PREDICTION, self, self.pixels, out)
+        frame(KIND_PREDICTION, self, self.pixels)
     }
 }
 
 /// `[length][CRC-32][kind][JSON length][JSON of meta][pixels]`.
 fn frame(kind: u8, meta: &impl Serialize, pixels: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    frame_into(kind, meta, pixels, &mut out);
-    out
-}
-
-fn frame_into(kind: u8, meta: &impl Serialize, pixels: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    out.reserve(FRAME_HEADER + 5 + 256 + pixels.len());
+    let mut out = Vec::with_capacity(FRAME_HEADER + 5 + 256 + pixels.len());
     out.extend_from_slice(&[0; FRAME_HEADER]);
     out.push(kind);
     out.extend_from_slice(&[0; 4]);
-    serde_json::to_writer(&mut *out, meta).expect("plain data");
+    serde_json::to_writer(&mut out, meta).expect("plain data");
     let json_len = out.len() - FRAME_HEADER - 5;
     out.extend_from_slice(pixels);
     let body_len = out.len() - FRAME_HEADER;
@@ -131,6 +117,7 @@ fn frame_into(kind: u8, meta: &impl Serialize, pixels: &[u8], out: &mut Vec<u8>)
     out[0..4].copy_from_slice(&(body_len as u32).to_le_bytes());
     let crc = crc32fast::hash(&out[FRAME_HEADER..]);
     out[4..8].copy_from_slice(&crc.to_le_bytes());
+    out
 }
 
 impl Entry {

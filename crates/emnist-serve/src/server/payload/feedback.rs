@@ -73,9 +73,9 @@ impl PayloadLog {
     /// an image it had, a class of the model that answered) and queues it for the log.
     pub fn feedback(&self, id: &str, index: u32, label: &str) -> Result<Recorded, ApiError> {
         let bad = |message: String| ApiError { status: StatusCode::BAD_REQUEST, message };
-        let logged = self.index.get(id);
+        let logged = self.index.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned();
         let Some(logged) = logged else {
-            let remembered = self.index.capacity();
+            let remembered = self.index.lock().unwrap_or_else(|e| e.into_inner()).capacity();
             return Err(ApiError {
                 status: StatusCode::NOT_FOUND,
                 message: format!(

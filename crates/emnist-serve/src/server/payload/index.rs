@@ -2,7 +2,7 @@
 //! version that answered, how many images, what each was predicted to be).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// A model version as feedback checks it.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +54,11 @@ impl RequestIndex {
         RequestIndex { capacity: capacity.max(1), map: HashMap::new(), order: VecDeque::new(), next: 0 }
     }
 
+    /// How many requests it remembers at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Remembers request `id`, forgetting the oldest beyond the capacity.
     pub fn insert(&mut self, id: &str, logged: Logged) {
         let id: Arc<str> = id.into();
@@ -79,45 +84,6 @@ impl RequestIndex {
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
-    }
-}
-
-/// Locks the index is split under: requests on different workers rarely wait for each other.
-const SHARDS: usize = 16;
-
-/// A [`RequestIndex`] of about `capacity` requests split in [`SHARDS`] by a hash of the id, each
-/// behind its own lock; a request is remembered in its shard until that shard's share of the
-/// capacity has newer ones.
-pub struct ShardedIndex {
-    shards: Box<[Mutex<RequestIndex>]>,
-    capacity: usize,
-}
-
-impl ShardedIndex {
-    pub fn new(capacity: usize) -> ShardedIndex {
-        let per = capacity.max(1).div_ceil(SHARDS);
-        ShardedIndex { shards: (0..SHARDS).map(|_| Mutex::new(RequestIndex::new(per))).collect(), capacity }
-    }
-
-    fn shard(&self, id: &str) -> std::sync::MutexGuard<'_, RequestIndex> {
-        // FNV-1a: ids are short, and which shard an id lands in need not be unpredictable.
-        let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-        self.shards[(hash % SHARDS as u64) as usize].lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Remembers request `id`.
-    pub fn insert(&self, id: &str, logged: Logged) {
-        self.shard(id).insert(id, logged);
-    }
-
-    /// The request logged under `id`, if remembered.
-    pub fn get(&self, id: &str) -> Option<Logged> {
-        self.shard(id).get(id).cloned()
-    }
-
-    /// About how many requests it remembers.
-    pub fn capacity(&self) -> usize {
-        self.capacity
     }
 }
 
@@ -149,26 +115,8 @@ mod tests {
         for _ in 0..100 {
             ix.insert("z", logged(1));
         }
-        assert!(ix.order.len() <= 2 * ix.capacity);
+        assert!(ix.order.len() <= 2 * ix.capacity());
         assert!(ix.get("z").is_some());
-    }
-
-    #[test]
-    fn the_sharded_index_finds_what_it_was_given_and_stays_bounded() {
-        let ix = ShardedIndex::new(1600);
-        for i in 0..160 {
-            ix.insert(&format!("r{i}"), logged(i % 5 + 1));
-        }
-        assert!((0..160).all(|i| ix.get(&format!("r{i}")).is_some()), "a tenth of the capacity is all remembered");
-        assert_eq!(ix.get("r7").map(|l| l.predicted.len()), Some(3));
-        assert!(ix.get("r160").is_none());
-        for i in 160..100_000 {
-            ix.insert(&format!("r{i}"), logged(1));
-        }
-        let held: usize = ix.shards.iter().map(|s| s.lock().unwrap().len()).sum();
-        assert!(held <= 1600 && held > 1500, "{held}");
-        assert!(ix.get("r99999").is_some() && ix.get("r0").is_none());
-        assert_eq!(ix.capacity(), 1600);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use anyhow::{Context, Result};
 
 pub use feedback::handle as feedback;
 pub use index::ModelInfo;
-use index::{Logged, ShardedIndex};
+use index::{Logged, RequestIndex};
 use writer::Msg;
 
 use super::defaults;
@@ -139,35 +139,8 @@ pub struct PayloadLog {
     sample_below: Option<u64>,
     draws: AtomicU64,
     stats: Arc<Stats>,
-    index: ShardedIndex,
+    index: Mutex<RequestIndex>,
     models: RwLock<Registry>,
-    buffers: Arc<BufferPool>,
-}
-
-/// Record buffers the writer hands back for requests to fill again: a record is never allocated
-/// on a worker and freed on the writer thread (glibc's allocator pays for that with locks and
-/// consolidation on the request's path).
-#[derive(Default)]
-pub(super) struct BufferPool {
-    free: Mutex<Vec<Vec<u8>>>,
-}
-
-impl BufferPool {
-    /// Buffers kept at most (about a kilobyte each); the rest are freed.
-    const MAX: usize = 1024;
-
-    fn take(&self) -> Vec<u8> {
-        self.free.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default()
-    }
-
-    /// Keeps `used` (emptied) for later, up to [`BufferPool::MAX`]; one lock for all of them.
-    pub(super) fn give_back(&self, used: &mut Vec<Vec<u8>>) {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        let room = Self::MAX.saturating_sub(free.len()).min(used.len());
-        free.extend(used.drain(..room));
-        drop(free);
-        used.clear();
-    }
 }
 
 /// The model versions logged for: `models.json`'s document, and the shared description each
@@ -195,8 +168,7 @@ impl PayloadLog {
         };
         let stats = Arc::new(Stats::default());
         let (tx, rx) = mpsc::sync_channel(cfg.queue.max(1));
-        let buffers = Arc::new(BufferPool::default());
-        let thread = writer::start(writer, rx, stats.clone(), buffers.clone())?;
+        let thread = writer::start(writer, rx, stats.clone())?;
         let sample_below = (cfg.sample < 1.0).then(|| (cfg.sample.max(0.0) * 2f64.powi(64)) as u64);
         let seed = std::collections::hash_map::RandomState::new().build_hasher().finish();
         Ok(PayloadLog {
@@ -206,9 +178,8 @@ impl PayloadLog {
             sample_below,
             draws: AtomicU64::new(seed),
             stats,
-            index: ShardedIndex::new(cfg.index),
+            index: Mutex::new(RequestIndex::new(cfg.index)),
             models: RwLock::new(Registry { doc, ..Default::default() }),
-            buffers,
         })
     }
 
@@ -262,12 +233,13 @@ impl PayloadLog {
                 top: &named[..top.len()],
                 pixels: &pixels[i * PIXELS..(i + 1) * PIXELS],
             };
-            let mut buffer = self.buffers.take();
-            record.encode_into(&mut buffer);
-            queued |= self.send(Msg::Prediction(buffer)).is_ok();
+            queued |= self.send(Msg::Prediction(record.encode())).is_ok();
         }
         if queued {
-            self.index.insert(id, Logged { model, predicted: predicted.into() });
+            self.index
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id, Logged { model, predicted: predicted.into() });
         }
     }
 

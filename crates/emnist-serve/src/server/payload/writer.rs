@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::{BufferPool, Dropped, Stats};
+use super::{Dropped, Stats};
 use emnist_data::payload_log::{Entry, LogWriter};
 
 /// Entries appended between two flushes within one drain.
@@ -37,23 +37,16 @@ pub enum Msg {
 }
 
 /// Starts the thread.
-pub fn start(
-    writer: LogWriter,
-    rx: Receiver<Msg>,
-    stats: Arc<Stats>,
-    buffers: Arc<BufferPool>,
-) -> Result<std::thread::JoinHandle<()>> {
+pub fn start(writer: LogWriter, rx: Receiver<Msg>, stats: Arc<Stats>) -> Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("emnist-payload-log".into())
-        .spawn(move || run(writer, rx, &stats, &buffers))
+        .spawn(move || run(writer, rx, &stats))
         .context("cannot start the payload log's writer thread")
 }
 
-fn run(mut writer: LogWriter, rx: Receiver<Msg>, stats: &Stats, buffers: &BufferPool) {
+fn run(mut writer: LogWriter, rx: Receiver<Msg>, stats: &Stats) {
     let mut errors = 0u64;
     let mut closed_by = None;
-    // Written records' buffers, handed back after each drain.
-    let mut used = Vec::new();
     // Idle: wait for the first entry. Busy: drain, flush, sleep a tick, drain again.
     'queue: while let Ok(first) = rx.recv() {
         let mut next = Some(first);
@@ -73,7 +66,6 @@ fn run(mut writer: LogWriter, rx: Receiver<Msg>, stats: &Stats, buffers: &Buffer
                     }
                     Msg::Prediction(bytes) => {
                         append(&mut writer, &bytes, &stats.predictions, stats, &mut errors);
-                        used.push(bytes);
                         since_flush += 1;
                         drained += 1;
                     }
@@ -102,7 +94,6 @@ fn run(mut writer: LogWriter, rx: Receiver<Msg>, stats: &Stats, buffers: &Buffer
                 };
             }
             flush(&mut writer, stats, &mut errors);
-            buffers.give_back(&mut used);
             if drained == 0 {
                 // The tick brought nothing: back to waiting on the queue.
                 break;
