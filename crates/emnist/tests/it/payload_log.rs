@@ -27,7 +27,7 @@ use emnist_serve::server::grpc::inference::{
 use emnist_serve::server::payload::PayloadConfig;
 use emnist_serve::server::{router, AppState, ServeConfig};
 
-use crate::common::{emnist_cmd, Server};
+use crate::common::{emnist_cmd, flags_as_in_emnist, Server};
 use crate::serve::{model_file, test_images};
 
 fn start(model: &Path, log: &Path, extra: &[&str]) -> Server {
@@ -458,6 +458,8 @@ async fn every_model_and_version_of_a_repository_logs() {
 /// feedback without a log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answer_carries_a_request_id_and_feedback_needs_a_log() {
+    // Messages name settings as the executable spells them (installed once per test process).
+    flags_as_in_emnist();
     let dir = tempfile::tempdir().unwrap();
     let model = model_file(dir.path(), 59);
     let mut cfg = ServeConfig::new(model.clone());
