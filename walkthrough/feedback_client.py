@@ -38,6 +38,14 @@ def halves():
     return tune, judge
 
 
+def client(token):
+    """A kept-alive HTTP session, with the bearer token when the server wants one."""
+    session = requests.Session()
+    if token:
+        session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
 def predict(session, url, png):
     """The answer to one picture upload, with what the model saw, its version and the request id."""
     r = session.post(f"{url}/predict?k=62&detail=1", data=png, headers={"Content-Type": "image/png"}, timeout=30)
@@ -49,9 +57,7 @@ def predict(session, url, png):
 def feed(url, token=None):
     """Each tune image predicted, then labelled as a person would: "that's right" or "it's a 7"."""
     tune, _ = halves()
-    session = requests.Session()
-    if token:
-        session.headers["Authorization"] = f"Bearer {token}"
+    session = client(token)
     confirmed = corrected = 0
     for png, label in tune:
         answer = predict(session, url, png)
@@ -69,9 +75,7 @@ def feed(url, token=None):
 def judge(url, expect_version=None, token=None):
     """Accuracy on the judge half: exact (over every class) and the argmax among the digits."""
     _, judged = halves()
-    session = requests.Session()
-    if token:
-        session.headers["Authorization"] = f"Bearer {token}"
+    session = client(token)
     exact = digits = 0
     versions = set()
     for png, label in judged:
