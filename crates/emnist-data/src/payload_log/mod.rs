@@ -17,7 +17,7 @@ pub mod write;
 
 pub use models::{read_models, LogModel, LogModels, MODELS_FILE};
 pub use read::{is_log_dir, read_dir, Labelled, LogContents, Torn};
-pub use record::{Entry, Feedback, Prediction, PredictionRef, RecordError};
+pub use record::{framed_kind, framed_len, Entry, Feedback, FramedKind, Prediction, PredictionRef, RecordError};
 pub use write::{LogWriter, LogWriterConfig};
 
 /// Segment files are `segment-<10-digit sequence number>.plog`; the one being written ends in

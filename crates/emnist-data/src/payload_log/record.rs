@@ -99,33 +99,70 @@ pub struct PredictionRef<'a> {
 impl PredictionRef<'_> {
     /// The framed record.
     pub fn encode(&self) -> Vec<u8> {
-        frame(KIND_PREDICTION, self, self.pixels)
+        let mut out = Vec::with_capacity(FRAME_HEADER + 5 + 256 + self.pixels.len());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the framed record to `out` (a server's queue: no allocation of its own).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        frame_into(KIND_PREDICTION, self, self.pixels, out)
     }
 }
 
-/// `[length][CRC-32][kind][JSON length][JSON of meta][pixels]`.
-fn frame(kind: u8, meta: &impl Serialize, pixels: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(FRAME_HEADER + 5 + 256 + pixels.len());
+/// Appends `[length][CRC-32][kind][JSON length][JSON of meta][pixels]` to `out`.
+fn frame_into(kind: u8, meta: &impl Serialize, pixels: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
     out.extend_from_slice(&[0; FRAME_HEADER]);
     out.push(kind);
     out.extend_from_slice(&[0; 4]);
-    serde_json::to_writer(&mut out, meta).expect("plain data");
-    let json_len = out.len() - FRAME_HEADER - 5;
+    serde_json::to_writer(&mut *out, meta).expect("plain data");
+    let json_len = out.len() - start - FRAME_HEADER - 5;
     out.extend_from_slice(pixels);
-    let body_len = out.len() - FRAME_HEADER;
-    out[FRAME_HEADER + 1..FRAME_HEADER + 5].copy_from_slice(&(json_len as u32).to_le_bytes());
-    out[0..4].copy_from_slice(&(body_len as u32).to_le_bytes());
-    let crc = crc32fast::hash(&out[FRAME_HEADER..]);
-    out[4..8].copy_from_slice(&crc.to_le_bytes());
-    out
+    let body_len = out.len() - start - FRAME_HEADER;
+    let record = &mut out[start..];
+    record[FRAME_HEADER + 1..FRAME_HEADER + 5].copy_from_slice(&(json_len as u32).to_le_bytes());
+    record[0..4].copy_from_slice(&(body_len as u32).to_le_bytes());
+    let crc = crc32fast::hash(&record[FRAME_HEADER..]);
+    record[4..8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The kind byte of a framed record, if it holds one: a prediction or a feedback.
+pub fn framed_kind(record: &[u8]) -> Option<FramedKind> {
+    match *record.get(FRAME_HEADER)? {
+        KIND_PREDICTION => Some(FramedKind::Prediction),
+        KIND_FEEDBACK => Some(FramedKind::Feedback),
+        _ => None,
+    }
+}
+
+/// The length of the framed record at the start of `bytes` (its header's word, not checked
+/// against its CRC): how a queue of records framed by this module splits.
+pub fn framed_len(bytes: &[u8]) -> Option<usize> {
+    let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    Some(FRAME_HEADER + len).filter(|&n| n <= bytes.len())
+}
+
+/// What a framed record holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FramedKind {
+    Prediction,
+    Feedback,
 }
 
 impl Entry {
     /// The framed record: length, CRC-32, body.
     pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the framed record to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
-            Entry::Prediction(p) => frame(KIND_PREDICTION, p, &p.pixels),
-            Entry::Feedback(f) => frame(KIND_FEEDBACK, f, &[]),
+            Entry::Prediction(p) => frame_into(KIND_PREDICTION, p, &p.pixels, out),
+            Entry::Feedback(f) => frame_into(KIND_FEEDBACK, f, &[], out),
         }
     }
 

@@ -380,7 +380,7 @@ impl AppState {
         let Some(log) = self.payload.as_ref().filter(|l| l.sampled()) else { return version.run(images).await };
         let pixels = version.model.signature.to_pixels(&images.pixels);
         let out = version.run(images).await?;
-        log.record(id, protocol, log.model_info(version), &pixels, &out);
+        log.record(id, protocol, &version.info, &pixels, &out);
         Ok(out)
     }
 }

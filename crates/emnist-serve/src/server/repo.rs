@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 
 use super::batch::{BatchConfig, BatchError, Batcher};
 use super::metrics::Metrics;
+use super::payload::ModelInfo;
 use super::ApiError;
 use crate::protocol::tensor::Images;
 use emnist_model::contract::{Outputs, PIXELS};
@@ -62,6 +63,8 @@ pub struct Version {
     pub model: Arc<ServedModel>,
     /// Which engine runs it.
     pub engine: EngineName,
+    /// What the payload log's records and feedback checks name it by (shared, made once).
+    pub info: Arc<ModelInfo>,
     key: Option<FileKey>,
     batcher: Batcher,
 }
@@ -104,7 +107,16 @@ impl Loader {
         })?;
         let engine_name = engine.name();
         let batcher = Batcher::start(Arc::new(engine), self.batch.clone(), self.metrics.clone());
-        Ok(Version { name: name.to_string(), number, model: Arc::new(model), engine: engine_name, key: None, batcher })
+        let info = Arc::new(ModelInfo { name: name.to_string(), version: number, classes: model.class_names.clone() });
+        Ok(Version {
+            name: name.to_string(),
+            number,
+            model: Arc::new(model),
+            engine: engine_name,
+            info,
+            key: None,
+            batcher,
+        })
     }
 }
 

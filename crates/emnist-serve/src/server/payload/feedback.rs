@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{Dropped, Msg, PayloadLog};
+use super::{Dropped, PayloadLog};
 use crate::server::{ApiError, Shared};
 use emnist_data::payload_log::{Entry, Feedback};
 use emnist_data::setting::Setting;
@@ -73,8 +73,12 @@ impl PayloadLog {
     /// an image it had, a class of the model that answered) and queues it for the log.
     pub fn feedback(&self, id: &str, index: u32, label: &str) -> Result<Recorded, ApiError> {
         let bad = |message: String| ApiError { status: StatusCode::BAD_REQUEST, message };
-        let logged = self.index.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned();
-        let Some(logged) = logged else {
+        let logged = {
+            let remembered = self.index.lock().unwrap_or_else(|e| e.into_inner());
+            let logged = remembered.get(id);
+            logged.map(|l| (l.model.clone(), l.predicted.get(index as usize).copied(), l.predicted.len()))
+        };
+        let Some((model, predicted, n)) = logged else {
             let remembered = self.index.lock().unwrap_or_else(|e| e.into_inner()).capacity();
             return Err(ApiError {
                 status: StatusCode::NOT_FOUND,
@@ -84,9 +88,7 @@ impl PayloadLog {
                 ),
             });
         };
-        let model = &logged.model;
-        let Some(&predicted) = logged.predicted.get(index as usize) else {
-            let n = logged.predicted.len();
+        let Some(predicted) = predicted else {
             return Err(bad(format!(
                 "request `{}` had {n} image{}: `index` must be below {n}",
                 shorten(id),
@@ -105,7 +107,8 @@ impl PayloadLog {
         let predicted = model.class(predicted as usize).into_owned();
         let correction = predicted != label;
         let entry = Feedback { id: id.to_string(), index, time_ms: super::now_ms(), label: label.to_string() };
-        if let Err(why) = self.send(Msg::Entry(Entry::Feedback(entry))) {
+        if let Err(why) = self.queue.push().entry(|buf| Entry::Feedback(entry).encode_into(buf)) {
+            self.stats.drop_entries(why, 1);
             let message = match why {
                 Dropped::Stopped => "the server is stopping; the feedback was not recorded",
                 _ => "the payload log is behind; the feedback was not recorded: retry shortly",

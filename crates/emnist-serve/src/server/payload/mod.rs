@@ -1,36 +1,34 @@
 //! The payload log of `emnist serve --log-dir DIR`: every sampled request's images as the model
 //! saw them, with the answer, written off the hot path, and `POST /feedback` on them.
 //!
-//! A request hands its entries to a bounded queue with `try_send` and goes on; one writer thread
-//! (`writer.rs`) owns the [`LogWriter`], drains the queue every 10 ms while entries keep coming
-//! (without being woken by each) and flushes after each drain, so a `kill -9` loses at most what
-//! was still queued. A full queue drops the entry and counts
-//! it (`emnist_payload_log_dropped_total`): requests never wait for the disk. A bounded index of
-//! the last logged requests (`index.rs`) lets feedback be checked against what was answered
+//! A request frames its records into a bounded queue's buffer under one short lock and goes on;
+//! one writer thread (`writer.rs`) owns the [`LogWriter`], drains the queue every 10 ms while
+//! entries keep coming (without being woken by each) and flushes after each drain, so a `kill -9`
+//! loses at most what was still queued. A full queue drops the entry and counts it
+//! (`emnist_payload_log_dropped_total`): requests never wait for the disk. A bounded index of the
+//! last logged requests (`index.rs`) lets feedback be checked against what was answered
 //! (`feedback.rs`). `DIR/models.json` lists the class names of every model version logged for.
 
 mod feedback;
 mod index;
 mod writer;
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
 pub use feedback::handle as feedback;
 pub use index::ModelInfo;
-use index::{Logged, RequestIndex};
-use writer::Msg;
+use index::RequestIndex;
+use writer::Queue;
 
 use super::defaults;
-use super::repo::{Catalog, Version};
+use super::repo::Catalog;
 use emnist_data::payload_log::models::INPUT_U8_28X28;
 use emnist_data::payload_log::{read_models, LogModel, LogModels, LogWriter, LogWriterConfig, PredictionRef};
 use emnist_data::setting::Setting;
@@ -133,22 +131,20 @@ impl Stats {
 /// The log of one server: the queue's sending end, the writer thread, the index, the models.
 pub struct PayloadLog {
     dir: PathBuf,
-    tx: SyncSender<Msg>,
+    queue: Arc<Queue>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// A request is sampled when its draw is below this; `None`: every request is.
     sample_below: Option<u64>,
     draws: AtomicU64,
     stats: Arc<Stats>,
     index: Mutex<RequestIndex>,
-    models: RwLock<Registry>,
+    models: Mutex<Registry>,
 }
 
-/// The model versions logged for: `models.json`'s document, and the shared description each
-/// logged request points at.
+/// The model versions logged for: `models.json`'s document.
 #[derive(Default)]
 struct Registry {
     doc: LogModels,
-    infos: BTreeMap<String, BTreeMap<u64, Arc<ModelInfo>>>,
     /// `models.json` is behind the document (a write failed): the next change retries.
     dirty: bool,
 }
@@ -167,19 +163,19 @@ impl PayloadLog {
             }
         };
         let stats = Arc::new(Stats::default());
-        let (tx, rx) = mpsc::sync_channel(cfg.queue.max(1));
-        let thread = writer::start(writer, rx, stats.clone())?;
+        let queue = Queue::new(cfg.queue);
+        let thread = writer::start(writer, queue.clone(), stats.clone())?;
         let sample_below = (cfg.sample < 1.0).then(|| (cfg.sample.max(0.0) * 2f64.powi(64)) as u64);
         let seed = std::collections::hash_map::RandomState::new().build_hasher().finish();
         Ok(PayloadLog {
             dir: cfg.dir.clone(),
-            tx,
+            queue,
             writer: Mutex::new(Some(thread)),
             sample_below,
             draws: AtomicU64::new(seed),
             stats,
             index: Mutex::new(RequestIndex::new(cfg.index)),
-            models: RwLock::new(Registry { doc, ..Default::default() }),
+            models: Mutex::new(Registry { doc, ..Default::default() }),
         })
     }
 
@@ -204,9 +200,9 @@ impl PayloadLog {
     }
 
     /// Logs one request `model` answered: each image (`pixels`: `out.n` images of 784 bytes, as
-    /// the model saw them) with its predicted class and top 3, under `id`. Never waits: entries that find
-    /// the queue full are dropped and counted.
-    pub fn record(&self, id: &str, protocol: &'static str, model: Arc<ModelInfo>, pixels: &[u8], out: &Outputs) {
+    /// the model saw them) with its predicted class and top 3, under `id`. Never waits on the
+    /// disk: entries that find the queue full are dropped and counted.
+    pub fn record(&self, id: &str, protocol: &'static str, model: &Arc<ModelInfo>, pixels: &[u8], out: &Outputs) {
         let n = out.n;
         if id.len() > MAX_ID_BYTES || id.is_empty() {
             self.stats.drop_entries(Dropped::TooLarge, n as u64);
@@ -215,6 +211,7 @@ impl PayloadLog {
         let time_ms = now_ms();
         let mut predicted = Vec::with_capacity(n);
         let mut queued = false;
+        let mut push = self.queue.push();
         for i in 0..n {
             let row = &out.probabilities[i * out.classes..(i + 1) * out.classes];
             let top = top_three(row);
@@ -233,56 +230,21 @@ impl PayloadLog {
                 top: &named[..top.len()],
                 pixels: &pixels[i * PIXELS..(i + 1) * PIXELS],
             };
-            queued |= self.send(Msg::Prediction(record.encode())).is_ok();
+            match push.entry(|buf| record.encode_into(buf)) {
+                Ok(()) => queued = true,
+                Err(why) => self.stats.drop_entries(why, 1),
+            }
         }
+        drop(push);
         if queued {
-            self.index
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(id, Logged { model, predicted: predicted.into() });
+            self.index.lock().unwrap_or_else(|e| e.into_inner()).insert(id, model, &predicted);
         }
-    }
-
-    fn send(&self, msg: Msg) -> Result<(), Dropped> {
-        let why = match self.tx.try_send(msg) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Full(_)) => Dropped::QueueFull,
-            Err(TrySendError::Disconnected(_)) => Dropped::Stopped,
-        };
-        self.stats.drop_entries(why, 1);
-        Err(why)
-    }
-
-    /// The description logged requests of `version` point at (made once per version).
-    pub fn model_info(&self, version: &Version) -> Arc<ModelInfo> {
-        // Read-locked on every logged request: workers never wait for each other here.
-        if let Some(info) = self
-            .models
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .infos
-            .get(&version.name)
-            .and_then(|v| v.get(&version.number))
-        {
-            return info.clone();
-        }
-        let mut reg = self.models.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(info) = reg.infos.get(&version.name).and_then(|v| v.get(&version.number)) {
-            return info.clone();
-        }
-        let info = Arc::new(ModelInfo {
-            name: version.name.clone(),
-            version: version.number,
-            classes: version.model.class_names.clone(),
-        });
-        reg.infos.entry(version.name.clone()).or_default().insert(version.number, info.clone());
-        info
     }
 
     /// Lists every version of `catalog` in `models.json` (written atomically, only when it
     /// changes): at start and after each reload.
     pub fn note_models(&self, catalog: &Catalog) -> Result<()> {
-        let mut reg = self.models.write().unwrap_or_else(|e| e.into_inner());
+        let mut reg = self.models.lock().unwrap_or_else(|e| e.into_inner());
         let mut changed = false;
         for v in catalog.versions() {
             let entry = LogModel {
@@ -293,15 +255,6 @@ impl PayloadLog {
                 input: INPUT_U8_28X28.into(),
             };
             changed |= reg.doc.insert(entry);
-            let current = reg.infos.get(&v.name).and_then(|m| m.get(&v.number));
-            if current.is_none_or(|i| i.classes != v.model.class_names) {
-                let info = Arc::new(ModelInfo {
-                    name: v.name.clone(),
-                    version: v.number,
-                    classes: v.model.class_names.clone(),
-                });
-                reg.infos.entry(v.name.clone()).or_default().insert(v.number, info);
-            }
         }
         if !(changed || reg.dirty) {
             return Ok(());
@@ -321,12 +274,7 @@ impl PayloadLog {
     /// stop. Entries recorded afterwards are dropped as `stopped`.
     pub fn close(&self) {
         let Some(thread) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
-        let (ack, closed) = mpsc::channel();
-        // Blocking: the writer empties the queue ahead of this message.
-        if self.tx.send(Msg::Close(ack)).is_ok() {
-            let _ = closed.recv();
-        }
-        let _ = thread.join();
+        self.queue.close(thread);
     }
 
     /// The Prometheus lines of the log.
@@ -361,12 +309,8 @@ impl PayloadLog {
     /// Holds the writer until the returned sender is dropped or sent on; the queue fills
     /// meanwhile (tests).
     #[cfg(test)]
-    fn hold_writer(&self) -> mpsc::Sender<()> {
-        let (held, is_held) = mpsc::channel();
-        let (release, released) = mpsc::channel();
-        self.tx.send(Msg::Hold(held, released)).unwrap();
-        is_held.recv().unwrap();
-        release
+    fn hold_writer(&self) -> std::sync::mpsc::Sender<()> {
+        self.queue.hold()
     }
 }
 

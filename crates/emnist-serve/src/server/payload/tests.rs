@@ -30,7 +30,7 @@ fn a_full_queue_drops_and_counts_instead_of_waiting() {
     // The writer is held: four entries fill the queue, the next three find it full. Each call
     // returns at once (a call that waited would never return while the writer is held).
     for i in 0..7u8 {
-        log.record(&format!("r{i}"), PREDICT, model(), &[i; PIXELS], &outputs(1));
+        log.record(&format!("r{i}"), PREDICT, &model(), &[i; PIXELS], &outputs(1));
     }
     assert_eq!(log.stats().dropped(Dropped::QueueFull), 3);
     drop(release);
@@ -51,7 +51,7 @@ fn a_full_queue_drops_and_counts_instead_of_waiting() {
     // Only queued requests are remembered for feedback.
     assert_eq!(log.feedback("r5", 0, "1").unwrap_err().status, StatusCode::NOT_FOUND);
     // After the clean stop, entries are dropped as `stopped`.
-    log.record("late", PREDICT, model(), &[0; PIXELS], &outputs(1));
+    log.record("late", PREDICT, &model(), &[0; PIXELS], &outputs(1));
     assert_eq!(log.stats().dropped(Dropped::Stopped), 1);
 }
 
@@ -61,7 +61,7 @@ fn feedback_is_checked_against_the_logged_request() {
     let log = PayloadLog::open(&config(dir.path(), 64)).unwrap();
     let mut pixels = vec![7u8; PIXELS];
     pixels.extend([9u8; PIXELS]);
-    log.record("two", "kserve", model(), &pixels, &outputs(2));
+    log.record("two", "kserve", &model(), &pixels, &outputs(2));
     let err = |r: Result<feedback::Recorded, ApiError>| {
         let e = r.unwrap_err();
         (e.status, e.message)
@@ -93,8 +93,8 @@ fn feedback_is_checked_against_the_logged_request() {
 fn ids_that_cannot_be_logged_are_counted_not_written() {
     let dir = tempfile::tempdir().unwrap();
     let log = PayloadLog::open(&config(dir.path(), 64)).unwrap();
-    log.record(&"x".repeat(MAX_ID_BYTES + 1), "grpc", model(), &[0; 2 * PIXELS], &outputs(2));
-    log.record("", "grpc", model(), &[0; PIXELS], &outputs(1));
+    log.record(&"x".repeat(MAX_ID_BYTES + 1), "grpc", &model(), &[0; 2 * PIXELS], &outputs(2));
+    log.record("", "grpc", &model(), &[0; PIXELS], &outputs(1));
     log.close();
     assert_eq!((log.stats().dropped(Dropped::TooLarge), log.stats().predictions()), (3, 0));
     assert!(read_dir(dir.path()).unwrap().predictions.is_empty());

@@ -1,119 +1,181 @@
-//! The writer thread: it owns the [`LogWriter`], appends what is queued and flushes after each
-//! drain of the queue (and every [`FLUSH_EVERY`] entries within one), so a `kill -9` loses at most
-//! what is still queued.
+//! The queue and the writer thread. Requests frame their records straight into the queue's byte
+//! buffer under one short lock ([`Queue::push`]): no allocation, no channel message, and no buffer
+//! freed on another thread (which glibc's allocator pays for with its arena locks). The writer
+//! thread owns the [`LogWriter`]; it swaps the full buffer for its empty one, appends the records
+//! and flushes, so a `kill -9` loses at most what is still queued.
 //!
-//! While entries keep coming, it drains the queue once every [`TICK`] and sleeps in between:
-//! requests then hand their entries over without waking it (a system call each, and a thread
-//! switch, on a machine whose cores serve requests), and the log is written in large writes. Once
-//! a drain finds the queue empty, it waits on the queue again, and the first entry wakes it.
+//! While entries keep coming, the writer drains the queue once every [`TICK`] and sleeps in
+//! between: requests then hand their entries over without waking it (a system call each, and a
+//! thread switch, on a machine whose cores serve requests), and the log is written in large
+//! writes. Once a drain finds the queue empty, it waits, and the next entry wakes it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender, TryRecvError};
-use std::sync::Arc;
+#[cfg(test)]
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
 use super::{Dropped, Stats};
-use emnist_data::payload_log::{Entry, LogWriter};
-
-/// Entries appended between two flushes within one drain.
-const FLUSH_EVERY: usize = 1024;
+use emnist_data::payload_log::{framed_kind, framed_len, FramedKind, LogWriter};
 
 /// How long the writer sleeps between drains while entries keep coming: what a `kill -9` may
 /// lose beyond the queue, and how late a close is seen.
 pub const TICK: Duration = Duration::from_millis(10);
 
-/// What the queue carries.
-pub enum Msg {
-    Entry(Entry),
-    /// A prediction record already framed on the request's thread ([`emnist_data::payload_log::PredictionRef`]).
-    Prediction(Vec<u8>),
-    /// Write what came before, close the segment, answer, and stop.
-    Close(Sender<()>),
-    /// Say so on the first sender, then wait on the receiver (tests: a writer that falls behind).
+/// Records waiting for the writer, bounded by a count of entries.
+pub struct Queue {
+    state: Mutex<State>,
+    wake: Condvar,
+    limit: usize,
+}
+
+#[derive(Default)]
+struct State {
+    /// Framed records, back to back.
+    bytes: Vec<u8>,
+    entries: usize,
+    /// The writer waits on the condition variable (a push must wake it).
+    waiting: bool,
+    /// `close` was called: entries are refused; the writer writes what is queued and stops.
+    closed: bool,
+    /// Tests: the writer says so on the first sender, then waits on the receiver.
     #[cfg(test)]
-    Hold(Sender<()>, Receiver<()>),
+    hold: Option<(Sender<()>, std::sync::mpsc::Receiver<()>)>,
+}
+
+/// Where a request's records go: framed by the caller into the queue's buffer.
+pub struct Push<'a> {
+    queue: &'a Queue,
+    state: MutexGuard<'a, State>,
+    pushed: usize,
+}
+
+impl Push<'_> {
+    /// Appends one record with `encode` (which appends one framed record to the buffer), unless
+    /// the queue is full or closed; says why not.
+    pub fn entry(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), Dropped> {
+        let why = if self.state.closed {
+            Dropped::Stopped
+        } else if self.state.entries >= self.queue.limit {
+            Dropped::QueueFull
+        } else {
+            encode(&mut self.state.bytes);
+            self.state.entries += 1;
+            self.pushed += 1;
+            return Ok(());
+        };
+        Err(why)
+    }
+}
+
+impl Drop for Push<'_> {
+    fn drop(&mut self) {
+        if self.pushed > 0 && self.state.waiting {
+            self.state.waiting = false;
+            self.queue.wake.notify_one();
+        }
+    }
+}
+
+impl Queue {
+    /// A queue of at most `limit` entries.
+    pub fn new(limit: usize) -> Arc<Queue> {
+        Arc::new(Queue { state: Mutex::new(State::default()), wake: Condvar::new(), limit: limit.max(1) })
+    }
+
+    /// Locks the queue for one request's records.
+    pub fn push(&self) -> Push<'_> {
+        Push { queue: self, state: self.lock(), pushed: 0 }
+    }
+
+    /// Refuses entries from now on; returns once the writer wrote what was queued and closed its
+    /// segment (at once when the writer is gone).
+    pub fn close(&self, writer: std::thread::JoinHandle<()>) {
+        self.lock().closed = true;
+        self.wake.notify_one();
+        let _ = writer.join();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Holds the writer until the returned sender is dropped or sent on (tests).
+    #[cfg(test)]
+    pub fn hold(&self) -> Sender<()> {
+        let (held, is_held) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel();
+        self.lock().hold = Some((held, released));
+        self.wake.notify_one();
+        is_held.recv().unwrap();
+        release
+    }
 }
 
 /// Starts the thread.
-pub fn start(writer: LogWriter, rx: Receiver<Msg>, stats: Arc<Stats>) -> Result<std::thread::JoinHandle<()>> {
+pub fn start(writer: LogWriter, queue: Arc<Queue>, stats: Arc<Stats>) -> Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("emnist-payload-log".into())
-        .spawn(move || run(writer, rx, &stats))
+        .spawn(move || run(writer, &queue, &stats))
         .context("cannot start the payload log's writer thread")
 }
 
-fn run(mut writer: LogWriter, rx: Receiver<Msg>, stats: &Stats) {
+fn run(mut writer: LogWriter, queue: &Queue, stats: &Stats) {
     let mut errors = 0u64;
-    let mut closed_by = None;
-    // Idle: wait for the first entry. Busy: drain, flush, sleep a tick, drain again.
-    'queue: while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        loop {
-            let mut since_flush = 0;
-            let mut drained = 0usize;
-            while let Some(msg) = next.take() {
-                match msg {
-                    Msg::Entry(entry) => {
-                        let counter = match entry {
-                            Entry::Prediction(_) => &stats.predictions,
-                            Entry::Feedback(_) => &stats.feedback,
-                        };
-                        append(&mut writer, &entry.encode(), counter, stats, &mut errors);
-                        since_flush += 1;
-                        drained += 1;
-                    }
-                    Msg::Prediction(bytes) => {
-                        append(&mut writer, &bytes, &stats.predictions, stats, &mut errors);
-                        since_flush += 1;
-                        drained += 1;
-                    }
-                    Msg::Close(ack) => {
-                        flush(&mut writer, stats, &mut errors);
-                        closed_by = Some(ack);
-                        break 'queue;
-                    }
-                    #[cfg(test)]
-                    Msg::Hold(held, release) => {
-                        let _ = held.send(());
-                        let _ = release.recv();
-                    }
+    let mut spare = Vec::new();
+    loop {
+        let (closed, entries) = {
+            let mut st = queue.lock();
+            loop {
+                #[cfg(test)]
+                if let Some((held, release)) = st.hold.take() {
+                    drop(st);
+                    let _ = held.send(());
+                    let _ = release.recv();
+                    st = queue.lock();
+                    continue;
                 }
-                if since_flush >= FLUSH_EVERY {
-                    flush(&mut writer, stats, &mut errors);
-                    since_flush = 0;
+                if st.entries > 0 || st.closed {
+                    break;
                 }
-                next = match rx.try_recv() {
-                    Ok(msg) => Some(msg),
-                    Err(TryRecvError::Empty) => None,
-                    Err(TryRecvError::Disconnected) => {
-                        flush(&mut writer, stats, &mut errors);
-                        break 'queue;
-                    }
-                };
+                st.waiting = true;
+                st = queue.wake.wait(st).unwrap_or_else(|e| e.into_inner());
             }
-            flush(&mut writer, stats, &mut errors);
-            if drained == 0 {
-                // The tick brought nothing: back to waiting on the queue.
-                break;
-            }
+            st.waiting = false;
+            std::mem::swap(&mut st.bytes, &mut spare);
+            (st.closed, std::mem::take(&mut st.entries))
+        };
+        write_all(&mut writer, &spare, stats, &mut errors);
+        spare.clear();
+        if let Err(e) = writer.flush() {
+            failed(&mut errors, &e);
+        }
+        stats.bytes.store(writer.total_bytes(), Ordering::Relaxed);
+        if closed {
+            break;
+        }
+        if entries > 0 {
+            // Busy: let the next entries gather for a tick rather than be woken by each.
             std::thread::sleep(TICK);
-            next = match rx.try_recv() {
-                Ok(msg) => Some(msg),
-                Err(TryRecvError::Empty) => None,
-                Err(TryRecvError::Disconnected) => break 'queue,
-            };
         }
     }
-    // Closed (or every sender gone): what is still queued after the close is not written.
-    stats.drop_entries(Dropped::Stopped, rx.try_iter().count() as u64);
-    drop(rx);
     if let Err(e) = writer.close() {
         tracing::warn!(error = %e, "cannot close the payload log's last segment; its records read back all the same");
     }
-    if let Some(ack) = closed_by {
-        let _ = ack.send(());
+}
+
+/// Appends the framed records of `bytes` one by one (the writer rolls segments between records).
+fn write_all(writer: &mut LogWriter, mut bytes: &[u8], stats: &Stats, errors: &mut u64) {
+    while let Some(len) = framed_len(bytes) {
+        let (record, rest) = bytes.split_at(len);
+        bytes = rest;
+        let counter = match framed_kind(record) {
+            Some(FramedKind::Feedback) => &stats.feedback,
+            _ => &stats.predictions,
+        };
+        append(writer, record, counter, stats, errors);
     }
 }
 
@@ -130,13 +192,6 @@ fn append(writer: &mut LogWriter, bytes: &[u8], counter: &AtomicU64, stats: &Sta
         }
     }
     stats.segments_removed.store(writer.dropped_segments(), Ordering::Relaxed);
-}
-
-fn flush(writer: &mut LogWriter, stats: &Stats, errors: &mut u64) {
-    if let Err(e) = writer.flush() {
-        failed(errors, &e);
-    }
-    stats.bytes.store(writer.total_bytes(), Ordering::Relaxed);
 }
 
 /// Logs the 1st, 2nd, 4th, 8th, ... failure: a full disk does not flood the log.
