@@ -50,6 +50,7 @@ pub fn flag(s: Setting) -> &'static str {
         Setting::RequestTimeoutMs => "--request-timeout-ms",
         Setting::MaxConnections => "--max-connections",
         Setting::LogDir => "--log-dir",
+        Setting::ClampInputs => "--clamp-inputs",
     }
 }
 

@@ -101,6 +101,8 @@ settings! {
     MaxConnections => "conn.max_connections",
     /// The payload log's folder.
     LogDir => "log.dir",
+    /// Clamp float inputs outside the pixel range instead of refusing them.
+    ClampInputs => "clamp_inputs",
 }
 
 impl Setting {

@@ -96,6 +96,9 @@ pub struct Signature {
     /// Pixel bytes times this are the model's input floats; float requests are taken as they are,
     /// within `[0, 255 × scale]`.
     pub scale: f32,
+    /// Float values outside `[0, 255 × scale]`, or not finite, are clamped into it (NaN: 0)
+    /// instead of refused: a server's `--clamp-inputs`, for load tools' random data.
+    pub clamp: bool,
 }
 
 impl Signature {
@@ -117,7 +120,7 @@ impl Signature {
                 outputs.push((name.clone(), *kind));
             }
         }
-        Signature { input: input.to_string(), outputs, scale }
+        Signature { input: input.to_string(), outputs, scale, clamp: false }
     }
 
     /// Whether a request may call the input `name`.

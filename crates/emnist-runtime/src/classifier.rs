@@ -27,6 +27,10 @@ pub struct ModelOptions {
     pub labels: Option<PathBuf>,
     /// What loading the file may cost (file size, tensor sizes, the batch they are checked at).
     pub limits: super::budget::Limits,
+    /// Clamp float inputs outside the pixel range instead of refusing them ([`Signature::clamp`]).
+    ///
+    /// [`Signature::clamp`]: emnist_model::contract::Signature::clamp
+    pub clamp_inputs: bool,
 }
 
 impl Default for ModelOptions {
@@ -37,6 +41,7 @@ impl Default for ModelOptions {
             outputs: None,
             labels: None,
             limits: Default::default(),
+            clamp_inputs: false,
         }
     }
 }

@@ -61,7 +61,10 @@ impl ServedModel {
         )?;
         Ok(ServedModel {
             sha256: super::sha256_hex(&bytes),
-            signature: Signature::new(&iface.input, &iface.outputs, options.input_scale),
+            signature: Signature {
+                clamp: options.clamp_inputs,
+                ..Signature::new(&iface.input, &iface.outputs, options.input_scale)
+            },
             bytes,
             path: path.to_path_buf(),
             options: options.clone(),

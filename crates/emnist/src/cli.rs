@@ -271,6 +271,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MB", default_value_t = defaults::LOG_MAX_MB, requires = "log_dir",
           value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
     pub log_max_mb: u64,
+    /// Clamp float inputs outside the pixel range (and NaN, ±∞) into it instead of answering 400,
+    /// counting them in /metrics (`emnist_clamped_requests_total`): for load tools that send
+    /// random floats, such as `perf_analyzer` without `--input-data` [default: refuse them]
+    #[arg(long)]
+    pub clamp_inputs: bool,
     /// What runs the model: `auto` times tract and onnxruntime on each model at load and keeps
     /// the faster (tract when no onnxruntime library is found); `tract` (pure Rust); or
     /// `onnxruntime` loaded from `--onnxruntime-lib`.
@@ -391,6 +396,7 @@ impl ServeArgs {
     pub fn to_config(&self) -> anyhow::Result<emnist_serve::server::ServeConfig> {
         let mut cfg = emnist_serve::server::ServeConfig::new(self.model.clone());
         cfg.options = self.interpret.to_options();
+        cfg.options.clamp_inputs = self.clamp_inputs;
         cfg.options.limits.max_file_bytes = self.max_model_mb << 20;
         cfg.options.limits.max_batch = self.max_batch as usize;
         cfg.repository = self.models.clone();

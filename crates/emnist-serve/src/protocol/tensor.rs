@@ -3,6 +3,7 @@
 //! default) or uint8 pixels 0..255, turned into `N` images of float32 values for the model; and
 //! which of the model's outputs a request asked for.
 
+use emnist_data::setting::Setting;
 use emnist_model::contract::{Signature, EXPECTED_SHAPES, INPUT, PIXELS, SIDE};
 
 /// Element values as they arrived on the wire.
@@ -47,7 +48,7 @@ pub enum InputError {
     Type(String),
     #[error("input value at index {index} is {value}: pixels must be finite")]
     NotFinite { index: usize, value: String },
-    #[error("input value at index {index} is {value}, outside [0, {max}]: scale float pixels as the model expects ({max} is white), or send uint8")]
+    #[error("input value at index {index} is {value}, outside [0, {max}]: scale float pixels as the model expects ({max} is white), or send uint8 (a load tool's random floats: start the server with {})", Setting::ClampInputs)]
     Range { index: usize, value: String, max: f64 },
     #[error("the request has no input tensor")]
     Missing,
@@ -66,6 +67,8 @@ pub enum InputError {
 pub struct Images {
     pub n: usize,
     pub pixels: Vec<f32>,
+    /// Values clamped into range ([`Signature::clamp`]); 0 when the signature refuses them.
+    pub clamped: usize,
 }
 
 /// The batch size a shape stands for, or why it is not an accepted shape.
@@ -101,8 +104,10 @@ pub fn check_count(shape: &[i64], got: usize) -> Result<usize, InputError> {
 pub fn to_images(tensor: &InputTensor, sig: &Signature) -> Result<Images, InputError> {
     let n = check_count(&tensor.shape, tensor.values.len())?;
     let max = sig.max_float();
-    let pixels = match &tensor.values {
-        Values::U8(v) => sig.to_input(v),
+    let mut pixels = match &tensor.values {
+        Values::U8(v) => return Ok(Images { n, pixels: sig.to_input(v), clamped: 0 }),
+        Values::F32(v) if sig.clamp => v.clone(),
+        Values::F64(v) if sig.clamp => v.iter().map(|&x| x as f32).collect(),
         Values::F32(v) => {
             check_floats(v.iter().map(|&x| x as f64), max)?;
             v.clone()
@@ -112,7 +117,21 @@ pub fn to_images(tensor: &InputTensor, sig: &Signature) -> Result<Images, InputE
             v.iter().map(|&x| x as f32).collect()
         }
     };
-    Ok(Images { n, pixels })
+    // The bound `check_floats` allows: pixel floats rounded through f32 may overshoot by an ulp.
+    let clamped = if sig.clamp { clamp(&mut pixels, max as f32, (max * (1.0 + 1e-6)) as f32) } else { 0 };
+    Ok(Images { n, pixels, clamped })
+}
+
+/// Puts every value outside `[0, bound]` at 0 (below, NaN) or `max` (above); how many were.
+fn clamp(values: &mut [f32], max: f32, bound: f32) -> usize {
+    let mut clamped = 0;
+    for x in values {
+        if !(0.0..=bound).contains(x) {
+            *x = if *x > bound { max } else { 0.0 };
+            clamped += 1;
+        }
+    }
+    clamped
 }
 
 fn check_floats(values: impl Iterator<Item = f64>, max: f64) -> Result<(), InputError> {
@@ -213,6 +232,26 @@ mod tests {
         assert_eq!(im.pixels[7], 2.0);
         let im = to_images(&InputTensor { shape: vec![1, 784], values: Values::U8(vec![255; 784]) }, &raw).unwrap();
         assert_eq!(im.pixels[0], 255.0);
+    }
+
+    #[test]
+    fn clamping_signatures_take_any_float_and_count_what_they_clamp() {
+        let sig = Signature { clamp: true, ..ours() };
+        let mut v = vec![0.5f32; 784];
+        v[1] = f32::NAN;
+        v[2] = -3.0;
+        v[3] = 1e30;
+        v[4] = f32::NEG_INFINITY;
+        v[5] = 1.0;
+        let im = to_images(&InputTensor { shape: vec![1, 784], values: Values::F32(v) }, &sig).unwrap();
+        assert_eq!(im.clamped, 4);
+        assert_eq!(im.pixels[..6], [0.5, 0.0, 0.0, 1.0, 0.0, 1.0]);
+        let im = to_images(&InputTensor { shape: vec![1, 784], values: Values::F64(vec![0.25; 784]) }, &sig).unwrap();
+        assert_eq!((im.clamped, im.pixels[0]), (0, 0.25));
+        // Without the flag the same values are refused.
+        let bad = InputTensor { shape: vec![1, 784], values: Values::F64(vec![-1.0; 784]) };
+        assert!(to_images(&bad, &ours()).is_err());
+        assert_eq!(to_images(&bad, &sig).unwrap().clamped, 784);
     }
 
     #[test]

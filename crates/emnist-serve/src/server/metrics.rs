@@ -62,6 +62,8 @@ pub struct Metrics {
     load_failures: AtomicU64,
     connections: AtomicI64,
     closed: Mutex<BTreeMap<&'static str, u64>>,
+    clamped_requests: AtomicU64,
+    clamped_values: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -77,6 +79,8 @@ impl Default for Metrics {
             load_failures: AtomicU64::new(0),
             connections: AtomicI64::new(0),
             closed: Mutex::default(),
+            clamped_requests: AtomicU64::new(0),
+            clamped_values: AtomicU64::new(0),
         }
     }
 }
@@ -139,6 +143,12 @@ impl Metrics {
         map.iter().filter(|((p, s), _)| *p == protocol && *s == status).map(|(_, c)| c).sum()
     }
 
+    /// A request answered after `values` of its inputs were clamped into range (`--clamp-inputs`).
+    pub fn clamped(&self, values: usize) {
+        self.clamped_requests.fetch_add(1, Ordering::Relaxed);
+        self.clamped_values.fetch_add(values as u64, Ordering::Relaxed);
+    }
+
     /// A model file (or the repository) that could not be loaded.
     pub fn load_failed(&self) {
         self.load_failures.fetch_add(1, Ordering::Relaxed);
@@ -181,6 +191,16 @@ impl Metrics {
         );
         out.push_str("# TYPE emnist_rejected_total counter\n");
         let _ = writeln!(out, "emnist_rejected_total {}", self.rejected.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP emnist_clamped_requests_total Requests answered with float inputs outside the pixel range clamped into it ({:#}).",
+            Setting::ClampInputs
+        );
+        out.push_str("# TYPE emnist_clamped_requests_total counter\n");
+        let _ = writeln!(out, "emnist_clamped_requests_total {}", self.clamped_requests.load(Ordering::Relaxed));
+        out.push_str("# HELP emnist_clamped_values_total Input values clamped into the pixel range.\n");
+        out.push_str("# TYPE emnist_clamped_values_total counter\n");
+        let _ = writeln!(out, "emnist_clamped_values_total {}", self.clamped_values.load(Ordering::Relaxed));
         out.push_str("# HELP emnist_abandoned_images_total Images not run because their request was gone before its model call.\n");
         out.push_str("# TYPE emnist_abandoned_images_total counter\n");
         let _ = writeln!(out, "emnist_abandoned_images_total {}", self.abandoned.load(Ordering::Relaxed));

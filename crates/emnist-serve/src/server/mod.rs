@@ -377,6 +377,9 @@ impl AppState {
         id: &str,
         protocol: &'static str,
     ) -> Result<Outputs, ApiError> {
+        if images.clamped > 0 {
+            self.metrics.clamped(images.clamped);
+        }
         let Some(log) = self.payload.as_ref().filter(|l| l.sampled()) else { return version.run(images).await };
         let pixels = version.model.signature.to_pixels(&images.pixels);
         let out = version.run(images).await?;

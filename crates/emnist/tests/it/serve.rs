@@ -45,7 +45,7 @@ fn app(model: &Path, configure: impl FnOnce(&mut ServeConfig)) -> App {
     // Answers are compared with tract's own (the default, auto, may pick onnxruntime).
     cfg.engine = emnist_runtime::EngineKind::Tract;
     configure(&mut cfg);
-    let served = ServedModel::load(model, &Default::default()).unwrap();
+    let served = ServedModel::load(model, &cfg.options).unwrap();
     let tract = served.model.clone();
     let state = AppState::new(served, &cfg).unwrap();
     App { router: router(state.clone()), state, tract }
@@ -517,6 +517,43 @@ async fn large_bodies_decode_off_the_workers_with_the_same_answers_and_errors() 
     let a = call(&app, "POST", "/v1/models/emnist:predict", &json, text.as_bytes()[..text.len() / 2].to_vec()).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(a.json()["error"].as_str().unwrap().contains("not valid JSON"), "{}", a.json());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clamp_inputs_answers_random_floats_and_counts_them() {
+    crate::common::flags_as_in_emnist();
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_file(dir.path(), 5);
+    // What perf_analyzer sends without `--input-data`: random bits as floats.
+    let mut garbage: Vec<f64> = (0..2 * 784u64).map(|i| f64::from(i as f32 * 1e3 - 5e5)).collect();
+    garbage[3] = 0.5;
+    let body =
+        serde_json::json!({"inputs": [{"name": "image", "shape": [2, 784], "datatype": "FP32", "data": garbage}]})
+            .to_string()
+            .into_bytes();
+    let json = [("content-type", "application/json".to_string())];
+    let strict = app(&model, |_| {});
+    let a = call(&strict, "POST", "/v2/models/emnist/infer", &json, body.clone()).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    let e = a.json()["error"].as_str().unwrap().to_string();
+    assert!(e.contains("outside [0, 1]") && e.contains("--clamp-inputs"), "{e}");
+    let lenient = app(&model, |c| c.options.clamp_inputs = true);
+    let a = call(&lenient, "POST", "/v2/models/emnist/infer", &json, body).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json());
+    // Clamped, the images are the clamped pixels' answer: the same as sending those.
+    let clamped: Vec<f64> = garbage.iter().map(|v| v.clamp(0.0, 1.0)).collect();
+    let body =
+        serde_json::json!({"inputs": [{"name": "image", "shape": [2, 784], "datatype": "FP32", "data": clamped}]})
+            .to_string()
+            .into_bytes();
+    let b = call(&strict, "POST", "/v2/models/emnist/infer", &json, body).await;
+    assert_eq!(b.status, StatusCode::OK);
+    let probs = |a: &Answer| emnist_serve::protocol::kserve::read_output(&a.body, None, "probabilities").unwrap().1;
+    assert_eq!(probs(&a), probs(&b));
+    let m = String::from_utf8(get(&lenient, "/metrics").await.body).unwrap();
+    let out_of_range = garbage.iter().filter(|v| !(0.0..=1.0).contains(*v)).count();
+    assert!(m.contains("\nemnist_clamped_requests_total 1\n"), "{m}");
+    assert!(m.contains(&format!("\nemnist_clamped_values_total {out_of_range}\n")), "{m}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
