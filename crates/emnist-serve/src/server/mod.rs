@@ -470,7 +470,7 @@ pub fn router(state: Shared) -> Router {
         None => app,
     };
     // Outermost: every answer carries its request id, preflights included.
-    app.layer(middleware::from_fn(request_id::assign))
+    app.layer(request_id::AssignLayer)
 }
 
 /// Which protocol a request speaks, for metrics and logs.
