@@ -156,11 +156,13 @@ bench-serve: setup
 	bash bench/serve_protocols.sh
 	bash bench/engine_vs_ort.sh
 
-# emnist serve side by side with Seldon MLServer, KServe's Python server and Flask (REST and gRPC,
-# one image and batches of 128, 32 connections; needs `make demo`'s models/dnn.onnx). The peers
-# live in virtual environments of their own (their gRPC modules clash in one process); h2load
-# (Debian nghttp2-client) is the gRPC load generator.
-bench-peers-setup: setup $(VENV)/mlserver/.stamp $(VENV)/kserve-server/.stamp
+# emnist serve side by side with NVIDIA Triton, BentoML, Seldon MLServer, KServe's Python server and
+# Flask (REST and gRPC, one image and batches of 128, 32 connections; needs `make demo`'s
+# models/dnn.onnx). The peers live in virtual environments of their own (their gRPC modules and
+# numpy pins clash in one process); h2load (Debian nghttp2-client) is the gRPC load generator.
+# Triton is the server binary and Python backend that the nvidia-pytriton wheel ships (run by
+# bench/peers/tritonserver); its model runs in .venv/triton's Python with onnxruntime.
+bench-peers-setup: setup $(VENV)/mlserver/.stamp $(VENV)/kserve-server/.stamp $(VENV)/triton/.stamp $(VENV)/bentoml/.stamp
 	@dpkg -s nghttp2-client >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nghttp2-client >/dev/null; }
 $(VENV)/mlserver/.stamp: bench/peers/requirements-mlserver.txt
 	@[ -x $(VENV)/mlserver/bin/python ] || $(PYTHON) -m venv $(VENV)/mlserver
@@ -169,6 +171,19 @@ $(VENV)/mlserver/.stamp: bench/peers/requirements-mlserver.txt
 $(VENV)/kserve-server/.stamp: bench/peers/requirements-kserve.txt
 	@[ -x $(VENV)/kserve-server/bin/python ] || $(PYTHON) -m venv $(VENV)/kserve-server
 	$(VENV)/kserve-server/bin/python -m pip install -q --disable-pip-version-check -r $<
+	@touch $@
+$(VENV)/triton/.stamp: bench/peers/requirements-triton.txt
+	@[ -x $(VENV)/triton/bin/python ] || $(PYTHON) -m venv $(VENV)/triton
+	$(VENV)/triton/bin/python -m pip install -q --disable-pip-version-check -r $<
+	@# The Python backend's stub links the venv Python's shared libpython: Debian ships it apart.
+	@lib=$$($(VENV)/triton/bin/python -c 'import sysconfig as s, sys, os; d = s.get_config_var("LIBDIR"); n = s.get_config_var("INSTSONAME"); print("" if os.path.isfile(os.path.join(d, n)) else "libpython%d.%d" % sys.version_info[:2])'); \
+	if [ -n "$$lib" ]; then $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$lib >/dev/null; fi
+	@out=$$(bench/peers/tritonserver --help 2>&1 || true); grep -q -- --model-repository <<<"$$out" \
+	  || { echo "error: tritonserver does not start:"; echo "$$out" | tail -5; exit 1; }
+	@touch $@
+$(VENV)/bentoml/.stamp: bench/peers/requirements-bentoml.txt
+	@[ -x $(VENV)/bentoml/bin/python ] || $(PYTHON) -m venv $(VENV)/bentoml
+	$(VENV)/bentoml/bin/python -m pip install -q --disable-pip-version-check -r $<
 	@touch $@
 bench-peers: bench-peers-setup
 	bash bench/serve_vs_peers.sh

@@ -20,6 +20,9 @@ dataset-fashion-mnist), scaled to [0, 1] the way a Python client would send them
                       `raw_input_contents`, output `probabilities`) framed as on the wire (a 0 byte,
                       the length as 4 bytes big-endian, the message), for h2load to replay
   grpc_128.bin        the same, 128 images
+  bentoml_1.json      BentoML's own REST JSON (bench/peers/bentoml_service.py), one image:
+                      {"images": [[784 floats]]}
+  bentoml_128.json    the same, 128 images
   images_128.f32      the 128 images as raw little-endian float32 (for the engine benchmark)
   sizes.json          byte size of each body
 """
@@ -91,6 +94,8 @@ def main():
         msg.raw_input_contents.append(flat[:n].astype("<f4").tobytes())
         raw_msg = msg.SerializeToString()
         write(f"grpc_{n}.bin", b"\0" + len(raw_msg).to_bytes(4, "big") + raw_msg)
+    for n in (1, 128):
+        write(f"bentoml_{n}.json", json.dumps({"images": flat[:n].tolist()}))
     write("images_128.f32", f32.astype("<f4").tobytes())
     with open(os.path.join(out, "sizes.json"), "w") as f:
         json.dump(sizes, f, indent=1)

@@ -11,6 +11,11 @@
 #
 # SWEEP=0 skips part 1. Part 2 runs ROUNDS rounds (each engine's server started afresh each
 # round, the order of engines rotating) and reports medians.
+# SERVER=triton runs part 1 against NVIDIA Triton instead (bench/peers/tritonserver, the model
+# repository of bench/serve_vs_peers.sh: a Python-backend model running the same ONNX file with
+# onnxruntime at PEER_ORT_THREADS intra-op threads, default 1; `make bench-peers-setup`), same
+# ports, same load; its output goes to bench/out/perf_analyzer/triton. Part 2 compares our engines
+# and is skipped there.
 #
 # perf_analyzer sends zeros (`--input-data zero`: timing does not depend on pixel values, and its
 # default random bytes are not valid pixels). Each point: 2 s windows until three agree within
@@ -21,18 +26,29 @@ cd "$(dirname "$0")/.."
 EMNIST=${EMNIST_BIN:-target/release/emnist}
 MODELS=${1:-models}
 ROUNDS=${2:-3}
+SERVER=${SERVER:-emnist}
+case $SERVER in emnist | triton) ;; *) echo "error: SERVER is emnist or triton, not \`$SERVER\`" >&2; exit 2 ;; esac
 OUT=bench/out/perf_analyzer
+[ "$SERVER" = emnist ] || OUT=$OUT/$SERVER
 PY=.venv/bin/python
 mkdir -p "$OUT"
 PA=(scripts/perf_analyzer --input-data zero --measurement-interval 2000 --stability-percentage 15 --max-trials 10)
 
 serve() {  # MODEL ENGINE → starts the server on 9411 (HTTP) and 9412 (gRPC)
-  "$EMNIST" serve --model "$1" --port 9411 --grpc-port 9412 --engine "$2" >"$OUT/serve.log" 2>&1 &
-  SERVER=$!
-  for _ in $(seq 100); do curl -sf localhost:9411/v2/health/ready >/dev/null && return; sleep 0.1; done
+  if [ "$SERVER" = triton ]; then
+    .venv/triton/bin/python bench/peers/triton_repo.py "$1" "$OUT/repo" "$OUT/backends" \
+      --intra-op-threads "${PEER_ORT_THREADS:-1}"
+    bench/peers/tritonserver --model-repository "$OUT/repo" --backend-directory "$OUT/backends" \
+      --http-address 127.0.0.1 --http-port 9411 --grpc-address 127.0.0.1 --grpc-port 9412 --allow-metrics false \
+      --exit-timeout-secs 3 >"$OUT/serve.log" 2>&1 &
+  else
+    "$EMNIST" serve --model "$1" --port 9411 --grpc-port 9412 --engine "$2" >"$OUT/serve.log" 2>&1 &
+  fi
+  SERVER_PID=$!
+  for _ in $(seq 600); do curl -sf localhost:9411/v2/health/ready >/dev/null && return; sleep 0.1; done
   echo "the server did not start: $(cat "$OUT/serve.log")"; exit 1
 }
-stop() { kill -TERM "$SERVER"; wait "$SERVER" || true; }
+stop() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; }
 
 row() {  # LABEL CSV → one line: label, then per concurrency: infer/s and p99
   $PY - "$@" <<'PYEOF'
@@ -46,10 +62,10 @@ PYEOF
 
 rm -f "$OUT/e-chosen.txt"
 [ "${SWEEP:-1}" = 0 ] || {
-echo "== 1. concurrency sweep, one image per request, --engine auto (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "== 1. concurrency sweep, one image per request, $SERVER$([ "$SERVER" = emnist ] && echo " --engine auto") (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 for m in dnn cnn; do
   serve "$MODELS/$m.onnx" auto
-  grep -o 'chosen="[a-z]*"' "$OUT/serve.log" | head -1 | sed "s/^/$m: /"
+  [ "$SERVER" != emnist ] || grep -o 'chosen="[a-z]*"' "$OUT/serve.log" | head -1 | sed "s/^/$m: /"
   for proto in http grpc; do
     port=$([ $proto = http ] && echo 9411 || echo 9412)
     # (a range start:end:step is linear: one run per level, rows gathered into one table)
@@ -65,6 +81,10 @@ for m in dnn cnn; do
 done
 }
 
+if [ "$SERVER" != emnist ]; then
+  echo "== 2. (--engine auto vs each engine forced: emnist serve only)"
+  exit 0
+fi
 echo "== 2. --engine auto vs each engine forced (gRPC), $ROUNDS round(s), the engines' order rotating"
 ENGINES=(auto tract onnxruntime)
 for r in $(seq "$ROUNDS"); do
