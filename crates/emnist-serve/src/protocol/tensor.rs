@@ -104,16 +104,19 @@ pub fn check_count(shape: &[i64], got: usize) -> Result<usize, InputError> {
 pub fn to_images(tensor: &InputTensor, sig: &Signature) -> Result<Images, InputError> {
     let n = check_count(&tensor.shape, tensor.values.len())?;
     let max = sig.max_float();
+    // Floats are checked, or with a clamping signature clamped below.
     let mut pixels = match &tensor.values {
         Values::U8(v) => return Ok(Images { n, pixels: sig.to_input(v), clamped: 0 }),
-        Values::F32(v) if sig.clamp => v.clone(),
-        Values::F64(v) if sig.clamp => v.iter().map(|&x| x as f32).collect(),
         Values::F32(v) => {
-            check_floats(v.iter().map(|&x| x as f64), max)?;
+            if !sig.clamp {
+                check_floats(v.iter().map(|&x| x as f64), max)?;
+            }
             v.clone()
         }
         Values::F64(v) => {
-            check_floats(v.iter().copied(), max)?;
+            if !sig.clamp {
+                check_floats(v.iter().copied(), max)?;
+            }
             v.iter().map(|&x| x as f32).collect()
         }
     };

@@ -73,13 +73,13 @@ impl PayloadLog {
     /// an image it had, a class of the model that answered) and queues it for the log.
     pub fn feedback(&self, id: &str, index: u32, label: &str) -> Result<Recorded, ApiError> {
         let bad = |message: String| ApiError { status: StatusCode::BAD_REQUEST, message };
-        let logged = {
-            let remembered = self.index.lock().unwrap_or_else(|e| e.into_inner());
-            let logged = remembered.get(id);
-            logged.map(|l| (l.model.clone(), l.predicted.get(index as usize).copied(), l.predicted.len()))
+        let (logged, remembered) = {
+            let ix = self.index.lock().unwrap_or_else(|e| e.into_inner());
+            let logged = ix.get(id);
+            let logged = logged.map(|l| (l.model.clone(), l.predicted.get(index as usize).copied(), l.predicted.len()));
+            (logged, ix.capacity())
         };
         let Some((model, predicted, n)) = logged else {
-            let remembered = self.index.lock().unwrap_or_else(|e| e.into_inner()).capacity();
             return Err(ApiError {
                 status: StatusCode::NOT_FOUND,
                 message: format!(
@@ -107,7 +107,7 @@ impl PayloadLog {
         let predicted = model.class(predicted as usize).into_owned();
         let correction = predicted != label;
         let entry = Feedback { id: id.to_string(), index, time_ms: super::now_ms(), label: label.to_string() };
-        if let Err(why) = self.queue.push().entry(|buf| Entry::Feedback(entry).encode_into(buf)) {
+        if let (0, Some(why)) = self.queue.push(&Entry::Feedback(entry).encode(), 1) {
             self.stats.drop_entries(why, 1);
             let message = match why {
                 Dropped::Stopped => "the server is stopping; the feedback was not recorded",

@@ -35,6 +35,11 @@ use emnist_data::setting::Setting;
 use emnist_data::PIXELS;
 use emnist_model::contract::Outputs;
 
+thread_local! {
+    /// A request thread's framed records, reused from request to request.
+    static FRAMED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The protocol name `/predict` requests are logged under (the others use their metric label).
 pub const PREDICT: &str = "predict";
 /// Ids longer than this are not logged (the request is answered, its entries dropped as
@@ -210,33 +215,38 @@ impl PayloadLog {
         }
         let time_ms = now_ms();
         let mut predicted = Vec::with_capacity(n);
-        let mut queued = false;
-        let mut push = self.queue.push();
-        for i in 0..n {
-            let row = &out.probabilities[i * out.classes..(i + 1) * out.classes];
-            let top = top_three(row);
-            let top = top.as_slice();
-            predicted.push(top[0] as u32);
-            let names: [std::borrow::Cow<'_, str>; 3] = std::array::from_fn(|j| model.class(top[j.min(top.len() - 1)]));
-            let named: [(&str, f32); 3] = std::array::from_fn(|j| (names[j].as_ref(), row[top[j.min(top.len() - 1)]]));
-            let record = PredictionRef {
-                id,
-                index: i as u32,
-                time_ms,
-                model: &model.name,
-                version: model.version,
-                protocol,
-                class: &names[0],
-                top: &named[..top.len()],
-                pixels: &pixels[i * PIXELS..(i + 1) * PIXELS],
-            };
-            match push.entry(|buf| record.encode_into(buf)) {
-                Ok(()) => queued = true,
-                Err(why) => self.stats.drop_entries(why, 1),
+        let queued = FRAMED.with_borrow_mut(|framed| {
+            // Framed here, outside the queue's lock (a 128-image request frames 128 records).
+            framed.clear();
+            for i in 0..n {
+                let row = &out.probabilities[i * out.classes..(i + 1) * out.classes];
+                let top = top_three(row);
+                let top = top.as_slice();
+                predicted.push(top[0] as u32);
+                let names: [std::borrow::Cow<'_, str>; 3] =
+                    std::array::from_fn(|j| model.class(top[j.min(top.len() - 1)]));
+                let named: [(&str, f32); 3] =
+                    std::array::from_fn(|j| (names[j].as_ref(), row[top[j.min(top.len() - 1)]]));
+                PredictionRef {
+                    id,
+                    index: i as u32,
+                    time_ms,
+                    model: &model.name,
+                    version: model.version,
+                    protocol,
+                    class: &names[0],
+                    top: &named[..top.len()],
+                    pixels: &pixels[i * PIXELS..(i + 1) * PIXELS],
+                }
+                .encode_into(framed);
             }
-        }
-        drop(push);
-        if queued {
+            let (queued, refused) = self.queue.push(framed, n);
+            if let Some(why) = refused {
+                self.stats.drop_entries(why, (n - queued) as u64);
+            }
+            queued
+        });
+        if queued > 0 {
             self.index.lock().unwrap_or_else(|e| e.into_inner()).insert(id, model, &predicted);
         }
     }

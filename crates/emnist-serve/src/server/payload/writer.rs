@@ -1,6 +1,7 @@
-//! The queue and the writer thread. Requests frame their records straight into the queue's byte
-//! buffer under one short lock ([`Queue::push`]): no allocation, no channel message, and no buffer
-//! freed on another thread (which glibc's allocator pays for with its arena locks). The writer
+//! The queue and the writer thread. Requests frame their records on their own thread and append
+//! them to the queue's byte buffer under one short lock ([`Queue::push`]): no allocation, no
+//! channel message, and no buffer freed on another thread (which glibc's allocator pays for with
+//! its arena locks). The writer
 //! thread owns the [`LogWriter`]; it swaps the full buffer for its empty one, appends the records
 //! and flushes, so a `kill -9` loses at most what is still queued.
 //!
@@ -45,49 +46,32 @@ struct State {
     hold: Option<(Sender<()>, std::sync::mpsc::Receiver<()>)>,
 }
 
-/// Where a request's records go: framed by the caller into the queue's buffer.
-pub struct Push<'a> {
-    queue: &'a Queue,
-    state: MutexGuard<'a, State>,
-    pushed: usize,
-}
-
-impl Push<'_> {
-    /// Appends one record with `encode` (which appends one framed record to the buffer), unless
-    /// the queue is full or closed; says why not.
-    pub fn entry(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), Dropped> {
-        let why = if self.state.closed {
-            Dropped::Stopped
-        } else if self.state.entries >= self.queue.limit {
-            Dropped::QueueFull
-        } else {
-            encode(&mut self.state.bytes);
-            self.state.entries += 1;
-            self.pushed += 1;
-            return Ok(());
-        };
-        Err(why)
-    }
-}
-
-impl Drop for Push<'_> {
-    fn drop(&mut self) {
-        if self.pushed > 0 && self.state.waiting {
-            self.state.waiting = false;
-            self.queue.wake.notify_one();
-        }
-    }
-}
-
 impl Queue {
     /// A queue of at most `limit` entries.
     pub fn new(limit: usize) -> Arc<Queue> {
         Arc::new(Queue { state: Mutex::new(State::default()), wake: Condvar::new(), limit: limit.max(1) })
     }
 
-    /// Locks the queue for one request's records.
-    pub fn push(&self) -> Push<'_> {
-        Push { queue: self, state: self.lock(), pushed: 0 }
+    /// Appends `records` framed records (`bytes`, framed on the caller's thread, outside the
+    /// lock) as far as the queue has room: how many were taken, and why the rest were not.
+    pub fn push(&self, bytes: &[u8], records: usize) -> (usize, Option<Dropped>) {
+        let mut st = self.lock();
+        if st.closed {
+            return (0, Some(Dropped::Stopped));
+        }
+        let take = records.min(self.limit.saturating_sub(st.entries));
+        let end = if take == records {
+            bytes.len()
+        } else {
+            (0..take).fold(0, |at, _| at + framed_len(&bytes[at..]).expect("records framed by this module"))
+        };
+        st.bytes.extend_from_slice(&bytes[..end]);
+        st.entries += take;
+        if take > 0 && st.waiting {
+            st.waiting = false;
+            self.wake.notify_one();
+        }
+        (take, (take < records).then_some(Dropped::QueueFull))
     }
 
     /// Refuses entries from now on; returns once the writer wrote what was queued and closed its
