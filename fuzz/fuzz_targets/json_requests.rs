@@ -3,12 +3,14 @@
 //! JSON (no `Inference-Header-Content-Length`) and with two header lengths: the first byte's
 //! value, and the length of the leading JSON value, which is what a client sends with Triton's
 //! binary extension, so the bytes after it reach the binary tensor reader. Errors are expected;
-//! panics, hangs and runaway allocations are bugs.
+//! panics, hangs and runaway allocations are bugs. And a differential check: whatever the
+//! one-pass KServe reader (`kserve::fast`) accepts, serde_json (the reference path) must accept
+//! too, with the same fields and the same `f32` of every number.
 
 #![no_main]
 
 use emnist_model::contract::Signature;
-use emnist_serve::protocol::kserve::parse_infer;
+use emnist_serve::protocol::kserve::{fast, parse_infer, InferRequest};
 use emnist_serve::protocol::tensor::to_images;
 use emnist_serve::protocol::tfserving::parse_predict;
 use libfuzzer_sys::fuzz_target;
@@ -33,6 +35,17 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Some(n) = json_prefix(data).filter(|&n| n < data.len()) {
         lengths.push(Some(n));
+    }
+    if let Some(quick) = fast::parse(data) {
+        let slow: InferRequest = serde_json::from_slice(data).expect("the one-pass reader accepted what serde_json refuses");
+        assert_eq!((&quick.id, &quick.parameters), (&slow.id, &slow.parameters));
+        assert_eq!(quick.inputs.len(), slow.inputs.len());
+        for (q, s) in quick.inputs.iter().zip(&slow.inputs) {
+            assert_eq!((&q.name, &q.shape, &q.datatype, &q.parameters), (&s.name, &s.shape, &s.datatype, &s.parameters));
+            let want = s.data.as_ref().map(|t| t.values.iter().map(|&v| (v as f32).to_bits()).collect::<Vec<_>>());
+            let got = q.fp32.as_ref().map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+            assert_eq!(got, want);
+        }
     }
     for header_length in lengths {
         if let Ok(p) = parse_infer(data, header_length, &sig) {
