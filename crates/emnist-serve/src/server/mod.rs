@@ -380,9 +380,11 @@ impl AppState {
         if images.clamped > 0 {
             self.metrics.clamped(images.clamped);
         }
-        let Some(log) = self.payload.as_ref().filter(|l| l.sampled()) else { return version.run(images).await };
+        // The only request in flight may run on this thread (see `batch`).
+        let lone = self.inflight() <= 1;
+        let Some(log) = self.payload.as_ref().filter(|l| l.sampled()) else { return version.run(images, lone).await };
         let pixels = version.model.signature.to_pixels(&images.pixels);
-        let out = version.run(images).await?;
+        let out = version.run(images, lone).await?;
         log.record(id, protocol, &version.info, &pixels, &out);
         Ok(out)
     }

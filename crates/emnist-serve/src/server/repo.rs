@@ -126,9 +126,10 @@ impl Version {
         self.number.to_string()
     }
 
-    /// Runs validated images through this version's batcher.
-    pub async fn run(&self, images: Images) -> Result<Outputs, ApiError> {
-        self.batcher.infer(images).await.map_err(|e| {
+    /// Runs validated images through this version's batcher; `lone`: the only request the
+    /// server is handling now.
+    pub async fn run(&self, images: Images, lone: bool) -> Result<Outputs, ApiError> {
+        self.batcher.infer(images, lone).await.map_err(|e| {
             let status = match e {
                 BatchError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
                 BatchError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
