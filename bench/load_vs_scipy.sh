@@ -5,15 +5,25 @@
 # ROUNDS times each; medians, the ratio, peak memory, and a check that both decode identical bytes.
 #
 #   make bench-load            (or: bash bench/load_vs_scipy.sh [ROUNDS])
+#   DENSE=1 bash bench/load_vs_scipy.sh [ROUNDS]
+#
+# DENSE=1: the same shape with dense pixels (Fashion-MNIST's real images, tiled; make_bench_mat.py
+# --dense), which deflate squeezes far less than the default file's mostly black strokes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
-FILE=bench/out/emnist-byclass-bench.mat
 PY=.venv/bin/python
+if [ "${DENSE:-0}" = 1 ]; then
+  FILE=bench/out/emnist-byclass-bench-dense.mat
+  MAKE_ARGS=(--dense)
+else
+  FILE=bench/out/emnist-byclass-bench.mat
+  MAKE_ARGS=()
+fi
 mkdir -p bench/out
-[ -f "$FILE" ] || $PY bench/make_bench_mat.py "$FILE"
+[ -f "$FILE" ] || $PY bench/make_bench_mat.py "$FILE" "${MAKE_ARGS[@]}"
 cargo build -q --release -p emnist-data --example load_bench
-OURS=target/release/examples/load_bench
+OURS=${CARGO_TARGET_DIR:-target}/release/examples/load_bench
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)"; exit 1; }
 
 ours=(); theirs=(); 
