@@ -3,12 +3,17 @@
 //! Each section (and the header) carries an xxh3-64 checksum of its bytes, checked before use, so
 //! an entry damaged on disk is detected and rebuilt instead of silently changing the data.
 //!
+//! A new entry is written on a background thread ([`store_in_background`]) while the caller
+//! goes on with the data; the entry appears by rename once complete, and a load of the same entry
+//! in the same process waits for it rather than decoding again.
+//!
 //! Lives in `$EMNIST_CACHE_DIR`, else `$XDG_CACHE_HOME/emnist`, else `~/.cache/emnist`.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -151,9 +156,11 @@ pub fn checksum(bytes: &[u8]) -> u64 {
 }
 
 /// Loads the cached dataset for `key` from `dir`: a hit only when the entry is for this source
-/// and every checksum matches. I/O errors other than a missing entry are errors.
+/// and every checksum matches. I/O errors other than a missing entry are errors. Waits first for
+/// a write of the same entry that this process has under way.
 pub fn load(dir: &Path, key: &Key) -> Result<Lookup> {
     let path = dir.join(key.file_name());
+    writing::wait_for(&path);
     let mut file = match File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lookup::Miss),
@@ -223,6 +230,99 @@ pub fn load(dir: &Path, key: &Key) -> Result<Lookup> {
     let test = parts.pop().expect("two parts");
     let train = parts.pop().expect("two parts");
     Ok(Lookup::Hit(Box::new(Dataset { info: h.info, classes: h.classes, train, test })))
+}
+
+/// A cache entry being written on a background thread. [`PendingStore::finish`] waits for it and
+/// says whether it was written; dropping the handle waits too (the entry is never left half-done
+/// by a caller that forgets), without the answer.
+pub struct PendingStore {
+    path: PathBuf,
+    thread: Option<JoinHandle<Result<PathBuf>>>,
+}
+
+impl PendingStore {
+    /// Where the entry goes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Waits for the write; the entry's path, or why it was not written.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        let thread = self.thread.take().expect("joined only here or on drop");
+        match thread.join() {
+            Ok(result) => result,
+            Err(_) => bail!("the thread writing `{}` panicked", self.path.display()),
+        }
+    }
+}
+
+impl Drop for PendingStore {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for PendingStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PendingStore({})", self.path.display())
+    }
+}
+
+/// Starts writing `ds` to the cache ([`store`]) on a background thread and returns at once; the
+/// dataset's bytes are shared with the thread, not copied. A write of the same entry already
+/// under way in this process is waited for first, so that two never share a temporary file.
+pub fn store_in_background(dir: &Path, key: &Key, ds: &Dataset) -> Result<PendingStore> {
+    let path = dir.join(key.file_name());
+    let guard = writing::begin(&path);
+    let (dir, key, ds) = (dir.to_path_buf(), key.clone(), ds.clone());
+    let thread = std::thread::Builder::new()
+        .name("cache-store".into())
+        .spawn(move || {
+            let _guard = guard;
+            store(&dir, &key, &ds)
+        })
+        .context("cannot start the thread that writes the cache")?;
+    Ok(PendingStore { path, thread: Some(thread) })
+}
+
+/// The entries this process is writing, so that a load or a second write of one waits for it.
+mod writing {
+    use super::*;
+
+    static ENTRIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    static DONE: Condvar = Condvar::new();
+
+    /// Marks `path` as being written until the guard drops (also when the writer panics).
+    pub fn begin(path: &Path) -> Guard {
+        let mut entries = ENTRIES.lock().unwrap_or_else(|e| e.into_inner());
+        while entries.iter().any(|e| e == path) {
+            entries = DONE.wait(entries).unwrap_or_else(|e| e.into_inner());
+        }
+        entries.push(path.to_path_buf());
+        Guard(path.to_path_buf())
+    }
+
+    /// Returns once no write of `path` is under way in this process.
+    pub fn wait_for(path: &Path) {
+        let mut entries = ENTRIES.lock().unwrap_or_else(|e| e.into_inner());
+        while entries.iter().any(|e| e == path) {
+            entries = DONE.wait(entries).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    pub struct Guard(PathBuf);
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let mut entries = ENTRIES.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = entries.iter().position(|e| *e == self.0) {
+                entries.swap_remove(i);
+            }
+            DONE.notify_all();
+        }
+    }
 }
 
 /// Writes `ds` to the cache atomically (temporary file, then rename); returns the entry's path.
@@ -295,4 +395,43 @@ pub fn store(dir: &Path, key: &Key, ds: &Dataset) -> Result<PathBuf> {
         let _ = fs::remove_file(&tmp);
     })?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SourceFormat, PIXELS};
+
+    fn dataset(n: usize) -> Dataset {
+        let part = |n: usize, seed: u8| Part {
+            images: (0..n * PIXELS).map(|i| (i as u8).wrapping_mul(seed)).collect::<Vec<u8>>().into(),
+            labels: (0..n).map(|i| (i % 2) as u8).collect::<Vec<u8>>().into(),
+            writers: Some((0..n as u32).collect()),
+        };
+        let info = DatasetInfo { name: "test".into(), split: None, format: SourceFormat::Idx, path: None };
+        let classes = ClassTable::from_mapping(&[vec![0, 48], vec![1, 49]]).unwrap();
+        Dataset { info, classes, train: part(n, 3), test: part(n / 2, 7) }
+    }
+
+    #[test]
+    fn a_background_store_is_whole_when_finished_and_a_load_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Key { source: "background".into(), size: 1, mtime_ns: 2 };
+        let ds = dataset(3000);
+        let pending = store_in_background(dir.path(), &key, &ds).unwrap();
+        // The lookup waits for the write under way: a hit, never a miss or a torn entry.
+        let Lookup::Hit(hit) = load(dir.path(), &key).unwrap() else { panic!("not a hit") };
+        assert!(hit.train.images[..] == ds.train.images[..] && hit.test.labels[..] == ds.test.labels[..]);
+        assert_eq!(hit.test.writers, ds.test.writers);
+        let path = pending.finish().unwrap();
+        assert_eq!(path, dir.path().join(key.file_name()));
+        let names: Vec<String> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, [key.file_name()], "no temporary file is left");
+        // A folder that cannot be made fails the write, not the caller.
+        let blocker = dir.path().join("file");
+        fs::write(&blocker, b"x").unwrap();
+        let err = store_in_background(&blocker.join("cache"), &key, &ds).unwrap().finish().unwrap_err();
+        assert!(format!("{err:#}").contains("cannot create the cache folder"), "{err:#}");
+    }
 }

@@ -115,16 +115,34 @@ pub fn resolve(cfg: &LoadConfig) -> Result<Source> {
 }
 
 /// What `load` found, for the user: which source, and whether the cache served it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Loaded {
     pub dataset: Dataset,
     pub source: Source,
-    /// The cache entry used or written, if any.
+    /// The cache entry used or written, if any; one being written is complete once
+    /// [`Loaded::finish_cache`] returns.
     pub cache_path: Option<PathBuf>,
     pub from_cache: bool,
+    /// The new cache entry, written in the background while the caller uses the data. Dropping
+    /// the `Loaded` waits for it; [`Loaded::finish_cache`] waits and tells a failure.
+    pub cache_write: Option<cache::PendingStore>,
 }
 
-/// Loads the configured dataset, through the cache when enabled.
+impl Loaded {
+    /// Waits for the cache entry being written, if any. A failed write is a note to `progress`
+    /// (the data is unaffected) and leaves `cache_path` empty.
+    pub fn finish_cache(&mut self, progress: &dyn Progress) {
+        let Some(write) = self.cache_write.take() else { return };
+        if let Err(e) = write.finish() {
+            self.cache_path = None;
+            progress.note(&format!("could not write the cache (continuing without it): {e:#}"));
+        }
+    }
+}
+
+/// Loads the configured dataset, through the cache when enabled. A decoded dataset is written to
+/// the cache on a background thread (`cache_write`): the data is returned before the entry is
+/// complete, and a write that fails never fails the load.
 pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
     let source = resolve(cfg)?;
     let key = match &source {
@@ -133,7 +151,7 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
         Source::Synthetic(s) => cache::Key { source: s.key(), size: 0, mtime_ns: 0 },
         Source::PayloadLog(dir) => {
             let dataset = load_log(dir, progress)?;
-            return Ok(Loaded { dataset, source, cache_path: None, from_cache: false });
+            return Ok(Loaded { dataset, source, cache_path: None, from_cache: false, cache_write: None });
         }
     };
     let cache_dir = cfg.cache_dir.as_deref().filter(|_| cfg.cache);
@@ -142,7 +160,8 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
         match cache::load(dir, &key) {
             Ok(cache::Lookup::Hit(dataset)) => {
                 progress.note(&format!("using the cached decode `{}`", path.display()));
-                return Ok(Loaded { dataset: *dataset, source, cache_path: Some(path), from_cache: true });
+                let dataset = *dataset;
+                return Ok(Loaded { dataset, source, cache_path: Some(path), from_cache: true, cache_write: None });
             }
             // No entry, or one for another version of the source: decode and store, silently.
             Ok(cache::Lookup::Miss) => {}
@@ -162,14 +181,15 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
     if dataset.train.is_empty() || dataset.test.is_empty() {
         bail!("`{}` has an empty train or test part", dataset.info.name);
     }
-    let mut cache_path = None;
-    if let Some(dir) = cache_dir {
-        match cache::store(dir, &key, &dataset) {
-            Ok(p) => cache_path = Some(p),
-            Err(e) => progress.note(&format!("could not write the cache (continuing without it): {e:#}")),
+    let cache_write = cache_dir.and_then(|dir| match cache::store_in_background(dir, &key, &dataset) {
+        Ok(write) => Some(write),
+        Err(e) => {
+            progress.note(&format!("could not write the cache (continuing without it): {e:#}"));
+            None
         }
-    }
-    Ok(Loaded { dataset, source, cache_path, from_cache: false })
+    });
+    let cache_path = cache_write.as_ref().map(|w| w.path().to_path_buf());
+    Ok(Loaded { dataset, source, cache_path, from_cache: false, cache_write })
 }
 
 /// The labelled images of a payload log, both parts non-empty; damaged records are skipped and

@@ -53,20 +53,26 @@ fn run(
     run_dir: RunDirLock,
     progress: &Terminal,
 ) -> Result<TrainOutcome> {
-    let loaded = emnist_data::source::load(&args.data.to_config(), progress)?;
+    // A new cache entry is written beside the training, and waited for at the end.
+    let mut loaded = emnist_data::source::load(&args.data.to_config(), progress)?;
     print::announce_dataset(&loaded, progress);
     // First signal: finish the step, checkpoint, exit 130. Second: exit at once.
     let stop = emnist_cli::stop_on_signals()?;
     let Some(start) = start else {
-        return emnist_train::train_in(cfg, run_dir, &loaded.dataset, progress, &stop);
+        let outcome = emnist_train::train_in(cfg, run_dir, &loaded.dataset, progress, &stop);
+        loaded.finish_cache(progress);
+        return outcome;
     };
-    let base = emnist_data::source::load(&args.rehearsal_source(&start.record.dataset), progress)?;
+    let mut base = emnist_data::source::load(&args.rehearsal_source(&start.record.dataset), progress)?;
     progress.note(&format!("rehearsing {}, the data `{}` was trained on", base.dataset.info.name, start.dir.display()));
     start.check_base(&base.dataset)?;
     let mixed = tune::mix(&base.dataset, &loaded.dataset, start)?;
+    base.finish_cache(progress);
     drop(base);
     let data = DatasetRef::of(&loaded.dataset);
-    emnist_train::tune_in(cfg, run_dir, &mixed, start, data, progress, &stop)
+    let outcome = emnist_train::tune_in(cfg, run_dir, &mixed, start, data, progress, &stop);
+    loaded.finish_cache(progress);
+    outcome
 }
 
 fn train(args: TrainArgs, progress: &Terminal) -> Result<ExitCode> {

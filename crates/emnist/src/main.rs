@@ -80,7 +80,7 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
                     cfg.data.as_deref().unwrap_or(std::path::Path::new("data")).display()
                 );
             }
-            let loaded = emnist_data::source::load(&cfg, progress)?;
+            let mut loaded = emnist_data::source::load(&cfg, progress)?;
             print::announce_dataset(&loaded, progress);
             let r = emnist_data::explore::explore(&loaded.dataset);
             let figures = match &args.out {
@@ -92,6 +92,8 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             } else {
                 print::print_explore(&r);
             }
+            // The answer is out; the cache entry has been written beside it.
+            loaded.finish_cache(progress);
             let place = match &args.out {
                 Some(d) => format!("; {} figures in `{}`", figures.len(), d.display()),
                 None => String::new(),
@@ -129,7 +131,7 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
         }
         Command::Export(args) => {
             let prepared = emnist_model::export::prepare_export(&args.to_config()?)?;
-            let loaded = emnist_data::source::load(&args.data.to_config(), progress)?;
+            let mut loaded = emnist_data::source::load(&args.data.to_config(), progress)?;
             print::announce_dataset(&loaded, progress);
             let r = emnist_model::export::export_onnx(
                 prepared,
@@ -142,6 +144,7 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             } else {
                 print::print_export(&r);
             }
+            loaded.finish_cache(progress);
             let p = &r.parity;
             if !r.written {
                 anyhow::bail!(
@@ -244,7 +247,7 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
         }
         Command::Query(args) => {
             let cfg = args.to_config();
-            let loaded = emnist_data::source::load(&args.data.to_config(), progress)?;
+            let mut loaded = emnist_data::source::load(&args.data.to_config(), progress)?;
             print::announce_dataset(&loaded, progress);
             let r = emnist_serve::query::query(&cfg, &loaded.dataset.test, progress)?;
             if args.json {
@@ -252,6 +255,7 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             } else {
                 print::print_query(&r);
             }
+            loaded.finish_cache(progress);
             if !r.passed {
                 anyhow::bail!("the deployment does not behave like the model: see the table above (agreement must be 100 % and every request answered)");
             }
@@ -270,7 +274,7 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             }
         }
         Command::Report(args) => {
-            let loaded = emnist_data::source::load(&args.data.to_config(), progress)?;
+            let mut loaded = emnist_data::source::load(&args.data.to_config(), progress)?;
             print::announce_dataset(&loaded, progress);
             let ex = emnist_data::explore::explore(&loaded.dataset);
             let cfg = emnist_report::report::ReportConfig { models: args.models.clone(), out: args.out.clone() };
@@ -292,6 +296,7 @@ fn run(command: Command, progress: &Terminal) -> Result<ExitCode> {
             for why in &r.unreadable {
                 emnist_data::progress::Progress::note(progress, &format!("warning: left out of the report: {why}"));
             }
+            loaded.finish_cache(progress);
             print::done(progress, t0, &format!("report written to `{}`; open it in a browser", r.out.display()));
         }
     }
@@ -305,7 +310,7 @@ fn explore_log(args: &ExploreArgs, dir: &std::path::Path, progress: &Terminal, t
     let ref_cfg = LoadConfig { data: args.reference.clone(), ..args.data.to_config() };
     emnist_data::deployment::check_reference(&emnist_data::source::resolve(&ref_cfg)?)?;
     progress.note(&format!("reading the payload log `{}`; the reference is the training data below", dir.display()));
-    let reference = emnist_data::source::load(&ref_cfg, progress)?;
+    let mut reference = emnist_data::source::load(&ref_cfg, progress)?;
     print::announce_dataset(&reference, progress);
     let r = emnist_data::deployment::report(dir, &log, &reference.dataset);
     for t in &log.torn {
@@ -320,6 +325,7 @@ fn explore_log(args: &ExploreArgs, dir: &std::path::Path, progress: &Terminal, t
     } else {
         print::print_deployment(&r);
     }
+    reference.finish_cache(progress);
     let place = match &args.out {
         Some(d) => format!("; {} figures in `{}`", figures.len(), d.display()),
         None => String::new(),

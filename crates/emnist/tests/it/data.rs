@@ -202,9 +202,10 @@ fn cache_round_trips_and_is_invalidated_by_a_changed_source() {
     assert_eq!(first.dataset.info, second.dataset.info);
     // A different file at the same path (size changes) must not be served from the cache.
     std::fs::copy(fixture("emnist-byclass.mat"), &src).unwrap();
-    let third = source::load(&cfg, &Silent).unwrap();
+    let mut third = source::load(&cfg, &Silent).unwrap();
     assert!(!third.from_cache);
     assert_eq!(third.dataset.classes.len(), 62);
+    third.finish_cache(&Silent);
     // A corrupt cache entry is ignored and rewritten, not trusted.
     let entry = third.cache_path.unwrap();
     let mut bytes = std::fs::read(&entry).unwrap();
@@ -266,7 +267,8 @@ fn damaged_cache_entry_is_detected_reported_and_rebuilt() {
     let cfg =
         LoadConfig { data: Some(src.clone()), cache_dir: Some(dir.path().join("cache")), ..LoadConfig::default() };
     let source = matlab::load(&src, &Silent).unwrap();
-    let first = source::load(&cfg, &Silent).unwrap();
+    let mut first = source::load(&cfg, &Silent).unwrap();
+    first.finish_cache(&Silent);
     let entry = first.cache_path.clone().unwrap();
     let pristine = std::fs::read(&entry).unwrap();
     let same_as_source = |ds: &Dataset| {
@@ -292,9 +294,10 @@ fn damaged_cache_entry_is_detected_reported_and_rebuilt() {
     for (at, len, change, what) in damages {
         rewrite_in_place(&entry, at, len, change);
         let notes = Notes::default();
-        let loaded = source::load(&cfg, &notes).unwrap();
+        let mut loaded = source::load(&cfg, &notes).unwrap();
         assert!(!loaded.from_cache, "{what}: a damaged entry is not used");
         same_as_source(&loaded.dataset);
+        loaded.finish_cache(&notes);
         assert_eq!(
             notes.warnings(),
             [format!(
@@ -321,4 +324,82 @@ fn damaged_cache_entry_is_detected_reported_and_rebuilt() {
     assert!(!source::load(&cfg, &notes).unwrap().from_cache);
     assert!(notes.warnings().is_empty(), "{:?}", notes.warnings());
     assert!(source::load(&cfg, &notes).unwrap().from_cache);
+}
+
+/// The names in a cache folder, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_new_cache_entry_written_beside_the_answer_is_complete_once_finished_or_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("emnist-letters.mat");
+    std::fs::copy(fixture("emnist-letters.mat"), &src).unwrap();
+    let cache = dir.path().join("cache");
+    let cfg = LoadConfig { data: Some(src.clone()), cache_dir: Some(cache.clone()), ..LoadConfig::default() };
+    let decoded = matlab::load(&src, &Silent).unwrap();
+    let same_as_decoded = |ds: &Dataset, what: &str| {
+        for (a, b) in [(&ds.train, &decoded.train), (&ds.test, &decoded.test)] {
+            assert!(a.images[..] == b.images[..] && a.labels[..] == b.labels[..], "{what}: the bytes");
+            assert_eq!(a.writers, b.writers, "{what}: the writers");
+        }
+    };
+    let key = emnist_data::cache::Key::for_path(&src, "").unwrap();
+    let entry_is_whole = |what: &str| {
+        // Exactly the entry, no temporary beside it, and every checksum in it matches.
+        assert_eq!(names_in(&cache), [key.file_name()], "{what}");
+        match emnist_data::cache::load(&cache, &key).unwrap() {
+            emnist_data::cache::Lookup::Hit(ds) => same_as_decoded(&ds, what),
+            _ => panic!("{what}: the entry is not a valid hit"),
+        }
+    };
+
+    // Finished: the write is waited for, told nothing, and the next load is served by it.
+    let notes = Notes::default();
+    let mut first = source::load(&cfg, &notes).unwrap();
+    assert!(!first.from_cache && first.cache_write.is_some());
+    same_as_decoded(&first.dataset, "the first load");
+    first.finish_cache(&notes);
+    assert!(first.cache_write.is_none() && notes.0.lock().unwrap().is_empty(), "{:?}", notes.0.lock().unwrap());
+    assert_eq!(first.cache_path.as_deref(), Some(cache.join(key.file_name()).as_path()));
+    entry_is_whole("finished");
+    let second = source::load(&cfg, &Silent).unwrap();
+    assert!(second.from_cache && second.cache_write.is_none());
+    same_as_decoded(&second.dataset, "served by the entry");
+    drop((first, second));
+
+    // Dropped without finishing: the drop waits, the entry is whole.
+    std::fs::remove_dir_all(&cache).unwrap();
+    drop(source::load(&cfg, &Silent).unwrap());
+    entry_is_whole("dropped");
+
+    // A second load while the first one's entry is still being written waits for it and is
+    // served by it (never a second decode writing the same temporary file).
+    std::fs::remove_dir_all(&cache).unwrap();
+    let a = source::load(&cfg, &Silent).unwrap();
+    let b = source::load(&cfg, &Silent).unwrap();
+    assert!(!a.from_cache && b.from_cache, "the second load is served by the first one's entry");
+    same_as_decoded(&b.dataset, "loaded during the write");
+    drop((a, b));
+    entry_is_whole("two loads");
+
+    // A cache folder that cannot be made: the data comes back whole, the failure is a note.
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, b"not a folder").unwrap();
+    let cfg = LoadConfig { cache_dir: Some(blocker.join("cache")), ..cfg };
+    let notes = Notes::default();
+    let mut loaded = source::load(&cfg, &notes).unwrap();
+    same_as_decoded(&loaded.dataset, "with a broken cache folder");
+    loaded.finish_cache(&notes);
+    // (The lookup before the decode is told too: the entry's folder cannot be read.)
+    let told = notes.0.lock().unwrap().clone();
+    assert!(
+        told.last().is_some_and(|n| n.starts_with("could not write the cache (continuing without it): cannot create")),
+        "{told:?}"
+    );
+    assert!(loaded.cache_path.is_none());
 }
