@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     // `read_variables` seeks to absolute file offsets: give it the whole file, positioned after the header.
     let mut file = Cursor::new(data);
     file.set_position(128);
-    let opts = ReadOptions { column_permutation: Some(matlab::column_major_to_row_major()), only: None };
+    let opts = ReadOptions { column_permutation: Some(matlab::column_major_to_row_major()), ..ReadOptions::default() };
     let Ok(vars) = mat::read_variables(file, len, big_endian, &opts, &|_| {}) else {
         return;
     };

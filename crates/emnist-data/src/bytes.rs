@@ -35,6 +35,13 @@ impl Deref for Bytes {
     }
 }
 
+impl PartialEq for Bytes {
+    /// The same bytes, wherever they are held.
+    fn eq(&self, other: &Bytes) -> bool {
+        self[..] == other[..]
+    }
+}
+
 impl std::fmt::Debug for Bytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match self {

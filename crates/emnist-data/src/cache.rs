@@ -21,6 +21,9 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::{Bytes, ClassTable, Dataset, DatasetInfo, Part};
 
+mod spool;
+pub use spool::Spool;
+
 /// The file's first bytes; the last one is the format version (2: checksums).
 const MAGIC: &[u8; 8] = b"EMNISTC\x02";
 /// Magic, header length (u64 LE), header checksum (u64 LE); the JSON header follows.
@@ -277,12 +280,23 @@ pub fn store_in_background(dir: &Path, key: &Key, ds: &Dataset) -> Result<Pendin
     let path = dir.join(key.file_name());
     let guard = writing::begin(&path);
     let (dir, key, ds) = (dir.to_path_buf(), key.clone(), ds.clone());
+    in_background(path, move || {
+        let _guard = guard;
+        store(&dir, &key, &ds)
+    })
+}
+
+/// Completes `spool`'s entry for `ds` ([`Spool::commit`]) on a background thread; the images
+/// decoded into it are not copied again.
+pub fn commit_in_background(spool: Arc<Spool>, key: &Key, ds: &Dataset) -> Result<PendingStore> {
+    let (key, ds) = (key.clone(), ds.clone());
+    in_background(spool.path().to_path_buf(), move || spool.commit(&key, &ds))
+}
+
+fn in_background(path: PathBuf, write: impl FnOnce() -> Result<PathBuf> + Send + 'static) -> Result<PendingStore> {
     let thread = std::thread::Builder::new()
         .name("cache-store".into())
-        .spawn(move || {
-            let _guard = guard;
-            store(&dir, &key, &ds)
-        })
+        .spawn(write)
         .context("cannot start the thread that writes the cache")?;
     Ok(PendingStore { path, thread: Some(thread) })
 }
@@ -433,5 +447,36 @@ mod tests {
         fs::write(&blocker, b"x").unwrap();
         let err = store_in_background(&blocker.join("cache"), &key, &ds).unwrap().finish().unwrap_err();
         assert!(format!("{err:#}").contains("cannot create the cache folder"), "{err:#}");
+    }
+
+    #[test]
+    fn images_decoded_into_a_spool_become_the_entry_without_a_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Key { source: "spooled".into(), size: 3, mtime_ns: 4 };
+        let mut ds = dataset(2000);
+        let spool = Spool::create(dir.path(), &key).unwrap();
+        let len = ds.train.images.len();
+        let mut region = (spool.buffers().0)(len).expect("a region of the file");
+        region.copy_from_slice(&ds.train.images);
+        let map = Arc::new(region.make_read_only().unwrap());
+        ds.train.images = Bytes::Mapped { map, start: 0, len };
+        let path = commit_in_background(spool, &key, &ds).unwrap().finish().unwrap();
+        let names: Vec<String> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, [key.file_name()], "no temporary file is left");
+        // The region is where the entry's train images are: written once, through the mapping.
+        let file = fs::read(&path).unwrap();
+        let at = file.windows(len.min(4096)).position(|w| w == &ds.train.images[..len.min(4096)]).unwrap();
+        assert_eq!(at as u64, spool::HEADER_ROOM);
+        let Lookup::Hit(hit) = load(dir.path(), &key).unwrap() else { panic!("not a hit") };
+        for (a, b) in [(&hit.train, &ds.train), (&hit.test, &ds.test)] {
+            assert!(a.images == b.images && a.labels == b.labels && a.writers == b.writers);
+        }
+        // A spool dropped unfinished (a decode that failed) leaves nothing behind.
+        let other = Key { source: "abandoned".into(), size: 1, mtime_ns: 1 };
+        let spool = Spool::create(dir.path(), &other).unwrap();
+        drop((spool.buffers().0)(1 << 20).expect("a region"));
+        drop(spool);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

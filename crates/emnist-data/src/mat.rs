@@ -6,8 +6,9 @@
 //! stream — that turns EMNIST's column-major N×784 images into upright row-major images in one pass.
 
 use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::Arc;
 
-use super::inflate;
+use super::{inflate, Bytes};
 
 /// Errors reading a MAT file. Messages are one line, lowercase.
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +58,9 @@ pub struct Numeric {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NumericData {
     /// A uint8 matrix in ROW-major order (transposed from the file's column-major layout), with the
-    /// reader's column permutation applied when the width matched it.
-    U8RowMajor(Vec<u8>),
+    /// reader's column permutation applied when the width matched it; in memory, or in a buffer
+    /// from [`ReadOptions::u8_buffer`].
+    U8RowMajor(Bytes),
     /// Values in MATLAB's column-major order.
     F64(Vec<f64>),
 }
@@ -147,6 +149,22 @@ pub struct ReadOptions {
     pub column_permutation: Option<Vec<usize>>,
     /// Only decode this variable; others are skipped without inflating them.
     pub only: Option<String>,
+    /// Where uint8 matrices of at least [`U8_BUFFER_MIN`] bytes are decoded to, instead of memory
+    /// of their own (the decoded-dataset cache hands out its file, memory-mapped).
+    pub u8_buffer: Option<U8Buffers>,
+}
+
+/// The smallest uint8 matrix [`ReadOptions::u8_buffer`] is asked for.
+pub const U8_BUFFER_MIN: usize = 1 << 20;
+
+/// Hands out zeroed, writable buffers of a given length, or `None` (then memory is allocated).
+#[derive(Clone)]
+pub struct U8Buffers(pub Arc<dyn Fn(usize) -> Option<memmap2::MmapMut> + Send + Sync>);
+
+impl std::fmt::Debug for U8Buffers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("U8Buffers")
+    }
 }
 
 /// Checks the 128-byte header; returns whether the file is big-endian.
@@ -562,7 +580,7 @@ fn read_numeric<R: Read>(
     if class == 9 && ty == MI_UINT8 && dims.len() == 2 && !small {
         let (rows, cols) = (dims[0], dims[1]);
         let perm = opts.column_permutation.as_deref().filter(|p| p.len() == cols);
-        let out = read_u8_row_major(src, rows, cols, perm)?;
+        let out = read_u8_row_major(src, rows, cols, perm, opts.u8_buffer.as_ref())?;
         src.pad(nbytes, false)?;
         return Ok(NumericData::U8RowMajor(out));
     }
@@ -607,7 +625,7 @@ fn read_numeric<R: Read>(
             }
         }
         conv.clear();
-        return Ok(NumericData::U8RowMajor(out));
+        return Ok(NumericData::U8RowMajor(out.into()));
     }
     Ok(NumericData::F64(conv))
 }
@@ -623,7 +641,8 @@ fn read_u8_row_major<R: Read>(
     rows: usize,
     cols: usize,
     perm: Option<&[usize]>,
-) -> Result<Vec<u8>> {
+    buffers: Option<&U8Buffers>,
+) -> Result<Bytes> {
     let total = rows * cols;
     if rows <= 1 || cols <= 1 {
         let mut out = src.vec(total as u64, "uint8 data")?;
@@ -631,13 +650,46 @@ fn read_u8_row_major<R: Read>(
             let tmp = out.clone();
             permute_row(&tmp, &mut out, p);
         }
-        return Ok(out);
+        return Ok(out.into());
     }
     let block_cols = (BLOCK_BYTES / rows).clamp(1, cols);
     // The first block is read as it arrives; only once it is complete (the data exists) is the
     // whole output allocated.
     let mut block = src.vec((block_cols * rows) as u64, "uint8 data")?;
-    let mut out = vec![0u8; total];
+    let mut out = match buffers.filter(|_| total >= U8_BUFFER_MIN).and_then(|b| (b.0)(total)) {
+        Some(map) if map.len() == total => Output::Mapped(map),
+        _ => Output::Heap(vec![0u8; total]),
+    };
+    let out_bytes: &mut [u8] = match &mut out {
+        Output::Heap(v) => v,
+        Output::Mapped(m) => m,
+    };
+    transpose_into(src, &mut block, out_bytes, rows, cols, block_cols, perm)?;
+    Ok(match out {
+        Output::Heap(v) => v.into(),
+        Output::Mapped(m) => {
+            let map = m.make_read_only()?;
+            Bytes::Mapped { map: Arc::new(map), start: 0, len: total }
+        }
+    })
+}
+
+/// Where a uint8 matrix is decoded to.
+enum Output {
+    Heap(Vec<u8>),
+    Mapped(memmap2::MmapMut),
+}
+
+/// The block transpose of [`read_u8_row_major`]: `block` holds the first block of columns.
+fn transpose_into<R: Read>(
+    src: &mut Src<'_, R>,
+    block: &mut [u8],
+    out: &mut [u8],
+    rows: usize,
+    cols: usize,
+    block_cols: usize,
+    perm: Option<&[usize]>,
+) -> Result<()> {
     let mut first = true;
     let mut scratch = vec![0u8; cols];
     let square28 =
@@ -674,7 +726,7 @@ fn read_u8_row_major<R: Read>(
         }
         j0 += bc;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// EMNIST's case of the permutation: a column-major 28×28 image to row-major.
@@ -757,8 +809,29 @@ mod tests {
         let mut r = &data[..];
         let mut src = Src { r: &mut r, be: false, left: data.len() as u64 };
         let perm = [3, 2, 1, 0];
-        let out = read_u8_row_major(&mut src, rows, cols, Some(&perm)).unwrap();
-        assert_eq!(out, vec![3, 2, 1, 0, 13, 12, 11, 10, 23, 22, 21, 20]);
+        let out = read_u8_row_major(&mut src, rows, cols, Some(&perm), None).unwrap();
+        assert_eq!(out[..], [3, 2, 1, 0, 13, 12, 11, 10, 23, 22, 21, 20]);
+    }
+
+    #[test]
+    fn large_matrices_go_to_the_buffers_given_and_decode_alike() {
+        // 1,400 × 784 column-major bytes (over U8_BUFFER_MIN), transposed and permuted as EMNIST's.
+        let (rows, cols) = (1400, 784);
+        let data: Vec<u8> = (0..rows * cols).map(|i| (i * 7 + i / 784) as u8).collect();
+        let perm: Vec<usize> = (0..784).map(|j| (j % 28) * 28 + j / 28).collect();
+        let decode = |buffers: Option<&U8Buffers>| {
+            let mut r = &data[..];
+            let mut src = Src { r: &mut r, be: false, left: data.len() as u64 };
+            read_u8_row_major(&mut src, rows, cols, Some(&perm), buffers).unwrap()
+        };
+        let anon = U8Buffers(Arc::new(|len| memmap2::MmapMut::map_anon(len).ok()));
+        let (heap, mapped) = (decode(None), decode(Some(&anon)));
+        assert!(matches!(heap, Bytes::Owned(_)) && matches!(mapped, Bytes::Mapped { .. }));
+        assert!(heap == mapped);
+        assert_eq!(heap[3 * cols + perm[5]], data[5 * rows + 3]);
+        // A source that refuses falls back to memory.
+        let refusing = U8Buffers(Arc::new(|_| None));
+        assert!(matches!(decode(Some(&refusing)), Bytes::Owned(_)));
     }
 
     /// A whole little-endian file: a 128-byte header, then `body` at offset 128.

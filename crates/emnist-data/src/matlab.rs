@@ -16,6 +16,12 @@ pub fn column_major_to_row_major() -> Vec<usize> {
 
 /// Loads an EMNIST Matlab file.
 pub fn load(path: &Path, progress: &dyn Progress) -> Result<Dataset> {
+    load_into(path, progress, None)
+}
+
+/// Loads an EMNIST Matlab file, decoding the images into buffers from `images` where it gives
+/// them (the cache's file: [`crate::cache::Spool`]).
+pub fn load_into(path: &Path, progress: &dyn Progress, images: Option<mat::U8Buffers>) -> Result<Dataset> {
     let file = super::source::open_regular(path).with_context(|| format!("cannot open `{}`", path.display()))?;
     let len = file.metadata()?.len();
     let mut reader = BufReader::with_capacity(1 << 16, file);
@@ -34,7 +40,11 @@ pub fn load(path: &Path, progress: &dyn Progress) -> Result<Dataset> {
         None
     };
     let big_endian = mat::parse_header(&header, len, tail)?;
-    let opts = ReadOptions { column_permutation: Some(column_major_to_row_major()), only: Some("dataset".into()) };
+    let opts = ReadOptions {
+        column_permutation: Some(column_major_to_row_major()),
+        only: Some("dataset".into()),
+        u8_buffer: images,
+    };
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     progress.start(&format!("decoding {file_name}"), Some(len));
     let vars = mat::read_variables(reader, len, big_endian, &opts, &|n| progress.advance(n));
@@ -149,7 +159,7 @@ fn part(mut v: Value, what: &str, classes: &ClassTable) -> Result<Part> {
         }
         None => None,
     };
-    Ok(Part { images: pixels.into(), labels: idx.into(), writers })
+    Ok(Part { images: pixels, labels: idx.into(), writers })
 }
 
 fn label_range(classes: &ClassTable) -> String {

@@ -172,8 +172,17 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
             Err(e) => progress.note(&format!("ignoring an unreadable cache entry: {e:#}")),
         }
     }
+    // A .mat file's images are decoded straight into the new cache entry's file (no second copy
+    // to write it); where that file cannot be made, into memory, and the entry is written from it.
+    let spool = match (&source, cache_dir) {
+        (Source::Matlab(_), Some(dir)) => cache::Spool::create(dir, &key)
+            .inspect_err(|e| progress.note(&format!("could not write the cache (continuing without it): {e:#}")))
+            .ok(),
+        _ => None,
+    };
     let dataset = match &source {
-        Source::Matlab(p) => matlab::load(p, progress).with_context(|| format!("reading `{}`", p.display()))?,
+        Source::Matlab(p) => matlab::load_into(p, progress, spool.as_ref().map(|s| s.buffers()))
+            .with_context(|| format!("reading `{}`", p.display()))?,
         Source::Idx(p) => idx::load(p, cfg.split, progress)?,
         Source::Synthetic(s) => synthetic::generate(s, progress),
         Source::PayloadLog(_) => unreachable!("a log is loaded without the cache, above"),
@@ -181,12 +190,15 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
     if dataset.train.is_empty() || dataset.test.is_empty() {
         bail!("`{}` has an empty train or test part", dataset.info.name);
     }
-    let cache_write = cache_dir.and_then(|dir| match cache::store_in_background(dir, &key, &dataset) {
-        Ok(write) => Some(write),
-        Err(e) => {
-            progress.note(&format!("could not write the cache (continuing without it): {e:#}"));
-            None
-        }
+    let write = match (spool, cache_dir) {
+        (Some(spool), _) => Some(cache::commit_in_background(spool, &key, &dataset)),
+        // The folder could not be made for the spool: told above.
+        (None, Some(_)) if matches!(source, Source::Matlab(_)) => None,
+        (None, Some(dir)) => Some(cache::store_in_background(dir, &key, &dataset)),
+        (None, None) => None,
+    };
+    let cache_write = write.and_then(|w| {
+        w.inspect_err(|e| progress.note(&format!("could not write the cache (continuing without it): {e:#}"))).ok()
     });
     let cache_path = cache_write.as_ref().map(|w| w.path().to_path_buf());
     Ok(Loaded { dataset, source, cache_path, from_cache: false, cache_write })
