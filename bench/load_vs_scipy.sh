@@ -16,9 +16,11 @@ PY=.venv/bin/python
 if [ "${DENSE:-0}" = 1 ]; then
   FILE=bench/out/emnist-byclass-bench-dense.mat
   MAKE_ARGS=(--dense)
+  GOAL=1.5
 else
   FILE=bench/out/emnist-byclass-bench.mat
   MAKE_ARGS=()
+  GOAL=2
 fi
 mkdir -p bench/out
 [ -f "$FILE" ] || $PY bench/make_bench_mat.py "$FILE" "${MAKE_ARGS[@]}"
@@ -37,9 +39,10 @@ full=$($OURS "$FILE" bench/out/cache)
 ref=$($PY bench/load_scipy.py "$FILE")
 rm -rf bench/out/cache
 
-$PY - "$full" "$ref" "$ours_rss" "$theirs_rss" "${ours[*]}" "${theirs[*]}" <<'PYEOF'
+$PY - "$full" "$ref" "$ours_rss" "$theirs_rss" "${ours[*]}" "${theirs[*]}" "$GOAL" <<'PYEOF'
 import json, statistics, sys
 full, ref = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+goal = sys.argv[7]
 ours_rss, theirs_rss = int(sys.argv[3]) * 1024, int(sys.argv[4]) * 1024
 ours = [float(x) for x in sys.argv[5].split()]
 theirs = [float(x) for x in sys.argv[6].split()]
@@ -50,7 +53,7 @@ mo, mt = statistics.median(ours), statistics.median(theirs)
 print(f"images            {full['train']:,} train + {full['test']:,} test; decoded bytes {decoded/2**20:.0f} MiB")
 print(f"emnist decode     median {mo:.3f} s  (runs {', '.join(f'{x:.3f}' for x in ours)})")
 print(f"scipy + reshape   median {mt:.3f} s  (runs {', '.join(f'{x:.3f}' for x in theirs)})")
-print(f"speed-up          {mt/mo:.2f}x  (goal >= 2x)")
+print(f"speed-up          {mt/mo:.2f}x  (goal >= {goal}x)")
 print(f"peak RSS emnist   {ours_rss/2**20:.0f} MiB = {ours_rss/decoded:.2f}x decoded bytes (goal <= 1.5x)")
 print(f"peak RSS scipy    {theirs_rss/2**20:.0f} MiB = {theirs_rss/decoded:.2f}x decoded bytes")
 print(f"cached load       {full['cached_load_seconds']:.4f} s to map; {full['cached_touch_all_train_bytes_seconds']:.3f} s to read every train byte (goal < 1 s)")
