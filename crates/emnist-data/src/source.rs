@@ -135,7 +135,7 @@ impl Loaded {
         let Some(write) = self.cache_write.take() else { return };
         if let Err(e) = write.finish() {
             self.cache_path = None;
-            progress.note(&format!("could not write the cache (continuing without it): {e:#}"));
+            cache_not_written(progress, &e);
         }
     }
 }
@@ -175,9 +175,9 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
     // A .mat file's images are decoded straight into the new cache entry's file (no second copy
     // to write it); where that file cannot be made, into memory, and the entry is written from it.
     let spool = match (&source, cache_dir) {
-        (Source::Matlab(_), Some(dir)) => cache::Spool::create(dir, &key)
-            .inspect_err(|e| progress.note(&format!("could not write the cache (continuing without it): {e:#}")))
-            .ok(),
+        (Source::Matlab(_), Some(dir)) => {
+            cache::Spool::create(dir, &key).inspect_err(|e| cache_not_written(progress, e)).ok()
+        }
         _ => None,
     };
     let dataset = match &source {
@@ -197,11 +197,14 @@ pub fn load(cfg: &LoadConfig, progress: &dyn Progress) -> Result<Loaded> {
         (None, Some(dir)) => Some(cache::store_in_background(dir, &key, &dataset)),
         (None, None) => None,
     };
-    let cache_write = write.and_then(|w| {
-        w.inspect_err(|e| progress.note(&format!("could not write the cache (continuing without it): {e:#}"))).ok()
-    });
+    let cache_write = write.and_then(|w| w.inspect_err(|e| cache_not_written(progress, e)).ok());
     let cache_path = cache_write.as_ref().map(|w| w.path().to_path_buf());
     Ok(Loaded { dataset, source, cache_path, from_cache: false, cache_write })
+}
+
+/// Tells `progress` that the cache entry was not written (the data is unaffected).
+fn cache_not_written(progress: &dyn Progress, e: &anyhow::Error) {
+    progress.note(&format!("could not write the cache (continuing without it): {e:#}"));
 }
 
 /// The labelled images of a payload log, both parts non-empty; damaged records are skipped and

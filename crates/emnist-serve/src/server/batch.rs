@@ -138,10 +138,7 @@ impl Batcher {
         s.metrics.batch(images.n);
         Some(match result {
             Ok(Ok(out)) => Ok(out),
-            Ok(Err(e)) => {
-                tracing::error!(error = %format!("{e:#}"), rows = images.n, "model call failed");
-                Err(BatchError::Failed(format!("{e:#}")))
-            }
+            Ok(Err(e)) => Err(call_failed(&e, images.n)),
             Err(_) => {
                 tracing::error!(rows = images.n, "the model call panicked");
                 Err(BatchError::Failed("the model call was lost (it panicked)".into()))
@@ -241,10 +238,16 @@ fn run_batch(model: &Engine, jobs: Vec<Job>, rows: usize, metrics: &Metrics) {
             }
         }
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), rows, "model call failed");
+            let failed = call_failed(&e, rows);
             for j in jobs {
-                let _ = j.reply.send(Err(BatchError::Failed(format!("{e:#}"))));
+                let _ = j.reply.send(Err(failed.clone()));
             }
         }
     }
+}
+
+/// Logs a failed model call of `rows` images; the error each of its requests gets.
+fn call_failed(e: &anyhow::Error, rows: usize) -> BatchError {
+    tracing::error!(error = %format!("{e:#}"), rows, "model call failed");
+    BatchError::Failed(format!("{e:#}"))
 }
