@@ -150,7 +150,9 @@ fn read_segment(path: &Path, bytes: &[u8], out: &mut LogContents) {
             }
             // The frame is whole and its checksum right, but its content is not ours to read:
             // skip this one record.
-            Err(e @ (RecordError::Kind(_) | RecordError::Metadata(_) | RecordError::Pixels(_))) => {
+            Err(
+                e @ (RecordError::Kind(_) | RecordError::Metadata(_) | RecordError::Pixels(_) | RecordError::Sparse),
+            ) => {
                 let used =
                     super::record::FRAME_HEADER + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
                 out.torn.push(torn(at, used, e.to_string()));

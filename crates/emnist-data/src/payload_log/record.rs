@@ -18,6 +18,9 @@ pub const FRAME_HEADER: usize = 8;
 
 const KIND_PREDICTION: u8 = 1;
 const KIND_FEEDBACK: u8 = 2;
+const KIND_PREDICTION_SPARSE: u8 = 3;
+/// The bitmap of a sparse image: one bit per pixel.
+const BITMAP: usize = PIXELS / 8;
 
 /// One image the server answered: what the model saw and what it said.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +81,8 @@ pub enum RecordError {
     Metadata(String),
     #[error("a prediction record holds {0} pixels instead of {PIXELS}")]
     Pixels(usize),
+    #[error("a prediction record's sparse image does not match its bitmap")]
+    Sparse,
 }
 
 /// A prediction record from borrowed parts: the same bytes [`Entry::encode`] makes of the
@@ -106,21 +111,74 @@ impl PredictionRef<'_> {
 
     /// Appends the framed record to `out` (a server's queue: no allocation of its own).
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        frame_into(KIND_PREDICTION, self, self.pixels, out)
+        frame_prediction(self, self.pixels, out)
     }
 }
 
-/// Appends `[length][CRC-32][kind][JSON length][JSON of meta][pixels]` to `out`.
-fn frame_into(kind: u8, meta: &impl Serialize, pixels: &[u8], out: &mut Vec<u8>) {
+/// Appends a prediction's record: its image sparse (kind 3) when that is shorter, else whole.
+fn frame_prediction(meta: &impl Serialize, pixels: &[u8], out: &mut Vec<u8>) {
+    frame_into(meta, out, |out| {
+        if pixels.len() == PIXELS && sparse_into(pixels, out) {
+            KIND_PREDICTION_SPARSE
+        } else {
+            out.extend_from_slice(pixels);
+            KIND_PREDICTION
+        }
+    })
+}
+
+/// Appends the bitmap of `pixels` (784 of them) and their values that are not 0, when that is
+/// shorter than the pixels themselves; else appends nothing and says so. One pass, without a
+/// branch per pixel.
+fn sparse_into(pixels: &[u8], out: &mut Vec<u8>) -> bool {
+    let at = out.len();
+    out.resize(at + BITMAP + PIXELS, 0);
+    let (bitmap, values) = out[at..].split_at_mut(BITMAP);
+    let mut k = 0;
+    for (bits, eight) in bitmap.iter_mut().zip(pixels.chunks_exact(8)) {
+        if u64::from_ne_bytes(eight.try_into().expect("8 bytes")) == 0 {
+            continue;
+        }
+        for (j, &v) in eight.iter().enumerate() {
+            values[k] = v;
+            let set = usize::from(v != 0);
+            *bits |= (set as u8) << j;
+            k += set;
+        }
+    }
+    let sparse = BITMAP + k < PIXELS;
+    out.truncate(if sparse { at + BITMAP + k } else { at });
+    sparse
+}
+
+/// The 784 pixels of a sparse image's bitmap and values.
+fn unsparse(tail: &[u8]) -> Result<Vec<u8>, RecordError> {
+    let (bitmap, values) = tail.split_at_checked(BITMAP).ok_or(RecordError::Sparse)?;
+    let set: usize = bitmap.iter().map(|b| b.count_ones() as usize).sum();
+    if set != values.len() || values.contains(&0) {
+        return Err(RecordError::Sparse);
+    }
+    let mut pixels = vec![0u8; PIXELS];
+    let mut values = values.iter();
+    for (i, p) in pixels.iter_mut().enumerate() {
+        if bitmap[i / 8] & (1 << (i % 8)) != 0 {
+            *p = *values.next().expect("counted");
+        }
+    }
+    Ok(pixels)
+}
+
+/// Appends `[length][CRC-32][kind][JSON length][JSON of meta][what `tail` appends]` to `out`,
+/// the kind being what `tail` returns.
+fn frame_into(meta: &impl Serialize, out: &mut Vec<u8>, tail: impl FnOnce(&mut Vec<u8>) -> u8) {
     let start = out.len();
-    out.extend_from_slice(&[0; FRAME_HEADER]);
-    out.push(kind);
-    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&[0; FRAME_HEADER + 5]);
     serde_json::to_writer(&mut *out, meta).expect("plain data");
     let json_len = out.len() - start - FRAME_HEADER - 5;
-    out.extend_from_slice(pixels);
+    let kind = tail(out);
     let body_len = out.len() - start - FRAME_HEADER;
     let record = &mut out[start..];
+    record[FRAME_HEADER] = kind;
     record[FRAME_HEADER + 1..FRAME_HEADER + 5].copy_from_slice(&(json_len as u32).to_le_bytes());
     record[0..4].copy_from_slice(&(body_len as u32).to_le_bytes());
     let crc = crc32fast::hash(&record[FRAME_HEADER..]);
@@ -130,7 +188,7 @@ fn frame_into(kind: u8, meta: &impl Serialize, pixels: &[u8], out: &mut Vec<u8>)
 /// The kind byte of a framed record, if it holds one: a prediction or a feedback.
 pub fn framed_kind(record: &[u8]) -> Option<FramedKind> {
     match *record.get(FRAME_HEADER)? {
-        KIND_PREDICTION => Some(FramedKind::Prediction),
+        KIND_PREDICTION | KIND_PREDICTION_SPARSE => Some(FramedKind::Prediction),
         KIND_FEEDBACK => Some(FramedKind::Feedback),
         _ => None,
     }
@@ -161,8 +219,8 @@ impl Entry {
     /// Appends the framed record to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
-            Entry::Prediction(p) => frame_into(KIND_PREDICTION, p, &p.pixels, out),
-            Entry::Feedback(f) => frame_into(KIND_FEEDBACK, f, &[], out),
+            Entry::Prediction(p) => frame_prediction(p, &p.pixels, out),
+            Entry::Feedback(f) => frame_into(f, out, |_| KIND_FEEDBACK),
         }
     }
 
@@ -189,12 +247,16 @@ impl Entry {
         let json = rest.get(4..4 + json_len).ok_or(RecordError::Short)?;
         let tail = &rest[4 + json_len..];
         match kind {
-            KIND_PREDICTION => {
-                if tail.len() != PIXELS {
+            KIND_PREDICTION | KIND_PREDICTION_SPARSE => {
+                let pixels = if kind == KIND_PREDICTION_SPARSE {
+                    unsparse(tail)?
+                } else if tail.len() == PIXELS {
+                    tail.to_vec()
+                } else {
                     return Err(RecordError::Pixels(tail.len()));
-                }
+                };
                 let mut p: Prediction = serde_json::from_slice(json).map_err(bad)?;
-                p.pixels = tail.to_vec();
+                p.pixels = pixels;
                 Ok(Entry::Prediction(p))
             }
             KIND_FEEDBACK => Ok(Entry::Feedback(serde_json::from_slice(json).map_err(bad)?)),
@@ -263,6 +325,76 @@ pub(crate) mod tests {
         let mut huge = bytes.clone();
         huge[0..4].copy_from_slice(&(MAX_BODY as u32 + 1).to_le_bytes());
         assert!(matches!(Entry::decode(&huge), Err(RecordError::TooLarge(_))));
+    }
+
+    /// An image with `ink` pixels set at pseudo-random places to pseudo-random values 1..=255.
+    fn inked(ink: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut pixels = vec![0u8; PIXELS];
+        let mut placed = 0;
+        while placed < ink {
+            let i = (next() % PIXELS as u64) as usize;
+            if pixels[i] == 0 {
+                pixels[i] = 1 + (next() % 255) as u8;
+                placed += 1;
+            }
+        }
+        pixels
+    }
+
+    #[test]
+    fn sparse_images_are_shorter_and_read_back_alike() {
+        for (ink, seed) in [(0, 1), (1, 2), (150, 3), (267, 4), (685, 5), (686, 6), (700, 7), (PIXELS, 8)] {
+            let mut p = prediction("s", 0, "7", 0);
+            p.pixels = inked(ink, seed);
+            // The first and the last pixel, on and off: the bitmap's ends are right.
+            if ink > 2 && ink < PIXELS {
+                p.pixels[0] = 255;
+                p.pixels[PIXELS - 1] = 0;
+            }
+            let bytes = Entry::Prediction(p.clone()).encode();
+            let whole = FRAME_HEADER + 5 + serde_json::to_vec(&p).unwrap().len() + PIXELS;
+            let ink = p.pixels.iter().filter(|&&v| v != 0).count();
+            let expected = if BITMAP + ink < PIXELS { whole - PIXELS + BITMAP + ink } else { whole };
+            assert_eq!(bytes.len(), expected, "{ink} pixels of ink");
+            let kind = framed_kind(&bytes);
+            assert_eq!(kind, Some(FramedKind::Prediction));
+            assert_eq!(Entry::decode(&bytes).unwrap(), (Entry::Prediction(p), bytes.len()), "{ink} pixels of ink");
+        }
+    }
+
+    #[test]
+    fn a_sparse_image_that_disagrees_with_its_bitmap_is_refused() {
+        let json =
+            br#"{"id":"s","index":0,"time_ms":1,"model":"m","version":1,"protocol":"kserve","class":"7","top":[]}"#;
+        let frame = |tail: &[u8]| {
+            let mut body = vec![KIND_PREDICTION_SPARSE];
+            body.extend_from_slice(&(json.len() as u32).to_le_bytes());
+            body.extend_from_slice(json);
+            body.extend_from_slice(tail);
+            let mut out = (body.len() as u32).to_le_bytes().to_vec();
+            out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+            out.extend_from_slice(&body);
+            out
+        };
+        let mut bitmap = [0u8; BITMAP];
+        bitmap[0] = 0b101;
+        let good = [&bitmap[..], &[9, 8]].concat();
+        assert!(Entry::decode(&frame(&good)).is_ok());
+        for bad in [
+            [&bitmap[..], &[9]].concat(),
+            [&bitmap[..], &[9, 8, 7]].concat(),
+            [&bitmap[..], &[9, 0]].concat(),
+            bitmap[..50].to_vec(),
+        ] {
+            assert_eq!(Entry::decode(&frame(&bad)), Err(RecordError::Sparse));
+        }
     }
 
     #[test]

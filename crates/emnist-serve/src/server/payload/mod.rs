@@ -331,16 +331,30 @@ impl Drop for PayloadLog {
 }
 
 /// The three likeliest classes of a row of probabilities, likeliest first (the lower index first
-/// on ties); fewer for a model of fewer classes.
+/// on ties, in `f32::total_cmp`'s order); fewer for a model of fewer classes. One comparison per
+/// class for most of them (those below the third).
 fn top_three(row: &[f32]) -> TopThree {
+    // `total_cmp`'s order as integers: flip the magnitude bits of negative numbers.
+    let key = |p: f32| {
+        let b = p.to_bits() as i32;
+        b ^ (((b >> 31) as u32) >> 1) as i32
+    };
     let mut best = TopThree { classes: [0; 3], len: 0 };
+    let mut keys = [i32::MIN; 3];
     for (i, &p) in row.iter().enumerate() {
-        let at = best.as_slice().iter().position(|&b| p.total_cmp(&row[b]).is_gt()).unwrap_or(best.len);
-        if at < 3 {
-            best.len = (best.len + 1).min(3);
-            best.classes.copy_within(at..best.len - 1, at + 1);
-            best.classes[at] = i;
+        let k = key(p);
+        if best.len == 3 && k <= keys[2] {
+            continue;
         }
+        // Strictly greater moves past: an equal later class stays behind the earlier one.
+        let at = keys[..best.len].iter().position(|&b| k > b).unwrap_or(best.len);
+        best.len = (best.len + 1).min(3);
+        for j in (at + 1..best.len).rev() {
+            keys[j] = keys[j - 1];
+            best.classes[j] = best.classes[j - 1];
+        }
+        keys[at] = k;
+        best.classes[at] = i;
     }
     best
 }

@@ -117,4 +117,25 @@ fn the_top_three_are_the_likeliest_first() {
     assert_eq!(top_three(&[0.1, 0.4, 0.2, 0.3]).as_slice(), [1, 3, 2]);
     assert_eq!(top_three(&[0.5, 0.5, 0.0, 0.5]).as_slice(), [0, 1, 3], "ties: the lower index first");
     assert_eq!(top_three(&[0.3, 0.7]).as_slice(), [1, 0]);
+    assert_eq!(top_three(&[]).as_slice(), [0usize; 0]);
+    // Against a sort in `total_cmp`'s order (stable: the lower index first on ties), with
+    // negatives, zeros of both signs, infinities and NaN among the values.
+    let pool = [0.5f32, 0.25, 0.0, -0.0, -1.5, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 0.25, 1e-30];
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for len in 0..40 {
+        for _ in 0..50 {
+            let row: Vec<f32> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    pool[(x % pool.len() as u64) as usize]
+                })
+                .collect();
+            let mut order: Vec<usize> = (0..len).collect();
+            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+            order.truncate(3);
+            assert_eq!(top_three(&row).as_slice(), order, "{row:?}");
+        }
+    }
 }
