@@ -198,34 +198,35 @@ const POW10: [f64; 23] = [
 /// as the correctly rounded `f64`), then as `f32`; and the bytes it took. `None` where `b` does
 /// not start with a JSON number, or serde_json would refuse it (beyond `f64`).
 pub fn number(b: &[u8]) -> Option<(f32, usize)> {
+    // The commonest numbers of an image, background and full ink, as Python writes them.
+    if let [c @ (b'0' | b'1'), b'.', b'0', next, ..] = *b {
+        if !(next.is_ascii_digit() || next == b'e' || next == b'E') {
+            return Some((f32::from(c - b'0'), 3));
+        }
+    }
     let negative = b.first() == Some(&b'-');
     let mut i = usize::from(negative);
-    // Up to 19 digits, integer and fraction together, fit a u64 `mantissa`; more go to the
-    // exact reader.
-    let int = match b.get(i)? {
-        b'0' => i..i + 1,
-        b'1'..=b'9' => i..digit_run(b, i),
+    // The digits, integer and fraction together: up to 19 of them make the u64 `mantissa`
+    // exactly; more go to the exact reader. JSON has no leading zeros: a first 0 is the
+    // integer part.
+    let mut digits = Digits::default();
+    match b.get(i)? {
+        b'0' => i += 1,
+        b'1'..=b'9' => i = digits.read(b, i),
         _ => return None,
-    };
-    i = int.end;
-    let mut digits = if b[int.start] == b'0' { 0 } else { int.len() };
-    let mut mantissa = if digits <= 19 { parse_run(&b[int.clone()]) } else { 0 };
+    }
     let mut exp10: i64 = 0;
     let mut integer = true;
     if b.get(i) == Some(&b'.') {
         integer = false;
-        let end = digit_run(b, i + 1);
+        let end = digits.read(b, i + 1);
         if end == i + 1 {
             return None;
         }
-        let frac = &b[i + 1..end];
-        digits += frac.len();
-        if digits <= 19 {
-            mantissa = mantissa * POW10_U64[frac.len()] + parse_run(frac);
-            exp10 = -(frac.len() as i64);
-        }
+        exp10 = -((end - i - 1) as i64);
         i = end;
     }
+    let Digits { value: mantissa, count: digits } = digits;
     if let Some(b'e' | b'E') = b.get(i) {
         integer = false;
         i += 1;
@@ -283,7 +284,9 @@ pub fn number(b: &[u8]) -> Option<(f32, usize)> {
     // cannot put the two on different sides of a halfway point between two f32s, they round to
     // the same f32. (A multiplication: the division Clinger's exact path needs costs more.)
     if (-22..0).contains(&exp10) {
-        if let Some(f) = sure_f32(mantissa as f64 * NEG_POW10[(-exp10) as usize]) {
+        // Below 2^63 as an i64: one instruction, where a u64 takes several on x86-64.
+        let m = if mantissa < 1 << 63 { mantissa as i64 as f64 } else { mantissa as f64 };
+        if let Some(f) = sure_f32(m * NEG_POW10[(-exp10) as usize]) {
             return Some((sign(f), i));
         }
     }
@@ -302,64 +305,63 @@ const NEG_POW10: [f64; 23] = [
     1e-18, 1e-19, 1e-20, 1e-21, 1e-22,
 ];
 
-const POW10_U64: [u64; 20] = {
-    let mut t = [1u64; 20];
-    let mut k = 1;
-    while k < 20 {
-        t[k] = t[k - 1] * 10;
-        k += 1;
-    }
-    t
-};
+/// Digits read so far: their count, and their value while the count is at most 19 (a u64 holds
+/// every 19-digit number; beyond that the value is not used).
+#[derive(Default)]
+struct Digits {
+    value: u64,
+    count: usize,
+}
 
-/// Where the run of ASCII digits starting at `i` ends: eight bytes at a time while it can.
-fn digit_run(b: &[u8], mut i: usize) -> usize {
-    while let Some(chunk) = b.get(i..i + 8) {
-        let v = u64::from_le_bytes(chunk.try_into().unwrap());
-        // Every byte in '0'..='9': high nibble 3, and adding 6 keeps it 3.
-        let all_digits = (v & 0xf0f0_f0f0_f0f0_f0f0) == 0x3030_3030_3030_3030
-            && (v.wrapping_add(0x0606_0606_0606_0606) & 0xf0f0_f0f0_f0f0_f0f0) == 0x3030_3030_3030_3030;
-        if !all_digits {
-            break;
+impl Digits {
+    /// Reads the run of ASCII digits starting at `i` (eight bytes at a time while it can, each
+    /// byte looked at once); returns where it ends.
+    fn read(&mut self, b: &[u8], mut i: usize) -> usize {
+        while let Some(chunk) = b.get(i..i + 8) {
+            let v = u64::from_le_bytes(chunk.try_into().unwrap());
+            // Every byte in '0'..='9': high nibble 3, and adding 6 keeps it 3.
+            let all_digits = (v & 0xf0f0_f0f0_f0f0_f0f0) == 0x3030_3030_3030_3030
+                && (v.wrapping_add(0x0606_0606_0606_0606) & 0xf0f0_f0f0_f0f0_f0f0) == 0x3030_3030_3030_3030;
+            if !all_digits {
+                break;
+            }
+            if self.count + 8 <= 19 {
+                self.value = self.value * 100_000_000 + eight_digits(v - 0x3030_3030_3030_3030);
+            }
+            self.count += 8;
+            i += 8;
         }
-        i += 8;
+        while let Some(&c @ b'0'..=b'9') = b.get(i) {
+            if self.count < 19 {
+                self.value = self.value * 10 + u64::from(c - b'0');
+            }
+            self.count += 1;
+            i += 1;
+        }
+        i
     }
-    while let Some(b'0'..=b'9') = b.get(i) {
-        i += 1;
-    }
-    i
 }
 
-/// The value of at most 19 ASCII digits: eight at a time.
-fn parse_run(run: &[u8]) -> u64 {
-    let mut v = 0u64;
-    let mut chunks = run.chunks_exact(8);
-    for c in &mut chunks {
-        let mut x = u64::from_le_bytes(c.try_into().unwrap()) - 0x3030_3030_3030_3030;
-        x = (x * 10 + (x >> 8)) & 0x00ff_00ff_00ff_00ff;
-        x = (x * 100 + (x >> 16)) & 0x0000_ffff_0000_ffff;
-        x = (x * 10_000 + (x >> 32)) & 0x0000_0000_ffff_ffff;
-        v = v * 100_000_000 + x;
-    }
-    for &c in chunks.remainder() {
-        v = v * 10 + u64::from(c - b'0');
-    }
-    v
+/// The value of eight digits 0..=9, one per byte, the first in the lowest byte.
+fn eight_digits(mut x: u64) -> u64 {
+    x = (x * 10 + (x >> 8)) & 0x00ff_00ff_00ff_00ff;
+    x = (x * 100 + (x >> 16)) & 0x0000_ffff_0000_ffff;
+    (x * 10_000 + (x >> 32)) & 0x0000_0000_ffff_ffff
 }
 
-/// `x as f32` when every `f64` within 4 ulps of `x` rounds to the same `f32` (`x` positive, in
-/// the normal range of `f32`); `None` near a halfway point.
+/// `x as f32` when every `f64` within 8 ulps of `x` rounds to the same `f32` (`x` positive, in
+/// the normal range of `f32`); `None` near a halfway point. Integer work on `x`'s bits: an `f32`
+/// keeps 23 of the 52 bits of an `f64`'s mantissa, the 29 it drops decide the rounding, and the
+/// halfway point is where they are `1 << 28`. (Where they are near 0 or near `1 << 29`, `x` and
+/// its neighbours straddle an `f32`, to which all of them round.)
 fn sure_f32(x: f64) -> Option<f32> {
-    if !(1e-37..=1e37).contains(&x) {
+    let bits = x.to_bits();
+    // 2^-125 <= x < 2^126: the normal range of f32 with room at both ends.
+    if !(1023 - 125..1023 + 126).contains(&(bits >> 52)) {
         return None;
     }
-    let f = x as f32;
-    let below = f64::from(f32::from_bits(f.to_bits() - 1));
-    let above = f64::from(f32::from_bits(f.to_bits() + 1));
-    let f = f64::from(f);
-    let (lo, hi) = ((below + f) / 2.0, (f + above) / 2.0);
-    let margin = x * (4.0 * f64::EPSILON);
-    (x - lo > margin && hi - x > margin).then_some(f as f32)
+    let dropped = bits & ((1 << 29) - 1);
+    (dropped.abs_diff(1 << 28) > 8).then_some(x as f32)
 }
 
 #[cfg(test)]
@@ -373,10 +375,14 @@ mod tests {
     }
 
     fn check(s: &str) {
-        let (got, used) = number(s.as_bytes()).unwrap_or_else(|| panic!("`{s}` not read"));
-        assert_eq!(used, s.len(), "{s}");
         let want = reference(s);
-        assert_eq!(got.to_bits(), want.to_bits(), "`{s}`: {got:e} vs serde_json's {want:e}");
+        // Alone, and followed by what may follow a number in a list.
+        for end in ["", ",", "]", " ", "}"] {
+            let t = format!("{s}{end}");
+            let (got, used) = number(t.as_bytes()).unwrap_or_else(|| panic!("`{t}` not read"));
+            assert_eq!(used, s.len(), "{t}");
+            assert_eq!(got.to_bits(), want.to_bits(), "`{t}`: {got:e} vs serde_json's {want:e}");
+        }
     }
 
     #[test]
@@ -386,6 +392,13 @@ mod tests {
             "-0",
             "0.0",
             "-0.0",
+            "0.00",
+            "0.01",
+            "0.0e1",
+            "1.0e-1",
+            "1.00",
+            "1.05",
+            "-1.0",
             "1",
             "-1",
             "1.0",
