@@ -150,8 +150,8 @@ async fn infer(
     };
     let model = version.model.clone();
     let (mut parsed, images) = decode(body, move |b| {
-        let parsed = parse_infer(b, header_length, &model.signature).map_err(refusal)?;
-        let images = images(&parsed.input, &model.signature).map_err(refusal)?;
+        let mut parsed = parse_infer(b, header_length, &model.signature).map_err(refusal)?;
+        let images = images(parsed.input.take(), &model.signature).map_err(refusal)?;
         Ok((parsed, images))
     })
     .await?;

@@ -129,7 +129,7 @@ impl From<UnknownDatatype> for KserveError {
 }
 
 /// An input's values as a front end decoded them, before they are checked.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Data<'a> {
     /// Little-endian bytes: Triton's binary tensor data over HTTP, `raw_input_contents` over gRPC.
     Raw(&'a [u8]),
@@ -137,6 +137,9 @@ pub enum Data<'a> {
     Json(&'a JsonTensor),
     /// gRPC's typed `contents`: the list the datatype names is read.
     Typed { fp32: &'a [f32], fp64: &'a [f64], uint: &'a [u32] },
+    /// JSON numbers the one-pass reader already read as `f32`s (an `FP32` input's): they become
+    /// the tensor's values without a copy.
+    Owned(Vec<f32>),
 }
 
 /// The datatype of an input, if the model takes it: `UINT8`, `FP32` or `FP64`.
@@ -162,6 +165,11 @@ pub fn input_tensor(shape: &[i64], datatype: &str, data: Data<'_>) -> Result<Inp
             Datatype::Uint8 => Values::U8(uint8(t.values.iter().copied())?),
             Datatype::Fp32 => Values::F32(t.values.iter().map(|&x| x as f32).collect()),
             _ => Values::F64(t.values.clone()),
+        },
+        Data::Owned(v) => match datatype {
+            Datatype::Fp32 => Values::F32(v),
+            Datatype::Uint8 => Values::U8(uint8(v.iter().map(|&x| f64::from(x)))?),
+            _ => Values::F64(v.iter().map(|&x| f64::from(x)).collect()),
         },
         Data::Typed { fp32, fp64, uint } => match datatype {
             Datatype::Uint8 => Values::U8(uint8(uint.iter().map(|&x| f64::from(x)))?),
@@ -206,10 +214,10 @@ fn raw_values(datatype: Datatype, shape: &[i64], bytes: &[u8]) -> Result<Values,
     })
 }
 
-/// The model's images from a decoded input: the count against the shape, floats finite and
-/// within the model's range.
-pub fn images(input: &InputTensor, sig: &Signature) -> Result<Images, KserveError> {
-    Ok(tensor::to_images(input, sig)?)
+/// The model's images from a decoded input (its floats become the images without a copy): the
+/// count against the shape, floats finite and within the model's range.
+pub fn images(input: InputTensor, sig: &Signature) -> Result<Images, KserveError> {
+    Ok(tensor::into_images(input, sig)?)
 }
 
 /// The outputs a request asked for, as `(name, asks for classification)`, by index into the

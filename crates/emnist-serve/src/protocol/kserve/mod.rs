@@ -106,12 +106,14 @@ pub fn parse_infer(body: &[u8], header_length: Option<usize>, sig: &Signature) -
         Some(n) => body.split_at(n),
         None => (body, &[][..]),
     };
-    let req: InferRequest = match fast::parse(json) {
+    let mut req: InferRequest = match fast::parse(json) {
         Some(req) => req,
         None => serde_json::from_slice(json)
             .map_err(|e| KserveError::Malformed(format!("the body is not a KServe v2 inference request: {e}")))?,
     };
-    let input = the_input(&req.inputs, |i| i.name.as_str(), sig)?;
+    the_input(&req.inputs, |i| i.name.as_str(), sig)?;
+    // `the_input` found exactly one.
+    let mut input = req.inputs.pop().expect("one input");
     batch_of(&input.shape)?;
     let data = match input.parameters.as_ref().and_then(|p| p.get("binary_data_size")) {
         Some(size) => {
@@ -128,8 +130,9 @@ pub fn parse_infer(body: &[u8], header_length: Option<usize>, sig: &Signature) -
             binary = rest;
             Data::Raw(mine)
         }
-        None => match (&input.fp32, &input.data) {
-            (Some(fp32), _) => Data::Typed { fp32, fp64: &[], uint: &[] },
+        None => match (input.fp32.take(), &input.data) {
+            // Read straight into `f32`s: they become the tensor without a copy.
+            (Some(fp32), _) => Data::Owned(fp32),
             (None, Some(json)) => Data::Json(json),
             (None, None) => return Err(KserveError::Malformed(format!("input `{}` has no `data`", input.name))),
         },

@@ -286,7 +286,7 @@ impl Grpc {
         let version = self.state.resolve(&req.model_name, version_arg(&req.model_version)).map_err(status_of)?;
         let sig = &version.model.signature;
         let (input, outputs) = parse_request(&req, sig).map_err(refusal)?;
-        let images = images(&input, sig).map_err(refusal)?;
+        let images = images(input, sig).map_err(refusal)?;
         // The answer echoes the request's id (a fresh one when it has none): the id logged.
         let id = if req.id.is_empty() { RequestId::fresh().to_string() } else { req.id };
         let out = self.state.infer(&version, images, &id, Traffic::Grpc.as_str()).await.map_err(status_of)?;
