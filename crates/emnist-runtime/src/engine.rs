@@ -207,16 +207,41 @@ impl Engine {
 
     /// Runs one batch of `n` images (`n × 784` values in [0, 1]).
     pub fn run(&self, input: &[f32]) -> Result<Outputs> {
+        self.run_as(input, false)
+    }
+
+    /// [`Engine::run`] for the only request the caller has: a large batch may then use every
+    /// core (onnxruntime's wide session, when no other call is running).
+    pub fn run_alone(&self, input: &[f32]) -> Result<Outputs> {
+        self.run_as(input, true)
+    }
+
+    /// Calls that used every core (onnxruntime's wide session) so far.
+    pub fn wide_calls(&self) -> usize {
+        match self {
+            Engine::Tract(_) => 0,
+            Engine::Onnxruntime(p) => p.wide_calls.load(Ordering::Relaxed),
+        }
+    }
+
+    fn run_as(&self, input: &[f32], alone: bool) -> Result<Outputs> {
         match self {
             Engine::Tract(m) => m.run(input),
-            Engine::Onnxruntime(p) => p.run(input),
+            Engine::Onnxruntime(p) => p.run(input, alone),
         }
     }
 }
 
-/// onnxruntime sessions, one per worker (a session runs one call at a time here).
+/// onnxruntime sessions, one per worker (a session runs one call at a time here), and on a
+/// machine of several cores one more whose calls use all of them: a large batch takes it when no
+/// other call is running, so that one big request alone is not held to one core.
 pub struct OrtPool {
     sessions: Vec<Mutex<Session>>,
+    wide: Option<Mutex<Session>>,
+    /// Calls running now.
+    running: AtomicUsize,
+    /// Calls the wide session ran.
+    wide_calls: AtomicUsize,
     next: AtomicUsize,
     classes: usize,
     iface: Interface,
@@ -244,8 +269,20 @@ impl OrtPool {
                 .map_err(|e| anyhow::anyhow!("onnxruntime cannot load `{}`: {e}", model.path.display()))?;
             sessions.push(Mutex::new(s));
         }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let wide = if cores > 1 {
+            Some(Mutex::new(
+                session_of(&env, &model.bytes, cores)
+                    .map_err(|e| anyhow::anyhow!("onnxruntime cannot load `{}`: {e}", model.path.display()))?,
+            ))
+        } else {
+            None
+        };
         Ok(OrtPool {
             sessions,
+            wide,
+            running: AtomicUsize::new(0),
+            wide_calls: AtomicUsize::new(0),
             next: AtomicUsize::new(0),
             classes: model.classes(),
             iface,
@@ -253,19 +290,35 @@ impl OrtPool {
         })
     }
 
-    fn run(&self, input: &[f32]) -> Result<Outputs> {
-        run_images(input, self.transpose, self.iface.fixed_batch, self.classes, |x, n| self.run_batch(x, n))
+    fn run(&self, input: &[f32], alone: bool) -> Result<Outputs> {
+        run_images(input, self.transpose, self.iface.fixed_batch, self.classes, |x, n| self.run_batch(x, n, alone))
     }
 
-    fn run_batch(&self, input: &[f32], n: usize) -> Result<Outputs> {
-        // A free session if there is one, else wait for the next in turn.
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let k = self.sessions.len();
-        let mut guard = (0..k).find_map(|i| self.sessions[(start + i) % k].try_lock().ok());
-        if guard.is_none() {
-            guard = Some(self.sessions[start % k].lock().unwrap_or_else(|e| e.into_inner()));
-        }
-        let mut session = guard.expect("a session");
+    fn run_batch(&self, input: &[f32], n: usize, alone: bool) -> Result<Outputs> {
+        let running = Running::start(&self.running);
+        // A large batch of the caller's only request, no other call running: the session that
+        // uses every core. (Under load the cores are busy with other requests: more threads for
+        // one call would only take them away, measured in bench/RESULTS.md.)
+        let wide = self
+            .wide
+            .as_ref()
+            .filter(|_| alone && n >= WIDE_BATCH && running.others == 0)
+            .and_then(|w| w.try_lock().ok());
+        // Else a free session if there is one, else wait for the next in turn.
+        let mut session = match wide {
+            Some(w) => {
+                self.wide_calls.fetch_add(1, Ordering::Relaxed);
+                w
+            }
+            None => {
+                let start = self.next.fetch_add(1, Ordering::Relaxed);
+                let k = self.sessions.len();
+                match (0..k).find_map(|i| self.sessions[(start + i) % k].try_lock().ok()) {
+                    Some(s) => s,
+                    None => self.sessions[start % k].lock().unwrap_or_else(|e| e.into_inner()),
+                }
+            }
+        };
         // A view of the caller's pixels (a 128-image batch is 400 KB: no copy of it).
         let x = TensorRef::from_array_view((self.iface.layout.dims(n), input)).map_err(|e| anyhow::anyhow!("{e}"))?;
         let out = session
@@ -314,10 +367,41 @@ fn environment(library: &Path) -> Result<ort::environment::Environment> {
 
 /// One session on one thread.
 fn session(env: &ort::environment::Environment, model: &[u8]) -> Result<Session, String> {
+    session_of(env, model, 1)
+}
+
+/// A session whose calls use `threads` threads (the caller's and `threads - 1` of its own, which
+/// sleep between calls instead of spinning: a spinning pool would take the cores from the
+/// server's other work).
+fn session_of(env: &ort::environment::Environment, model: &[u8], threads: usize) -> Result<Session, String> {
     let b = Session::builder(env).map_err(|e| e.to_string())?;
-    let b = b.with_intra_threads(1).map_err(|e| e.to_string())?;
+    let b = b.with_intra_threads(threads).map_err(|e| e.to_string())?;
+    let b = b.with_intra_op_spinning(false).map_err(|e| e.to_string())?;
     let mut b = b.with_inter_threads(1).map_err(|e| e.to_string())?;
     b.commit_from_memory(model).map_err(|e| e.to_string())
+}
+
+/// Batches of at least this many images may take the wide session (smaller ones gain less from
+/// more threads than the threads cost).
+pub const WIDE_BATCH: usize = 32;
+
+/// One call counted in [`OrtPool::running`] while it lasts.
+struct Running<'a> {
+    count: &'a AtomicUsize,
+    /// Calls that were running when this one started.
+    others: usize,
+}
+
+impl<'a> Running<'a> {
+    fn start(count: &'a AtomicUsize) -> Running<'a> {
+        Running { others: count.fetch_add(1, Ordering::AcqRel), count }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Where [`find_onnxruntime`] found an onnxruntime library.

@@ -35,6 +35,9 @@ pub struct BatchConfig {
 
 struct Job {
     images: Images,
+    /// The only request the server was handling when it came (a large one may then use every
+    /// core in the engine).
+    lone: bool,
     reply: oneshot::Sender<Result<Outputs, BatchError>>,
 }
 
@@ -101,7 +104,7 @@ impl Batcher {
         }
         let (reply, rx) = oneshot::channel();
         self.shared.queued.fetch_add(1, Ordering::AcqRel);
-        if self.tx.send(Job { images, reply }).is_err() {
+        if self.tx.send(Job { images, lone, reply }).is_err() {
             self.shared.queued.fetch_sub(1, Ordering::AcqRel);
             return Err(BatchError::Unavailable);
         }
@@ -216,7 +219,11 @@ fn add(jobs: &mut Vec<Job>, rows: &mut usize, pending: &mut Option<Job>, j: Job,
 /// One model call for all `jobs`; each gets its own rows back.
 fn run_batch(model: &Engine, jobs: Vec<Job>, rows: usize, metrics: &Metrics) {
     let result = if jobs.len() == 1 {
-        model.run(&jobs[0].images.pixels)
+        if jobs[0].lone {
+            model.run_alone(&jobs[0].images.pixels)
+        } else {
+            model.run(&jobs[0].images.pixels)
+        }
     } else {
         let mut pixels = Vec::with_capacity(rows * emnist_data::PIXELS);
         for j in &jobs {

@@ -1100,6 +1100,24 @@ async fn the_onnxruntime_engine_answers_like_tract() {
         assert!(close(&got, &want, 1e-5), "{name}: onnxruntime and tract differ");
         assert_eq!(emnist_model::contract::argmax_rows(&got, 10), emnist_model::contract::argmax_rows(&want, 10));
         assert_eq!(get(&app, "/v2/models/emnist").await.json()["parameters"]["engine"], "onnxruntime");
+
+        // A large batch of a caller's only request runs on every core, with the same answers.
+        let served = ServedModel::load(&path, &Default::default()).unwrap();
+        let kind = emnist_runtime::EngineKind::Onnxruntime { library: onnxruntime_library() };
+        let engine = emnist_runtime::Engine::load(&kind, &served, 2).unwrap();
+        let input = served.signature.to_input(&pixels(&test, 40));
+        let one_core = engine.run(&input).unwrap();
+        let every_core = engine.run_alone(&input).unwrap();
+        assert!(close(&every_core.probabilities, &one_core.probabilities, 1e-5), "{name}: the wide session differs");
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if cores == 1 {
+            eprintln!("NOTE: one core here: there is no wide session, only its absence is checked");
+        }
+        assert_eq!(engine.wide_calls(), usize::from(cores > 1), "{name}");
+        // Small batches, and batches not alone, keep one core.
+        engine.run_alone(&input[..8 * 784]).unwrap();
+        engine.run(&input).unwrap();
+        assert_eq!(engine.wide_calls(), usize::from(cores > 1), "{name}");
     }
     // A missing library is a clear error at start, not at the first request.
     let mut cfg = ServeConfig::new(model_file(dir.path(), 13));
