@@ -224,7 +224,8 @@ impl Engine {
         }
     }
 
-    fn run_as(&self, input: &[f32], alone: bool) -> Result<Outputs> {
+    /// [`Engine::run_alone`] when `alone`, else [`Engine::run`].
+    pub fn run_as(&self, input: &[f32], alone: bool) -> Result<Outputs> {
         match self {
             Engine::Tract(m) => m.run(input),
             Engine::Onnxruntime(p) => p.run(input, alone),

@@ -111,7 +111,7 @@ pub fn check_count(shape: &[i64], got: usize) -> Result<usize, InputError> {
 pub fn to_images(tensor: &InputTensor, sig: &Signature) -> Result<Images, InputError> {
     match &tensor.values {
         // Bytes become new floats anyway: no copy of the tensor first.
-        Values::U8(v) => Ok(Images { n: check_count(&tensor.shape, v.len())?, pixels: sig.to_input(v), clamped: 0 }),
+        Values::U8(v) => byte_images(&tensor.shape, v, sig),
         _ => into_images(tensor.clone(), sig),
     }
 }
@@ -123,11 +123,11 @@ pub fn into_images(tensor: InputTensor, sig: &Signature) -> Result<Images, Input
     let max = sig.max_float();
     // Floats are checked, or with a clamping signature clamped below.
     let mut pixels = match tensor.values {
-        Values::U8(v) => return Ok(Images { n, pixels: sig.to_input(&v), clamped: 0 }),
+        Values::U8(v) => return byte_images(&tensor.shape, &v, sig),
         Values::F32(v) => {
             // The common case, every value fine, in a pass that vectorises; the slow pass only
             // names the first value that is not.
-            if !sig.clamp && !all_within(&v, max * (1.0 + 1e-6)) {
+            if !sig.clamp && !all_within(&v, float_bound(max)) {
                 check_floats(v.iter().map(|&x| x as f64), max)?;
             }
             v
@@ -140,8 +140,19 @@ pub fn into_images(tensor: InputTensor, sig: &Signature) -> Result<Images, Input
         }
     };
     // The bound `check_floats` allows: pixel floats rounded through f32 may overshoot by an ulp.
-    let clamped = if sig.clamp { clamp(&mut pixels, max as f32, (max * (1.0 + 1e-6)) as f32) } else { 0 };
+    let clamped = if sig.clamp { clamp(&mut pixels, max as f32, float_bound(max) as f32) } else { 0 };
     Ok(Images { n, pixels, clamped })
+}
+
+/// Images from bytes: counted against `shape`, scaled as in training.
+fn byte_images(shape: &[i64], v: &[u8], sig: &Signature) -> Result<Images, InputError> {
+    Ok(Images { n: check_count(shape, v.len())?, pixels: sig.to_input(v), clamped: 0 })
+}
+
+/// The largest float taken for a model whose pixels go up to `max`: pixel floats rounded through
+/// f32 may overshoot it by an ulp.
+fn float_bound(max: f64) -> f64 {
+    max * (1.0 + 1e-6)
 }
 
 /// Puts every value outside `[0, bound]` at 0 (below, NaN) or `max` (above); how many were.
@@ -163,8 +174,7 @@ fn all_within(values: &[f32], bound: f64) -> bool {
 }
 
 fn check_floats(values: impl Iterator<Item = f64>, max: f64) -> Result<(), InputError> {
-    // Pixel floats rounded through f32 may overshoot the bound by an ulp.
-    let bound = max * (1.0 + 1e-6);
+    let bound = float_bound(max);
     for (index, x) in values.enumerate() {
         if !x.is_finite() {
             return Err(InputError::NotFinite { index, value: x.to_string() });

@@ -219,11 +219,7 @@ fn add(jobs: &mut Vec<Job>, rows: &mut usize, pending: &mut Option<Job>, j: Job,
 /// One model call for all `jobs`; each gets its own rows back.
 fn run_batch(model: &Engine, jobs: Vec<Job>, rows: usize, metrics: &Metrics) {
     let result = if jobs.len() == 1 {
-        if jobs[0].lone {
-            model.run_alone(&jobs[0].images.pixels)
-        } else {
-            model.run(&jobs[0].images.pixels)
-        }
+        model.run_as(&jobs[0].images.pixels, jobs[0].lone)
     } else {
         let mut pixels = Vec::with_capacity(rows * emnist_data::PIXELS);
         for j in &jobs {

@@ -166,11 +166,11 @@ pub fn input_tensor(shape: &[i64], datatype: &str, data: Data<'_>) -> Result<Inp
             Datatype::Fp32 => Values::F32(t.values.iter().map(|&x| x as f32).collect()),
             _ => Values::F64(t.values.clone()),
         },
-        Data::Owned(v) => match datatype {
-            Datatype::Fp32 => Values::F32(v),
-            Datatype::Uint8 => Values::U8(uint8(v.iter().map(|&x| f64::from(x)))?),
-            _ => Values::F64(v.iter().map(|&x| f64::from(x)).collect()),
-        },
+        Data::Owned(v) if datatype == Datatype::Fp32 => Values::F32(v),
+        // Another datatype reads them as gRPC's typed contents of that list are read.
+        Data::Owned(v) => {
+            return input_tensor(shape, datatype.as_str(), Data::Typed { fp32: &v, fp64: &[], uint: &[] })
+        }
         Data::Typed { fp32, fp64, uint } => match datatype {
             Datatype::Uint8 => Values::U8(uint8(uint.iter().map(|&x| f64::from(x)))?),
             Datatype::Fp32 => Values::F32(fp32.to_vec()),

@@ -349,10 +349,8 @@ fn top_three(row: &[f32]) -> TopThree {
         // Strictly greater moves past: an equal later class stays behind the earlier one.
         let at = keys[..best.len].iter().position(|&b| k > b).unwrap_or(best.len);
         best.len = (best.len + 1).min(3);
-        for j in (at + 1..best.len).rev() {
-            keys[j] = keys[j - 1];
-            best.classes[j] = best.classes[j - 1];
-        }
+        keys.copy_within(at..best.len - 1, at + 1);
+        best.classes.copy_within(at..best.len - 1, at + 1);
         keys[at] = k;
         best.classes[at] = i;
     }
