@@ -10,7 +10,7 @@
 //! thread switch, on a machine whose cores serve requests), and the log is written in large
 //! writes. Once a drain finds the queue empty, it waits, and the next entry wakes it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 #[cfg(test)]
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -150,31 +150,28 @@ fn run(mut writer: LogWriter, queue: &Queue, stats: &Stats) {
     }
 }
 
-/// Appends the framed records of `bytes` one by one (the writer rolls segments between records).
+/// Appends the framed records of `bytes` one by one (the writer rolls segments between records)
+/// and counts them, once per drain.
 fn write_all(writer: &mut LogWriter, mut bytes: &[u8], stats: &Stats, errors: &mut u64) {
+    let (mut predictions, mut feedback) = (0, 0);
     while let Some(len) = framed_len(bytes) {
         let (record, rest) = bytes.split_at(len);
         bytes = rest;
         let counter = match framed_kind(record) {
-            Some(FramedKind::Feedback) => &stats.feedback,
-            _ => &stats.predictions,
+            Some(FramedKind::Feedback) => &mut feedback,
+            _ => &mut predictions,
         };
-        append(writer, record, counter, stats, errors);
-    }
-}
-
-/// Appends one framed record and counts it in `counter`, or counts why it was dropped.
-fn append(writer: &mut LogWriter, bytes: &[u8], counter: &AtomicU64, stats: &Stats, errors: &mut u64) {
-    match writer.append_encoded(bytes) {
-        Ok(()) => {
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => stats.drop_entries(Dropped::TooLarge, 1),
-        Err(e) => {
-            stats.drop_entries(Dropped::WriteError, 1);
-            failed(errors, &e);
+        match writer.append_encoded(record) {
+            Ok(()) => *counter += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => stats.drop_entries(Dropped::TooLarge, 1),
+            Err(e) => {
+                stats.drop_entries(Dropped::WriteError, 1);
+                failed(errors, &e);
+            }
         }
     }
+    stats.predictions.fetch_add(predictions, Ordering::Relaxed);
+    stats.feedback.fetch_add(feedback, Ordering::Relaxed);
     stats.segments_removed.store(writer.dropped_segments(), Ordering::Relaxed);
 }
 
