@@ -652,7 +652,11 @@ fn read_u8_row_major<R: Read>(
         }
         return Ok(out.into());
     }
-    let block_cols = (BLOCK_BYTES / rows).clamp(1, cols);
+    // A multiple of 16 where it can be: the transpose goes 16 columns at a time.
+    let block_cols = match (BLOCK_BYTES / rows).clamp(1, cols) {
+        n if n >= 16 && n < cols => n / 16 * 16,
+        n => n,
+    };
     // The first block is read as it arrives; only once it is complete (the data exists) is the
     // whole output allocated.
     let mut block = src.vec((block_cols * rows) as u64, "uint8 data")?;
@@ -705,13 +709,7 @@ fn transpose_into<R: Read>(
         let last = j0 + bc == cols;
         for t in (0..rows).step_by(TILE) {
             let t_end = (t + TILE).min(rows);
-            for k in 0..bc {
-                let col = &block[k * rows + t..k * rows + t_end];
-                let j = j0 + k;
-                for (n, &v) in col.iter().enumerate() {
-                    out[(t + n) * cols + j] = v;
-                }
-            }
+            transpose_tile(block, out, Tile { rows, cols, j0, bc, t, t_end });
             if let (true, Some(p)) = (last, perm) {
                 for i in t..t_end {
                     let row = &mut out[i * cols..(i + 1) * cols];
@@ -727,6 +725,85 @@ fn transpose_into<R: Read>(
         j0 += bc;
     }
     Ok(())
+}
+
+/// Where [`transpose_tile`] works: rows `t..t_end` of the block of `bc` columns from `j0`, each
+/// column `rows` long, into an output of `cols` columns.
+#[derive(Debug, Clone, Copy)]
+struct Tile {
+    rows: usize,
+    cols: usize,
+    j0: usize,
+    bc: usize,
+    t: usize,
+    t_end: usize,
+}
+
+/// `out[i * cols + j0 + k] = block[k * rows + i]` for `i` in `t..t_end` and `k` in `0..bc`:
+/// 16×16 squares at a time with SSE2 on x86-64, the edges one byte at a time.
+fn transpose_tile(block: &[u8], out: &mut [u8], tile: Tile) {
+    let Tile { rows, cols, j0, bc, t, t_end } = tile;
+    #[cfg(target_arch = "x86_64")]
+    let (sq_rows, sq_cols) = ((t_end - t) / 16 * 16, bc / 16 * 16);
+    #[cfg(not(target_arch = "x86_64"))]
+    let (sq_rows, sq_cols) = (0, 0);
+    #[cfg(target_arch = "x86_64")]
+    for i in (t..t + sq_rows).step_by(16) {
+        for k in (0..sq_cols).step_by(16) {
+            // SAFETY: SSE2 is part of every x86-64 CPU (the target's baseline).
+            unsafe { transpose16(&block[k * rows + i..], rows, &mut out[i * cols + j0 + k..], cols) };
+        }
+    }
+    let bytewise = |out: &mut [u8], is: std::ops::Range<usize>, ks: std::ops::Range<usize>| {
+        for k in ks {
+            let col = &block[k * rows + is.start..k * rows + is.end];
+            for (n, &v) in col.iter().enumerate() {
+                out[(is.start + n) * cols + j0 + k] = v;
+            }
+        }
+    };
+    bytewise(out, t..t_end, sq_cols..bc);
+    bytewise(out, t + sq_rows..t_end, 0..sq_cols);
+}
+
+/// `dst[c * ds + r] = src[r * ss + c]` for `r`, `c` in `0..16`: a 16×16 byte transpose in four
+/// rounds of SSE2 interleaves (part of every x86-64 CPU).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn transpose16(src: &[u8], ss: usize, dst: &mut [u8], ds: usize) {
+    use std::arch::x86_64::*;
+    assert!(src.len() >= 15 * ss + 16 && dst.len() >= 15 * ds + 16, "a 16×16 square out of bounds");
+    // SAFETY: the assert above keeps every 16-byte load and store within the slices.
+    let r: [__m128i; 16] = std::array::from_fn(|i| unsafe { _mm_loadu_si128(src.as_ptr().add(i * ss).cast()) });
+    // Pairs of rows, column by column: a[2p] columns 0..8 of rows 2p and 2p + 1, a[2p + 1] 8..16.
+    let mut a = [_mm_setzero_si128(); 16];
+    for p in 0..8 {
+        a[2 * p] = _mm_unpacklo_epi8(r[2 * p], r[2 * p + 1]);
+        a[2 * p + 1] = _mm_unpackhi_epi8(r[2 * p], r[2 * p + 1]);
+    }
+    // Fours of rows: b[4q + m] columns 4m..4m + 4 of rows 4q..4q + 4.
+    let mut b = [_mm_setzero_si128(); 16];
+    for q in 0..4 {
+        b[4 * q] = _mm_unpacklo_epi16(a[4 * q], a[4 * q + 2]);
+        b[4 * q + 1] = _mm_unpackhi_epi16(a[4 * q], a[4 * q + 2]);
+        b[4 * q + 2] = _mm_unpacklo_epi16(a[4 * q + 1], a[4 * q + 3]);
+        b[4 * q + 3] = _mm_unpackhi_epi16(a[4 * q + 1], a[4 * q + 3]);
+    }
+    // Eights of rows: c[8h + n] columns 2n and 2n + 1 of rows 8h..8h + 8.
+    let mut c = [_mm_setzero_si128(); 16];
+    for h in 0..2 {
+        for m in 0..4 {
+            c[8 * h + 2 * m] = _mm_unpacklo_epi32(b[8 * h + m], b[8 * h + 4 + m]);
+            c[8 * h + 2 * m + 1] = _mm_unpackhi_epi32(b[8 * h + m], b[8 * h + 4 + m]);
+        }
+    }
+    for n in 0..8 {
+        // SAFETY: as for the loads.
+        unsafe {
+            _mm_storeu_si128(dst.as_mut_ptr().add(2 * n * ds).cast(), _mm_unpacklo_epi64(c[n], c[8 + n]));
+            _mm_storeu_si128(dst.as_mut_ptr().add((2 * n + 1) * ds).cast(), _mm_unpackhi_epi64(c[n], c[8 + n]));
+        }
+    }
 }
 
 /// EMNIST's case of the permutation: a column-major 28×28 image to row-major.
@@ -811,6 +888,28 @@ mod tests {
         let perm = [3, 2, 1, 0];
         let out = read_u8_row_major(&mut src, rows, cols, Some(&perm), None).unwrap();
         assert_eq!(out[..], [3, 2, 1, 0, 13, 12, 11, 10, 23, 22, 21, 20]);
+    }
+
+    #[test]
+    fn tiles_transpose_as_byte_by_byte_at_every_edge() {
+        for (rows, cols, j0, bc, t, t_end) in [
+            (40, 50, 3, 40, 0, 40),
+            (37, 33, 0, 33, 5, 37),
+            (16, 16, 0, 16, 0, 16),
+            (100, 70, 17, 48, 31, 95),
+            (9, 5, 1, 4, 0, 9),
+        ] {
+            let block: Vec<u8> = (0..bc * rows).map(|i| (i * 131 + i / 7) as u8).collect();
+            let mut ours = vec![0u8; rows * cols];
+            let mut want = ours.clone();
+            transpose_tile(&block, &mut ours, Tile { rows, cols, j0, bc, t, t_end });
+            for k in 0..bc {
+                for i in t..t_end {
+                    want[i * cols + j0 + k] = block[k * rows + i];
+                }
+            }
+            assert!(ours == want, "{rows}×{cols} from column {j0}, {bc} columns, rows {t}..{t_end}");
+        }
     }
 
     #[test]
