@@ -210,12 +210,6 @@ impl Engine {
         self.run_as(input, false)
     }
 
-    /// [`Engine::run`] for the only request the caller has: a large batch may then use every
-    /// core (onnxruntime's wide session, when no other call is running).
-    pub fn run_alone(&self, input: &[f32]) -> Result<Outputs> {
-        self.run_as(input, true)
-    }
-
     /// Calls that used every core (onnxruntime's wide session) so far.
     pub fn wide_calls(&self) -> usize {
         match self {
@@ -224,7 +218,8 @@ impl Engine {
         }
     }
 
-    /// [`Engine::run_alone`] when `alone`, else [`Engine::run`].
+    /// [`Engine::run`], for the only request the caller has when `alone`: a large batch may then
+    /// use every core (onnxruntime's wide session, when no other call is running).
     pub fn run_as(&self, input: &[f32], alone: bool) -> Result<Outputs> {
         match self {
             Engine::Tract(m) => m.run(input),

@@ -109,9 +109,22 @@ impl PredictionRef<'_> {
         out
     }
 
-    /// Appends the framed record to `out` (a server's queue: no allocation of its own).
+    /// Appends the framed record to `out` (a server's queue: no allocation of its own): its
+    /// image sparse (kind 3) when that is shorter, else whole.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        frame_prediction(self, self.pixels, out)
+        let pixels = self.pixels;
+        frame_into(
+            out,
+            |out| self.write_json(out),
+            |out| {
+                if pixels.len() == PIXELS && sparse_into(pixels, out) {
+                    KIND_PREDICTION_SPARSE
+                } else {
+                    out.extend_from_slice(pixels);
+                    KIND_PREDICTION
+                }
+            },
+        )
     }
 
     /// Appends the metadata's JSON: the bytes `serde_json::to_writer` writes for `self`, without
@@ -153,41 +166,6 @@ fn json_str(s: &str, out: &mut Vec<u8>) {
     } else {
         serde_json::to_writer(out, s).expect("a string");
     }
-}
-
-/// A record's metadata: written by serde, or by hand where that is faster.
-trait Meta {
-    fn write_json(&self, out: &mut Vec<u8>);
-}
-
-impl Meta for PredictionRef<'_> {
-    fn write_json(&self, out: &mut Vec<u8>) {
-        PredictionRef::write_json(self, out)
-    }
-}
-
-impl Meta for Prediction {
-    fn write_json(&self, out: &mut Vec<u8>) {
-        serde_json::to_writer(out, self).expect("plain data")
-    }
-}
-
-impl Meta for Feedback {
-    fn write_json(&self, out: &mut Vec<u8>) {
-        serde_json::to_writer(out, self).expect("plain data")
-    }
-}
-
-/// Appends a prediction's record: its image sparse (kind 3) when that is shorter, else whole.
-fn frame_prediction(meta: &impl Meta, pixels: &[u8], out: &mut Vec<u8>) {
-    frame_into(meta, out, |out| {
-        if pixels.len() == PIXELS && sparse_into(pixels, out) {
-            KIND_PREDICTION_SPARSE
-        } else {
-            out.extend_from_slice(pixels);
-            KIND_PREDICTION
-        }
-    })
 }
 
 /// Appends the bitmap of `pixels` (784 of them) and their values that are not 0, when that is
@@ -311,12 +289,12 @@ fn unsparse(tail: &[u8]) -> Result<Vec<u8>, RecordError> {
     Ok(pixels)
 }
 
-/// Appends `[length][CRC-32][kind][JSON length][JSON of meta][what `tail` appends]` to `out`,
-/// the kind being what `tail` returns.
-fn frame_into(meta: &impl Meta, out: &mut Vec<u8>, tail: impl FnOnce(&mut Vec<u8>) -> u8) {
+/// Appends `[length][CRC-32][kind][JSON length][the JSON `meta` appends][what `tail` appends]`
+/// to `out`, the kind being what `tail` returns.
+fn frame_into(out: &mut Vec<u8>, meta: impl FnOnce(&mut Vec<u8>), tail: impl FnOnce(&mut Vec<u8>) -> u8) {
     let start = out.len();
     out.extend_from_slice(&[0; FRAME_HEADER + 5]);
-    meta.write_json(out);
+    meta(out);
     let json_len = out.len() - start - FRAME_HEADER - 5;
     let kind = tail(out);
     let body_len = out.len() - start - FRAME_HEADER;
@@ -362,8 +340,24 @@ impl Entry {
     /// Appends the framed record to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
-            Entry::Prediction(p) => frame_prediction(p, &p.pixels, out),
-            Entry::Feedback(f) => frame_into(f, out, |_| KIND_FEEDBACK),
+            Entry::Prediction(p) => {
+                let top: Vec<(&str, f32)> = p.top.iter().map(|(c, v)| (c.as_str(), *v)).collect();
+                PredictionRef {
+                    id: &p.id,
+                    index: p.index,
+                    time_ms: p.time_ms,
+                    model: &p.model,
+                    version: p.version,
+                    protocol: &p.protocol,
+                    class: &p.class,
+                    top: &top,
+                    pixels: &p.pixels,
+                }
+                .encode_into(out)
+            }
+            Entry::Feedback(f) => {
+                frame_into(out, |out| serde_json::to_writer(out, f).expect("plain data"), |_| KIND_FEEDBACK)
+            }
         }
     }
 

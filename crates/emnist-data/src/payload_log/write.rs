@@ -45,8 +45,6 @@ pub struct LogWriter {
     file: BufWriter<File>,
     written: u64,
     closed: VecDeque<(PathBuf, u64)>,
-    /// The bytes of the segments in `closed`.
-    closed_bytes: u64,
     dropped_segments: u64,
 }
 
@@ -94,25 +92,16 @@ impl LogWriter {
         }
         segments.sort();
         let seq = newest + 1;
-        let closed: VecDeque<(PathBuf, u64)> = segments
+        let closed = segments
             .into_iter()
             .map(|(_, p)| {
                 let len = fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
                 (p, len)
             })
             .collect();
-        let closed_bytes = closed.iter().map(|(_, n)| n).sum();
         let file = start_segment(dir, seq)?;
-        let mut writer = LogWriter {
-            cfg,
-            _lock: lock,
-            seq,
-            file,
-            written: MAGIC.len() as u64,
-            closed,
-            closed_bytes,
-            dropped_segments: 0,
-        };
+        let mut writer =
+            LogWriter { cfg, _lock: lock, seq, file, written: MAGIC.len() as u64, closed, dropped_segments: 0 };
         writer.prune()?;
         Ok(writer)
     }
@@ -156,7 +145,7 @@ impl LogWriter {
 
     /// Bytes the folder's segments hold now (closed ones and the open one).
     pub fn total_bytes(&self) -> u64 {
-        self.closed_bytes + self.written
+        self.closed.iter().map(|(_, n)| n).sum::<u64>() + self.written
     }
 
     /// Flushes, syncs and closes the open segment (removed if it holds no record).
@@ -182,14 +171,12 @@ impl LogWriter {
         let closed = self.cfg.dir.join(segment_name(self.seq));
         fs::rename(&open, &closed)?;
         self.closed.push_back((closed, self.written));
-        self.closed_bytes += self.written;
         Ok(())
     }
 
     fn prune(&mut self) -> io::Result<()> {
         while self.total_bytes() > self.cfg.max_bytes {
-            let Some((oldest, len)) = self.closed.pop_front() else { break };
-            self.closed_bytes -= len;
+            let Some((oldest, _)) = self.closed.pop_front() else { break };
             match fs::remove_file(&oldest) {
                 Ok(()) => self.dropped_segments += 1,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}

@@ -1107,7 +1107,7 @@ async fn the_onnxruntime_engine_answers_like_tract() {
         let engine = emnist_runtime::Engine::load(&kind, &served, 2).unwrap();
         let input = served.signature.to_input(&pixels(&test, 40));
         let one_core = engine.run(&input).unwrap();
-        let every_core = engine.run_alone(&input).unwrap();
+        let every_core = engine.run_as(&input, true).unwrap();
         assert!(close(&every_core.probabilities, &one_core.probabilities, 1e-5), "{name}: the wide session differs");
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         if cores == 1 {
@@ -1115,7 +1115,7 @@ async fn the_onnxruntime_engine_answers_like_tract() {
         }
         assert_eq!(engine.wide_calls(), usize::from(cores > 1), "{name}");
         // Small batches, and batches not alone, keep one core.
-        engine.run_alone(&input[..8 * 784]).unwrap();
+        engine.run_as(&input[..8 * 784], true).unwrap();
         engine.run(&input).unwrap();
         assert_eq!(engine.wide_calls(), usize::from(cores > 1), "{name}");
     }
