@@ -2,9 +2,10 @@
 //! version that answered, how many images, what each was predicted to be).
 
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
+
+use smallvec::SmallVec;
 
 /// A model version as feedback checks it.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,26 +36,42 @@ impl ModelInfo {
     }
 }
 
-/// The last `capacity` logged requests in a ring of slots that are reused in place (an id's and
-/// its predictions' buffers keep their capacity): remembering a request allocates nothing once
-/// the ring is full, and frees nothing another thread allocated. A repeated id answers with its
-/// latest request.
+/// The last `capacity` logged requests in a ring of slots that are reused in place, found by id
+/// through an open-addressed table of (hash, slot) pairs. A request's thread inserts one per
+/// logged request, so the insertion is kept to few cache lines of a large structure: a short id
+/// and a short request's predictions live in the slot itself (no pointer to a cold heap block),
+/// and the table's entries are 8 bytes, searched in place (no separate control bytes). Once the
+/// ring is full, remembering a request allocates nothing unless its id or image count is long.
+/// A repeated id answers with its latest request.
 pub struct RequestIndex {
     capacity: usize,
-    /// The keyed hash of an id → its latest slot.
-    map: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
+    /// Linear probing, at most half full: `EMPTY` or the low 32 bits of an id's hash and its slot.
+    table: Vec<Entry>,
+    mask: usize,
     slots: Vec<Slot>,
     /// The slot the next request takes.
     next: usize,
     keys: RandomState,
 }
 
+/// A table entry: the low half of an id's keyed hash (its home position) and its ring slot.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    hash: u32,
+    slot: u32,
+}
+
+const EMPTY: Entry = Entry { hash: 0, slot: u32::MAX };
+
+/// Ids up to this many bytes (a fresh one is 32) are kept in the slot.
+const INLINE_ID: usize = 40;
+
 struct Slot {
     hash: u64,
-    id: String,
+    id: SmallVec<[u8; INLINE_ID]>,
     model: Arc<ModelInfo>,
     /// The predicted class of each image, by index.
-    predicted: Vec<u32>,
+    predicted: SmallVec<[u32; 4]>,
 }
 
 /// One remembered request, as feedback checks it.
@@ -66,12 +83,14 @@ pub struct Logged<'a> {
 
 impl RequestIndex {
     pub fn new(capacity: usize) -> RequestIndex {
-        let capacity = capacity.clamp(1, u32::MAX as usize);
+        let capacity = capacity.clamp(1, (u32::MAX / 4) as usize);
+        // Sized once (address space; pages are touched as requests come): no rehash or move of a
+        // large table on a request's thread.
+        let size = (2 * capacity).next_power_of_two();
         RequestIndex {
             capacity,
-            // Sized once (address space; pages are touched as requests come): no rehash or move
-            // of a large table on a request's thread.
-            map: HashMap::with_capacity_and_hasher(capacity, Default::default()),
+            table: vec![EMPTY; size],
+            mask: size - 1,
             slots: Vec::with_capacity(capacity),
             next: 0,
             keys: RandomState::new(),
@@ -90,62 +109,92 @@ impl RequestIndex {
         let at = self.next;
         self.next = (at + 1) % self.capacity;
         if at == self.slots.len() {
-            self.slots.push(Slot { hash, id: id.into(), model: model.clone(), predicted: predicted.into() });
+            self.slots.push(Slot {
+                hash,
+                id: SmallVec::from_slice(id.as_bytes()),
+                model: model.clone(),
+                predicted: SmallVec::from_slice(predicted),
+            });
         } else {
-            let slot = &mut self.slots[at];
-            // The oldest request leaves, unless its id came again since (the map points on).
-            if self.map.get(&slot.hash) == Some(&(at as u32)) {
-                self.map.remove(&slot.hash);
+            // The oldest request leaves, unless its id came again since (the table points on).
+            let old = self.slots[at].hash;
+            if let Some(pos) = self.position(old, |e| e.slot == at as u32) {
+                self.remove(pos);
             }
+            let slot = &mut self.slots[at];
             slot.hash = hash;
-            slot.id.clear();
-            slot.id.push_str(id);
-            slot.predicted.clear();
-            slot.predicted.extend_from_slice(predicted);
+            // Rebuilt rather than cleared: a long id's heap block goes once a short one comes.
+            slot.id = SmallVec::from_slice(id.as_bytes());
+            slot.predicted = SmallVec::from_slice(predicted);
             if !Arc::ptr_eq(&slot.model, model) {
                 slot.model = model.clone();
             }
         }
-        self.map.insert(hash, at as u32);
+        // An earlier request under the same hash is forgotten: the entry points to the new slot.
+        let slots = &self.slots;
+        match self.position(hash, |e| slots[e.slot as usize].hash == hash) {
+            Some(pos) => self.table[pos].slot = at as u32,
+            None => {
+                let mut pos = hash as usize & self.mask;
+                while self.table[pos] != EMPTY {
+                    pos = (pos + 1) & self.mask;
+                }
+                self.table[pos] = Entry { hash: hash as u32, slot: at as u32 };
+            }
+        }
     }
 
     /// The request logged under `id`, if remembered.
     pub fn get(&self, id: &str) -> Option<Logged<'_>> {
-        let slot = &self.slots[*self.map.get(&self.keys.hash_one(id))? as usize];
+        let hash = self.keys.hash_one(id);
+        let pos = self.position(hash, |e| self.slots[e.slot as usize].hash == hash)?;
+        let slot = &self.slots[self.table[pos].slot as usize];
         // Two ids of one 64-bit hash: the earlier is forgotten, never mistaken for the later.
-        (slot.id == id).then_some(Logged { model: &slot.model, predicted: &slot.predicted })
+        (slot.id.as_slice() == id.as_bytes()).then_some(Logged { model: &slot.model, predicted: &slot.predicted })
+    }
+
+    /// Where the entry for `hash` that `is` accepts sits, probing from its home position.
+    fn position(&self, hash: u64, is: impl Fn(Entry) -> bool) -> Option<usize> {
+        let mut pos = hash as usize & self.mask;
+        loop {
+            let e = self.table[pos];
+            if e == EMPTY {
+                return None;
+            }
+            if e.hash == hash as u32 && is(e) {
+                return Some(pos);
+            }
+            pos = (pos + 1) & self.mask;
+        }
+    }
+
+    /// Empties position `pos`, moving later entries of its run back so that every entry stays
+    /// reachable from its home position (no tombstones: lookups end at the first empty entry).
+    fn remove(&mut self, mut pos: usize) {
+        let mut next = (pos + 1) & self.mask;
+        while self.table[next] != EMPTY {
+            let home = self.table[next].hash as usize & self.mask;
+            // The entry at `next` may move to `pos` when its home is not in (pos, next].
+            if (next.wrapping_sub(home) & self.mask) >= (next.wrapping_sub(pos) & self.mask) {
+                self.table[pos] = self.table[next];
+                pos = next;
+            }
+            next = (next + 1) & self.mask;
+        }
+        self.table[pos] = EMPTY;
     }
 
     /// Requests remembered now.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.map.len()
-    }
-}
-
-/// The map's hasher: its keys are hashes already (keyed by the index's `RandomState`).
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+        self.table.iter().filter(|&&e| e != EMPTY).count()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn insert(ix: &mut RequestIndex, id: &str, n: u32) {
         let model = Arc::new(ModelInfo { name: "m".into(), version: 1, classes: vec!["a".into(), "b".into()] });
@@ -173,6 +222,44 @@ mod tests {
         }
         assert_eq!((ix.slots.len(), ix.len()), (3, 1));
         assert!(ix.get("z").is_some() && ix.get("b").is_none());
+    }
+
+    /// The table against a plain model of the ring (the last `capacity` insertions, the latest
+    /// per id), through many evictions, repeated ids, long ids and many-image requests, with a
+    /// small table so that runs wrap around its end and collide.
+    #[test]
+    fn the_table_agrees_with_a_model_of_the_ring() {
+        let model = Arc::new(ModelInfo { name: "m".into(), version: 1, classes: vec![] });
+        for capacity in [1, 2, 3, 7, 64] {
+            let mut ix = RequestIndex::new(capacity);
+            let mut ring: Vec<(String, Vec<u32>)> = Vec::new();
+            let mut state = 0x2545_f491_4f6c_dd1du64;
+            for step in 0..4000u32 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                // Few distinct ids (repeats), some longer than the slot holds.
+                let id = match state % 5 {
+                    0 => format!("{}-{}", "x".repeat(60), state % 97),
+                    _ => format!("id{}", state % (3 * capacity as u64 + 5)),
+                };
+                let predicted: Vec<u32> = (0..(state >> 20) % 9).map(|i| step + i as u32).collect();
+                ix.insert(&id, &model, &predicted);
+                ring.push((id, predicted));
+                if ring.len() > capacity {
+                    ring.remove(0);
+                }
+                let mut expected: HashMap<&str, &[u32]> = HashMap::new();
+                for (id, p) in &ring {
+                    expected.insert(id, p);
+                }
+                assert_eq!(ix.len(), expected.len(), "capacity {capacity}, step {step}");
+                for (id, p) in &expected {
+                    assert_eq!(ix.get(id).map(|l| l.predicted), Some(*p), "capacity {capacity}, step {step}, id {id}");
+                }
+                assert!(ix.get("never").is_none());
+            }
+        }
     }
 
     #[test]

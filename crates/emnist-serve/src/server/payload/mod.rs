@@ -214,7 +214,7 @@ impl PayloadLog {
             return;
         }
         let time_ms = now_ms();
-        let mut predicted = Vec::with_capacity(n);
+        let mut predicted = smallvec::SmallVec::<[u32; 8]>::with_capacity(n);
         let queued = FRAMED.with_borrow_mut(|framed| {
             // Framed here, outside the queue's lock (a 128-image request frames 128 records).
             framed.clear();
