@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Two `emnist serve` processes loaded at the same time, each by its own load generator: the
+# relative cost of a change (a flag, or another build) measured under the same machine noise.
+# On a shared machine whose speed drifts from second to second, one-after-the-other rounds
+# (bench/serve_ab.sh) swing by ±25 % per round; here both servers see the same spell, so the
+# per-round ratio is steady and a few percent are measurable. Each server has half the machine,
+# so the absolute requests/s are about half of a lone server's: read the ratios.
+#
+#   bash bench/serve_paired.sh BASE_BIN NEW_BIN [MODEL] [ROUNDS] [DURATION]
+#        (defaults: models/dnn.onnx 10 5s)
+#
+# Environment: NEW_ARGS (extra flags for NEW only: the same binary twice with
+# NEW_ARGS="--log-dir DIR" measures what the payload log costs; with none, the run measures the
+# harness itself and should give 1.00), CONNS (connections per server, 32), SIZES (images per
+# request, "1"), PROTOS ("json grpc"), P (first port, 9470). Needs wrk and h2load.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BASE=${1:?usage: bench/serve_paired.sh BASE_BIN NEW_BIN [MODEL] [ROUNDS] [DURATION]}
+NEW=${2:?usage: bench/serve_paired.sh BASE_BIN NEW_BIN [MODEL] [ROUNDS] [DURATION]}
+MODEL=${3:-models/dnn.onnx}
+ROUNDS=${4:-10}
+DUR=${5:-5s}
+P=${P:-9470}
+# One load-generator thread per server: two in all, as bench/serve_ab.sh uses for one server.
+export CONNS=${CONNS:-32} WRK_THREADS=1
+EMNIST_BIN=$NEW
+. bench/serve_common.sh
+bench_setup
+command -v h2load >/dev/null || { echo "needs h2load (Debian nghttp2-client): run make bench-peers-setup"; exit 1; }
+# shellcheck disable=SC2086
+start_server B "$OUT/paired-base.log" "$BASE" serve --model "$MODEL" --port "$P" --grpc-port $((P + 1)) ${SERVE_ARGS:-}
+# shellcheck disable=SC2086
+start_server N "$OUT/paired-new.log" "$NEW" serve --model "$MODEL" --port $((P + 2)) --grpc-port $((P + 3)) ${SERVE_ARGS:-} ${NEW_ARGS:-}
+for port in "$P" $((P + 2)); do
+  wait_http_200 "http://127.0.0.1:$port/v2/models/emnist/infer" "$OUT/kserve_fp32_1.json" application/json
+done
+SPID_B=$(server_child "$PID_B")
+SPID_N=$(server_child "$PID_N")
+SIZES=${SIZES:-1}
+PROTOS=${PROTOS:-json grpc}
+for n in $SIZES; do
+  $PY bench/peers/grpc_check.py "$OUT/grpc_$n.bin" B=127.0.0.1:$((P + 1)) N=127.0.0.1:$((P + 3)) >"$OUT/paired-answers-$n.jsonl"
+  eval "ANSWER_$n=$(grep '"server": "N"' "$OUT/paired-answers-$n.jsonl" | $PY -c 'import json,sys; print(json.load(sys.stdin)["answer_bytes"])')"
+done
+RUNS=$OUT/paired.jsonl
+: >"$RUNS"
+: >"$RUNS.cpu"
+# cell WHO PROTO N RESULT DURATION: one load generator against one server.
+cell() {
+  local who=$1 proto=$2 n=$3 result=$4 dur=$5 http grpc spid answer
+  if [ "$who" = base ]; then http=$P grpc=$((P + 1)) spid=$SPID_B; else http=$((P + 2)) grpc=$((P + 3)) spid=$SPID_N; fi
+  if [ "$proto" = json ]; then
+    run_wrk "$who-json-$n" "http://127.0.0.1:$http/v2/models/emnist/infer" "$OUT/kserve_fp32_$n.json" application/json "$dur" "$result" "$spid"
+  else
+    eval "answer=\$ANSWER_$n"
+    run_h2load "$who-grpc-$n" "http://127.0.0.1:$grpc/inference.GRPCInferenceService/ModelInfer" "$OUT/grpc_$n.bin" "$dur" "$result" "$spid" "$answer"
+  fi
+}
+# pair PROTO N RESULT DURATION: both servers at once; each writes its own result file, appended
+# to RESULT in a fixed order once both are done.
+pair() {
+  local proto=$1 n=$2 result=$3 dur=$4 b n_
+  if [ -n "$result" ]; then b=$OUT/paired-one-base n_=$OUT/paired-one-new; : >"$b"; : >"$b.cpu"; : >"$n_"; : >"$n_.cpu"; else b="" n_=""; fi
+  cell base "$proto" "$n" "$b" "$dur" & local pb=$!
+  cell new "$proto" "$n" "$n_" "$dur" & local pn=$!
+  wait "$pb"
+  wait "$pn"
+  if [ -n "$result" ]; then cat "$b" "$n_" >>"$result"; cat "$b.cpu" "$n_.cpu" >>"$result.cpu"; fi
+}
+for proto in $PROTOS; do for n in $SIZES; do pair "$proto" "$n" "" 2s; done; done
+for _ in $(seq "$ROUNDS"); do
+  for proto in $PROTOS; do for n in $SIZES; do pair "$proto" "$n" "$RUNS" "$DUR"; done; done
+done
+curl -sf "http://127.0.0.1:$P/metrics" >"$OUT/paired-base.metrics" || true
+curl -sf "http://127.0.0.1:$((P + 2))/metrics" >"$OUT/paired-new.metrics" || true
+$PY - "$RUNS" "$MODEL" "$DUR" "$ROUNDS" "$CONNS" "$SIZES" "$PROTOS" <<'PYEOF'
+import math, statistics, sys
+sys.path.insert(0, "bench")
+from serve_runs import load
+runs, by, med = load(sys.argv[1], ("rps", "p50_ms", "p99_ms", "cpu_ms_per_req", "non200"))
+# t quantiles (two-sided 95 %) for small samples; 1.96 beyond.
+T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23,
+       12: 2.18, 15: 2.13, 20: 2.09, 25: 2.06, 30: 2.04}
+def t95(df):
+    return next((T95[k] for k in sorted(T95) if k >= df), 1.96)
+print(f"model {sys.argv[2]}, both servers loaded at once, {sys.argv[5]} connections each, "
+      f"{sys.argv[3]} per round, {sys.argv[4]} round(s)")
+print("| protocol | images/request | base req/s | new req/s | new ÷ base: geometric mean [95 % interval] | per-round range | base p99 ms | new p99 ms | base CPU ms/req | new CPU ms/req | failed (base/new) |")
+print("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|")
+names = {"json": "KServe v2 JSON (wrk)", "grpc": "KServe v2 gRPC (h2load)"}
+for proto in sys.argv[7].split():
+    for n in map(int, sys.argv[6].split()):
+        base, new = by[f"base-{proto}-{n}"], by[f"new-{proto}-{n}"]
+        logs = [math.log(w["rps"] / b["rps"]) for b, w in zip(base, new)]
+        mean = statistics.fmean(logs)
+        half = t95(len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else float("nan")
+        b, w = med[f"base-{proto}-{n}"], med[f"new-{proto}-{n}"]
+        fails = f"{sum(r['non200'] for r in base)}/{sum(r['non200'] for r in new)}"
+        print(f"| {names[proto]} | {n} | {b['rps']:,.0f} | {w['rps']:,.0f} | **{math.exp(mean):.3f}** "
+              f"[{math.exp(mean - half):.3f}, {math.exp(mean + half):.3f}] | {math.exp(min(logs)):.2f}–{math.exp(max(logs)):.2f} | "
+              f"{b['p99_ms']:.2f} | {w['p99_ms']:.2f} | {b['cpu_ms_per_req']:.3f} | {w['cpu_ms_per_req']:.3f} | {fails} |")
+PYEOF
