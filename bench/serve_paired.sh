@@ -11,7 +11,8 @@
 #
 # Environment: NEW_ARGS (extra flags for NEW only: the same binary twice with
 # NEW_ARGS="--log-dir DIR" measures what the payload log costs; with none, the run measures the
-# harness itself and should give 1.00), CONNS (connections per server, 32), SIZES (images per
+# harness itself and should give 1.00), BASE_ARGS (extra flags for BASE only: two builds that
+# both log, each to its own folder), SERVE_ARGS (extra flags for both), CONNS (connections per server, 32), SIZES (images per
 # request, "1"), PROTOS ("json grpc"), P (first port, 9470). Needs wrk and h2load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,7 @@ EMNIST_BIN=$NEW
 bench_setup
 command -v h2load >/dev/null || { echo "needs h2load (Debian nghttp2-client): run make bench-peers-setup"; exit 1; }
 # shellcheck disable=SC2086
-start_server B "$OUT/paired-base.log" "$BASE" serve --model "$MODEL" --port "$P" --grpc-port $((P + 1)) ${SERVE_ARGS:-}
+start_server B "$OUT/paired-base.log" "$BASE" serve --model "$MODEL" --port "$P" --grpc-port $((P + 1)) ${SERVE_ARGS:-} ${BASE_ARGS:-}
 # shellcheck disable=SC2086
 start_server N "$OUT/paired-new.log" "$NEW" serve --model "$MODEL" --port $((P + 2)) --grpc-port $((P + 3)) ${SERVE_ARGS:-} ${NEW_ARGS:-}
 for port in "$P" $((P + 2)); do
