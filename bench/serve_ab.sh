@@ -34,22 +34,16 @@ done
 SPID_B=$(server_child "$PID_B")
 SPID_N=$(server_child "$PID_N")
 SIZES=${SIZES:-1 128}
-for n in $SIZES; do
-  $PY bench/peers/grpc_check.py "$OUT/grpc_$n.bin" B=127.0.0.1:$((P + 1)) N=127.0.0.1:$((P + 3)) >"$OUT/ab-answers-$n.jsonl"
-  eval "ANSWER_$n=$(grep '"server": "N"' "$OUT/ab-answers-$n.jsonl" | $PY -c 'import json,sys; print(json.load(sys.stdin)["answer_bytes"])')"
-done
+grpc_answers ab N "$SIZES" B=127.0.0.1:$((P + 1)) N=127.0.0.1:$((P + 3))
 RUNS=$OUT/ab.jsonl
 : >"$RUNS"
 : >"$RUNS.cpu"
 # cell WHO PROTO N RESULT DURATION
 cell() {
-  local who=$1 proto=$2 n=$3 result=$4 dur=$5 http grpc spid answer
-  if [ "$who" = base ]; then http=$P grpc=$((P + 1)) spid=$SPID_B; else http=$((P + 2)) grpc=$((P + 3)) spid=$SPID_N; fi
-  if [ "$proto" = json ]; then
-    run_wrk "$who-json-$n" "http://127.0.0.1:$http/v2/models/emnist/infer" "$OUT/kserve_fp32_$n.json" application/json "$dur" "$result" "$spid"
+  if [ "$1" = base ]; then
+    kserve_cell "$1" "$2" "$3" "$4" "$5" "$P" $((P + 1)) "$SPID_B"
   else
-    eval "answer=\$ANSWER_$n"
-    run_h2load "$who-grpc-$n" "http://127.0.0.1:$grpc/inference.GRPCInferenceService/ModelInfer" "$OUT/grpc_$n.bin" "$dur" "$result" "$spid" "$answer"
+    kserve_cell "$1" "$2" "$3" "$4" "$5" $((P + 2)) $((P + 3)) "$SPID_N"
   fi
 }
 for proto in json grpc; do for n in $SIZES; do for who in base new; do cell "$who" "$proto" "$n" "" 2s; done; done; done

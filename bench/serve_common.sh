@@ -124,3 +124,27 @@ run_h2load() {
       "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.3f", b - a}')" "$(cut -d' ' -f1 /proc/loadavg)" >>"$result.cpu"
   fi
 }
+
+# grpc_answers PREFIX KEEP SIZES NAME=HOST:PORT NAME=HOST:PORT: before timing, both servers answer
+# h2load's exact gRPC bodies alike (bench/peers/grpc_check.py, the answers in
+# $OUT/PREFIX-answers-N.jsonl); sets ANSWER_N, server KEEP's answer size, for each N in SIZES.
+grpc_answers() {
+  local prefix=$1 keep=$2 sizes=$3 n
+  shift 3
+  for n in $sizes; do
+    $PY bench/peers/grpc_check.py "$OUT/grpc_$n.bin" "$@" >"$OUT/$prefix-answers-$n.jsonl"
+    eval "ANSWER_$n=$(grep "\"server\": \"$keep\"" "$OUT/$prefix-answers-$n.jsonl" | $PY -c 'import json,sys; print(json.load(sys.stdin)["answer_bytes"])')"
+  done
+}
+
+# kserve_cell LABEL PROTO N RESULT DURATION HTTP_PORT GRPC_PORT SERVER_PID: one timed cell of
+# KServe v2 requests of N images, JSON under wrk or gRPC under h2load (needs ANSWER_N).
+kserve_cell() {
+  local label=$1 proto=$2 n=$3 result=$4 dur=$5 http=$6 grpc=$7 spid=$8 answer
+  if [ "$proto" = json ]; then
+    run_wrk "$label-json-$n" "http://127.0.0.1:$http/v2/models/emnist/infer" "$OUT/kserve_fp32_$n.json" application/json "$dur" "$result" "$spid"
+  else
+    eval "answer=\$ANSWER_$n"
+    run_h2load "$label-grpc-$n" "http://127.0.0.1:$grpc/inference.GRPCInferenceService/ModelInfer" "$OUT/grpc_$n.bin" "$dur" "$result" "$spid" "$answer"
+  fi
+}
