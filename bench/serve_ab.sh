@@ -9,7 +9,7 @@
 #
 # Environment: CONNS (connections, 32), WRK_THREADS (2), SERVE_ARGS (extra flags for both),
 # NEW_ARGS (extra flags for NEW only: the same binary twice with NEW_ARGS="--log-dir DIR" measures
-# what logging costs), SIZES (images per request, "1 128"), P (first port, 9430). Needs wrk and
+# what logging costs), BASE_ARGS (extra flags for BASE only), SIZES (images per request, "1 128"), P (first port, 9430). Needs wrk and
 # h2load (Debian nghttp2-client: `make bench-peers-setup`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,34 +24,18 @@ EMNIST_BIN=$NEW
 . bench/serve_common.sh
 bench_setup
 command -v h2load >/dev/null || { echo "needs h2load (Debian nghttp2-client): run make bench-peers-setup"; exit 1; }
-# shellcheck disable=SC2086
-start_server B "$OUT/ab-base.log" "$BASE" serve --model "$MODEL" --port "$P" --grpc-port $((P + 1)) ${SERVE_ARGS:-}
-# shellcheck disable=SC2086
-start_server N "$OUT/ab-new.log" "$NEW" serve --model "$MODEL" --port $((P + 2)) --grpc-port $((P + 3)) ${SERVE_ARGS:-} ${NEW_ARGS:-}
-for port in "$P" $((P + 2)); do
-  wait_http_200 "http://127.0.0.1:$port/v2/models/emnist/infer" "$OUT/kserve_fp32_1.json" application/json
-done
-SPID_B=$(server_child "$PID_B")
-SPID_N=$(server_child "$PID_N")
+start_two ab "$BASE" "$NEW"
 SIZES=${SIZES:-1 128}
 grpc_answers ab N "$SIZES" B=127.0.0.1:$((P + 1)) N=127.0.0.1:$((P + 3))
 RUNS=$OUT/ab.jsonl
 : >"$RUNS"
 : >"$RUNS.cpu"
-# cell WHO PROTO N RESULT DURATION
-cell() {
-  if [ "$1" = base ]; then
-    kserve_cell "$1" "$2" "$3" "$4" "$5" "$P" $((P + 1)) "$SPID_B"
-  else
-    kserve_cell "$1" "$2" "$3" "$4" "$5" $((P + 2)) $((P + 3)) "$SPID_N"
-  fi
-}
-for proto in json grpc; do for n in $SIZES; do for who in base new; do cell "$who" "$proto" "$n" "" 2s; done; done; done
+for proto in json grpc; do for n in $SIZES; do for who in base new; do two_cell "$who" "$proto" "$n" "" 2s; done; done; done
 for r in $(seq "$ROUNDS"); do
   for proto in json grpc; do
     for n in $SIZES; do
       if [ $((r % 2)) = 1 ]; then order="base new"; else order="new base"; fi
-      for who in $order; do cell "$who" "$proto" "$n" "$RUNS" "$DUR"; done
+      for who in $order; do two_cell "$who" "$proto" "$n" "$RUNS" "$DUR"; done
     done
   done
 done

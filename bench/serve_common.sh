@@ -148,3 +148,28 @@ kserve_cell() {
     run_h2load "$label-grpc-$n" "http://127.0.0.1:$grpc/inference.GRPCInferenceService/ModelInfer" "$OUT/grpc_$n.bin" "$dur" "$result" "$spid" "$answer"
   fi
 }
+
+# start_two PREFIX BASE_BIN NEW_BIN: `emnist serve --model MODEL` from each binary, BASE on ports P
+# (REST) and P+1 (gRPC), NEW on P+2 and P+3, with SERVE_ARGS for both and BASE_ARGS / NEW_ARGS
+# for one each; waits until both answer; sets SPID_B and SPID_N (the server processes).
+start_two() {
+  local prefix=$1 base=$2 new=$3 port
+  # shellcheck disable=SC2086
+  start_server B "$OUT/$prefix-base.log" "$base" serve --model "$MODEL" --port "$P" --grpc-port $((P + 1)) ${SERVE_ARGS:-} ${BASE_ARGS:-}
+  # shellcheck disable=SC2086
+  start_server N "$OUT/$prefix-new.log" "$new" serve --model "$MODEL" --port $((P + 2)) --grpc-port $((P + 3)) ${SERVE_ARGS:-} ${NEW_ARGS:-}
+  for port in "$P" $((P + 2)); do
+    wait_http_200 "http://127.0.0.1:$port/v2/models/emnist/infer" "$OUT/kserve_fp32_1.json" application/json
+  done
+  SPID_B=$(server_child "$PID_B")
+  SPID_N=$(server_child "$PID_N")
+}
+
+# two_cell WHO PROTO N RESULT DURATION: kserve_cell against start_two's BASE (WHO base) or NEW.
+two_cell() {
+  if [ "$1" = base ]; then
+    kserve_cell "$1" "$2" "$3" "$4" "$5" "$P" $((P + 1)) "$SPID_B"
+  else
+    kserve_cell "$1" "$2" "$3" "$4" "$5" $((P + 2)) $((P + 3)) "$SPID_N"
+  fi
+}

@@ -28,36 +28,20 @@ EMNIST_BIN=$NEW
 . bench/serve_common.sh
 bench_setup
 command -v h2load >/dev/null || { echo "needs h2load (Debian nghttp2-client): run make bench-peers-setup"; exit 1; }
-# shellcheck disable=SC2086
-start_server B "$OUT/paired-base.log" "$BASE" serve --model "$MODEL" --port "$P" --grpc-port $((P + 1)) ${SERVE_ARGS:-} ${BASE_ARGS:-}
-# shellcheck disable=SC2086
-start_server N "$OUT/paired-new.log" "$NEW" serve --model "$MODEL" --port $((P + 2)) --grpc-port $((P + 3)) ${SERVE_ARGS:-} ${NEW_ARGS:-}
-for port in "$P" $((P + 2)); do
-  wait_http_200 "http://127.0.0.1:$port/v2/models/emnist/infer" "$OUT/kserve_fp32_1.json" application/json
-done
-SPID_B=$(server_child "$PID_B")
-SPID_N=$(server_child "$PID_N")
+start_two paired "$BASE" "$NEW"
 SIZES=${SIZES:-1}
 PROTOS=${PROTOS:-json grpc}
 grpc_answers paired N "$SIZES" B=127.0.0.1:$((P + 1)) N=127.0.0.1:$((P + 3))
 RUNS=$OUT/paired.jsonl
 : >"$RUNS"
 : >"$RUNS.cpu"
-# cell WHO PROTO N RESULT DURATION: one load generator against one server.
-cell() {
-  if [ "$1" = base ]; then
-    kserve_cell "$1" "$2" "$3" "$4" "$5" "$P" $((P + 1)) "$SPID_B"
-  else
-    kserve_cell "$1" "$2" "$3" "$4" "$5" $((P + 2)) $((P + 3)) "$SPID_N"
-  fi
-}
 # pair PROTO N RESULT DURATION: both servers at once; each writes its own result file, appended
 # to RESULT in a fixed order once both are done.
 pair() {
   local proto=$1 n=$2 result=$3 dur=$4 b n_
   if [ -n "$result" ]; then b=$OUT/paired-one-base n_=$OUT/paired-one-new; : >"$b"; : >"$b.cpu"; : >"$n_"; : >"$n_.cpu"; else b="" n_=""; fi
-  cell base "$proto" "$n" "$b" "$dur" & local pb=$!
-  cell new "$proto" "$n" "$n_" "$dur" & local pn=$!
+  two_cell base "$proto" "$n" "$b" "$dur" & local pb=$!
+  two_cell new "$proto" "$n" "$n_" "$dur" & local pn=$!
   wait "$pb"
   wait "$pn"
   if [ -n "$result" ]; then cat "$b" "$n_" >>"$result"; cat "$b.cpu" "$n_.cpu" >>"$result.cpu"; fi
