@@ -45,8 +45,9 @@ impl ModelInfo {
 /// A repeated id answers with its latest request.
 pub struct RequestIndex {
     capacity: usize,
-    /// Linear probing, at most half full: `EMPTY` or the low 32 bits of an id's hash and its slot.
-    table: Vec<Entry>,
+    /// Linear probing, at most half full: [`EMPTY`] or an [`entry`]. Zeroed memory, so its pages
+    /// are touched as requests come rather than at start.
+    table: Vec<u64>,
     mask: usize,
     slots: Vec<Slot>,
     /// The slot the next request takes.
@@ -54,14 +55,19 @@ pub struct RequestIndex {
     keys: RandomState,
 }
 
-/// A table entry: the low half of an id's keyed hash (its home position) and its ring slot.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Entry {
-    hash: u32,
-    slot: u32,
+/// An unused table entry.
+const EMPTY: u64 = 0;
+
+/// A table entry: the low half of an id's keyed hash (its home position) and its ring slot + 1
+/// in the high half (so that no entry is [`EMPTY`]).
+fn entry(hash: u64, slot: usize) -> u64 {
+    u64::from(hash as u32) | ((slot as u64 + 1) << 32)
 }
 
-const EMPTY: Entry = Entry { hash: 0, slot: u32::MAX };
+/// The ring slot of a table entry.
+fn slot_of(e: u64) -> usize {
+    (e >> 32) as usize - 1
+}
 
 /// Ids up to this many bytes (a fresh one is 32) are kept in the slot.
 const INLINE_ID: usize = 40;
@@ -118,7 +124,7 @@ impl RequestIndex {
         } else {
             // The oldest request leaves, unless its id came again since (the table points on).
             let old = self.slots[at].hash;
-            if let Some(pos) = self.position(old, |e| e.slot == at as u32) {
+            if let Some(pos) = self.position(old, |e| slot_of(e) == at) {
                 self.remove(pos);
             }
             let slot = &mut self.slots[at];
@@ -132,36 +138,37 @@ impl RequestIndex {
         }
         // An earlier request under the same hash is forgotten: the entry points to the new slot.
         let slots = &self.slots;
-        match self.position(hash, |e| slots[e.slot as usize].hash == hash) {
-            Some(pos) => self.table[pos].slot = at as u32,
+        let pos = match self.position(hash, |e| slots[slot_of(e)].hash == hash) {
+            Some(pos) => pos,
             None => {
                 let mut pos = hash as usize & self.mask;
                 while self.table[pos] != EMPTY {
                     pos = (pos + 1) & self.mask;
                 }
-                self.table[pos] = Entry { hash: hash as u32, slot: at as u32 };
+                pos
             }
-        }
+        };
+        self.table[pos] = entry(hash, at);
     }
 
     /// The request logged under `id`, if remembered.
     pub fn get(&self, id: &str) -> Option<Logged<'_>> {
         let hash = self.keys.hash_one(id);
-        let pos = self.position(hash, |e| self.slots[e.slot as usize].hash == hash)?;
-        let slot = &self.slots[self.table[pos].slot as usize];
+        let pos = self.position(hash, |e| self.slots[slot_of(e)].hash == hash)?;
+        let slot = &self.slots[slot_of(self.table[pos])];
         // Two ids of one 64-bit hash: the earlier is forgotten, never mistaken for the later.
         (slot.id.as_slice() == id.as_bytes()).then_some(Logged { model: &slot.model, predicted: &slot.predicted })
     }
 
     /// Where the entry for `hash` that `is` accepts sits, probing from its home position.
-    fn position(&self, hash: u64, is: impl Fn(Entry) -> bool) -> Option<usize> {
+    fn position(&self, hash: u64, is: impl Fn(u64) -> bool) -> Option<usize> {
         let mut pos = hash as usize & self.mask;
         loop {
             let e = self.table[pos];
             if e == EMPTY {
                 return None;
             }
-            if e.hash == hash as u32 && is(e) {
+            if e as u32 == hash as u32 && is(e) {
                 return Some(pos);
             }
             pos = (pos + 1) & self.mask;
@@ -173,7 +180,7 @@ impl RequestIndex {
     fn remove(&mut self, mut pos: usize) {
         let mut next = (pos + 1) & self.mask;
         while self.table[next] != EMPTY {
-            let home = self.table[next].hash as usize & self.mask;
+            let home = self.table[next] as u32 as usize & self.mask;
             // The entry at `next` may move to `pos` when its home is not in (pos, next].
             if (next.wrapping_sub(home) & self.mask) >= (next.wrapping_sub(pos) & self.mask) {
                 self.table[pos] = self.table[next];
