@@ -5,6 +5,11 @@
 # (bench/serve_ab.sh) swing by ±25 % per round; here both servers see the same spell, so the
 # per-round ratio is steady and a few percent are measurable. Each server has half the machine,
 # so the absolute requests/s are about half of a lone server's: read the ratios.
+# The ratio is the servers' CPU cost per request only while the scheduler gives them equal
+# shares, as for one binary with and without a flag. Two builds whose threads wait and run
+# differently get unequal shares: 128-image JSON of 4c2e534 against 5236532 gave 1.67× here and
+# 1.40× one server at a time (bench/RESULTS.md). Compare such builds with bench/serve_ab.sh.
+# A flag that adds a thread (the payload log's writer) gives that side the thread's share too.
 #
 #   bash bench/serve_paired.sh BASE_BIN NEW_BIN [MODEL] [ROUNDS] [DURATION]
 #        (defaults: models/dnn.onnx 10 5s)
