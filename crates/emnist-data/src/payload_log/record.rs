@@ -329,6 +329,24 @@ pub enum FramedKind {
     Feedback,
 }
 
+impl Prediction {
+    /// Calls `f` with a borrowed view of this prediction (what the server frames from).
+    pub fn with_ref<R>(&self, f: impl FnOnce(PredictionRef<'_>) -> R) -> R {
+        let top: Vec<(&str, f32)> = self.top.iter().map(|(c, v)| (c.as_str(), *v)).collect();
+        f(PredictionRef {
+            id: &self.id,
+            index: self.index,
+            time_ms: self.time_ms,
+            model: &self.model,
+            version: self.version,
+            protocol: &self.protocol,
+            class: &self.class,
+            top: &top,
+            pixels: &self.pixels,
+        })
+    }
+}
+
 impl Entry {
     /// The framed record: length, CRC-32, body.
     pub fn encode(&self) -> Vec<u8> {
@@ -340,21 +358,7 @@ impl Entry {
     /// Appends the framed record to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
-            Entry::Prediction(p) => {
-                let top: Vec<(&str, f32)> = p.top.iter().map(|(c, v)| (c.as_str(), *v)).collect();
-                PredictionRef {
-                    id: &p.id,
-                    index: p.index,
-                    time_ms: p.time_ms,
-                    model: &p.model,
-                    version: p.version,
-                    protocol: &p.protocol,
-                    class: &p.class,
-                    top: &top,
-                    pixels: &p.pixels,
-                }
-                .encode_into(out)
-            }
+            Entry::Prediction(p) => p.with_ref(|r| r.encode_into(out)),
             Entry::Feedback(f) => {
                 frame_into(out, |out| serde_json::to_writer(out, f).expect("plain data"), |_| KIND_FEEDBACK)
             }
@@ -423,19 +427,8 @@ pub(crate) mod tests {
     #[test]
     fn a_borrowed_prediction_encodes_to_the_same_bytes() {
         let p = prediction("a1", 3, "7", 9);
-        let top: Vec<(&str, f32)> = p.top.iter().map(|(c, v)| (c.as_str(), *v)).collect();
-        let borrowed = PredictionRef {
-            id: &p.id,
-            index: p.index,
-            time_ms: p.time_ms,
-            model: &p.model,
-            version: p.version,
-            protocol: &p.protocol,
-            class: &p.class,
-            top: &top,
-            pixels: &p.pixels,
-        };
-        assert_eq!(borrowed.encode(), Entry::Prediction(p).encode());
+        let borrowed = p.with_ref(|r| r.encode());
+        assert_eq!(borrowed, Entry::Prediction(p).encode());
     }
 
     #[test]
