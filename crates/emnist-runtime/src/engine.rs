@@ -99,9 +99,10 @@ impl Trial {
 /// warm-up call of each size. Each engine's figure is its best call: other work on the machine
 /// only ever adds time, and a burst of it (neighbours starting beside a server) can slow a few
 /// calls of one engine and not the other's: a median once gave onnxruntime 9.1 ms per batch
-/// against tract's 1.9 ms (it takes about 1.6 ms) and kept the slower engine (bench/RESULTS.md). A size stops early, after three calls of each engine,
-/// once one's best is more than twice as fast as the other's: more calls would not change the
-/// choice, and start-up (of every version a repository loads) waits for the trial.
+/// against tract's 1.9 ms (it takes about 1.6 ms) and kept the slower engine
+/// (bench/RESULTS.md). A size stops early, after three calls of each engine, once one's best is
+/// more than twice as fast as the other's: more calls would not change the choice, and start-up
+/// (of every version a repository loads) waits for the trial.
 pub fn trial(tract: &Engine, onnxruntime: &Engine) -> Result<Trial> {
     let images = |n: usize, seed: u64| -> Vec<f32> {
         let mut rng = emnist_data::rng::Rng::derive(0x7a1a1, seed, n as u64);
