@@ -8,6 +8,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# pip without its wheel cache: torch's wheel and its CUDA libraries would sit on disk twice (about
+# 3.5 GB of cache beside the 5.3 GB they take installed).
+PIP_INSTALL := -m pip install -q --disable-pip-version-check --no-cache-dir
+# What .venv takes installed (torch with its CUDA libraries, the test tools), checked before a
+# first install so a full disk is a one-line error instead of a half-installed .venv.
+VENV_GIB := 6
 # Debian packages: real Fashion-MNIST images for tests and the demo's second dataset; wrk, the
 # load generator of the serving benchmark; curl, a client in the serving tests; Chromium and its
 # WebDriver for the browser tests; libb64, which Triton's perf_analyzer links; podman and runc,
@@ -37,16 +43,18 @@ apt:
 # the versions requirements.txt installs, so it goes in last, without its pins.
 venv: $(VENV)/.stamp $(VENV)/perf/.stamp $(VENV)/kserve/.stamp
 $(VENV)/.stamp: requirements.txt
+	@[ -x $(PY) ] || { free=$$(df -Pk . | awk 'NR == 2 { print int($$4 / 1048576) }'); \
+	  [ "$$free" -ge $(VENV_GIB) ] || { echo "error: .venv needs about $(VENV_GIB) GiB of free disk here (torch and its CUDA libraries); $$free GiB are free: free some and run make again" >&2; exit 1; }; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps graphpipe==1.0.4
+	$(PY) $(PIP_INSTALL) -r requirements.txt
+	$(PY) $(PIP_INSTALL) --no-deps graphpipe==1.0.4
 	@touch $@
 
 # The KServe SDK (its schema for InferenceService and ServingRuntime, for the deployment-files
 # test) in a virtual environment of its own: its packages clash with tritonclient's and MLServer's.
 $(VENV)/kserve/.stamp: tests/python/requirements-kserve.txt $(VENV)/.stamp
 	@[ -x $(VENV)/kserve/bin/python ] || $(PYTHON) -m venv $(VENV)/kserve
-	$(VENV)/kserve/bin/python -m pip install -q --disable-pip-version-check -r tests/python/requirements-kserve.txt
+	$(VENV)/kserve/bin/python $(PIP_INSTALL) -r tests/python/requirements-kserve.txt
 	@touch $@
 
 # Triton's load tool perf_analyzer, a C++ binary, in a folder of its own (scripts/perf_analyzer runs
@@ -56,7 +64,7 @@ $(VENV)/kserve/.stamp: tests/python/requirements-kserve.txt $(VENV)/.stamp
 # It loads libcudart.so.12 (no GPU needed) and Debian's libb64.so.0d.
 PERF_ANALYZER_WHEELS := tritonclient==2.51.0 nvidia-cuda-runtime-cu12==12.9.79
 $(VENV)/perf/.stamp: $(VENV)/.stamp
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps --target $(VENV)/perf $(PERF_ANALYZER_WHEELS)
+	$(PY) $(PIP_INSTALL) --no-deps --target $(VENV)/perf $(PERF_ANALYZER_WHEELS)
 	scripts/perf_analyzer --version
 	@touch $@
 
@@ -166,15 +174,15 @@ bench-peers-setup: setup $(VENV)/mlserver/.stamp $(VENV)/kserve-server/.stamp $(
 	@dpkg -s nghttp2-client >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nghttp2-client >/dev/null; }
 $(VENV)/mlserver/.stamp: bench/peers/requirements-mlserver.txt
 	@[ -x $(VENV)/mlserver/bin/python ] || $(PYTHON) -m venv $(VENV)/mlserver
-	$(VENV)/mlserver/bin/python -m pip install -q --disable-pip-version-check -r $<
+	$(VENV)/mlserver/bin/python $(PIP_INSTALL) -r $<
 	@touch $@
 $(VENV)/kserve-server/.stamp: bench/peers/requirements-kserve.txt
 	@[ -x $(VENV)/kserve-server/bin/python ] || $(PYTHON) -m venv $(VENV)/kserve-server
-	$(VENV)/kserve-server/bin/python -m pip install -q --disable-pip-version-check -r $<
+	$(VENV)/kserve-server/bin/python $(PIP_INSTALL) -r $<
 	@touch $@
 $(VENV)/triton/.stamp: bench/peers/requirements-triton.txt
 	@[ -x $(VENV)/triton/bin/python ] || $(PYTHON) -m venv $(VENV)/triton
-	$(VENV)/triton/bin/python -m pip install -q --disable-pip-version-check -r $<
+	$(VENV)/triton/bin/python $(PIP_INSTALL) -r $<
 	@# The Python backend's stub links the venv Python's shared libpython: Debian ships it apart.
 	@lib=$$($(VENV)/triton/bin/python -c 'import sysconfig as s, sys, os; d = s.get_config_var("LIBDIR"); n = s.get_config_var("INSTSONAME"); print("" if os.path.isfile(os.path.join(d, n)) else "libpython%d.%d" % sys.version_info[:2])'); \
 	if [ -n "$$lib" ]; then $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$lib >/dev/null; fi
@@ -183,7 +191,7 @@ $(VENV)/triton/.stamp: bench/peers/requirements-triton.txt
 	@touch $@
 $(VENV)/bentoml/.stamp: bench/peers/requirements-bentoml.txt
 	@[ -x $(VENV)/bentoml/bin/python ] || $(PYTHON) -m venv $(VENV)/bentoml
-	$(VENV)/bentoml/bin/python -m pip install -q --disable-pip-version-check -r $<
+	$(VENV)/bentoml/bin/python $(PIP_INSTALL) -r $<
 	@touch $@
 bench-peers: bench-peers-setup
 	bash bench/serve_vs_peers.sh

@@ -52,7 +52,11 @@ def image(emnist_bin, tmp_path_factory):
                           timeout=600)
     assert done.returncode == 0, done.stderr
     assert re.search(rf"image {TAG}:\d+\.\d+\.\d+ \(and :latest\): \d+ MB", done.stdout), done.stdout
-    return {"model": model, "tmp": tmp}
+    image_id = podman("image", "inspect", f"{TAG}:latest", "--format", "{{.Id}}").stdout.strip()
+    yield {"model": model, "tmp": tmp}
+    # Each run builds a fresh image under the same tags: removing it leaves no untagged layers
+    # behind to fill the disk run after run.
+    podman("rmi", "-f", image_id, check=False)
 
 
 class Container:
