@@ -1,9 +1,17 @@
 //! One record of the payload log and its framing on disk.
 //!
 //! A segment starts with the 8-byte [`MAGIC`]; each record follows as `[length: u32 LE]
-//! [CRC-32 of the body: u32 LE][body]`, and the body is `[kind: u8][JSON length: u32 LE][JSON]`
-//! followed, for a prediction, by the image's 784 pixels. A reader trusts a record only when its
-//! length is within [`MAX_BODY`], all of it is present and its CRC matches.
+//! [CRC-32 of the body: u32 LE][body]`, and the body is `[kind: u8][metadata length: u32 LE]
+//! [metadata]` followed, for a prediction, by the image: its 784 pixels, or (the sparse kinds) a
+//! bitmap of its inked pixels and their values. A prediction's metadata is binary (kinds 4 and 5,
+//! [`PredictionRef::encode_into`]: a third of the bytes of JSON); logs written before it hold JSON
+//! (kinds 1 and 3) and read back alike. A feedback's metadata is JSON. A reader trusts a record
+//! only when its length is within [`MAX_BODY`], all of it is present and its CRC matches.
+//!
+//! The binary metadata, in order: the id, the image's index, the time in ms, the model, the
+//! version, the protocol, the predicted class, the number of top classes (one byte), then each
+//! top class's name and its probability (f32 LE). Numbers are LEB128 varints and strings a varint
+//! length before their UTF-8 bytes.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,9 +24,15 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// Bytes before a record's body: its length and CRC.
 pub const FRAME_HEADER: usize = 8;
 
-const KIND_PREDICTION: u8 = 1;
+/// A prediction with JSON metadata and a whole image (logs written before binary metadata).
+const KIND_PREDICTION_JSON: u8 = 1;
 const KIND_FEEDBACK: u8 = 2;
-const KIND_PREDICTION_SPARSE: u8 = 3;
+/// A prediction with JSON metadata and a sparse image (logs written before binary metadata).
+const KIND_PREDICTION_JSON_SPARSE: u8 = 3;
+/// A prediction with binary metadata and a whole image.
+const KIND_PREDICTION: u8 = 4;
+/// A prediction with binary metadata and a sparse image.
+const KIND_PREDICTION_SPARSE: u8 = 5;
 /// The bitmap of a sparse image: one bit per pixel.
 const BITMAP: usize = PIXELS / 8;
 
@@ -87,7 +101,7 @@ pub enum RecordError {
 
 /// A prediction record from borrowed parts: the same bytes [`Entry::encode`] makes of the
 /// [`Prediction`] with these fields, in one allocation (a server's hot path builds no entry).
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct PredictionRef<'a> {
     pub id: &'a str,
     pub index: u32,
@@ -97,7 +111,6 @@ pub struct PredictionRef<'a> {
     pub protocol: &'a str,
     pub class: &'a str,
     pub top: &'a [(&'a str, f32)],
-    #[serde(skip)]
     pub pixels: &'a [u8],
 }
 
@@ -109,13 +122,13 @@ impl PredictionRef<'_> {
         out
     }
 
-    /// Appends the framed record to `out` (a server's queue: no allocation of its own): its
-    /// image sparse (kind 3) when that is shorter, else whole.
+    /// Appends the framed record to `out` (a server's queue: no allocation of its own): binary
+    /// metadata, and the image sparse (kind 5) when that is shorter, else whole (kind 4).
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         let pixels = self.pixels;
         frame_into(
             out,
-            |out| self.write_json(out),
+            |out| self.write_meta(out),
             |out| {
                 if pixels.len() == PIXELS && sparse_into(pixels, out) {
                     KIND_PREDICTION_SPARSE
@@ -127,44 +140,95 @@ impl PredictionRef<'_> {
         )
     }
 
-    /// Appends the metadata's JSON: the bytes `serde_json::to_writer` writes for `self`, without
-    /// its per-field machinery (the server frames one of these per image it answers).
-    fn write_json(&self, out: &mut Vec<u8>) {
-        let mut int = itoa::Buffer::new();
-        out.extend_from_slice(b"{\"id\":");
-        json_str(self.id, out);
-        out.extend_from_slice(b",\"index\":");
-        out.extend_from_slice(int.format(self.index).as_bytes());
-        out.extend_from_slice(b",\"time_ms\":");
-        out.extend_from_slice(int.format(self.time_ms).as_bytes());
-        out.extend_from_slice(b",\"model\":");
-        json_str(self.model, out);
-        out.extend_from_slice(b",\"version\":");
-        out.extend_from_slice(int.format(self.version).as_bytes());
-        out.extend_from_slice(b",\"protocol\":");
-        json_str(self.protocol, out);
-        out.extend_from_slice(b",\"class\":");
-        json_str(self.class, out);
-        out.extend_from_slice(b",\"top\":[");
-        for (i, (name, p)) in self.top.iter().enumerate() {
-            out.extend_from_slice(if i == 0 { b"[" } else { b",[" });
-            json_str(name, out);
-            out.push(b',');
-            serde_json::to_writer(&mut *out, p).expect("a number");
-            out.push(b']');
+    /// Appends the binary metadata (the module's documentation gives its layout).
+    fn write_meta(&self, out: &mut Vec<u8>) {
+        put_str(out, self.id);
+        put_varint(out, u64::from(self.index));
+        put_varint(out, self.time_ms);
+        put_str(out, self.model);
+        put_varint(out, self.version);
+        put_str(out, self.protocol);
+        put_str(out, self.class);
+        let top = &self.top[..self.top.len().min(usize::from(u8::MAX))];
+        out.push(top.len() as u8);
+        for (name, p) in top {
+            put_str(out, name);
+            out.extend_from_slice(&p.to_le_bytes());
         }
-        out.extend_from_slice(b"]}");
     }
 }
 
-/// Appends `s` as a JSON string, escaped as serde_json escapes it.
-fn json_str(s: &str, out: &mut Vec<u8>) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    } else {
-        serde_json::to_writer(out, s).expect("a string");
+/// Appends `v` as an LEB128 varint: seven bits a byte, the low bits first.
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Appends `s`'s length as a varint, then its bytes.
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Reads binary metadata front to back; every read checks that its bytes are there.
+struct Meta<'a>(&'a [u8]);
+
+impl<'a> Meta<'a> {
+    fn bad(what: &str) -> RecordError {
+        RecordError::Metadata(format!("its {what} is cut short or malformed"))
+    }
+
+    fn varint(&mut self, what: &str) -> Result<u64, RecordError> {
+        let mut v = 0u64;
+        for (i, &b) in self.0.iter().enumerate().take(10) {
+            let bits = u64::from(b & 0x7f);
+            // The tenth byte carries the 64th bit only.
+            if i == 9 && b > 1 {
+                break;
+            }
+            v |= bits << (7 * i);
+            if b & 0x80 == 0 {
+                self.0 = &self.0[i + 1..];
+                return Ok(v);
+            }
+        }
+        Err(Meta::bad(what))
+    }
+
+    fn bytes(&mut self, n: usize, what: &str) -> Result<&'a [u8], RecordError> {
+        let (head, rest) = self.0.split_at_checked(n).ok_or_else(|| Meta::bad(what))?;
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn str(&mut self, what: &str) -> Result<String, RecordError> {
+        let n = usize::try_from(self.varint(what)?).map_err(|_| Meta::bad(what))?;
+        let bytes = self.bytes(n, what)?;
+        std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| Meta::bad(what))
+    }
+
+    fn prediction(mut self) -> Result<Prediction, RecordError> {
+        let id = self.str("id")?;
+        let index = u32::try_from(self.varint("index")?).map_err(|_| Meta::bad("index"))?;
+        let time_ms = self.varint("time")?;
+        let model = self.str("model")?;
+        let version = self.varint("version")?;
+        let protocol = self.str("protocol")?;
+        let class = self.str("class")?;
+        let n = self.bytes(1, "top classes")?[0];
+        let mut top = Vec::with_capacity(usize::from(n));
+        for _ in 0..n {
+            let name = self.str("top class")?;
+            let p = f32::from_le_bytes(self.bytes(4, "top probability")?.try_into().expect("4 bytes"));
+            top.push((name, p));
+        }
+        if !self.0.is_empty() {
+            return Err(RecordError::Metadata(format!("{} bytes follow its last field", self.0.len())));
+        }
+        Ok(Prediction { id, index, time_ms, model, version, protocol, class, top, pixels: Vec::new() })
     }
 }
 
@@ -289,18 +353,18 @@ fn unsparse(tail: &[u8]) -> Result<Vec<u8>, RecordError> {
     Ok(pixels)
 }
 
-/// Appends `[length][CRC-32][kind][JSON length][the JSON `meta` appends][what `tail` appends]`
+/// Appends `[length][CRC-32][kind][metadata length][the metadata `meta` appends][what `tail` appends]`
 /// to `out`, the kind being what `tail` returns.
 fn frame_into(out: &mut Vec<u8>, meta: impl FnOnce(&mut Vec<u8>), tail: impl FnOnce(&mut Vec<u8>) -> u8) {
     let start = out.len();
     out.extend_from_slice(&[0; FRAME_HEADER + 5]);
     meta(out);
-    let json_len = out.len() - start - FRAME_HEADER - 5;
+    let meta_len = out.len() - start - FRAME_HEADER - 5;
     let kind = tail(out);
     let body_len = out.len() - start - FRAME_HEADER;
     let record = &mut out[start..];
     record[FRAME_HEADER] = kind;
-    record[FRAME_HEADER + 1..FRAME_HEADER + 5].copy_from_slice(&(json_len as u32).to_le_bytes());
+    record[FRAME_HEADER + 1..FRAME_HEADER + 5].copy_from_slice(&(meta_len as u32).to_le_bytes());
     record[0..4].copy_from_slice(&(body_len as u32).to_le_bytes());
     let crc = crc32fast::hash(&record[FRAME_HEADER..]);
     record[4..8].copy_from_slice(&crc.to_le_bytes());
@@ -309,7 +373,9 @@ fn frame_into(out: &mut Vec<u8>, meta: impl FnOnce(&mut Vec<u8>), tail: impl FnO
 /// The kind byte of a framed record, if it holds one: a prediction or a feedback.
 pub fn framed_kind(record: &[u8]) -> Option<FramedKind> {
     match *record.get(FRAME_HEADER)? {
-        KIND_PREDICTION | KIND_PREDICTION_SPARSE => Some(FramedKind::Prediction),
+        KIND_PREDICTION | KIND_PREDICTION_SPARSE | KIND_PREDICTION_JSON | KIND_PREDICTION_JSON_SPARSE => {
+            Some(FramedKind::Prediction)
+        }
         KIND_FEEDBACK => Some(FramedKind::Feedback),
         _ => None,
     }
@@ -384,23 +450,27 @@ impl Entry {
     fn decode_body(body: &[u8]) -> Result<Entry, RecordError> {
         let bad = |e: serde_json::Error| RecordError::Metadata(e.to_string());
         let (&kind, rest) = body.split_first().ok_or(RecordError::Short)?;
-        let json_len = u32::from_le_bytes(rest.get(..4).ok_or(RecordError::Short)?.try_into().unwrap()) as usize;
-        let json = rest.get(4..4 + json_len).ok_or(RecordError::Short)?;
-        let tail = &rest[4 + json_len..];
+        let meta_len = u32::from_le_bytes(rest.get(..4).ok_or(RecordError::Short)?.try_into().unwrap()) as usize;
+        let meta = rest.get(4..4 + meta_len).ok_or(RecordError::Short)?;
+        let tail = &rest[4 + meta_len..];
         match kind {
-            KIND_PREDICTION | KIND_PREDICTION_SPARSE => {
-                let pixels = if kind == KIND_PREDICTION_SPARSE {
+            KIND_PREDICTION | KIND_PREDICTION_SPARSE | KIND_PREDICTION_JSON | KIND_PREDICTION_JSON_SPARSE => {
+                let pixels = if matches!(kind, KIND_PREDICTION_SPARSE | KIND_PREDICTION_JSON_SPARSE) {
                     unsparse(tail)?
                 } else if tail.len() == PIXELS {
                     tail.to_vec()
                 } else {
                     return Err(RecordError::Pixels(tail.len()));
                 };
-                let mut p: Prediction = serde_json::from_slice(json).map_err(bad)?;
+                let mut p = if matches!(kind, KIND_PREDICTION | KIND_PREDICTION_SPARSE) {
+                    Meta(meta).prediction()?
+                } else {
+                    serde_json::from_slice(meta).map_err(bad)?
+                };
                 p.pixels = pixels;
                 Ok(Entry::Prediction(p))
             }
-            KIND_FEEDBACK => Ok(Entry::Feedback(serde_json::from_slice(json).map_err(bad)?)),
+            KIND_FEEDBACK => Ok(Entry::Feedback(serde_json::from_slice(meta).map_err(bad)?)),
             other => Err(RecordError::Kind(other)),
         }
     }
@@ -489,7 +559,9 @@ pub(crate) mod tests {
                 p.pixels[PIXELS - 1] = 0;
             }
             let bytes = Entry::Prediction(p.clone()).encode();
-            let whole = FRAME_HEADER + 5 + serde_json::to_vec(&p).unwrap().len() + PIXELS;
+            let mut meta = Vec::new();
+            p.with_ref(|r| r.write_meta(&mut meta));
+            let whole = FRAME_HEADER + 5 + meta.len() + PIXELS;
             let ink = p.pixels.iter().filter(|&&v| v != 0).count();
             let expected = if BITMAP + ink < PIXELS { whole - PIXELS + BITMAP + ink } else { whole };
             assert_eq!(bytes.len(), expected, "{ink} pixels of ink");
@@ -500,7 +572,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn metadata_is_written_as_serde_writes_it() {
+    fn binary_metadata_round_trips_edge_values() {
         let tops: [&[(&str, f32)]; 4] = [
             &[("7", 0.5), ("1", 0.25), ("a", 1e-7)],
             &[("x", f32::NAN), ("y", f32::INFINITY), ("z", -0.0)],
@@ -519,12 +591,75 @@ pub(crate) mod tests {
                     protocol: "kserve",
                     class: ["7", "\\"][i % 2],
                     top,
-                    pixels: &[],
+                    pixels: &[3; PIXELS],
                 };
-                let mut ours = Vec::new();
-                p.write_json(&mut ours);
-                assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&p).unwrap());
+                let (Entry::Prediction(back), _) = Entry::decode(&p.encode()).unwrap() else { panic!("a prediction") };
+                let fields = (&back.id[..], back.index, back.time_ms, &back.model[..], back.version);
+                assert_eq!(fields, (p.id, p.index, p.time_ms, p.model, p.version));
+                assert_eq!((&back.protocol[..], &back.class[..], &back.pixels[..]), (p.protocol, p.class, p.pixels));
+                let bits = |t: &[(&str, f32)]| t.iter().map(|(c, v)| (c.to_string(), v.to_bits())).collect::<Vec<_>>();
+                let back_top: Vec<(&str, f32)> = back.top.iter().map(|(c, v)| (c.as_str(), *v)).collect();
+                assert_eq!(bits(&back_top), bits(top));
             }
+        }
+    }
+
+    /// Frames `meta` and `tail` as a record of `kind`, CRC and all, as an older or a hostile
+    /// writer would.
+    fn frame(kind: u8, meta: &[u8], tail: &[u8]) -> Vec<u8> {
+        let mut body = vec![kind];
+        body.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+        body.extend_from_slice(meta);
+        body.extend_from_slice(tail);
+        let mut out = (body.len() as u32).to_le_bytes().to_vec();
+        out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    #[test]
+    fn records_with_json_metadata_from_older_logs_read_back() {
+        let mut p = prediction("a1", 2, "7", 0);
+        p.pixels = inked(120, 9);
+        // serde_json's own writing of the prediction: the format logs held before binary metadata.
+        let json = serde_json::to_vec(&p).unwrap();
+        let mut sparse = Vec::new();
+        assert!(sparse_into(&p.pixels, &mut sparse));
+        for (kind, tail) in [(KIND_PREDICTION_JSON, &p.pixels[..]), (KIND_PREDICTION_JSON_SPARSE, &sparse[..])] {
+            let bytes = frame(kind, &json, tail);
+            assert_eq!(framed_kind(&bytes), Some(FramedKind::Prediction));
+            assert_eq!(Entry::decode(&bytes).unwrap(), (Entry::Prediction(p.clone()), bytes.len()), "kind {kind}");
+        }
+        // Binary metadata is the shorter: a third or less of the JSON here.
+        let mut meta = Vec::new();
+        p.with_ref(|r| r.write_meta(&mut meta));
+        assert!(meta.len() * 3 <= json.len(), "{} bytes of binary metadata, {} of JSON", meta.len(), json.len());
+    }
+
+    #[test]
+    fn malformed_binary_metadata_is_refused_with_an_error() {
+        let p = prediction("0123456789abcdef", 1, "7", 5);
+        let mut meta = Vec::new();
+        p.with_ref(|r| r.write_meta(&mut meta));
+        let pixels = vec![5u8; PIXELS];
+        assert!(Entry::decode(&frame(KIND_PREDICTION, &meta, &pixels)).is_ok());
+        // Every cut of the metadata, and a byte too many: an error, never a panic.
+        for cut in 0..meta.len() {
+            let got = Entry::decode(&frame(KIND_PREDICTION, &meta[..cut], &pixels));
+            assert!(matches!(got, Err(RecordError::Metadata(_))), "cut at {cut}: {got:?}");
+        }
+        let longer = [&meta[..], &[0]].concat();
+        assert!(matches!(Entry::decode(&frame(KIND_PREDICTION, &longer, &pixels)), Err(RecordError::Metadata(_))));
+        // A varint past 64 bits, a length past the bytes, an id that is not UTF-8, an index past u32.
+        for bad in [
+            vec![0xff; 11],
+            vec![0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02],
+            vec![0xff, 0xff, 0xff, 0xff, 0x0f, b'a'],
+            vec![2, 0xc3, 0x28],
+            [&[1, b'a'][..], &[0xff, 0xff, 0xff, 0xff, 0x7f]].concat(),
+        ] {
+            let got = Entry::decode(&frame(KIND_PREDICTION, &bad, &pixels));
+            assert!(matches!(got, Err(RecordError::Metadata(_))), "{bad:?}: {got:?}");
         }
     }
 
@@ -562,27 +697,21 @@ pub(crate) mod tests {
     fn a_sparse_image_that_disagrees_with_its_bitmap_is_refused() {
         let json =
             br#"{"id":"s","index":0,"time_ms":1,"model":"m","version":1,"protocol":"kserve","class":"7","top":[]}"#;
-        let frame = |tail: &[u8]| {
-            let mut body = vec![KIND_PREDICTION_SPARSE];
-            body.extend_from_slice(&(json.len() as u32).to_le_bytes());
-            body.extend_from_slice(json);
-            body.extend_from_slice(tail);
-            let mut out = (body.len() as u32).to_le_bytes().to_vec();
-            out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-            out.extend_from_slice(&body);
-            out
-        };
+        let mut meta = Vec::new();
+        prediction("s", 0, "7", 0).with_ref(|r| r.write_meta(&mut meta));
         let mut bitmap = [0u8; BITMAP];
         bitmap[0] = 0b101;
         let good = [&bitmap[..], &[9, 8]].concat();
-        assert!(Entry::decode(&frame(&good)).is_ok());
-        for bad in [
-            [&bitmap[..], &[9]].concat(),
-            [&bitmap[..], &[9, 8, 7]].concat(),
-            [&bitmap[..], &[9, 0]].concat(),
-            bitmap[..50].to_vec(),
-        ] {
-            assert_eq!(Entry::decode(&frame(&bad)), Err(RecordError::Sparse));
+        for (kind, meta) in [(KIND_PREDICTION_SPARSE, &meta[..]), (KIND_PREDICTION_JSON_SPARSE, &json[..])] {
+            assert!(Entry::decode(&frame(kind, meta, &good)).is_ok());
+            for bad in [
+                [&bitmap[..], &[9]].concat(),
+                [&bitmap[..], &[9, 8, 7]].concat(),
+                [&bitmap[..], &[9, 0]].concat(),
+                bitmap[..50].to_vec(),
+            ] {
+                assert_eq!(Entry::decode(&frame(kind, meta, &bad)), Err(RecordError::Sparse));
+            }
         }
     }
 
