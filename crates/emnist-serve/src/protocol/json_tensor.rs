@@ -9,7 +9,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Deepest nesting accepted (a batch of 1×28×28 images is 4 deep; `instances` of them 5).
-const MAX_DEPTH: usize = 8;
+pub const MAX_DEPTH: usize = 8;
 
 /// A rectangular tensor read from JSON.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::repo::Version;
 use super::request_id::RequestId;
 use super::{decode, ApiError, Shared};
-use crate::protocol::tensor::to_images;
+use crate::protocol::tensor::into_images;
 use crate::protocol::tfserving::{parse_predict, predict_response};
 use crate::protocol::Protocol;
 use emnist_model::contract::output_dims;
@@ -61,12 +61,12 @@ pub async fn post(
     body: Bytes,
 ) -> Response {
     match predict(&state, &id, &rest, body).await {
-        Ok(v) => Json(v).into_response(),
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn predict(state: &Shared, id: &RequestId, rest: &str, body: Bytes) -> Result<Value, ApiError> {
+async fn predict(state: &Shared, id: &RequestId, rest: &str, body: Bytes) -> Result<Vec<u8>, ApiError> {
     let Some((spec, verb)) = rest.rsplit_once(':') else {
         return Err(ApiError {
             status: StatusCode::METHOD_NOT_ALLOWED,
@@ -81,7 +81,7 @@ async fn predict(state: &Shared, id: &RequestId, rest: &str, body: Bytes) -> Res
     let model = version.model.clone();
     let (format, images) = decode(body, move |b| {
         let req = parse_predict(b, &model.signature).map_err(ApiError::bad_request)?;
-        Ok((req.format, to_images(&req.input, &model.signature).map_err(ApiError::bad_request)?))
+        Ok((req.format, into_images(req.input, &model.signature).map_err(ApiError::bad_request)?))
     })
     .await?;
     let out = state.infer(&version, images, id.as_str(), Protocol::Tfserving.as_str()).await?;

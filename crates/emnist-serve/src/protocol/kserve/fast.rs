@@ -42,7 +42,7 @@ pub fn parse(json: &[u8]) -> Option<InferRequest> {
 }
 
 /// Sets a field once: a second time is a duplicate key, which serde_json refuses.
-fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+pub(crate) fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     if slot.is_some() {
         return None;
     }
@@ -50,29 +50,43 @@ fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     Some(())
 }
 
-struct Reader<'a> {
+/// A JSON reader over a body: the pieces this module's parser is made of, shared with the
+/// TF Serving request reader (`protocol::tfserving`). Every method gives `None` where the JSON is
+/// not what it reads, and the caller falls back to serde_json.
+pub(crate) struct Reader<'a> {
     b: &'a [u8],
     i: usize,
 }
 
 impl<'a> Reader<'a> {
+    /// A reader at the start of `b`.
+    pub(crate) fn new(b: &'a [u8]) -> Reader<'a> {
+        Reader { b, i: 0 }
+    }
+
+    /// Whether only whitespace is left.
+    pub(crate) fn at_end(&mut self) -> bool {
+        self.ws();
+        self.i == self.b.len()
+    }
+
     fn ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.b.get(self.i) {
             self.i += 1;
         }
     }
 
-    fn peek(&mut self) -> Option<u8> {
+    pub(crate) fn peek(&mut self) -> Option<u8> {
         self.ws();
         self.b.get(self.i).copied()
     }
 
-    fn byte(&mut self, want: u8) -> Option<()> {
+    pub(crate) fn byte(&mut self, want: u8) -> Option<()> {
         (self.peek()? == want).then(|| self.i += 1)
     }
 
     /// The members of an object whose `{` was read, each value read by `f`; the `}` is read.
-    fn members(&mut self, mut f: impl FnMut(&mut Self, &[u8]) -> Option<()>) -> Option<()> {
+    pub(crate) fn members(&mut self, mut f: impl FnMut(&mut Self, &[u8]) -> Option<()>) -> Option<()> {
         if self.peek()? == b'}' {
             self.i += 1;
             return Some(());
@@ -93,7 +107,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A key without escapes (an escaped key may spell a field's name: serde_json's business).
-    fn key(&mut self) -> Option<&'a [u8]> {
+    pub(crate) fn key(&mut self) -> Option<&'a [u8]> {
         self.byte(b'"')?;
         let b: &'a [u8] = self.b;
         let start = self.i;
@@ -106,7 +120,7 @@ impl<'a> Reader<'a> {
     }
 
     /// One value read by serde_json from here.
-    fn serde<T: DeserializeOwned>(&mut self) -> Option<T> {
+    pub(crate) fn serde<T: DeserializeOwned>(&mut self) -> Option<T> {
         self.ws();
         let mut values = serde_json::Deserializer::from_slice(&self.b[self.i..]).into_iter::<T>();
         let value = values.next()?.ok()?;
@@ -186,6 +200,61 @@ impl<'a> Reader<'a> {
             }
         }
     }
+}
+
+impl Reader<'_> {
+    /// A rectangular nested list of numbers, at most `max_depth` lists deep: its shape (the
+    /// length at each depth) and its numbers in row-major order, each as [`number`] reads it.
+    /// `None` for anything else (an empty or ragged list, a string, an object, deeper nesting):
+    /// serde_json's reading then says what is wrong.
+    pub(crate) fn nested_floats(&mut self, max_depth: usize) -> Option<(Vec<i64>, Vec<f32>)> {
+        let mut st =
+            Nested { lengths: Vec::new(), leaf_depth: None, values: Vec::with_capacity((self.b.len() - self.i) / 8) };
+        self.nested_list(0, max_depth, &mut st)?;
+        let shape: Vec<i64> = st.lengths.iter().map(|l| l.map(|n| n as i64)).collect::<Option<_>>()?;
+        let count = shape.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n as usize))?;
+        (count == st.values.len()).then_some((shape, st.values))
+    }
+
+    fn nested_list(&mut self, depth: usize, max_depth: usize, st: &mut Nested) -> Option<()> {
+        self.byte(b'[')?;
+        if depth >= max_depth || st.leaf_depth.is_some_and(|d| d <= depth) {
+            return None;
+        }
+        let mut n = 0usize;
+        loop {
+            if self.peek()? == b'[' {
+                self.nested_list(depth + 1, max_depth, st)?;
+            } else {
+                if *st.leaf_depth.get_or_insert(depth + 1) != depth + 1 {
+                    return None;
+                }
+                let (v, used) = number(&self.b[self.i..])?;
+                st.values.push(v);
+                self.i += used;
+            }
+            n += 1;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        if st.lengths.len() <= depth {
+            st.lengths.resize(depth + 1, None);
+        }
+        (*st.lengths[depth].get_or_insert(n) == n).then_some(())
+    }
+}
+
+/// What [`Reader::nested_floats`] has read so far.
+struct Nested {
+    lengths: Vec<Option<usize>>,
+    leaf_depth: Option<usize>,
+    values: Vec<f32>,
 }
 
 /// Exact powers of ten as `f64` (up to 10^22 every one is).
