@@ -138,11 +138,14 @@ grpc_answers() {
 }
 
 # kserve_cell LABEL PROTO N RESULT DURATION HTTP_PORT GRPC_PORT SERVER_PID: one timed cell of
-# KServe v2 requests of N images, JSON under wrk or gRPC under h2load (needs ANSWER_N).
+# requests of N images: PROTO json (KServe v2 JSON) or v1 (TF Serving REST rows) under wrk, or
+# grpc (KServe v2 gRPC) under h2load (needs ANSWER_N).
 kserve_cell() {
   local label=$1 proto=$2 n=$3 result=$4 dur=$5 http=$6 grpc=$7 spid=$8 answer
   if [ "$proto" = json ]; then
     run_wrk "$label-json-$n" "http://127.0.0.1:$http/v2/models/emnist/infer" "$OUT/kserve_fp32_$n.json" application/json "$dur" "$result" "$spid"
+  elif [ "$proto" = v1 ]; then
+    run_wrk "$label-v1-$n" "http://127.0.0.1:$http/v1/models/emnist:predict" "$OUT/tfs_$n.json" application/json "$dur" "$result" "$spid"
   else
     eval "answer=\$ANSWER_$n"
     run_h2load "$label-grpc-$n" "http://127.0.0.1:$grpc/inference.GRPCInferenceService/ModelInfer" "$OUT/grpc_$n.bin" "$dur" "$result" "$spid" "$answer"

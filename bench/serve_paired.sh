@@ -18,7 +18,7 @@
 # NEW_ARGS="--log-dir DIR" measures what the payload log costs; with none, the run measures the
 # harness itself and should give 1.00), BASE_ARGS (extra flags for BASE only: two builds that
 # both log, each to its own folder), SERVE_ARGS (extra flags for both), CONNS (connections per server, 32), SIZES (images per
-# request, "1"), PROTOS ("json grpc"), P (first port, 9470). Needs wrk and h2load.
+# request, "1"), PROTOS ("json grpc"; also v1, TF Serving REST rows), P (first port, 9470). Needs wrk and h2load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=${1:?usage: bench/serve_paired.sh BASE_BIN NEW_BIN [MODEL] [ROUNDS] [DURATION]}
@@ -58,29 +58,23 @@ done
 curl -sf "http://127.0.0.1:$P/metrics" >"$OUT/paired-base.metrics" || true
 curl -sf "http://127.0.0.1:$((P + 2))/metrics" >"$OUT/paired-new.metrics" || true
 $PY - "$RUNS" "$MODEL" "$DUR" "$ROUNDS" "$CONNS" "$SIZES" "$PROTOS" <<'PYEOF'
-import math, statistics, sys
+import sys
 sys.path.insert(0, "bench")
-from serve_runs import load
+from serve_runs import geomean_interval, load
 runs, by, med = load(sys.argv[1], ("rps", "p50_ms", "p99_ms", "cpu_ms_per_req", "non200"))
-# t quantiles (two-sided 95 %) for small samples; 1.96 beyond.
-T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23,
-       12: 2.18, 15: 2.13, 20: 2.09, 25: 2.06, 30: 2.04}
-def t95(df):
-    return next((T95[k] for k in sorted(T95) if k >= df), 1.96)
 print(f"model {sys.argv[2]}, both servers loaded at once, {sys.argv[5]} connections each, "
       f"{sys.argv[3]} per round, {sys.argv[4]} round(s)")
 print("| protocol | images/request | base req/s | new req/s | new ÷ base: geometric mean [95 % interval] | per-round range | base p99 ms | new p99 ms | base CPU ms/req | new CPU ms/req | failed (base/new) |")
 print("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|")
-names = {"json": "KServe v2 JSON (wrk)", "grpc": "KServe v2 gRPC (h2load)"}
+names = {"json": "KServe v2 JSON (wrk)", "grpc": "KServe v2 gRPC (h2load)", "v1": "TF Serving REST rows (wrk)"}
 for proto in sys.argv[7].split():
     for n in map(int, sys.argv[6].split()):
         base, new = by[f"base-{proto}-{n}"], by[f"new-{proto}-{n}"]
-        logs = [math.log(w["rps"] / b["rps"]) for b, w in zip(base, new)]
-        mean = statistics.fmean(logs)
-        half = t95(len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else float("nan")
+        ratios = [w["rps"] / b["rps"] for b, w in zip(base, new)]
+        mean, lo, hi = geomean_interval(ratios)
         b, w = med[f"base-{proto}-{n}"], med[f"new-{proto}-{n}"]
         fails = f"{sum(r['non200'] for r in base)}/{sum(r['non200'] for r in new)}"
-        print(f"| {names[proto]} | {n} | {b['rps']:,.0f} | {w['rps']:,.0f} | **{math.exp(mean):.3f}** "
-              f"[{math.exp(mean - half):.3f}, {math.exp(mean + half):.3f}] | {math.exp(min(logs)):.2f}–{math.exp(max(logs)):.2f} | "
+        print(f"| {names[proto]} | {n} | {b['rps']:,.0f} | {w['rps']:,.0f} | **{mean:.3f}** "
+              f"[{lo:.3f}, {hi:.3f}] | {min(ratios):.2f}–{max(ratios):.2f} | "
               f"{b['p99_ms']:.2f} | {w['p99_ms']:.2f} | {b['cpu_ms_per_req']:.3f} | {w['cpu_ms_per_req']:.3f} | {fails} |")
 PYEOF

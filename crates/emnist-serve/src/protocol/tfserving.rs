@@ -33,7 +33,7 @@ struct PredictBody {
 
 /// Parses a predict request body. The numbers go straight into one flat list of `f32` (no JSON
 /// tree; TF Serving's float inputs are `DT_FLOAT`): in one pass for the common body, plain nested
-/// lists under `instances` or `inputs` ([`parse_fast`]), else through serde_json, which also says
+/// lists under `instances` or `inputs` (`parse_fast`), else through serde_json, which also says
 /// what is wrong with a bad body. Both read each number as the `f32` of serde_json's `f64`.
 pub fn parse_predict(body: &[u8], sig: &Signature) -> Result<PredictRequest, InputError> {
     if let Some((format, shape, values)) = parse_fast(body) {
