@@ -89,7 +89,7 @@ pub enum RecordError {
     Short,
     #[error("the record's checksum does not match its bytes")]
     Checksum,
-    #[error("unknown record kind {0}")]
+    #[error("unknown record kind {0} (a log written by a newer emnist?)")]
     Kind(u8),
     #[error("the record's metadata is not valid: {0}")]
     Metadata(String),
@@ -643,6 +643,8 @@ pub(crate) mod tests {
         p.with_ref(|r| r.write_meta(&mut meta));
         let pixels = vec![5u8; PIXELS];
         assert!(Entry::decode(&frame(KIND_PREDICTION, &meta, &pixels)).is_ok());
+        // A kind this reader does not know (a later writer's): refused by kind, not misread.
+        assert_eq!(Entry::decode(&frame(6, &meta, &pixels)), Err(RecordError::Kind(6)));
         // Every cut of the metadata, and a byte too many: an error, never a panic.
         for cut in 0..meta.len() {
             let got = Entry::decode(&frame(KIND_PREDICTION, &meta[..cut], &pixels));
