@@ -16,6 +16,9 @@ fn main() {
         .build_server(true)
         // RPCs we do not implement (shared memory, tracing, streaming …) answer UNIMPLEMENTED.
         .generate_default_stubs(true)
+        // A request's raw tensors as `Bytes`: prost then takes them out of tonic's receive buffer
+        // without a copy (400 KB for 128 float images).
+        .bytes(".inference.ModelInferRequest.raw_input_contents")
         .out_dir(&tmp)
         .compile_protos(&[proto.join("grpc_service.proto")], &[proto])
         .expect("the .proto files compile");

@@ -139,7 +139,7 @@ fn grpc_infer(addr: &str, id: &str, pixels: &[u8]) -> ModelInferResponse {
             shape: vec![1, 784],
             ..Default::default()
         }],
-        raw_input_contents: vec![pixels.to_vec()],
+        raw_input_contents: vec![pixels.to_vec().into()],
         ..Default::default()
     };
     let rt = tokio::runtime::Runtime::new().unwrap();

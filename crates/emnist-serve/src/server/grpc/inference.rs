@@ -3118,8 +3118,8 @@ pub struct ModelInferRequest {
     /// @@     If this field is specified then InferInputTensor::contents
     /// @@     must not be specified for any input tensor.
     /// @@
-    #[prost(bytes = "vec", repeated, tag = "7")]
-    pub raw_input_contents: ::prost::alloc::vec::Vec<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", repeated, tag = "7")]
+    pub raw_input_contents: ::prost::alloc::vec::Vec<::prost::bytes::Bytes>,
 }
 /// Nested message and enum types in `ModelInferRequest`.
 pub mod model_infer_request {

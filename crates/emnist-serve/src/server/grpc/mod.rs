@@ -464,7 +464,7 @@ mod tests {
         let sig = Signature::ours();
         let pixels: Vec<u8> = (0..784u32).map(|i| (i % 256) as u8).collect();
         let mut raw = request("UINT8", &[1, 28, 28]);
-        raw.raw_input_contents.push(pixels.clone());
+        raw.raw_input_contents.push(pixels.clone().into());
         let mut typed = request("UINT8", &[1, 28, 28]);
         typed.inputs[0].contents = Some(InferTensorContents {
             uint_contents: pixels.iter().map(|&p| p as u32).collect(),
@@ -478,7 +478,7 @@ mod tests {
 
         let floats: Vec<f32> = (0..784).map(|i| i as f32 / 784.0).collect();
         let mut raw = request("FP32", &[1, 784]);
-        raw.raw_input_contents.push(floats.iter().flat_map(|f| f.to_le_bytes()).collect());
+        raw.raw_input_contents.push(floats.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>().into());
         raw.outputs.push(InferRequestedOutputTensor { name: "probabilities".into(), ..Default::default() });
         let mut typed = request("FP32", &[1, 784]);
         typed.inputs[0].contents = Some(InferTensorContents { fp32_contents: floats.clone(), ..Default::default() });
@@ -495,25 +495,25 @@ mod tests {
         assert!(err(&ModelInferRequest::default()).contains("no input tensor"));
         let mut r = request("UINT8", &[1, 784]);
         assert!(err(&r).contains("neither"));
-        r.raw_input_contents = vec![vec![0; 784], vec![0; 784]];
+        r.raw_input_contents = vec![vec![0; 784].into(), vec![0; 784].into()];
         assert!(err(&r).contains("2 entries"));
-        r.raw_input_contents = vec![vec![0; 783]];
+        r.raw_input_contents = vec![vec![0; 783].into()];
         assert!(err(&r).contains("783"), "{}", err(&r));
-        r.raw_input_contents = vec![vec![0; 784]];
+        r.raw_input_contents = vec![vec![0; 784].into()];
         r.inputs[0].contents = Some(InferTensorContents { bool_contents: vec![true], ..Default::default() });
         assert!(err(&r).contains("both"));
         let mut r = request("UINT8", &[1, 784]);
         r.inputs[0].contents = Some(InferTensorContents { uint_contents: vec![300; 784], ..Default::default() });
         assert!(err(&r).contains("not an integer 0..255"));
         let mut r = request("BYTES", &[1, 784]);
-        r.raw_input_contents = vec![vec![0; 784]];
+        r.raw_input_contents = vec![vec![0; 784].into()];
         assert!(err(&r).contains("BYTES"));
         let mut r = request("UINT8", &[1, 784]);
-        r.raw_input_contents = vec![vec![0; 784]];
+        r.raw_input_contents = vec![vec![0; 784].into()];
         r.outputs.push(InferRequestedOutputTensor { name: "softmax".into(), ..Default::default() });
         assert!(err(&r).contains("unknown output"));
         let mut r = request("UINT8", &[i64::MAX, 784]);
-        r.raw_input_contents = vec![vec![0; 784]];
+        r.raw_input_contents = vec![vec![0; 784].into()];
         assert!(parse_request(&r, &sig).is_err());
     }
 
