@@ -8,12 +8,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# pip without its wheel cache: torch's wheel and its CUDA libraries would sit on disk twice (about
-# 3.5 GB of cache beside the 5.3 GB they take installed).
+# pip without its wheel cache: where pip caches downloads, torch's wheel and its CUDA libraries
+# would stay on disk a second time beside the 5.3 GiB they take installed.
 PIP_INSTALL := -m pip install -q --disable-pip-version-check --no-cache-dir
-# What .venv takes installed (torch with its CUDA libraries, the test tools), checked before a
-# first install so a full disk is a one-line error instead of a half-installed .venv.
-VENV_GIB := 6
+# Free disk .venv's first install needs at its peak: pip holds the downloaded wheels (about 3 GiB)
+# until all are installed (torch alone: 4.6 GiB installed, about 7.4 GiB at the peak). Checked
+# first, so a full disk is a one-line error instead of a half-installed .venv.
+VENV_GIB := 8
 # Debian packages: real Fashion-MNIST images for tests and the demo's second dataset; wrk, the
 # load generator of the serving benchmark; curl, a client in the serving tests; Chromium and its
 # WebDriver for the browser tests; libb64, which Triton's perf_analyzer links; podman and runc,
@@ -44,7 +45,7 @@ apt:
 venv: $(VENV)/.stamp $(VENV)/perf/.stamp $(VENV)/kserve/.stamp
 $(VENV)/.stamp: requirements.txt
 	@[ -x $(PY) ] || { free=$$(df -Pk . | awk 'NR == 2 { print int($$4 / 1048576) }'); \
-	  [ "$$free" -ge $(VENV_GIB) ] || { echo "error: .venv needs about $(VENV_GIB) GiB of free disk here (torch and its CUDA libraries); $$free GiB are free: free some and run make again" >&2; exit 1; }; }
+	  [ "$$free" -ge $(VENV_GIB) ] || { echo "error: installing .venv needs about $(VENV_GIB) GiB of free disk here (torch and its CUDA libraries); $$free GiB are free: free some and run make again" >&2; exit 1; }; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) $(PIP_INSTALL) -r requirements.txt
 	$(PY) $(PIP_INSTALL) --no-deps graphpipe==1.0.4
