@@ -7,6 +7,7 @@ RESULT_FILE.cpu the server's CPU seconds and the load average for each, in the s
 """
 
 import json
+import math
 import statistics
 
 
@@ -38,7 +39,6 @@ def t95(df):
 def geomean_interval(ratios):
     """The geometric mean of per-round ratios and its 95 % interval (t on the logs); the interval
     is NaN for one round."""
-    import math
     logs = [math.log(r) for r in ratios]
     mean = statistics.fmean(logs)
     half = t95(len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else float("nan")

@@ -29,8 +29,7 @@ pub fn parse(json: &[u8]) -> Option<InferRequest> {
         b"inputs" => set(&mut inputs, r.inputs()?),
         _ => r.serde::<IgnoredAny>().map(drop),
     })?;
-    r.ws();
-    if r.i != r.b.len() {
+    if !r.at_end() {
         return None;
     }
     Some(InferRequest {
